@@ -1,0 +1,39 @@
+# Two commands: `make run` (local stack with demo data) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+export AWS_REGION ?= us-east-1
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: run test lint unit e2e bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> installing pinned dependencies into $(VENV) (first run takes about a minute)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m infra.cli run $(ARGS)
+
+lint: $(STAMP)
+	@echo "==> cfn-lint template.yaml"
+	@$(BIN)/cfn-lint template.yaml
+	@echo "==> sam validate --lint"
+	@SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file template.yaml --region $(AWS_REGION)
+
+test: lint
+	@echo "==> pytest"
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .aws-sam

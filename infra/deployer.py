@@ -1,0 +1,310 @@
+"""Deploy template.yaml to an AWS-compatible endpoint (moto, LocalStack) through CloudFormation.
+
+The SAM template is translated offline (infra.template), the function and layer folders are
+zipped into an artifact bucket, and the stack is created with the emulator's CloudFormation.
+Resources the emulator cannot host are handled in one place, `UnhostedResources`, and nowhere
+else. What comes back is a `Stack`: physical names, outputs, each function's resolved
+environment and every event source mapping, all read back from the emulator's own APIs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import secrets
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from infra import template as tpl
+
+log = logging.getLogger("infra.deployer")
+
+API_GATEWAY_PREFIX = "AWS::ApiGatewayV2::"
+
+
+@dataclass
+class EventSource:
+    uuid: str
+    function: str  # logical id
+    source_arn: str
+    batch_size: int
+    batching_window: int
+    starting_position: str | None
+    report_failures: bool
+    bisect_on_error: bool
+    maximum_retry_attempts: int | None
+    on_failure_arn: str | None
+
+
+@dataclass
+class Stack:
+    name: str
+    region: str
+    endpoint_url: str | None
+    outputs: dict[str, str]
+    physical_ids: dict[str, str]  # logical id -> physical id
+    function_env: dict[str, dict[str, str]]  # logical id -> resolved environment
+    event_sources: list[EventSource]
+    alarms: list[str] = field(default_factory=list)
+    unhosted: list[str] = field(default_factory=list)  # "LogicalId (Type): how it was handled"
+
+    @property
+    def user_pool_id(self) -> str:
+        return self.outputs["UserPoolId"]
+
+    @property
+    def user_pool_client_id(self) -> str:
+        return self.outputs["UserPoolClientId"]
+
+
+def _refs(node: Any) -> set[str]:
+    """Every logical id a fragment refers to through Ref, GetAtt or Sub."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if "Ref" in node and isinstance(node["Ref"], str):
+            found.add(node["Ref"])
+        if "Fn::GetAtt" in node:
+            target = node["Fn::GetAtt"]
+            found.add(target[0] if isinstance(target, list) else target.split(".")[0])
+        if "Fn::Sub" in node:
+            text = node["Fn::Sub"] if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"][0]
+            for part in text.split("${")[1:]:
+                found.add(part.split("}")[0].split(".")[0])
+        for value in node.values():
+            found |= _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _refs(value)
+    return found
+
+
+def _substitute(node: Any, refs: dict[str, str], attrs: dict[tuple[str, str], str]) -> Any:
+    """Replace Ref/GetAtt (and ${X} in Sub) of removed resources with their real values."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in refs:
+            return refs[node["Ref"]]
+        if set(node) == {"Fn::GetAtt"}:
+            target = node["Fn::GetAtt"]
+            key = tuple(target) if isinstance(target, list) else tuple(target.split(".", 1))
+            if key in attrs:
+                return attrs[key]
+        if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+            text = node["Fn::Sub"]
+            for name, value in refs.items():
+                text = text.replace("${" + name + "}", value)
+            for (name, attr), value in attrs.items():
+                text = text.replace("${" + f"{name}.{attr}" + "}", value)
+            return {"Fn::Sub": text} if "${" in text else text
+        return {k: _substitute(v, refs, attrs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, refs, attrs) for v in node]
+    return node
+
+
+class UnhostedResources:
+    """The one adapter for resources moto's CloudFormation cannot create.
+
+    - API Gateway v2 (api, stage, and the Lambda permissions naming it): the local gateway
+      serves the routes instead, reading them from template.yaml.
+    - Cognito user pool and client, and the Secrets Manager secret: created through their
+      service APIs before the stack, and their Refs/GetAtts replaced by the real values.
+    - S3 bucket policies: dropped. The template's only one denies plain-HTTP access, which
+      means nothing on an emulator served over http://127.0.0.1.
+    - CloudWatch alarms: their dimension values become stack outputs so CloudFormation
+      resolves them; the alarms are then created with PutMetricAlarm.
+
+    Against an emulator that hosts everything (LocalStack Pro), pass `hosted_types` to skip.
+    """
+
+    HANDLED = ("AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
+               "AWS::SecretsManager::Secret", "AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy")
+
+    def __init__(self, session: boto3.Session, endpoint_url: str | None, stack_name: str,
+                 params: dict[str, str], region: str):
+        self.session, self.endpoint_url = session, endpoint_url
+        self.stack_name, self.params, self.region = stack_name, params, region
+        self.refs: dict[str, str] = {}
+        self.attrs: dict[tuple[str, str], str] = {}
+        self.alarms: dict[str, dict[str, Any]] = {}
+        self.report: list[str] = []
+
+    def client(self, service: str):
+        return self.session.client(service, endpoint_url=self.endpoint_url, region_name=self.region)
+
+    def prepare(self, cfn: dict[str, Any]) -> dict[str, Any]:
+        resources = cfn["Resources"]
+        api_ids = {lid for lid, r in resources.items() if r["Type"].startswith(API_GATEWAY_PREFIX)}
+        for lid in list(resources):
+            res = resources[lid]
+            if lid in api_ids or (res["Type"] == "AWS::Lambda::Permission" and _refs(res) & api_ids):
+                del resources[lid]
+                if lid in api_ids:
+                    self.report.append(f"{lid} ({res['Type']}): served by the local HTTP gateway")
+        for name in [o for o, v in cfn.get("Outputs", {}).items() if _refs(v) & api_ids]:
+            del cfn["Outputs"][name]
+
+        # Order matters: the client needs the pool id.
+        for kind in self.HANDLED:
+            for lid in [lid for lid, r in resources.items() if r["Type"] == kind]:
+                res = resources.pop(lid)
+                props = res.get("Properties", {})
+                if kind not in ("AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy"):
+                    props = self._resolve(props)  # the others point into the stack
+                getattr(self, "_create_" + kind.split("::")[1].lower())(lid, props, cfn)
+        cfn = _substitute(cfn, self.refs, self.attrs)
+        return cfn
+
+    def _resolve(self, props: dict[str, Any]) -> dict[str, Any]:
+        pseudo = {"AWS::Region": self.region, "AWS::StackName": self.stack_name,
+                  "AWS::AccountId": "123456789012", "AWS::URLSuffix": "amazonaws.com",
+                  "AWS::Partition": "aws"}
+        resolved = _substitute(props, {**self.params, **pseudo, **self.refs}, self.attrs)
+        leftover = _refs(resolved)
+        if leftover - set(self.refs):
+            raise ValueError(f"cannot resolve {sorted(leftover)} outside CloudFormation")
+        return resolved
+
+    def _create_cognito(self, lid: str, props: dict[str, Any], cfn: dict[str, Any]) -> None:
+        idp = self.client("cognito-idp")
+        if "UserPoolId" in props:  # the app client
+            client = idp.create_user_pool_client(**props)["UserPoolClient"]
+            self.refs[lid] = client["ClientId"]
+            self.report.append(f"{lid} (AWS::Cognito::UserPoolClient): created via cognito-idp")
+            return
+        props = dict(props)  # CloudFormation's property names, minus the one the API renames
+        props["PoolName"] = f"{self.stack_name}-{props.pop('UserPoolName', lid)}"
+        pool = idp.create_user_pool(**props)["UserPool"]
+        self.refs[lid] = pool["Id"]
+        self.attrs[(lid, "Arn")] = pool["Arn"]
+        self.attrs[(lid, "ProviderURL")] = f"cognito-idp.{self.region}.amazonaws.com/{pool['Id']}"
+        self.report.append(f"{lid} (AWS::Cognito::UserPool): created via cognito-idp")
+
+    def _create_secretsmanager(self, lid: str, props: dict[str, Any], cfn: dict[str, Any]) -> None:
+        length = int(props.get("GenerateSecretString", {}).get("PasswordLength", 32))
+        arn = self.client("secretsmanager").create_secret(
+            Name=f"{self.stack_name}-{lid}-{secrets.token_hex(4)}",
+            Description=props.get("Description", lid),
+            SecretString=secrets.token_urlsafe(length),
+        )["ARN"]
+        self.refs[lid] = arn
+        self.report.append(f"{lid} (AWS::SecretsManager::Secret): created via secretsmanager")
+
+    def _create_s3(self, lid: str, props: dict[str, Any], cfn: dict[str, Any]) -> None:
+        self.report.append(f"{lid} (AWS::S3::BucketPolicy): skipped, TLS-only rule is moot on local HTTP")
+
+    def _create_cloudwatch(self, lid: str, props: dict[str, Any], cfn: dict[str, Any]) -> None:
+        # Dimension values usually point into the stack: let CloudFormation resolve them.
+        outputs = cfn.setdefault("Outputs", {})
+        for i, dim in enumerate(props.get("Dimensions", [])):
+            if isinstance(dim["Value"], dict):
+                outputs[f"LocalAlarm{lid}Dim{i}"] = {"Value": dim["Value"]}
+        self.alarms[lid] = props
+
+    def create_alarms(self, outputs: dict[str, str]) -> list[str]:
+        cloudwatch = self.client("cloudwatch")
+        names = []
+        for lid, props in self.alarms.items():
+            props = dict(props)
+            props["Dimensions"] = [
+                {"Name": d["Name"], "Value": outputs.pop(f"LocalAlarm{lid}Dim{i}", d["Value"])}
+                for i, d in enumerate(props.get("Dimensions", []))
+            ]
+            props["AlarmName"] = props.get("AlarmName", f"{self.stack_name}-{lid}")
+            cloudwatch.put_metric_alarm(**props)
+            names.append(props["AlarmName"])
+            self.report.append(f"{lid} (AWS::CloudWatch::Alarm): created via PutMetricAlarm")
+        return names
+
+
+def _zip_dir(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, path.relative_to(folder))
+    return buf.getvalue()
+
+
+def upload_artifacts(s3, sam: dict[str, Any]) -> None:
+    try:
+        s3.create_bucket(Bucket=tpl.ARTIFACT_BUCKET)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    for local_dir in sorted(set(tpl.code_locations(sam).values())):
+        s3.put_object(Bucket=tpl.ARTIFACT_BUCKET, Key=tpl.artifact_key(local_dir),
+                      Body=_zip_dir(tpl.ROOT / local_dir))
+
+
+def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = None, *,
+           endpoint_url: str | None = None, region: str = "us-east-1",
+           session: boto3.Session | None = None) -> Stack:
+    """Create the stack on the endpoint (None: whatever boto3 is configured for, e.g. moto's
+    in-process mock) and read back everything the local runtime and tests need."""
+    session = session or boto3.Session(region_name=region)
+    sam = tpl.load_sam()
+    params = {**tpl.parameter_defaults(sam), **(params or {})}
+    client = lambda name: session.client(name, endpoint_url=endpoint_url, region_name=region)  # noqa: E731
+
+    upload_artifacts(client("s3"), sam)
+    adapter = UnhostedResources(session, endpoint_url, stack_name, params, region)
+    cfn = adapter.prepare(tpl.translate(params, region))
+    declared = set(sam.get("Parameters", {}))
+    cloudformation = client("cloudformation")
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(cfn),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items() if k in declared],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    cloudformation.get_waiter("stack_create_complete").wait(
+        StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 600})
+    described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    alarms = adapter.create_alarms(outputs)
+    outputs.update({"UserPoolId": adapter.refs.get("UserPool", outputs.get("UserPoolId", "")),
+                    "UserPoolClientId": adapter.refs.get("UserPoolClient", outputs.get("UserPoolClientId", ""))})
+
+    physical = {}
+    paginator = cloudformation.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=stack_name):
+        for res in page["StackResourceSummaries"]:
+            physical[res["LogicalResourceId"]] = res["PhysicalResourceId"]
+    physical.update(adapter.refs)
+
+    lam = client("lambda")
+    function_ids = [lid for lid, r in cfn["Resources"].items() if r["Type"] == "AWS::Lambda::Function"]
+    by_name = {}
+    function_env = {}
+    for lid in function_ids:
+        conf = lam.get_function_configuration(FunctionName=physical[lid])
+        by_name[conf["FunctionArn"]] = lid
+        by_name[conf["FunctionName"]] = lid
+        function_env[lid] = {k: str(v) for k, v in conf.get("Environment", {}).get("Variables", {}).items()}
+
+    event_sources = []
+    for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
+        fn = by_name.get(mapping["FunctionArn"]) or by_name.get(mapping["FunctionArn"].split(":")[-1])
+        if fn is None:
+            continue
+        event_sources.append(EventSource(
+            uuid=mapping["UUID"],
+            function=fn,
+            source_arn=mapping["EventSourceArn"],
+            batch_size=int(mapping.get("BatchSize", 10)),
+            batching_window=int(mapping.get("MaximumBatchingWindowInSeconds", 0)),
+            starting_position=mapping.get("StartingPosition"),
+            report_failures="ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []),
+            bisect_on_error=bool(mapping.get("BisectBatchOnFunctionError", False)),
+            maximum_retry_attempts=mapping.get("MaximumRetryAttempts"),
+            on_failure_arn=mapping.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+        ))
+    for line in adapter.report:
+        log.info("not in the emulator's CloudFormation: %s", line)
+    return Stack(name=stack_name, region=region, endpoint_url=endpoint_url, outputs=outputs,
+                 physical_ids=physical, function_env=function_env, event_sources=event_sources,
+                 alarms=alarms, unhosted=adapter.report)
