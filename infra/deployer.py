@@ -22,6 +22,12 @@ import boto3
 
 from infra import template as tpl
 
+try:  # the embedded emulator lives in this process when moto is installed
+    from infra import moto_patches
+    moto_patches.apply()
+except ImportError:  # pragma: no cover - deploying to LocalStack without moto installed
+    pass
+
 log = logging.getLogger("infra.deployer")
 
 API_GATEWAY_PREFIX = "AWS::ApiGatewayV2::"
@@ -291,6 +297,9 @@ def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = N
         fn = by_name.get(mapping["FunctionArn"]) or by_name.get(mapping["FunctionArn"].split(":")[-1])
         if fn is None:
             continue
+        # The local runtime's pollers are the only consumers: the emulator's own mapping
+        # (which would need Docker to invoke anything) is switched off.
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
         event_sources.append(EventSource(
             uuid=mapping["UUID"],
             function=fn,

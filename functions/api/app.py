@@ -1,0 +1,72 @@
+"""The api function: every route of the HTTP API, on one powertools resolver.
+
+Handlers stay thin: parse (powertools validates against schemas.py), call a service, shape
+the response. Errors become HTTP responses in http_errors.py and nowhere else.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.logging import correlation_paths
+
+import http_errors
+import routes_auth
+import routes_tweets
+import routes_users
+from timeline.observability import logger, metrics
+from wiring import services
+
+MAX_BODY_BYTES = 16 * 1024  # a post is at most 280 characters; nothing we accept is bigger
+
+app = APIGatewayHttpResolver(enable_validation=True)
+http_errors.register(app)
+
+
+def check_body(app: APIGatewayHttpResolver, next_middleware):
+    """Refuse oversized and non-JSON bodies before any parsing."""
+    event = app.current_event
+    body = event.body
+    if body:
+        if len(body) > MAX_BODY_BYTES:
+            return http_errors.error_response(413, "payload_too_large",
+                                              f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+        content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return http_errors.error_response(415, "unsupported_media_type",
+                                              "send the body as JSON with Content-Type: application/json")
+    return next_middleware(app)
+
+
+app.use(middlewares=[check_body])
+app.include_router(routes_auth.router)
+app.include_router(routes_users.router)
+app.include_router(routes_tweets.router)
+
+app.enable_swagger(
+    path="/v1/docs",
+    title="Timeline API",
+    version="1.0.0",
+    description="Home timelines with hybrid fan-out. Sign up, get a token from /v1/auth/token, "
+                "then send it as `Authorization: Bearer <id_token>`.",
+    security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
+    security=[{"bearerAuth": []}],
+)
+
+
+@app.get("/v1/openapi.json", include_in_schema=False)
+def openapi_json() -> Response:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
+                    body=app.get_openapi_json_schema(title="Timeline API", version="1.0.0"))
+
+
+@app.get("/v1/health", summary="Liveness", tags=["meta"], security=[])
+def health() -> dict:
+    return {"status": "ok"}
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handler(event, context):
+    services().posting.idempotency_config.register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,55 @@
+"""Posting, reading one post, deleting, and the home timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from schemas import ID_PATTERN, ErrorResponse, HomeTimelinePage, PostRequest, TweetView
+from views import tweet_view
+from wiring import caller, caller_id, services
+
+router = APIGatewayHttpRouter()
+
+TweetIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="the post's id")]
+Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
+Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="idempotency-key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
+    description="Retrying with the same key and body returns the first result instead of posting twice")]
+
+
+@router.post("/v1/tweets", summary="Post", tags=["tweets"],
+             responses={201: {"description": "created", "content": {"application/json": {"model": TweetView}}},
+                        422: {"description": "invalid post", "content": {"application/json": {"model": ErrorResponse}}}})
+def post_tweet(body: PostRequest, idempotency_key: IdempotencyKey = None) -> Response[TweetView]:
+    author = caller(router)
+    reply_to = int(body.reply_to_id) if body.reply_to_id is not None else None
+    tweet = services().posting.post(author, body.text, reply_to, idempotency_key)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=tweet_view(tweet, author))
+
+
+@router.get("/v1/tweets/<tweet_id>", summary="One post", tags=["tweets"])
+def get_tweet(tweet_id: TweetIdPath) -> TweetView:
+    caller_id(router)
+    tweet = services().posting.get(int(tweet_id))
+    author = services().accounts.user(tweet.author_id)
+    return tweet_view(tweet, author)
+
+
+@router.delete("/v1/tweets/<tweet_id>", summary="Delete your post", tags=["tweets"],
+               responses={204: {"description": "deleted"},
+                          403: {"description": "not yours", "content": {"application/json": {"model": ErrorResponse}}}})
+def delete_tweet(tweet_id: TweetIdPath) -> Response:
+    services().posting.delete(caller_id(router), int(tweet_id))
+    return Response(status_code=204)
+
+
+@router.get("/v1/timeline", summary="Your home timeline, newest first", tags=["timelines"])
+def home_timeline(limit: Limit = 20, cursor: Cursor = None) -> HomeTimelinePage:
+    page = services().reader.home_timeline(caller(router), limit, cursor)
+    return HomeTimelinePage(items=[tweet_view(i.tweet, i.author) for i in page.items],
+                            next_cursor=page.next_cursor, partial=page.partial)

@@ -1,0 +1,1 @@
+"""Domain rules: accounts, the social graph, posting, fan-out, and timeline reads."""

@@ -1,0 +1,67 @@
+"""Sign-up, sign-in and profiles."""
+
+from __future__ import annotations
+
+import time
+
+from timeline import ids
+from timeline.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from timeline.records import Tokens, User
+from timeline.store.identity import BadCredentials, IdentityProvider, UsernameExists, WeakPassword
+from timeline.store.users import HandleTaken, UserStore
+
+
+class Accounts:
+    def __init__(self, users: UserStore, identity: IdentityProvider):
+        self._users, self._identity = users, identity
+
+    def sign_up(self, handle: str, password: str, display_name: str) -> User:
+        """Claim the handle, then create the login. If the identity provider refuses,
+        the claim is released so the handle is free again."""
+        user = User(user_id=ids.new_id(), handle=handle, display_name=display_name,
+                    created_at=int(time.time() * 1000))
+        try:
+            self._users.create(user)
+        except HandleTaken:
+            raise Conflict(f"the handle @{handle} is taken", code="handle_taken") from None
+        try:
+            self._identity.register(str(user.user_id), password)
+        except WeakPassword as exc:
+            self._users.delete(user)
+            raise InvalidInput(f"password is too weak: {exc}", code="weak_password") from None
+        except UsernameExists:  # pragma: no cover - ids are unique; keep the store consistent anyway
+            self._users.delete(user)
+            raise Conflict("account already exists") from None
+        except Exception:
+            self._users.delete(user)
+            raise
+        return user
+
+    def issue_tokens(self, handle: str, password: str) -> Tokens:
+        invalid = Unauthorized("handle or password is wrong", code="bad_credentials")
+        user_id = self._users.id_for_handle(handle)
+        if user_id is None:
+            raise invalid
+        try:
+            return self._identity.authenticate(str(user_id), password)
+        except BadCredentials:
+            raise invalid from None
+
+    def profile(self, handle: str) -> User:
+        user = self._users.get_by_handle(handle)
+        if user is None:
+            raise NotFound(f"no user @{handle}", code="user_not_found")
+        return user
+
+    def user(self, user_id: int) -> User:
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}", code="user_not_found")
+        return user
+
+    def caller(self, user_id: int) -> User:
+        """The signed-in user; a token for an account that no longer exists is refused."""
+        user = self._users.get(user_id)
+        if user is None:
+            raise Unauthorized("this account no longer exists", code="unknown_account")
+        return user

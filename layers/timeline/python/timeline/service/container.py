@@ -1,0 +1,42 @@
+"""Wires services to stores, once per execution environment (cold start)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from timeline.cursors import CursorCodec
+from timeline.service.accounts import Accounts
+from timeline.service.fanout import FanoutApplier, FanoutPlanner
+from timeline.service.posting import Posting
+from timeline.service.reading import Reader
+from timeline.service.social import Social
+from timeline.settings import Settings
+from timeline.store import secrets
+from timeline.store.aws import build_stores
+from timeline.store.idempotency import persistence_layer
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    accounts: Accounts
+    social: Social
+    posting: Posting
+    reader: Reader
+    planner: FanoutPlanner
+    applier: FanoutApplier
+
+
+def build_services(settings: Settings) -> Services:
+    stores = build_stores(settings)
+    cursors = CursorCodec(functools.partial(secrets.cursor_key, settings.cursor_secret_arn))
+    return Services(
+        settings=settings,
+        accounts=Accounts(stores.users, stores.identity),
+        social=Social(settings, stores.users, stores.graph, stores.queue, cursors),
+        posting=Posting(stores.tweets, persistence_layer(settings.idempotency_table)),
+        reader=Reader(stores.users, stores.tweets, stores.graph, stores.timelines, cursors),
+        planner=FanoutPlanner(settings, stores.graph, stores.queue),
+        applier=FanoutApplier(settings, stores.timelines, stores.graph, stores.queue),
+    )

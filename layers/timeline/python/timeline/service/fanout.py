@@ -1,0 +1,95 @@
+"""Fan-out on write: planning (stream record -> follower chunks on the queue) and
+applying (one queue message -> timeline entries).
+
+Every step is idempotent, so stream retries and queue redeliveries are harmless: entries
+are keyed puts and deletes, celebrity edges are keyed puts, and re-planning a post only
+re-sends the same chunks.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+
+from timeline.records import Tweet
+from timeline.service import messages
+from timeline.settings import Settings
+from timeline.store.fanout_queue import FanoutQueue
+from timeline.store.graph import GraphStore
+from timeline.store.timelines import TimelineStore
+
+
+class FanoutPlanner:
+    """Runs in fanout_dispatch, once per tweets-stream record."""
+
+    def __init__(self, settings: Settings, graph: GraphStore, queue: FanoutQueue):
+        self._settings, self._graph, self._queue = settings, graph, queue
+
+    def _owner_chunks(self, tweet: Tweet):
+        # The author's own home timeline shows their posts too.
+        first = True
+        for chunk in self._graph.iter_follower_chunks(tweet.author_id, self._settings.fanout_chunk_size):
+            yield ([tweet.author_id] + chunk) if first else chunk
+            first = False
+        if first:
+            yield [tweet.author_id]
+
+    def posted(self, tweet: Tweet) -> int:
+        """Queue the follower chunks of a new post; returns how many messages were sent.
+        A post by a celebrity sends none: readers merge it at read time."""
+        if not tweet.fanout:
+            return 0
+        batch = [messages.add(tweet.tweet_id, tweet.author_id, chunk) for chunk in self._owner_chunks(tweet)]
+        self._queue.send(batch)
+        return len(batch)
+
+    def deleted(self, tweet: Tweet) -> int:
+        """Queue removal from every timeline the post was fanned out to. Reads already hide a
+        deleted post (hydration finds nothing); this reclaims the entries."""
+        if not tweet.fanout:
+            return 0
+        batch = [messages.remove(tweet.tweet_id, chunk) for chunk in self._owner_chunks(tweet)]
+        self._queue.send(batch)
+        return len(batch)
+
+
+class FanoutApplier:
+    """Runs in fanout_worker, once per queue message."""
+
+    CELEBRITY_EDGE_PAGE = 500
+
+    def __init__(self, settings: Settings, timelines: TimelineStore, graph: GraphStore, queue: FanoutQueue):
+        self._settings, self._timelines, self._graph, self._queue = settings, timelines, graph, queue
+        # Trimming reads the whole timeline, so check only about one write in `interval` per
+        # owner: timelines stay within TimelineMax plus a bounded slack, at a fraction of the cost.
+        self.trim_interval = max(1, settings.timeline_max // 8)
+
+    def apply(self, message: dict) -> None:
+        op = message.get("op")
+        if op == messages.ADD:
+            self._add(int(message["tweet_id"]), int(message["author_id"]), [int(o) for o in message["owners"]])
+        elif op == messages.REMOVE:
+            self._timelines.remove([int(o) for o in message["owners"]], int(message["tweet_id"]))
+        elif op == messages.CELEBRITY_EDGES:
+            self._celebrity_edges(int(message["celebrity_id"]), message.get("after"))
+        else:
+            raise ValueError(f"unknown fan-out message op {op!r}")
+
+    def should_trim(self, owner_id: int, tweet_id: int) -> bool:
+        return zlib.crc32(f"{owner_id}:{tweet_id}".encode()) % self.trim_interval == 0
+
+    def _add(self, tweet_id: int, author_id: int, owners: list[int]) -> None:
+        expires_at = int(time.time()) + self._settings.timeline_ttl_seconds
+        self._timelines.add(owners, tweet_id, author_id, expires_at)
+        for owner in owners:
+            if self.should_trim(owner, tweet_id):
+                self._timelines.trim(owner, self._settings.timeline_max)
+
+    def _celebrity_edges(self, celebrity_id: int, after: str | None) -> None:
+        """One page of a promotion: celebrity edges for a page of followers, then the next
+        page as a new message, so no single message does unbounded work."""
+        follower_ids, next_after = self._graph.followers_page(celebrity_id, self.CELEBRITY_EDGE_PAGE, after)
+        if follower_ids:
+            self._graph.add_celebrity_edges(celebrity_id, follower_ids, int(time.time() * 1000))
+        if next_after:
+            self._queue.send([messages.celebrity_edges(celebrity_id, after=next_after)])

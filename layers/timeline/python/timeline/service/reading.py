@@ -1,0 +1,137 @@
+"""Reading timelines: a user's own posts, and the home timeline (materialized entries
+merged with the latest posts of each followed celebrity)."""
+
+from __future__ import annotations
+
+import heapq
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from timeline.cursors import CursorCodec
+from timeline.errors import NotFound
+from timeline.records import Tweet, User
+from timeline.store.graph import GraphStore
+from timeline.store.timelines import TimelineStore
+from timeline.store.tweets import TweetStore
+from timeline.store.users import UserStore
+
+# Headroom fetched beyond the page size, so a few deleted posts don't cost another round trip.
+OVERFETCH = 5
+MAX_ROUNDS = 8
+
+_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="timeline-read")
+
+
+@dataclass(frozen=True)
+class Item:
+    tweet: Tweet
+    author: User
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Item]
+    next_cursor: str | None
+    partial: bool = False
+
+
+class Reader:
+    def __init__(self, users: UserStore, tweets: TweetStore, graph: GraphStore,
+                 timelines: TimelineStore, cursors: CursorCodec):
+        self._users, self._tweets, self._graph = users, tweets, graph
+        self._timelines, self._cursors = timelines, cursors
+
+    # -------------------------------------------------------------- user timeline
+    def user_timeline(self, caller_id: int, handle: str, limit: int, cursor: str | None) -> Page:
+        author = self._users.get_by_handle(handle)
+        if author is None:
+            raise NotFound(f"no user @{handle}", code="user_not_found")
+        scope = f"user:{author.user_id}"
+        before = int(self._cursors.decode(cursor, reader=caller_id, scope=scope)) if cursor else None
+
+        def fetch(before_id: int | None, want: int) -> list[tuple[int, int]]:
+            return [(i, author.user_id) for i in self._tweets.ids_by_author(author.user_id, before=before_id,
+                                                                             limit=want)]
+
+        return self._paginate(caller_id, scope, [fetch], before, limit)
+
+    # -------------------------------------------------------------- home timeline
+    def home_timeline(self, reader: User, limit: int, cursor: str | None) -> Page:
+        """One query of the reader's materialized timeline plus one per followed celebrity
+        (and the reader's own posts if the reader is one), run in parallel and k-way merged
+        by id. Never one query per followed account."""
+        scope = "home"
+        before = int(self._cursors.decode(cursor, reader=reader.user_id, scope=scope)) if cursor else None
+        celebrities = self._graph.celebrity_followees(reader.user_id)
+        if reader.celebrity:
+            celebrities.append(reader.user_id)
+
+        def materialized(before_id: int | None, want: int) -> list[tuple[int, int]]:
+            return self._timelines.page(reader.user_id, before=before_id, limit=want)
+
+        def posts_of(celebrity_id: int):
+            def fetch(before_id: int | None, want: int) -> list[tuple[int, int]]:
+                return [(i, celebrity_id) for i in self._tweets.ids_by_author(celebrity_id, before=before_id,
+                                                                               limit=want)]
+            return fetch
+
+        sources = [materialized] + [posts_of(c) for c in dict.fromkeys(celebrities)]
+        return self._paginate(reader.user_id, scope, sources, before, limit)
+
+    # -------------------------------------------------------------- shared machinery
+    def _paginate(self, reader_id: int, scope: str, sources, before: int | None, limit: int) -> Page:
+        """Merge newest-first id streams into one page of live posts.
+
+        Each round asks every source for `want` ids below the position. A source that
+        returned a full `want` may hold more ids below its last one, so the merged list is
+        only complete down to the highest such last id: the round consumes just that prefix.
+        Deleted posts (gone from TweetsTable) fall out at hydration.
+        """
+        items: list[Item] = []
+        position = before
+        exhausted = False
+        for _ in range(MAX_ROUNDS):
+            want = limit - len(items) + OVERFETCH
+            results = list(_pool.map(lambda fetch: fetch(position, want), sources))
+            truncated = [r[-1][0] for r in results if len(r) >= want]
+            floor = max(truncated) if truncated else None
+            merged = heapq.merge(*results, key=lambda entry: -entry[0])
+            candidates: list[tuple[int, int]] = []
+            seen = set()
+            for tweet_id, author_id in merged:
+                if floor is not None and tweet_id < floor:
+                    break
+                if tweet_id not in seen:
+                    seen.add(tweet_id)
+                    candidates.append((tweet_id, author_id))
+            exhausted = floor is None
+            hydrated = self._hydrate(candidates)
+            consumed_all = True
+            for (tweet_id, _), item in zip(candidates, hydrated):
+                if len(items) == limit:
+                    consumed_all = False
+                    break
+                position = tweet_id
+                if item is not None:
+                    items.append(item)
+            if len(items) == limit or exhausted:
+                exhausted = exhausted and consumed_all
+                break
+        more = not exhausted and position is not None
+        next_cursor = self._cursors.encode(reader=reader_id, scope=scope, position=str(position)) if more else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    def _hydrate(self, candidates: list[tuple[int, int]]) -> list[Item | None]:
+        """Posts and their authors, with two BatchGetItems in parallel. None for a post
+        that no longer exists (deleted after the entry was written)."""
+        if not candidates:
+            return []
+        tweets_future = _pool.submit(self._tweets.get_many, [t for t, _ in candidates])
+        authors = self._users.get_many({a for _, a in candidates})
+        tweets = tweets_future.result()
+        out: list[Item | None] = []
+        for tweet_id, _ in candidates:
+            tweet = tweets.get(tweet_id)
+            author = authors.get(tweet.author_id) if tweet else None
+            out.append(Item(tweet, author) if tweet and author else None)
+        return out

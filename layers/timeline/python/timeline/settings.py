@@ -1,0 +1,47 @@
+"""One typed settings object, read from the environment variables template.yaml sets."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    stage: str = Field("dev", alias="STAGE")
+    users_table: str = Field(alias="USERS_TABLE")
+    tweets_table: str = Field(alias="TWEETS_TABLE")
+    graph_table: str = Field(alias="GRAPH_TABLE")
+    timelines_table: str = Field(alias="TIMELINES_TABLE")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
+    media_bucket: str = Field("", alias="MEDIA_BUCKET")
+    user_pool_id: str = Field("", alias="USER_POOL_ID")
+    user_pool_client_id: str = Field("", alias="USER_POOL_CLIENT_ID")
+    cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN")
+    celebrity_threshold: int = Field(10_000, alias="CELEBRITY_THRESHOLD", ge=1)
+    timeline_max: int = Field(800, alias="TIMELINE_MAX", ge=10)
+    inactive_days: int = Field(30, alias="INACTIVE_DAYS", ge=1)
+    auto_confirm_signups: bool = Field(False, alias="AUTO_CONFIRM_SIGNUPS")
+
+    # Not template parameters: tuning knobs with sensible defaults.
+    fanout_chunk_size: int = Field(200, alias="FANOUT_CHUNK_SIZE", ge=1, le=1000)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        return cls.model_validate(dict(os.environ if environ is None else environ))
+
+    @property
+    def timeline_ttl_seconds(self) -> int:
+        # A reader away longer than INACTIVE_DAYS gets a rebuilt timeline, so entries
+        # older than twice that are never read again: let DynamoDB expire them.
+        return 2 * self.inactive_days * 86_400
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once at cold start."""
+    return Settings.from_env()

@@ -1,0 +1,62 @@
+"""Every store object, built once per execution environment from Settings.
+
+boto3 picks the endpoint (real AWS, moto, LocalStack) from the standard environment
+(AWS_ENDPOINT_URL and friends): nothing here knows which backend it talks to.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+from pynamodb.connection import Connection
+
+from timeline.settings import Settings
+from timeline.store import tables
+from timeline.store.batching import BatchWriter
+from timeline.store.fanout_queue import FanoutQueue
+from timeline.store.graph import GraphStore
+from timeline.store.identity import IdentityProvider
+from timeline.store.timelines import TimelineStore
+from timeline.store.tweets import TweetStore
+from timeline.store.users import UserStore
+
+# Fail fast and let the caller (Lambda retry, SQS redelivery) try again: standard retry
+# mode already backs off on throttling.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=32)
+
+
+@dataclass(frozen=True)
+class Stores:
+    users: UserStore
+    tweets: TweetStore
+    graph: GraphStore
+    timelines: TimelineStore
+    queue: FanoutQueue
+    identity: IdentityProvider
+
+
+def build_stores(settings: Settings) -> Stores:
+    tables.bind(settings)
+    session = boto3.session.Session()
+    region = session.region_name or "us-east-1"
+    dynamodb = session.client("dynamodb", config=_CONFIG, region_name=region)
+    batch = BatchWriter(dynamodb)
+    connection = Connection(region=region)
+    return Stores(
+        users=UserStore(connection),
+        tweets=TweetStore(),
+        graph=GraphStore(connection, batch),
+        timelines=TimelineStore(batch),
+        queue=FanoutQueue(session.client("sqs", config=_CONFIG, region_name=region), settings.fanout_queue_url),
+        identity=IdentityProvider(session.client("cognito-idp", config=_CONFIG, region_name=region),
+                                  settings.user_pool_id, settings.user_pool_client_id,
+                                  auto_confirm=settings.auto_confirm_signups),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def cached_stores(settings: Settings) -> Stores:
+    return build_stores(settings)

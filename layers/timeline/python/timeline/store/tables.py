@@ -1,0 +1,127 @@
+"""pynamodb models for the four tables in template.yaml.
+
+Table names are not known at import time (CloudFormation names them), so `bind()` points
+the models at the tables named in Settings; every function calls it once at cold start.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from timeline.settings import Settings
+
+ID_WIDTH = 20  # digits of the largest 64-bit id: zero-padding makes string order numeric order
+
+
+def padded(value: int) -> str:
+    return str(value).zfill(ID_WIDTH)
+
+
+class _Base(Model):
+    class Meta:
+        table_name = "unbound"
+        region = None
+
+
+class UserModel(_Base):
+    """A profile. pk = "USER#<id>"."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    user_id = NumberAttribute()
+    handle = UnicodeAttribute()
+    display_name = UnicodeAttribute()
+    followers_count = NumberAttribute(default=0)
+    following_count = NumberAttribute(default=0)
+    created_at = NumberAttribute()  # epoch ms
+    last_seen_at = NumberAttribute(null=True)  # epoch ms, touched by home timeline reads
+    celebrity = BooleanAttribute(default=False)
+
+    @staticmethod
+    def key(user_id: int) -> str:
+        return f"USER#{user_id}"
+
+
+class HandleClaimModel(_Base):
+    """Makes handles unique, case-insensitively. pk = "HANDLE#<lower-case handle>"."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    user_id = NumberAttribute()
+
+    @staticmethod
+    def key(handle: str) -> str:
+        return f"HANDLE#{handle.casefold()}"
+
+
+class ByAuthorIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "ByAuthor"
+        projection = KeysOnlyProjection()
+
+    author_id = NumberAttribute(hash_key=True)
+    tweet_id = NumberAttribute(range_key=True)
+
+
+class TweetModel(_Base):
+    class Meta(_Base.Meta):
+        pass
+
+    tweet_id = NumberAttribute(hash_key=True)
+    author_id = NumberAttribute()
+    text = UnicodeAttribute()
+    created_at = NumberAttribute()  # epoch ms
+    reply_to_id = NumberAttribute(null=True)
+    reply_to_author_id = NumberAttribute(null=True)
+    media_keys = ListAttribute(of=UnicodeAttribute, null=True)
+    # Decided at post time: False when the author was a celebrity (merged at read instead).
+    fanout = BooleanAttribute(default=True)
+    by_author = ByAuthorIndex()
+
+
+class EdgeModel(_Base):
+    """One direction of a relationship, in the owner's partition.
+
+    edge = "following#<id>" | "follower#<id>" | "celebrity#<id>" (ids zero-padded). The
+    celebrity edges repeat the following edges of celebrity accounts, so a home timeline
+    read lists the celebrities it must merge without walking the whole following list.
+    """
+
+    class Meta(_Base.Meta):
+        pass
+
+    user_id = NumberAttribute(hash_key=True)
+    edge = UnicodeAttribute(range_key=True)
+    other_id = NumberAttribute()
+    created_at = NumberAttribute()
+
+
+class TimelineEntryModel(_Base):
+    class Meta(_Base.Meta):
+        pass
+
+    owner_id = NumberAttribute(hash_key=True)
+    tweet_id = NumberAttribute(range_key=True)
+    author_id = NumberAttribute()
+    expires_at = NumberAttribute()  # epoch seconds, the table's TTL attribute
+
+
+def bind(settings: Settings) -> None:
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    for model, table in (
+        (UserModel, settings.users_table),
+        (HandleClaimModel, settings.users_table),
+        (TweetModel, settings.tweets_table),
+        (EdgeModel, settings.graph_table),
+        (TimelineEntryModel, settings.timelines_table),
+    ):
+        model.Meta.table_name = table
+        model.Meta.region = region

@@ -1,0 +1,84 @@
+"""Posts in TweetsTable; the ByAuthor index serves user timelines and the celebrity merge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
+
+from timeline.records import Tweet
+from timeline.store.tables import TweetModel
+
+
+class IdTaken(Exception):
+    """Another post already has this id (two generators collided): mint a new one."""
+
+
+class NotAuthor(Exception):
+    pass
+
+
+def to_tweet(m: TweetModel) -> Tweet:
+    return Tweet(
+        tweet_id=int(m.tweet_id), author_id=int(m.author_id), text=m.text, created_at=int(m.created_at),
+        reply_to_id=int(m.reply_to_id) if m.reply_to_id is not None else None,
+        reply_to_author_id=int(m.reply_to_author_id) if m.reply_to_author_id is not None else None,
+        media_keys=tuple(m.media_keys or ()), fanout=bool(m.fanout),
+    )
+
+
+def from_image(image: dict) -> Tweet:
+    """A Tweet from a (deserialized) stream image."""
+    return Tweet(
+        tweet_id=int(image["tweet_id"]), author_id=int(image["author_id"]), text=image.get("text", ""),
+        created_at=int(image.get("created_at", 0)),
+        reply_to_id=int(image["reply_to_id"]) if image.get("reply_to_id") is not None else None,
+        reply_to_author_id=(int(image["reply_to_author_id"])
+                            if image.get("reply_to_author_id") is not None else None),
+        media_keys=tuple(image.get("media_keys") or ()), fanout=bool(image.get("fanout", True)),
+    )
+
+
+class TweetStore:
+    def put_new(self, tweet: Tweet) -> None:
+        model = TweetModel(
+            tweet.tweet_id, author_id=tweet.author_id, text=tweet.text, created_at=tweet.created_at,
+            reply_to_id=tweet.reply_to_id, reply_to_author_id=tweet.reply_to_author_id,
+            media_keys=list(tweet.media_keys) or None, fanout=tweet.fanout,
+        )
+        try:
+            model.save(condition=TweetModel.tweet_id.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise IdTaken(tweet.tweet_id) from exc
+            raise
+
+    def get(self, tweet_id: int) -> Tweet | None:
+        try:
+            return to_tweet(TweetModel.get(tweet_id))
+        except DoesNotExist:
+            return None
+
+    def get_many(self, tweet_ids: Iterable[int]) -> dict[int, Tweet]:
+        ids = set(tweet_ids)
+        if not ids:
+            return {}
+        return {int(m.tweet_id): to_tweet(m) for m in TweetModel.batch_get(ids)}
+
+    def delete(self, tweet_id: int, author_id: int) -> bool:
+        """Delete if it exists and belongs to author_id; False if it was already gone."""
+        try:
+            TweetModel(tweet_id).delete(condition=TweetModel.author_id == author_id)
+            return True
+        except DeleteError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                if self.get(tweet_id) is None:
+                    return False
+                raise NotAuthor(tweet_id) from exc
+            raise
+
+    def ids_by_author(self, author_id: int, *, before: int | None, limit: int) -> list[int]:
+        """Newest first: the author's post ids strictly older than `before`."""
+        condition = TweetModel.tweet_id < before if before is not None else None
+        return [int(m.tweet_id) for m in TweetModel.by_author.query(
+            author_id, condition, scan_index_forward=False, limit=limit, page_size=limit)]

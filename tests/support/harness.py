@@ -1,0 +1,223 @@
+"""In-process harness for unit tests: the stack from template.yaml deployed on moto's
+in-process mock, the three functions loaded with the environment the stack gave them, and
+a `drain()` that carries stream records and queue messages through dispatch and worker
+the way the Lambda event sources would.
+
+Events are built from the samples in events/, so the tests exercise the shapes a
+deployed function receives.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import importlib.util
+import itertools
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+
+from infra import template as tpl
+from infra.deployer import Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+LAYER = ROOT / "layers" / "timeline" / "python"
+_counter = itertools.count()
+
+
+def sample_event(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+class LambdaContext:
+    def __init__(self, function_name: str, memory: int = 512, timeout_s: int = 10):
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.time() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def error_code(self) -> str | None:
+        return (self.body or {}).get("error", {}).get("code") if isinstance(self.body, dict) else None
+
+
+def _load(function_dir: Path, fresh_name: str):
+    """Import functions/<x>/app.py as a new module (a cold start with the current env)."""
+    if str(function_dir) not in sys.path:
+        sys.path.insert(0, str(function_dir))
+    spec = importlib.util.spec_from_file_location(fresh_name, function_dir / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Harness:
+    def __init__(self, stack: Stack, monkeypatch):
+        self.stack = stack
+        specs = tpl.functions(tpl.load_sam())
+        for key, value in stack.function_env["ApiFunction"].items():
+            monkeypatch.setenv(key, value)
+        if str(LAYER) not in sys.path:
+            sys.path.insert(0, str(LAYER))
+        from timeline.settings import get_settings
+        get_settings.cache_clear()
+        self.settings = get_settings()
+
+        api_dir = specs["ApiFunction"].code_dir
+        if str(api_dir) not in sys.path:
+            sys.path.insert(0, str(api_dir))
+        import wiring  # the api function's own module
+
+        wiring.services.cache_clear()
+        self.api = _load(api_dir, f"api_app_{next(_counter)}")
+        self.dispatch = _load(specs["FanoutDispatchFunction"].code_dir, f"dispatch_app_{next(_counter)}")
+        self.worker = _load(specs["FanoutWorkerFunction"].code_dir, f"worker_app_{next(_counter)}")
+        self.services = wiring.services()
+
+        self._streams = boto3.client("dynamodbstreams")
+        self._sqs = boto3.client("sqs")
+        self._iterators: dict[str, str] = {}
+        self.queue_url = stack.outputs["FanoutQueueUrl"]
+        self.queue_arn = self._sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.stream_arn = next(s.source_arn for s in stack.event_sources if s.function == "FanoutDispatchFunction")
+        self.dispatch_batches: list[dict] = []  # every event dispatch was given
+        self.worker_batches: list[dict] = []
+
+    # ------------------------------------------------------------------ HTTP API
+    def request(self, method: str, path: str, *, as_user: int | None = None, body: Any = None,
+                raw_body: str | None = None, query: dict | None = None, headers: dict | None = None,
+                token_use: str = "access") -> Reply:
+        event = copy.deepcopy(sample_event("api_post_tweet.json" if body is not None or raw_body is not None
+                                           else "api_home_timeline.json"))
+        event["routeKey"] = f"{method} {path}"
+        event["rawPath"] = path
+        event["requestContext"]["http"].update(method=method, path=path)
+        event["requestContext"]["routeKey"] = event["routeKey"]
+        event["requestContext"]["requestId"] = str(uuid.uuid4())
+        query = {k: str(v) for k, v in (query or {}).items()}
+        event["rawQueryString"] = urlencode(query)
+        event["queryStringParameters"] = query or None
+        event["headers"].pop("idempotency-key", None)
+        if body is not None or raw_body is not None:
+            event["body"] = raw_body if raw_body is not None else json.dumps(body)
+        else:
+            event.pop("body", None)
+        event["headers"].update({k.lower(): v for k, v in (headers or {}).items()})
+        if as_user is None:
+            event["headers"].pop("authorization", None)
+            event["requestContext"].pop("authorizer", None)
+        else:
+            claims = {"sub": str(uuid.uuid5(uuid.NAMESPACE_OID, str(as_user))), "token_use": token_use,
+                      "iss": f"https://cognito-idp.us-east-1.amazonaws.com/{self.stack.user_pool_id}"}
+            claims["username" if token_use == "access" else "cognito:username"] = str(as_user)
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        result = self.api.handler(event, LambdaContext("api"))
+        text = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode()
+        try:
+            parsed = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            parsed = text
+        return Reply(status=result["statusCode"], body=parsed, headers=result.get("headers") or {})
+
+    def sign_up(self, handle: str, password: str = "correct-horse-battery", display_name: str | None = None) -> int:
+        reply = self.request("POST", "/v1/auth/signup",
+                             body={"handle": handle, "password": password, "display_name": display_name or handle})
+        assert reply.status == 201, reply
+        return int(reply.body["id"])
+
+    def follow(self, follower: int, handle: str) -> Reply:
+        reply = self.request("POST", f"/v1/users/{handle}/follow", as_user=follower)
+        assert reply.status == 200, reply
+        return reply
+
+    def post(self, author: int, text: str, **extra) -> str:
+        reply = self.request("POST", "/v1/tweets", as_user=author, body={"text": text, **extra})
+        assert reply.status == 201, reply
+        return reply.body["id"]
+
+    def home(self, user: int, **query) -> Reply:
+        return self.request("GET", "/v1/timeline", as_user=user, query=query)
+
+    def home_ids(self, user: int, limit: int = 100) -> list[str]:
+        reply = self.home(user, limit=limit)
+        assert reply.status == 200, reply
+        return [item["id"] for item in reply.body["items"]]
+
+    # ------------------------------------------------------------------ event sources
+    def _stream_records(self) -> list[dict]:
+        shards = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        records = []
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            iterator = self._iterators.get(shard_id) or self._streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            out = self._streams.get_records(ShardIterator=iterator, Limit=100)
+            self._iterators[shard_id] = out["NextShardIterator"]
+            for raw in out["Records"]:
+                ddb = dict(raw["dynamodb"])
+                created = ddb.get("ApproximateCreationDateTime")
+                if hasattr(created, "timestamp"):
+                    ddb["ApproximateCreationDateTime"] = created.timestamp()
+                records.append({"eventID": raw["eventID"], "eventName": raw["eventName"],
+                                "eventVersion": raw.get("eventVersion", "1.1"), "eventSource": "aws:dynamodb",
+                                "awsRegion": "us-east-1", "dynamodb": ddb, "eventSourceARN": self.stream_arn})
+        return records
+
+    def _queue_records(self) -> list[dict]:
+        received = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                             AttributeNames=["All"]).get("Messages", [])
+        return [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                 "attributes": m.get("Attributes", {}), "messageAttributes": {},
+                 "md5OfBody": hashlib.md5(m["Body"].encode()).hexdigest(), "eventSource": "aws:sqs",
+                 "eventSourceARN": self.queue_arn, "awsRegion": "us-east-1"} for m in received]
+
+    def run_worker(self, records: list[dict]) -> dict:
+        event = {"Records": records}
+        self.worker_batches.append(event)
+        return self.worker.handler(event, LambdaContext("fanout_worker", timeout_s=30))
+
+    def drain(self, max_rounds: int = 1000) -> None:
+        """Carry everything pending through dispatch and worker until both are quiet."""
+        for _ in range(max_rounds):
+            records = self._stream_records()
+            if records:
+                event = {"Records": records}
+                self.dispatch_batches.append(event)
+                result = self.dispatch.handler(event, LambdaContext("fanout_dispatch", timeout_s=60))
+                assert not result.get("batchItemFailures"), result
+            messages = self._queue_records()
+            if messages:
+                result = self.run_worker(messages)
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                assert not failed, result
+                for m in messages:
+                    self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["receiptHandle"])
+            if not records and not messages:
+                return
+        raise AssertionError("fan-out did not settle")
