@@ -23,22 +23,6 @@ app = APIGatewayHttpResolver(enable_validation=True)
 http_errors.register(app)
 
 
-def check_body(app: APIGatewayHttpResolver, next_middleware):
-    """Refuse oversized and non-JSON bodies before any parsing."""
-    event = app.current_event
-    body = event.body
-    if body:
-        if len(body) > MAX_BODY_BYTES:
-            return http_errors.error_response(413, "payload_too_large",
-                                              f"request bodies are limited to {MAX_BODY_BYTES} bytes")
-        content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            return http_errors.error_response(415, "unsupported_media_type",
-                                              "send the body as JSON with Content-Type: application/json")
-    return next_middleware(app)
-
-
-app.use(middlewares=[check_body])
 app.include_router(routes_auth.router)
 app.include_router(routes_users.router)
 app.include_router(routes_tweets.router)
@@ -55,7 +39,7 @@ app.enable_swagger(
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)
-def openapi_json() -> Response:
+def openapi_json():
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
                     body=app.get_openapi_json_schema(title="Timeline API", version="1.0.0"))
 
@@ -68,5 +52,9 @@ def health() -> dict:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event, context):
+    # Checked before routing: powertools validates (and would parse form bodies) first.
+    refused = http_errors.refuse_body(event, MAX_BODY_BYTES)
+    if refused:
+        return refused
     services().posting.idempotency_config.register_lambda_context(context)
     return app.resolve(event, context)

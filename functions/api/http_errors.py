@@ -18,6 +18,25 @@ def error_response(status: int, code: str, message: str, details=None) -> Respon
     )
 
 
+def refuse_body(event: dict, max_bytes: int) -> dict | None:
+    """A ready API Gateway response for an oversized or non-JSON body, else None."""
+    body = event.get("body")
+    if not body:
+        return None
+    if len(body) > max_bytes:
+        status, code, message = 413, "payload_too_large", f"request bodies are limited to {max_bytes} bytes"
+    else:
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type == "application/json":
+            return None
+        status, code, message = (415, "unsupported_media_type",
+                                 "send the body as JSON with Content-Type: application/json")
+    return {"statusCode": status, "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps({"error": {"code": code, "message": message, "details": None}}),
+            "isBase64Encoded": False}
+
+
 def _describe(errors) -> tuple[bool, list[dict]]:
     """(is the body malformed JSON?, a readable list of field problems)."""
     malformed = any(e.get("type") == "json_invalid" for e in errors)

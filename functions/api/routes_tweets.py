@@ -43,7 +43,7 @@ def get_tweet(tweet_id: TweetIdPath) -> TweetView:
 @router.delete("/v1/tweets/<tweet_id>", summary="Delete your post", tags=["tweets"],
                responses={204: {"description": "deleted"},
                           403: {"description": "not yours", "content": {"application/json": {"model": ErrorResponse}}}})
-def delete_tweet(tweet_id: TweetIdPath) -> Response:
+def delete_tweet(tweet_id: TweetIdPath):
     services().posting.delete(caller_id(router), int(tweet_id))
     return Response(status_code=204)
 

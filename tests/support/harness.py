@@ -15,6 +15,7 @@ import hashlib
 import importlib.util
 import itertools
 import json
+import os
 import sys
 import time
 import uuid
@@ -75,27 +76,26 @@ def _load(function_dir: Path, fresh_name: str):
 
 
 class Harness:
-    def __init__(self, stack: Stack, monkeypatch):
+    """One per deployed stack. Several can exist (one per parameter set); `activate()`
+    points the process-wide state (env, settings, pynamodb table names) at this one."""
+
+    _active: "Harness | None" = None
+
+    def __init__(self, stack: Stack):
         self.stack = stack
         specs = tpl.functions(tpl.load_sam())
-        for key, value in stack.function_env["ApiFunction"].items():
-            monkeypatch.setenv(key, value)
-        if str(LAYER) not in sys.path:
-            sys.path.insert(0, str(LAYER))
+        for path in (LAYER, specs["ApiFunction"].code_dir):
+            if str(path) not in sys.path:
+                sys.path.insert(0, str(path))
+        self._set_env()
         from timeline.settings import get_settings
-        get_settings.cache_clear()
         self.settings = get_settings()
-
-        api_dir = specs["ApiFunction"].code_dir
-        if str(api_dir) not in sys.path:
-            sys.path.insert(0, str(api_dir))
-        import wiring  # the api function's own module
-
-        wiring.services.cache_clear()
-        self.api = _load(api_dir, f"api_app_{next(_counter)}")
+        self.api = _load(specs["ApiFunction"].code_dir, f"api_app_{next(_counter)}")
         self.dispatch = _load(specs["FanoutDispatchFunction"].code_dir, f"dispatch_app_{next(_counter)}")
         self.worker = _load(specs["FanoutWorkerFunction"].code_dir, f"worker_app_{next(_counter)}")
+        import wiring  # the api function's own module
         self.services = wiring.services()
+        Harness._active = self
 
         self._streams = boto3.client("dynamodbstreams")
         self._sqs = boto3.client("sqs")
@@ -106,6 +106,46 @@ class Harness:
         self.stream_arn = next(s.source_arn for s in stack.event_sources if s.function == "FanoutDispatchFunction")
         self.dispatch_batches: list[dict] = []  # every event dispatch was given
         self.worker_batches: list[dict] = []
+
+    def _set_env(self) -> None:
+        os.environ.update(self.stack.function_env["ApiFunction"])
+        from timeline.settings import get_settings
+        import wiring
+        get_settings.cache_clear()
+        wiring.services.cache_clear()
+
+    def activate(self) -> "Harness":
+        if Harness._active is not self:
+            self._set_env()
+            from timeline.store import tables
+            import wiring
+            tables.bind(self.settings)
+            wiring.services.cache_clear()
+            self.services = wiring.services()
+            Harness._active = self
+        return self
+
+    def reset(self) -> None:
+        """Empty every table and queue, and skip the stream past the deletions: each test
+        starts from a fresh stack without paying for a new deployment."""
+        ddb = boto3.client("dynamodb")
+        names = self.stack.outputs
+        for output in ("UsersTableName", "TweetsTableName", "GraphTableName", "TimelinesTableName",
+                       "IdempotencyTableName"):
+            table = names[output]
+            keys = [k["AttributeName"] for k in ddb.describe_table(TableName=table)["Table"]["KeySchema"]]
+            items = ddb.scan(TableName=table, ProjectionExpression=", ".join(keys))["Items"]
+            for start in range(0, len(items), 25):
+                ddb.batch_write_item(RequestItems={table: [
+                    {"DeleteRequest": {"Key": item}} for item in items[start:start + 25]]})
+        for url in (self.queue_url, names["FanoutDeadLetterQueueUrl"]):
+            while messages := self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+                for m in messages:
+                    self._sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        while self._stream_records():
+            pass
+        self.dispatch_batches.clear()
+        self.worker_batches.clear()
 
     # ------------------------------------------------------------------ HTTP API
     def request(self, method: str, path: str, *, as_user: int | None = None, body: Any = None,
@@ -145,7 +185,7 @@ class Harness:
             parsed = text
         return Reply(status=result["statusCode"], body=parsed, headers=result.get("headers") or {})
 
-    def sign_up(self, handle: str, password: str = "correct-horse-battery", display_name: str | None = None) -> int:
+    def sign_up(self, handle: str, password: str = "correct-horse-battery-9", display_name: str | None = None) -> int:
         reply = self.request("POST", "/v1/auth/signup",
                              body={"handle": handle, "password": password, "display_name": display_name or handle})
         assert reply.status == 201, reply

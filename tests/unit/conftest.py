@@ -1,10 +1,14 @@
 """Unit tests run on moto's in-process mock, with the stack created from template.yaml by
 the same deployer `make run` uses: tables, queues and env vars are never restated here.
 
-Override template parameters per test with `@pytest.mark.stack(CelebrityThreshold="3")`.
+One mock and one stack per parameter set serve the whole session; every test starts from
+empty tables and queues (Harness.reset). Override template parameters per test with
+`@pytest.mark.stack(CelebrityThreshold="3")`.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from moto import mock_aws
@@ -12,27 +16,30 @@ from moto import mock_aws
 from infra.deployer import deploy
 from tests.support.harness import Harness
 
+FAKE_AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
 
-@pytest.fixture
-def aws(monkeypatch):
+
+@pytest.fixture(scope="session")
+def aws():
+    saved = dict(os.environ)
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+        os.environ.pop(key, None)
+    os.environ.update(FAKE_AWS_ENV)
     with mock_aws():
-        yield
+        yield {}
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture
-def stack(aws, request):
+def h(aws, request) -> Harness:
+    """Given the stack deployed from template.yaml, empty, with the three functions loaded."""
     marker = request.node.get_closest_marker("stack")
     params = {k: str(v) for k, v in (marker.kwargs if marker else {}).items()}
-    return deploy("unit", params)
-
-
-@pytest.fixture
-def h(stack, monkeypatch) -> Harness:
-    """Given the stack deployed from template.yaml, with the three functions loaded."""
-    return Harness(stack, monkeypatch)
+    key = tuple(sorted(params.items()))
+    if key not in aws:
+        aws[key] = Harness(deploy(f"unit{len(aws)}", params))
+    harness = aws[key].activate()
+    harness.reset()
+    return harness

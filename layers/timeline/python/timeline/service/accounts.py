@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from timeline import ids
-from timeline.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from timeline.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from timeline.records import Tokens, User
 from timeline.store.identity import BadCredentials, IdentityProvider, UsernameExists, WeakPassword
 from timeline.store.users import HandleTaken, UserStore
@@ -28,7 +28,8 @@ class Accounts:
             self._identity.register(str(user.user_id), password)
         except WeakPassword as exc:
             self._users.delete(user)
-            raise InvalidInput(f"password is too weak: {exc}", code="weak_password") from None
+            raise Unprocessable(f"password is too weak: {exc}", code="weak_password",
+                                details=[{"field": "password", "problem": str(exc)}]) from None
         except UsernameExists:  # pragma: no cover - ids are unique; keep the store consistent anyway
             self._users.delete(user)
             raise Conflict("account already exists") from None

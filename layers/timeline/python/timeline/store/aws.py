@@ -38,9 +38,15 @@ class Stores:
     identity: IdentityProvider
 
 
+@functools.lru_cache(maxsize=1)
+def _session() -> boto3.session.Session:
+    # One session per process: its loader caches the service models every client needs.
+    return boto3.session.Session()
+
+
 def build_stores(settings: Settings) -> Stores:
     tables.bind(settings)
-    session = boto3.session.Session()
+    session = _session()
     region = session.region_name or "us-east-1"
     dynamodb = session.client("dynamodb", config=_CONFIG, region_name=region)
     batch = BatchWriter(dynamodb)

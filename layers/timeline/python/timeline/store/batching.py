@@ -37,7 +37,7 @@ class BatchWriter:
         requests = []
         key_names = [a.attr_name for a in (model._hash_key_attribute(), model._range_key_attribute()) if a]
         for item in keys:
-            serialized = item.serialize()
+            serialized = item.serialize(null_check=False)
             requests.append({"DeleteRequest": {"Key": {k: serialized[k] for k in key_names}}})
         self._write(model.Meta.table_name, requests)
 

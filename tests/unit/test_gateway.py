@@ -1,0 +1,330 @@
+"""The local HTTP gateway: routing, payload 2.0 events, the JWT authorizer, response
+translation and CORS, read from template.yaml and checked against real Cognito tokens from
+moto's server. The functions are replaced by the echo handler in tests/fixtures/echo."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import logging
+import socket
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from infra import template as tpl
+from infra.emulator import Emulator, use_fake_credentials
+from infra.gateway import (ApiConfig, Gateway, HttpRequest, JwksCache, JwtAuthorizer, RouteTable,
+                           build_event, translate_response)
+
+ECHO = Path(__file__).resolve().parents[1] / "fixtures" / "echo" / "app.py"
+PASSWORD = "Correct-horse-1!"
+
+
+def _load_echo():
+    spec = importlib.util.spec_from_file_location("echo_app", ECHO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+class EchoFunctions:
+    """Stands in for LocalFunctions: runs the echo handler in-process and records calls."""
+
+    def __init__(self):
+        self.handler = _load_echo()
+        self.calls: list[tuple[str, dict]] = []
+
+    def invoke(self, logical_id, event):
+        self.calls.append((logical_id, event))
+        return self.handler(event, None)
+
+
+@pytest.fixture(scope="module")
+def cognito():
+    """A real user pool on moto's HTTP server, with the template's pool and client names as
+    the stack's physical ids, and a signed-up user."""
+    use_fake_credentials("us-east-1")
+    emulator = Emulator.start(0, patch_moto=False)
+    idp = boto3.client("cognito-idp", endpoint_url=emulator.endpoint_url, region_name="us-east-1")
+    pool = idp.create_user_pool(PoolName="gw-test")["UserPool"]["Id"]
+    client = idp.create_user_pool_client(UserPoolId=pool, ClientName="api",
+                                         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+    other_client = idp.create_user_pool_client(UserPoolId=pool, ClientName="other",
+                                               ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+    other_pool = idp.create_user_pool(PoolName="elsewhere")["UserPool"]["Id"]
+    other_pool_client = idp.create_user_pool_client(UserPoolId=other_pool, ClientName="x",
+                                                    ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+    for p in (pool, other_pool):
+        idp.admin_create_user(UserPoolId=p, Username="42", TemporaryPassword=PASSWORD, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=p, Username="42", Password=PASSWORD, Permanent=True)
+
+    def tokens(client_id=client):
+        result = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                   AuthParameters={"USERNAME": "42", "PASSWORD": PASSWORD})
+        return result["AuthenticationResult"]
+
+    stack = SimpleNamespace(name="gw-test", region="us-east-1", user_pool_id=pool,
+                            physical_ids={"UserPool": pool, "UserPoolClient": client})
+    yield SimpleNamespace(emulator=emulator, stack=stack, pool=pool, client=client, tokens=tokens,
+                          other_client=other_client, other_pool_client=other_pool_client)
+    emulator.stop()
+
+
+@pytest.fixture()
+def gateway(cognito):
+    functions = EchoFunctions()
+    gw = Gateway.for_stack(tpl.load_sam(), cognito.stack, functions, endpoint_url=cognito.emulator.endpoint_url)
+    gw.functions = functions
+    return gw
+
+
+def request(method="GET", path="/v1/health", *, query="", headers=(), body=b"") -> HttpRequest:
+    return HttpRequest(method=method, raw_path=path, raw_query=query,
+                       headers=[("Host", "127.0.0.1:3000"), *headers], body=body)
+
+
+def bearer(token):
+    return [("Authorization", f"Bearer {token}")]
+
+
+def echoed(response) -> dict:
+    assert response.status == 200, response.body
+    return json.loads(response.body)["event"]
+
+
+# ------------------------------------------------------------------ configuration
+
+def test_authorizer_and_cors_are_read_from_the_template_and_resolved_against_the_stack(cognito):
+    # Given template.yaml and a deployed pool/client
+    config = ApiConfig.from_template(tpl.load_sam(), cognito.stack)
+    # Then the issuer and audience are the pool's, as API Gateway would resolve them
+    assert config.jwt.issuer == f"https://cognito-idp.us-east-1.amazonaws.com/{cognito.pool}"
+    assert config.jwt.audience == (cognito.client,)
+    assert config.jwt.identity_header == "authorization"
+    assert "*" in config.cors.allow_origins and "DELETE" in config.cors.allow_methods
+    # And every HttpApi route of the template is served
+    assert {(r.method, r.path) for r in config.routes} >= {("POST", "/v1/tweets"), ("GET", "/v1/timeline")}
+
+
+# ------------------------------------------------------------------ routing and the event
+
+def test_route_table_prefers_literal_segments_and_decodes_path_parameters():
+    table = RouteTable([tpl.Route("GET", "/v1/users/{handle}", "F", True, "A"),
+                        tpl.Route("GET", "/v1/users/me", "F", True, "B"),
+                        tpl.Route("GET", "/files/{path+}", "F", True, "C")])
+    assert table.match("GET", "/v1/users/me")[0].event_name == "B"
+    route, params = table.match("GET", "/v1/users/al%5Fice")
+    assert route.event_name == "A" and params == {"handle": "al_ice"}
+    assert table.match("GET", "/files/a/b/c")[1] == {"path": "a/b/c"}
+    assert table.match("POST", "/v1/users/me") is None
+    assert table.match("GET", "/v1/users/me/extra") is None
+
+
+def test_event_has_the_payload_2_0_shape_api_gateway_sends():
+    # Given a request with repeated headers and query parameters, cookies and a JSON body
+    route = tpl.Route("POST", "/v1/users/{handle}/follow", "ApiFunction", True, "Follow")
+    req = request("POST", "/v1/users/bob/follow", query="a=1&a=2&b=x%20y",
+                  headers=[("X-Trace", "one"), ("x-trace", "two"), ("Cookie", "s=1; t=2"),
+                           ("Content-Type", "application/json"), ("User-Agent", "pytest")],
+                  body=b'{"reposts": false}')
+    # When it becomes an event
+    event = build_event(req, route, {"handle": "bob"}, {"sub": "u", "exp": 5, "cognito:groups": ["a", "b"]})
+    # Then it has API Gateway's fields and conventions
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "POST /v1/users/{handle}/follow"
+    assert event["rawPath"] == "/v1/users/bob/follow" and event["rawQueryString"] == "a=1&a=2&b=x%20y"
+    assert event["headers"]["x-trace"] == "one,two"
+    assert "cookie" not in event["headers"] and event["cookies"] == ["s=1", "t=2"]
+    assert event["queryStringParameters"] == {"a": "1,2", "b": "x y"}
+    assert event["pathParameters"] == {"handle": "bob"}
+    assert event["body"] == '{"reposts": false}' and event["isBase64Encoded"] is False
+    ctx = event["requestContext"]
+    assert ctx["stage"] == "$default" and ctx["routeKey"] == event["routeKey"]
+    assert ctx["http"] == {"method": "POST", "path": "/v1/users/bob/follow", "protocol": "HTTP/1.1",
+                           "sourceIp": "127.0.0.1", "userAgent": "pytest"}
+    assert ctx["domainName"] == "127.0.0.1:3000" and ctx["requestId"]
+    assert abs(ctx["timeEpoch"] - time.time() * 1000) < 5000
+    # Claims arrive as strings, arrays in API Gateway's "[a b]" form; no route scopes
+    assert ctx["authorizer"]["jwt"] == {"claims": {"sub": "u", "exp": "5", "cognito:groups": "[a b]"},
+                                        "scopes": None}
+
+
+def test_binary_bodies_arrive_base64_encoded_and_absent_parts_are_left_out():
+    route = tpl.Route("POST", "/upload", "F", False, "U")
+    event = build_event(request("POST", "/upload", headers=[("content-type", "image/png")],
+                                body=b"\x89PNG\x00"), route, {}, None)
+    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"\x89PNG\x00"
+    assert not {"pathParameters", "queryStringParameters", "cookies"} & set(event)
+    assert "authorizer" not in event["requestContext"]
+
+
+# ------------------------------------------------------------------ the JWT authorizer
+
+def test_a_public_route_runs_without_a_token(gateway):
+    response = gateway.handle(request("GET", "/v1/health"))
+    assert echoed(response)["routeKey"] == "GET /v1/health"
+    assert gateway.functions.calls[0][0] == "ApiFunction"
+
+
+@pytest.mark.parametrize("token_field", ["AccessToken", "IdToken"])
+def test_a_valid_cognito_token_reaches_the_handler_with_its_claims(gateway, cognito, token_field):
+    # Given a token the user pool issued
+    token = cognito.tokens()[token_field]
+    # When it calls a guarded route
+    event = echoed(gateway.handle(request("GET", "/v1/timeline", headers=bearer(token))))
+    # Then the handler sees the verified claims
+    claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
+    assert claims["iss"].endswith(cognito.pool)
+    assert claims.get("username", claims.get("cognito:username")) == "42"
+    assert claims["exp"].isdigit()
+
+
+def test_the_bearer_prefix_is_optional_as_in_api_gateway(gateway, cognito):
+    response = gateway.handle(request("GET", "/v1/timeline", headers=[("Authorization", cognito.tokens()["AccessToken"])]))
+    assert response.status == 200
+
+
+def _rejected(gateway, headers) -> str:
+    response = gateway.handle(request("GET", "/v1/timeline", headers=headers))
+    assert response.status == 401
+    assert json.loads(response.body) == {"message": "Unauthorized"}
+    assert gateway.functions.calls == [], "no handler may run for a rejected token"
+    return dict(response.headers).get("www-authenticate", "")
+
+
+def test_no_token_is_401_before_any_handler(gateway):
+    _rejected(gateway, [])
+    _rejected(gateway, [("Authorization", "Bearer ")])
+
+
+def test_a_token_signed_by_another_key_with_moto_kid_is_401(gateway, cognito):
+    # Given valid-looking claims signed by an attacker's key under the pool's kid
+    claims = jwt.decode(cognito.tokens()["AccessToken"], options={"verify_signature": False})
+    forged = jwt.encode(claims, rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                        algorithm="RS256", headers={"kid": "dummy"})
+    assert "signature" in _rejected(gateway, bearer(forged))
+
+
+def test_an_unsigned_or_hmac_token_is_401(gateway, cognito):
+    claims = jwt.decode(cognito.tokens()["AccessToken"], options={"verify_signature": False})
+    _rejected(gateway, bearer(jwt.encode(claims, "s" * 32, algorithm="HS256", headers={"kid": "dummy"})))
+    _rejected(gateway, bearer("not.a.jwt"))
+
+
+def test_an_expired_token_is_401(gateway, cognito):
+    token = cognito.tokens()["AccessToken"]
+    gateway.authorizer.clock = lambda: time.time() + 2 * 3600  # moto's tokens live one hour
+    assert "expired" in _rejected(gateway, bearer(token))
+
+
+def test_a_token_for_another_app_client_is_401(gateway, cognito):
+    # Same pool and key, but issued to a client that is not the authorizer's audience
+    assert "audience" in _rejected(gateway, bearer(cognito.tokens(cognito.other_client)["IdToken"]))
+    assert "audience" in _rejected(gateway, bearer(cognito.tokens(cognito.other_client)["AccessToken"]))
+
+
+def test_a_token_from_another_user_pool_is_401(gateway, cognito):
+    # moto signs every pool's tokens with the same key: only the issuer tells them apart
+    assert "issuer" in _rejected(gateway, bearer(cognito.tokens(cognito.other_pool_client)["AccessToken"]))
+
+
+def test_the_jwks_is_fetched_once_and_cached(cognito):
+    jwks = JwksCache(f"{cognito.emulator.endpoint_url}/{cognito.pool}/.well-known/jwks.json")
+    config = ApiConfig.from_template(tpl.load_sam(), cognito.stack).jwt
+    authorizer = JwtAuthorizer(config, jwks)
+    token = cognito.tokens()["AccessToken"]
+    authorizer.authorize(f"Bearer {token}")
+    fetched_at = jwks._fetched_at
+    authorizer.authorize(f"Bearer {token}")
+    assert jwks._fetched_at == fetched_at
+
+
+# ------------------------------------------------------------------ responses
+
+def test_the_shorthand_response_forms():
+    plain = translate_response({"hello": "world"})
+    assert (plain.status, json.loads(plain.body)) == (200, {"hello": "world"})
+    assert ("content-type", "application/json") in plain.headers
+    assert translate_response("hi").body == b"hi"
+
+
+def test_a_full_response_with_cookies_multi_value_headers_and_base64_body():
+    response = translate_response({
+        "statusCode": 201, "headers": {"Content-Type": "image/png", "X-One": 1},
+        "multiValueHeaders": {"X-Many": ["a", "b"]}, "cookies": ["a=1", "b=2; Path=/"],
+        "body": base64.b64encode(b"\x89PNG").decode(), "isBase64Encoded": True})
+    assert response.status == 201 and response.body == b"\x89PNG"
+    assert ("content-type", "image/png") in response.headers and ("x-one", "1") in response.headers
+    assert ("x-many", "a,b") in response.headers
+    assert [v for k, v in response.headers if k == "set-cookie"] == ["a=1", "b=2; Path=/"]
+
+
+def test_a_crashing_handler_is_api_gateways_500(gateway, cognito, caplog):
+    with caplog.at_level(logging.ERROR, logger="infra.gateway"):
+        response = gateway.handle(request("POST", "/v1/tweets", headers=bearer(cognito.tokens()["AccessToken"]),
+                                          body=json.dumps({"raise": "boom"}).encode()))
+    assert response.status == 500 and json.loads(response.body) == {"message": "Internal Server Error"}
+    assert "boom" in caplog.text
+
+
+def test_a_malformed_function_response_is_500(gateway):
+    body = json.dumps({"respond": {"statusCode": "teapot"}}).encode()
+    response = gateway.handle(request("POST", "/v1/auth/token", body=body))
+    assert response.status == 500
+
+
+def test_an_unknown_route_is_404_without_invoking_anything(gateway):
+    response = gateway.handle(request("GET", "/v1/nope"))
+    assert (response.status, json.loads(response.body)) == (404, {"message": "Not Found"})
+    assert gateway.handle(request("PUT", "/v1/tweets")).status == 404
+    assert gateway.functions.calls == []
+
+
+# ------------------------------------------------------------------ CORS
+
+def test_preflight_is_answered_from_the_template_without_auth(gateway):
+    response = gateway.handle(request("OPTIONS", "/v1/timeline", headers=[
+        ("Origin", "http://app.example"), ("Access-Control-Request-Method", "GET")]))
+    headers = dict(response.headers)
+    assert response.status == 204 and gateway.functions.calls == []
+    assert headers["access-control-allow-origin"] == "*"
+    assert set(headers["access-control-allow-methods"].split(",")) == {"GET", "POST", "DELETE", "OPTIONS"}
+    assert "authorization" in headers["access-control-allow-headers"].split(",")
+
+
+def test_cors_headers_are_added_to_responses_of_cross_origin_requests(gateway):
+    response = gateway.handle(request("GET", "/v1/health", headers=[("Origin", "http://app.example")]))
+    assert dict(response.headers)["access-control-allow-origin"] == "*"
+
+
+# ------------------------------------------------------------------ over HTTP
+
+def test_over_http_with_keep_alive_a_log_line_per_request_and_413_for_big_bodies(gateway, caplog):
+    gateway.serve(port=0)
+    try:
+        with caplog.at_level(logging.INFO, logger="infra.gateway"), requests.Session() as http:
+            first = http.get(gateway.url + "/v1/health?x=1")
+            second = http.post(gateway.url + "/v1/auth/signup", json={"respond": {"statusCode": 201, "body": "{}"}})
+        assert first.status_code == 200 and first.json()["event"]["rawQueryString"] == "x=1"
+        assert second.status_code == 201 and second.headers["apigw-requestid"]
+        lines = [r.getMessage() for r in caplog.records if r.name == "infra.gateway"]
+        assert any(line.startswith("GET /v1/health 200 ") and line.endswith("ms") for line in lines)
+        assert any(line.startswith("POST /v1/auth/signup 201 ") for line in lines)
+
+        # A body over API Gateway's 10 MB limit is refused from its Content-Length alone
+        host, port = gateway.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(b"POST /v1/tweets HTTP/1.1\r\nHost: x\r\nContent-Length: 10485761\r\n\r\n")
+            status_line = sock.recv(1024).split(b"\r\n", 1)[0]
+        assert status_line.endswith(b"413 Request Entity Too Large")
+        assert gateway.functions.calls[-1][1]["rawPath"] == "/v1/auth/signup"
+    finally:
+        gateway.close()
