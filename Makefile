@@ -7,7 +7,7 @@ ARGS ?=
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint unit e2e bench clean venv
+.PHONY: run test lint clean venv
 
 venv: $(STAMP)
 
@@ -31,9 +31,6 @@ lint: $(STAMP)
 test: lint
 	@echo "==> pytest"
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
-
-bench: $(STAMP)
-	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .aws-sam

@@ -50,6 +50,6 @@ def delete_tweet(tweet_id: TweetIdPath):
 
 @router.get("/v1/timeline", summary="Your home timeline, newest first", tags=["timelines"])
 def home_timeline(limit: Limit = 20, cursor: Cursor = None) -> HomeTimelinePage:
-    page = services().reader.home_timeline(caller(router), limit, cursor)
+    page = services().reader.home_timeline(caller_id(router), limit, cursor)
     return HomeTimelinePage(items=[tweet_view(i.tweet, i.author) for i in page.items],
                             next_cursor=page.next_cursor, partial=page.partial)

@@ -111,9 +111,9 @@ def test_given_no_verified_token_when_calling_a_signed_in_route_then_401(world, 
     assert table_sizes(h) == before
 
 
-def test_given_a_token_for_a_deleted_account_when_reading_then_401(world):
+def test_given_a_token_for_an_account_without_a_profile_when_posting_then_401(world):
     h, *_ = world
-    assert_error(h.request("GET", "/v1/timeline", as_user=999999), 401, "unknown_account")
+    assert_error(h.request("POST", "/v1/tweets", as_user=999999, body={"text": "hi"}), 401, "unknown_account")
 
 
 def test_given_claims_without_a_user_id_when_posting_then_401(world):

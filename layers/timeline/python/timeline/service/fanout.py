@@ -89,6 +89,8 @@ class FanoutApplier:
         """One page of a promotion: celebrity edges for a page of followers, then the next
         page as a new message, so no single message does unbounded work."""
         follower_ids, next_after = self._graph.followers_page(celebrity_id, self.CELEBRITY_EDGE_PAGE, after)
+        if after is None:
+            follower_ids.append(celebrity_id)  # their own posts are merged into their own home too
         if follower_ids:
             self._graph.add_celebrity_edges(celebrity_id, follower_ids, int(time.time() * 1000))
         if next_after:

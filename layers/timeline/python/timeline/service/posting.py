@@ -41,7 +41,7 @@ class Posting:
         """Create a post. With an idempotency key, a retried request (same author, same key,
         same body) returns the post it created the first time instead of a second one."""
         if idempotency_key is None or self._create_once is None:
-            return self._create(author, text, reply_to_id)
+            return self._create(author.user_id, author.celebrity, text, reply_to_id)
         request = {"author": str(author.user_id), "key": idempotency_key,
                    "body": {"text": text, "reply_to_id": reply_to_id},
                    "celebrity": author.celebrity}
@@ -56,12 +56,11 @@ class Posting:
         return Tweet(**{**stored, "media_keys": tuple(stored.get("media_keys") or ())})
 
     def _create_from_request(self, request: dict) -> dict:
-        author = User(user_id=int(request["author"]), handle="", display_name="", created_at=0,
-                      celebrity=bool(request["celebrity"]))
         body = request["body"]
-        return dataclasses.asdict(self._create(author, body["text"], body["reply_to_id"]))
+        tweet = self._create(int(request["author"]), bool(request["celebrity"]), body["text"], body["reply_to_id"])
+        return dataclasses.asdict(tweet)
 
-    def _create(self, author: User, text: str, reply_to_id: int | None) -> Tweet:
+    def _create(self, author_id: int, celebrity: bool, text: str, reply_to_id: int | None) -> Tweet:
         try:
             text = check_post_text(text)
         except ValueError as exc:
@@ -73,10 +72,10 @@ class Posting:
                 raise Unprocessable(f"reply_to_id {reply_to_id} does not exist", code="reply_target_missing")
             reply_to_author_id = parent.author_id
         for _ in range(3):  # a fresh id if two id generators collided
-            tweet = Tweet(tweet_id=ids.new_id(), author_id=author.user_id, text=text,
+            tweet = Tweet(tweet_id=ids.new_id(), author_id=author_id, text=text,
                           created_at=int(time.time() * 1000), reply_to_id=reply_to_id,
                           reply_to_author_id=reply_to_author_id,
-                          fanout=not author.celebrity)  # celebrities are merged at read time
+                          fanout=not celebrity)  # celebrities are merged at read time
             try:
                 self._tweets.put_new(tweet)
                 return tweet

@@ -56,18 +56,16 @@ class Reader:
         return self._paginate(caller_id, scope, [fetch], before, limit)
 
     # -------------------------------------------------------------- home timeline
-    def home_timeline(self, reader: User, limit: int, cursor: str | None) -> Page:
+    def home_timeline(self, reader_id: int, limit: int, cursor: str | None) -> Page:
         """One query of the reader's materialized timeline plus one per followed celebrity
-        (and the reader's own posts if the reader is one), run in parallel and k-way merged
-        by id. Never one query per followed account."""
+        (a celebrity reader has an edge to themself, for their own posts), run in parallel
+        and k-way merged by id. Never one query per followed account."""
         scope = "home"
-        before = int(self._cursors.decode(cursor, reader=reader.user_id, scope=scope)) if cursor else None
-        celebrities = self._graph.celebrity_followees(reader.user_id)
-        if reader.celebrity:
-            celebrities.append(reader.user_id)
+        before = int(self._cursors.decode(cursor, reader=reader_id, scope=scope)) if cursor else None
+        celebrities = self._graph.celebrity_followees(reader_id)
 
         def materialized(before_id: int | None, want: int) -> list[tuple[int, int]]:
-            return self._timelines.page(reader.user_id, before=before_id, limit=want)
+            return self._timelines.page(reader_id, before=before_id, limit=want)
 
         def posts_of(celebrity_id: int):
             def fetch(before_id: int | None, want: int) -> list[tuple[int, int]]:
@@ -76,7 +74,7 @@ class Reader:
             return fetch
 
         sources = [materialized] + [posts_of(c) for c in dict.fromkeys(celebrities)]
-        return self._paginate(reader.user_id, scope, sources, before, limit)
+        return self._paginate(reader_id, scope, sources, before, limit)
 
     # -------------------------------------------------------------- shared machinery
     def _paginate(self, reader_id: int, scope: str, sources, before: int | None, limit: int) -> Page:
