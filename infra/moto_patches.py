@@ -5,6 +5,9 @@ breaks the local runtime; keep this list short and say why.
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 _applied = False
 
 
@@ -14,6 +17,7 @@ def apply() -> None:
         return
     _applied = True
     _honour_disabled_stream_mappings()
+    _transactions_without_table_copies()
 
 
 def _honour_disabled_stream_mappings() -> None:
@@ -36,3 +40,68 @@ def _honour_disabled_stream_mappings() -> None:
         self.items.append(StreamRecord(self.table, view_type, event_name, old, new, sequence))
 
     StreamShard.add = add
+
+
+def _transactions_without_table_copies() -> None:
+    """moto's TransactWriteItems deep-copies every table it touches so it can roll back.
+    That costs time linear in the table (about 5 ms at 100 items, 220 ms at 4,000, measured
+    in-process), so seeding follows (one transaction each) grows quadratically, and in the
+    threaded server the copy also races concurrent writers ("dictionary changed size during
+    iteration", a 500 that boto retries). DynamoDB's own semantics need no copy: check every
+    condition first, write only if all pass, with transactions serialized among themselves.
+    """
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (MultipleTransactionsException, TooManyTransactionsException,
+                                          TransactionCanceledException, TransactWriteSingleOpException)
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend.transact_write_items, "_local_runtime", False):
+        return
+    lock = threading.RLock()
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        with lock:
+            planned, reasons, seen = [], [], set()
+            for entry in transact_items:  # phase 1: validate against the current state
+                if len(entry) > 1:
+                    raise TransactWriteSingleOpException
+                op_type, op = next(iter(entry.items()))
+                table = self.get_table(op["TableName"])
+                if op_type == "Put":
+                    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+                else:
+                    key = op["Key"]
+                identity = (op["TableName"], str(sorted(key.items())))
+                if identity in seen:
+                    raise MultipleTransactionsException()
+                seen.add(identity)
+                current = self.get_item(op["TableName"], key)
+                condition = op.get("ConditionExpression")
+                if condition is not None and not get_filter_expression(
+                        condition, op.get("ExpressionAttributeNames"),
+                        op.get("ExpressionAttributeValues")).expr(current):
+                    old = (current.to_json()["Attributes"] if current and
+                           op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None)
+                    reasons.append(("ConditionalCheckFailed", "The conditional request failed", old))
+                else:
+                    reasons.append((None, None, None))
+                planned.append((op_type, op, key))
+            if any(code for code, _, _ in reasons):
+                raise TransactionCanceledException(reasons)
+            for op_type, op, key in planned:  # phase 2: every condition held; write
+                names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                if op_type == "Put":
+                    self.put_item(op["TableName"], op["Item"])
+                elif op_type == "Delete":
+                    self.delete_item(op["TableName"], key)
+                elif op_type == "Update":
+                    self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
+                                     expression_attribute_names=names,
+                                     expression_attribute_values=values)
+
+    transact_write_items._local_runtime = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items

@@ -1,0 +1,263 @@
+"""`make run`: the whole stack on this machine, no Docker.
+
+    python -m infra.cli run [--no-demo] [--port 3000] [--emulator-port 4566]
+                            [--param Name=Value ...] [--stack-name NAME]
+
+emulator -> deploy template.yaml -> function workers -> event-source pollers -> HTTP gateway
+-> demo data -> foreground until Ctrl-C / SIGTERM, then everything stops in reverse order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import signal
+import sys
+import time
+from contextlib import ExitStack
+from typing import Any, Callable, Sequence
+
+from infra import seed as demo
+from infra import template as tpl
+from infra.emulator import DEFAULT_PORT as EMULATOR_PORT
+from infra.emulator import Emulator, EmulatorError, use_fake_credentials
+
+log = logging.getLogger("infra.cli")
+
+
+class Stop(BaseException):
+    """Raised in the main thread by SIGINT/SIGTERM: unwinds startup or the foreground wait
+    alike, so every started component is closed by the same ExitStack."""
+
+
+# ------------------------------------------------------------------ arguments and logging
+
+def _param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected Name=Value, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m infra.cli", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start the local stack in the foreground")
+    run.add_argument("--no-demo", dest="demo", action="store_false", help="skip the demo data")
+    run.add_argument("--port", type=int, default=3000, help="HTTP API port (0: any free port)")
+    run.add_argument("--emulator-port", type=int, default=EMULATOR_PORT,
+                     help="embedded moto port (0: any free port; ignored with AWS_ENDPOINT_URL)")
+    run.add_argument("--param", type=_param, action="append", default=[], metavar="Name=Value",
+                     help="template parameter override, repeatable (e.g. CelebrityThreshold=3)")
+    run.add_argument("--stack-name", default="timeline-local")
+    run.add_argument("--seed", type=int, default=7, help="random seed of the demo data")
+    run.add_argument("--demo-users", type=int, default=200)
+    run.add_argument("--demo-posts", type=int, default=1500)
+    run.add_argument("--verbose", action="store_true", help="debug logs, incl. the emulator's")
+    return parser.parse_args(argv)
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.short = record.name.removeprefix("infra.")
+        return super().format(record)
+
+
+def setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(asctime)s.%(msecs)03d %(short)-9s %(message)s", "%H:%M:%S"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
+    if not verbose:
+        # The emulator's own access log and boto's chatter drown the stack's lines.
+        for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "moto"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def validate_params(sam: dict[str, Any], params: dict[str, str]) -> None:
+    unknown = sorted(set(params) - set(sam.get("Parameters", {})))
+    if unknown:
+        known = ", ".join(sorted(sam.get("Parameters", {})))
+        raise SystemExit(f"unknown template parameter(s) {', '.join(unknown)}; template.yaml has: {known}")
+
+
+# ------------------------------------------------------------------ the run command
+
+class Steps:
+    """Startup progress: "[2/6] deploying template.yaml ... 2.1s"."""
+
+    def __init__(self, total: int):
+        self.total, self.n = total, 0
+
+    def run(self, title: str, fn: Callable[[], Any]) -> Any:
+        self.n += 1
+        log.info("[%d/%d] %s ...", self.n, self.total, title)
+        started = time.perf_counter()
+        result = fn()
+        log.info("[%d/%d] %s: done in %.1fs", self.n, self.total, title, time.perf_counter() - started)
+        return result
+
+
+def _install_signal_handlers() -> None:
+    def stop(signum: int, _frame: Any) -> None:
+        # A second signal while shutting down means "now": skip the rest of the cleanup.
+        signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(143))
+        raise Stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    use_fake_credentials(region)
+    sam = tpl.load_sam()
+    params = dict(args.param)
+    validate_params(sam, params)
+    if args.demo and "CelebrityThreshold" not in params:
+        # The template's production default (10000) would leave the demo without celebrities.
+        params["CelebrityThreshold"] = str(demo.DEFAULT_THRESHOLD)
+        origin = "demo default; change with --param CelebrityThreshold=N"
+    else:
+        origin = "from --param" if "CelebrityThreshold" in params else "template default"
+    threshold = params.get("CelebrityThreshold") or tpl.parameter_defaults(sam).get("CelebrityThreshold")
+    log.info("CelebrityThreshold=%s (%s)", threshold, origin)
+
+    _install_signal_handlers()
+    started = time.perf_counter()
+    steps = Steps(6 if args.demo else 5)
+    with ExitStack() as running:
+        try:
+            _start(args, sam, params, int(threshold), region, steps, running, started)
+            signal.pause() if hasattr(signal, "pause") else _sleep_forever()
+        except Stop as why:
+            log.info("%s received: stopping", why)
+        except EmulatorError as exc:
+            log.error("%s", exc)
+            return 1
+        # Leaving the `with` closes gateway, pollers, functions, emulator, in that order.
+    log.info("stopped cleanly")
+    return 0
+
+
+def _sleep_forever() -> None:  # pragma: no cover - platforms without signal.pause
+    while True:
+        time.sleep(3600)
+
+
+def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str], threshold: int,
+           region: str, steps: Steps, running: ExitStack, started: float) -> None:
+    # Imported here: these pull in heavier modules, and `--help` should stay instant.
+    from infra.deployer import deploy
+    from infra.functions import LocalFunctions
+    from infra.gateway import Gateway
+    from infra.pollers import Pollers
+
+    emulator = steps.run("AWS emulator", lambda: Emulator.start(args.emulator_port))
+    running.callback(emulator.stop)
+    endpoint = emulator.endpoint_url
+
+    deployer_log = logging.getLogger("infra.deployer")
+    level, deployer_log.level = deployer_log.level, logging.WARNING  # its report is printed below
+    try:
+        stack = steps.run(f"deploying template.yaml as stack {args.stack_name!r}",
+                          lambda: deploy(args.stack_name, params, endpoint_url=endpoint, region=region))
+    finally:
+        deployer_log.setLevel(level)
+    log.info("not hosted by the emulator's CloudFormation, handled here instead:")
+    for line in stack.unhosted:
+        log.info("  %s", line)
+
+    functions = steps.run("function workers", lambda: LocalFunctions.start(stack, endpoint_url=endpoint))
+    running.callback(functions.close)
+    pollers = steps.run(f"pollers for {len(stack.event_sources)} event source mapping(s)",
+                        lambda: Pollers.start(stack, functions, endpoint_url=endpoint))
+    running.callback(pollers.close)
+    gateway = steps.run("HTTP gateway", lambda: Gateway.for_stack(sam, stack, functions, endpoint_url=endpoint)
+                        .serve(args.port))
+    running.callback(gateway.close)
+    log.info("HTTP API on %s (%d routes)", gateway.url, len(gateway.config.routes))
+    startup = time.perf_counter() - started
+
+    report = None
+    if args.demo:
+        seed_plan = demo.plan(args.demo_users, args.demo_posts, threshold=threshold, seed=args.seed)
+        report = steps.run(f"demo data: {len(seed_plan.users)} users, {len(seed_plan.follows)} follows, "
+                           f"{len(seed_plan.posts)} posts (seed {args.seed})",
+                           lambda: _seed_quietly(gateway.url, seed_plan, pollers))
+    print(banner(gateway.url, endpoint, emulator.embedded, startup, report), flush=True)
+
+
+def _seed_quietly(api_url: str, seed_plan: demo.SeedPlan, pollers: Any) -> demo.SeedReport:
+    # Thousands of per-request and per-batch lines would bury the progress line.
+    quiet = [logging.getLogger(name) for name in ("infra.gateway", "infra.pollers", "infra.functions")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        report = demo.seed(api_url, seed_plan, wait_idle=pollers.wait_idle)
+    finally:
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
+    log.info("seeded %d users, %d follows, %d posts: %d requests in %.1fs (%.0f req/s), "
+             "fan-out settled in %.1fs%s", report.users, report.follows, report.posts, report.requests,
+             report.api_seconds, report.requests_per_second, report.settle_seconds,
+             "" if report.settled else " (NOT settled: pollers still busy)")
+    log.info("celebrities (followers >= %d): %s", seed_plan.threshold,
+             ", ".join(f"{h} ({n})" for h, n in report.celebrities) or "none")
+    return report
+
+
+def banner(api: str, endpoint: str, embedded: bool, startup: float,
+           report: demo.SeedReport | None) -> str:
+    q = shlex.quote
+    token_cmd = (f"TOKEN=$(curl -s -X POST {api}/v1/auth/token -H 'content-type: application/json' "
+                 f"-d {q(_json(handle=demo.DEMO_HANDLE if report else 'me', password=demo.DEMO_PASSWORD if report else 'change-me-123'))} "
+                 "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')")
+    lines = [
+        "",
+        f"Local stack is up (startup {startup:.1f}s" + (f", demo data {report.seconds:.1f}s)" if report else ")"),
+        f"  API       {api}",
+        f"  Docs      {api}/v1/docs",
+        f"  Emulator  {endpoint} ({'embedded moto' if embedded else 'external, from AWS_ENDPOINT_URL'}); "
+        f"e.g. aws --endpoint-url {endpoint} dynamodb list-tables",
+    ]
+    if report:
+        lines.append(f"  Login     handle {demo.DEMO_HANDLE!r}, password {demo.DEMO_PASSWORD!r} "
+                     f"(every demo account has this password)")
+        lines += ["", "Try it:", "  # sign in"]
+    else:
+        lines += ["", "Try it (no demo data: sign up first):",
+                  f"  curl -s -X POST {api}/v1/auth/signup -H 'content-type: application/json' "
+                  f"-d {q(_json(handle='me', password='change-me-123', display_name='Me'))}",
+                  "  # sign in"]
+    lines += [
+        f"  {token_cmd}",
+        "  # post",
+        f"  curl -s -X POST {api}/v1/tweets -H \"authorization: Bearer $TOKEN\" "
+        f"-H 'content-type: application/json' -d {q(_json(text='hello from make run'))}",
+        "  # read the home timeline",
+        f"  curl -s {api}/v1/timeline -H \"authorization: Bearer $TOKEN\"",
+        "",
+        "Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines)
+
+
+def _json(**fields: str) -> str:
+    import json
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.command == "run":
+        return run(args)
+    return 2  # pragma: no cover - argparse rejects other commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,464 @@
+"""Run the template's Lambda handlers locally, without Docker.
+
+Each function gets `concurrency` worker processes, the local stand-in for Lambda execution
+environments: a fresh interpreter whose environment holds only that function's variables
+(from the deployed stack) plus what the Lambda runtime itself sets, whose sys.path is the
+function's code folder and its layers, which imports the handler module once (the cold
+start) and then serves invocations one at a time. Nothing is shared between functions, so
+two functions reading the same variable name see their own values, as in the cloud.
+
+Parent and worker talk JSON lines over the worker's stdin and a private copy of its stdout;
+the worker points fd 1 at stderr before importing anything, so a handler's print() lands in
+the log instead of corrupting the protocol.
+
+This file is also the worker's entry point (`python -I infra/functions.py BOOT_JSON`), so its
+top level imports only the standard library: the worker must not pay for boto3 or the
+template translator that the parent side uses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:  # the worker never imports these
+    from infra.deployer import Stack
+    from infra.template import FunctionSpec
+
+log = logging.getLogger("infra.functions")
+
+DEFAULT_ACCOUNT = "123456789012"  # moto's and LocalStack's default account
+# Lambda allows 10 s for the init phase; a cold import of boto3 + powertools on a busy
+# laptop with several workers booting at once can need more, so be generous locally.
+INIT_TIMEOUT = 30.0
+# Variables the parent may carry (a developer's profile, a real session token, a Lambda
+# environment the tests run in) that must not leak into a function's sandbox.
+_STRIPPED_PREFIXES = ("AWS_", "LAMBDA_", "_X_AMZN", "POWERTOOLS_", "_HANDLER")
+
+
+class FunctionError(Exception):
+    """An unhandled exception inside the handler, shaped like Lambda's error payload."""
+
+    def __init__(self, error_type: str, error_message: str, stack: list[str] | None = None):
+        super().__init__(f"{error_type}: {error_message}")
+        self.error_type = error_type
+        self.error_message = error_message
+        self.stack = list(stack or [])
+
+
+class FunctionTimeout(FunctionError):
+    """The handler ran past the template's Timeout; its worker was killed and replaced."""
+
+
+class _WorkerExited(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------ parent side
+
+
+@dataclass(frozen=True)
+class _Sandbox:
+    """Everything a worker for one function is booted with."""
+
+    logical_id: str
+    function_name: str
+    function_arn: str
+    handler: str
+    code_dir: Path
+    python_path: tuple[str, ...]
+    timeout: int
+    memory: int
+    env: Mapping[str, str]
+
+    def boot_argument(self) -> str:
+        return json.dumps({
+            "handler": self.handler,
+            "python_path": list(self.python_path),
+            "function_name": self.function_name,
+            "function_arn": self.function_arn,
+            "memory": self.memory,
+            "timeout": self.timeout,
+        })
+
+
+class _Worker:
+    """One worker process and the thread that reads its replies."""
+
+    def __init__(self, sandbox: _Sandbox, number: int):
+        self.sandbox = sandbox
+        self.number = number
+        self.ready = False
+        self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        # -I: ignore PYTHON* variables, the user site and the script's folder, so sys.path
+        # is exactly what the worker builds (code folder, layers, then the interpreter's).
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", __file__, sandbox.boot_argument()],
+            env=dict(sandbox.env), cwd=sandbox.code_dir,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
+            text=True, encoding="utf-8", bufsize=1,
+        )
+        threading.Thread(target=self._read_replies, daemon=True,
+                         name=f"{sandbox.logical_id}-{number}-reader").start()
+
+    def _read_replies(self) -> None:
+        for line in self.process.stdout:  # type: ignore[union-attr]
+            self._replies.put(json.loads(line))
+        self._replies.put(None)  # EOF: the process is gone
+
+    def _next_reply(self, timeout: float) -> dict[str, Any]:
+        reply = self._replies.get(timeout=timeout)  # queue.Empty propagates as "too slow"
+        if reply is None:
+            raise _WorkerExited(f"exit status {self.process.wait()}")
+        return reply
+
+    def invoke(self, request_id: str, payload: str, timeout: float) -> dict[str, Any]:
+        if not self.ready:
+            try:
+                boot = self._next_reply(INIT_TIMEOUT)
+            except queue.Empty:
+                raise FunctionTimeout("Sandbox.Timedout",
+                                      f"Init phase did not finish within {INIT_TIMEOUT:.0f} s") from None
+            self.ready = True
+            log.info("%s worker %d cold start %.0f ms%s", self.sandbox.logical_id, self.number,
+                     boot["init_ms"], " (init failed)" if boot.get("init_error") else "")
+        try:
+            self.process.stdin.write(  # type: ignore[union-attr]
+                f'{{"id": "{request_id}", "event": {payload}}}\n')
+            self.process.stdin.flush()  # type: ignore[union-attr]
+        except (BrokenPipeError, OSError) as exc:
+            raise _WorkerExited(str(exc)) from exc
+        reply = self._next_reply(timeout)
+        if reply.get("id") != request_id:  # cannot happen with one request at a time
+            raise _WorkerExited(f"protocol error: reply for {reply.get('id')}, expected {request_id}")
+        return reply
+
+    def stop(self, grace: float = 1.0) -> None:
+        """Ask politely (EOF on stdin), then kill."""
+        try:
+            self.process.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+class _Pool:
+    """The workers of one function; an invocation takes a free one or waits for it."""
+
+    def __init__(self, sandbox: _Sandbox, size: int):
+        self.sandbox = sandbox
+        self._spawned = 0
+        self._lock = threading.Lock()
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: set[_Worker] = set()
+        self._closed = False
+        with self._lock:
+            for _ in range(size):
+                self._idle.put(self._spawn())
+
+    def _spawn(self) -> _Worker:  # with self._lock held
+        self._spawned += 1
+        worker = _Worker(self.sandbox, self._spawned)
+        self._all.add(worker)
+        return worker
+
+    def acquire(self) -> _Worker:
+        while True:
+            if self._closed:
+                raise RuntimeError("LocalFunctions is closed")
+            try:
+                return self._idle.get(timeout=0.5)
+            except queue.Empty:
+                continue
+
+    def release(self, worker: _Worker) -> None:
+        self._idle.put(worker)
+
+    def replace(self, worker: _Worker) -> None:
+        """Kill a worker that timed out or died and put a fresh (cold) one in its place."""
+        worker.kill()
+        with self._lock:
+            self._all.discard(worker)
+            if self._closed:
+                return
+            fresh = self._spawn()
+        self._idle.put(fresh)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = list(self._all)
+            self._all.clear()
+        for worker in workers:
+            worker.stop()
+
+
+class LocalFunctions:
+    """Invoke the stack's functions locally: `invoke(logical_id, event)` blocks like
+    RequestResponse and returns the handler's result or raises FunctionError."""
+
+    def __init__(self, pools: dict[str, _Pool]):
+        self._pools = pools
+
+    @classmethod
+    def start(cls, stack: Stack, *, endpoint_url: str, concurrency: int = 2,
+              extra_env: dict[str, str] | None = None,
+              specs: Mapping[str, FunctionSpec] | None = None) -> LocalFunctions:
+        """Boot `concurrency` workers for every function of the stack.
+
+        `specs` (logical id -> FunctionSpec) defaults to template.yaml's functions; tests pass
+        their own to run fixture handlers with a stack's resolved environment.
+        Workers start importing in the background; the first invoke waits for its worker.
+        """
+        from infra import template as tpl  # parent-side only (see the module docstring)
+
+        sam = tpl.load_sam()
+        specs = dict(specs) if specs is not None else tpl.functions(sam)
+        account = _account_id(stack)
+        pools = {}
+        for logical_id, spec in specs.items():
+            name = stack.physical_ids.get(logical_id) or logical_id
+            sandbox = _Sandbox(
+                logical_id=logical_id,
+                function_name=name,
+                function_arn=f"arn:aws:lambda:{stack.region}:{account}:function:{name}",
+                handler=spec.handler,
+                code_dir=Path(spec.code_dir),
+                python_path=(str(spec.code_dir), *_layer_dirs(sam, logical_id)),
+                timeout=spec.timeout,
+                memory=spec.memory,
+                env=_sandbox_env(stack, spec, name, endpoint_url, extra_env or {}),
+            )
+            pools[logical_id] = _Pool(sandbox, concurrency)
+        return cls(pools)
+
+    def invoke(self, logical_id: str, event: dict) -> Any:
+        try:
+            pool = self._pools[logical_id]
+        except KeyError:
+            raise ValueError(f"no local function {logical_id!r}; have {sorted(self._pools)}") from None
+        payload = json.dumps(event)  # a TypeError here is the caller's bug, not the handler's
+        request_id = str(uuid.uuid4())
+        timeout = pool.sandbox.timeout
+        worker = pool.acquire()
+        try:
+            reply = worker.invoke(request_id, payload, timeout)
+        except queue.Empty:
+            pool.replace(worker)
+            raise FunctionTimeout("Sandbox.Timedout",
+                                  f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds")
+        except _WorkerExited as exc:
+            pool.replace(worker)
+            raise FunctionError("Runtime.ExitError",
+                                f"RequestId: {request_id} Error: Runtime exited with error: {exc}")
+        except BaseException:
+            pool.replace(worker)  # init timeout, KeyboardInterrupt...: the worker's state is unknown
+            raise
+        pool.release(worker)
+        if "error" in reply:
+            err = reply["error"]
+            raise FunctionError(err["errorType"], err["errorMessage"], err.get("stackTrace"))
+        return reply["result"]
+
+    @property
+    def function_ids(self) -> list[str]:
+        return sorted(self._pools)
+
+    def close(self) -> None:
+        pools = list(self._pools.values())
+        threads = [threading.Thread(target=pool.close) for pool in pools]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def __enter__(self) -> LocalFunctions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _account_id(stack: Stack) -> str:
+    for source in stack.event_sources:
+        parts = source.source_arn.split(":")
+        if len(parts) > 4 and parts[4].isdigit():
+            return parts[4]
+    return DEFAULT_ACCOUNT
+
+
+def _layer_dirs(sam: dict[str, Any], logical_id: str) -> list[str]:
+    """The local `python/` folders of the function's layers (Globals first, as SAM merges
+    them). Lambda mounts a layer at /opt and puts /opt/python on sys.path; third-party
+    layers built from requirements (DepsLayer) are the project virtualenv locally."""
+    resources = sam.get("Resources", {})
+    layers = list(sam.get("Globals", {}).get("Function", {}).get("Layers", []))
+    layers += resources.get(logical_id, {}).get("Properties", {}).get("Layers", [])
+    found = []
+    for layer in layers:
+        ref = layer.get("Ref") if isinstance(layer, dict) else None
+        uri = resources.get(ref, {}).get("Properties", {}).get("ContentUri")
+        if isinstance(uri, str) and not uri.startswith("s3://"):
+            folder = Path(__file__).resolve().parent.parent / uri / "python"
+            if folder.is_dir():
+                found.append(str(folder))
+    return found
+
+
+def _sandbox_env(stack: Stack, spec: FunctionSpec, function_name: str, endpoint_url: str,
+                 extra_env: Mapping[str, str]) -> dict[str, str]:
+    """Clean parent env < the function's env from the stack < what Lambda itself sets <
+    extra_env. Lambda's reserved variables cannot be overridden by a template either."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES)}
+    env.update(stack.function_env.get(spec.logical_id, {}))
+    env.update({
+        # The emulator, with throwaway credentials: nothing can reach a real account.
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": stack.region,
+        "AWS_DEFAULT_REGION": stack.region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        # What the Lambda runtime sets (and powertools reads).
+        "AWS_LAMBDA_FUNCTION_NAME": function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}",
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "_HANDLER": spec.handler,
+        "TZ": ":UTC",
+        # sam local's marker: powertools Tracer switches itself off (no X-Ray daemon here).
+        "AWS_SAM_LOCAL": "true",
+    })
+    env.update(extra_env)
+    return env
+
+
+# ------------------------------------------------------------------------------ worker side
+
+
+class LambdaContext:
+    """The context object the Python runtime passes to handlers (awslambdaric's shape)."""
+
+    def __init__(self, boot: dict[str, Any], request_id: str, deadline: float):
+        self.function_name = boot["function_name"]
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = boot["function_arn"]
+        # The real runtime copies AWS_LAMBDA_FUNCTION_MEMORY_SIZE, a string; so do we.
+        self.memory_limit_in_mb = str(boot["memory"])
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.identity = None
+        self.client_context = None
+        self.tenant_id = None
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _error(exc: BaseException, error_type: str | None = None, message: str | None = None) -> dict:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return {"errorType": error_type or type(exc).__name__,
+            "errorMessage": message if message is not None else str(exc),
+            "stackTrace": [line.rstrip("\n") for line in traceback.format_list(frames)]}
+
+
+def _load_handler(spec: str):
+    """Import module.function the way the Python runtime does, with its error types."""
+    import importlib
+
+    module_name, _, function_name = spec.rpartition(".")
+    module_name = module_name.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise _InitError(_error(exc, "Runtime.ImportModuleError",
+                                f"Unable to import module '{module_name}': {exc}")) from exc
+    except Exception as exc:  # an exception while the module initialises
+        raise _InitError(_error(exc)) from exc
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        raise _InitError({"errorType": "Runtime.HandlerNotFound", "stackTrace": [],
+                          "errorMessage": f"Handler '{function_name}' missing on module '{module_name}'"})
+    return handler
+
+
+class _InitError(Exception):
+    def __init__(self, payload: dict[str, Any]):
+        super().__init__(payload["errorMessage"])
+        self.payload = payload
+
+
+def _worker_main(boot_json: str) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group; the parent decides when workers stop
+    # (EOF on stdin, or a kill), so a worker never dies mid-invocation with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    boot = json.loads(boot_json)
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)  # from here on, anything printed goes to the log, not the protocol
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.path[0:0] = boot["python_path"]
+
+    def init():
+        started = time.perf_counter()
+        try:
+            return _load_handler(boot["handler"]), None, (time.perf_counter() - started) * 1000
+        except _InitError as exc:
+            return None, exc.payload, (time.perf_counter() - started) * 1000
+
+    handler, init_error, init_ms = init()
+    replies.write(json.dumps({"ready": True, "init_ms": init_ms, "init_error": init_error}) + "\n")
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        deadline = time.monotonic() + boot["timeout"]
+        if handler is None:  # Lambda retries the init phase in a fresh sandbox; so do we
+            sys.modules.pop(boot["handler"].rpartition(".")[0].replace("/", "."), None)
+            handler, init_error, _ = init()
+        reply = {"id": request["id"], "error": init_error}
+        if handler is not None:
+            try:
+                result = handler(request["event"], LambdaContext(boot, request["id"], deadline))
+                reply = {"id": request["id"], "result": result}
+            except Exception as exc:
+                reply = {"id": request["id"], "error": _error(exc)}
+        try:
+            encoded = json.dumps(reply)
+        except (TypeError, ValueError) as exc:  # the handler returned something JSON cannot hold
+            encoded = json.dumps({"id": request["id"], "error": _error(
+                exc, "Runtime.MarshalError", f"Unable to marshal response: {exc}")})
+        sys.stdout.flush()
+        sys.stderr.flush()
+        replies.write(encoded + "\n")
+
+
+if __name__ == "__main__":
+    _worker_main(sys.argv[1])

@@ -1,0 +1,141 @@
+"""End-to-end: `python -m infra.cli run` as a subprocess on free ports, driven only over HTTP.
+
+The stack is started once per session (startup is a few seconds; on a 2-core CI box the
+function workers' cold starts dominate) and stopped with SIGTERM, which must end it cleanly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 180.0  # generous: cold imports on a loaded 2-core box
+WAIT = 30.0  # bound for "eventually" (fan-out through stream -> SQS -> worker)
+
+
+class LocalStack:
+    """One `infra.cli run` process; its log is kept for assertions and for failure reports."""
+
+    def __init__(self, *args: str):
+        env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}  # always embedded moto
+        env["PYTHONUNBUFFERED"] = "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "run", "--port", "0", "--emulator-port", "0", *args],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self.url = ""
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            self.lines.append(line.rstrip("\n"))
+            m = re.search(r"HTTP API on (http://\S+)", line)
+            if m:
+                self.url = m.group(1)
+            if line.startswith("Ctrl-C stops everything"):
+                self._ready.set()
+        self._ready.set()  # exited: let the waiter see it
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> "LocalStack":
+        if not self._ready.wait(timeout) or self.proc.poll() is not None or not self.url:
+            self.stop()
+            pytest.fail("local stack did not start:\n" + self.log())
+        return self
+
+    def log(self) -> str:
+        return "\n".join(self.lines[-200:])
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def local_stack():
+    stack = LocalStack("--no-demo", "--param", "CelebrityThreshold=3")
+    stack.wait_ready()
+    yield stack
+    code = stack.stop()
+    assert code == 0, f"SIGTERM should stop the stack cleanly (exit {code}):\n{stack.log()}"
+
+
+class Api:
+    """The public API as a client sees it."""
+
+    _ids = itertools.count()
+    PASSWORD = "e2e-password-1"
+
+    def __init__(self, url: str):
+        self.url = url
+        self.http = requests.Session()
+
+    def request(self, method: str, path: str, token: str | None = None, **kw: Any) -> requests.Response:
+        headers = kw.pop("headers", {})
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        return self.http.request(method, self.url + path, headers=headers, timeout=30, **kw)
+
+    def new_user(self, prefix: str) -> tuple[str, str]:
+        """Sign up a fresh account and sign in: (handle, access token)."""
+        handle = f"{prefix[:8]}{os.getpid() % 1000}{next(self._ids)}"[:15]
+        created = self.request("POST", "/v1/auth/signup",
+                               json={"handle": handle, "password": self.PASSWORD, "display_name": prefix})
+        assert created.status_code == 201, created.text
+        return handle, self.sign_in(handle)
+
+    def sign_in(self, handle: str, password: str | None = None) -> str:
+        resp = self.request("POST", "/v1/auth/token", json={"handle": handle, "password": password or self.PASSWORD})
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert {"id_token", "access_token", "expires_in"} <= set(body)
+        return body["access_token"]
+
+    def follow(self, token: str, handle: str) -> None:
+        resp = self.request("POST", f"/v1/users/{handle}/follow", token)
+        assert resp.status_code in (200, 201, 204), resp.text
+
+    def post(self, token: str, text: str) -> str:
+        resp = self.request("POST", "/v1/tweets", token, json={"text": text})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["id"]
+
+    def timeline_ids(self, token: str, limit: int = 50) -> list[str]:
+        resp = self.request("GET", f"/v1/timeline?limit={limit}", token)
+        assert resp.status_code == 200, resp.text
+        return [item["id"] for item in resp.json()["items"]]
+
+
+@pytest.fixture()
+def api(local_stack) -> Api:
+    return Api(local_stack.url)
+
+
+def eventually(check: Callable[[], Any], timeout: float = WAIT, interval: float = 0.2) -> Any:
+    """Poll until `check` returns something truthy; fail with its last value after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout:.0f}s (last: {value!r})")
+        time.sleep(interval)

@@ -1,0 +1,152 @@
+"""LocalFunctions: handlers in their own worker processes, with their own environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from infra.functions import FunctionError, FunctionTimeout, LocalFunctions
+from infra.template import ROOT
+
+
+@pytest.fixture
+def echo_functions(deployed_stack, moto_endpoint, fixture_spec):
+    """The echo fixture standing in for two of the template's functions."""
+    specs = {"ApiFunction": fixture_spec("echo", "ApiFunction", timeout=1, memory=512),
+             "FanoutWorkerFunction": fixture_spec("echo", "FanoutWorkerFunction", timeout=3, memory=256)}
+    functions = LocalFunctions.start(deployed_stack, endpoint_url=moto_endpoint, concurrency=2, specs=specs)
+    yield functions
+    functions.close()
+
+
+def test_given_the_deployed_stack_when_invoked_then_the_worker_sees_that_functions_env_and_lambda_vars(
+        echo_functions, deployed_stack, moto_endpoint, monkeypatch):
+    names = ["TWEETS_TABLE", "FANOUT_QUEUE_URL", "CELEBRITY_THRESHOLD", "AWS_ENDPOINT_URL", "AWS_REGION",
+             "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+             "AWS_ACCESS_KEY_ID", "LAMBDA_TASK_ROOT", "_HANDLER", "AWS_SAM_LOCAL"]
+
+    result = echo_functions.invoke("ApiFunction", {"env": names})
+
+    env = result["env"]
+    expected = deployed_stack.function_env["ApiFunction"]
+    assert {k: env[k] for k in ("TWEETS_TABLE", "FANOUT_QUEUE_URL", "CELEBRITY_THRESHOLD")} == \
+        {k: expected[k] for k in ("TWEETS_TABLE", "FANOUT_QUEUE_URL", "CELEBRITY_THRESHOLD")}
+    assert env["AWS_ENDPOINT_URL"] == moto_endpoint
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == deployed_stack.region
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == deployed_stack.physical_ids["ApiFunction"]
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
+    assert env["AWS_ACCESS_KEY_ID"] == "testing"
+    assert env["_HANDLER"] == "app.handler"
+    assert result["sys_path_head"] == [env["LAMBDA_TASK_ROOT"], str(ROOT / "layers/timeline/python")]
+    assert result["cwd"] == env["LAMBDA_TASK_ROOT"]
+
+
+def test_given_two_functions_with_the_same_variable_then_each_sees_its_own_and_never_the_parents(
+        deployed_stack, moto_endpoint, fixture_spec, monkeypatch):
+    # Given: the parent process has a value and a secret of its own
+    monkeypatch.setenv("COLOR", "parent-green")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "parent-real-secret")
+    monkeypatch.setenv("AWS_PROFILE", "prod-admin")
+    env = {fn: {**vars_, "COLOR": color} for (fn, vars_), color in
+           zip(deployed_stack.function_env.items(), ["red", "blue", "amber"])}
+    stack = dataclasses.replace(deployed_stack, function_env=env)
+    specs = {fn: fixture_spec("echo", fn) for fn in env}
+
+    # When
+    with LocalFunctions.start(stack, endpoint_url=moto_endpoint, concurrency=1, specs=specs) as functions:
+        seen = {fn: functions.invoke(fn, {"env": ["COLOR", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE",
+                                                  "AWS_LAMBDA_FUNCTION_NAME"]})["env"] for fn in env}
+
+    # Then
+    for fn, expected in env.items():
+        assert seen[fn]["COLOR"] == expected["COLOR"]
+        assert seen[fn]["AWS_SECRET_ACCESS_KEY"] == "testing"
+        assert seen[fn]["AWS_PROFILE"] is None
+        assert seen[fn]["AWS_LAMBDA_FUNCTION_NAME"] == stack.physical_ids[fn]
+    assert len({s["COLOR"] for s in seen.values()}) == 3
+
+
+def test_given_a_warm_worker_when_invoked_again_then_module_init_ran_once_and_context_is_lambdas(
+        echo_functions, deployed_stack):
+    first = echo_functions.invoke("ApiFunction", {})
+    second = echo_functions.invoke("ApiFunction", {})
+    same_worker = second if second["pid"] == first["pid"] else echo_functions.invoke("ApiFunction", {})
+
+    assert same_worker["init_count"] == 1
+    context = first["context"]
+    name = deployed_stack.physical_ids["ApiFunction"]
+    assert context["function_name"] == name
+    assert context["function_version"] == "$LATEST"
+    assert context["invoked_function_arn"] == f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+    assert context["memory_limit_in_mb"] == "512"
+    assert context["log_group_name"] == f"/aws/lambda/{name}"
+    assert 0 < context["remaining_ms"] <= 1000
+    assert context["aws_request_id"] != second["context"]["aws_request_id"]
+
+
+def test_given_a_handler_that_raises_then_function_error_carries_type_message_stack_and_worker_survives(
+        echo_functions):
+    pids = {echo_functions.invoke("FanoutWorkerFunction", {})["pid"] for _ in range(4)}
+
+    with pytest.raises(FunctionError) as caught:
+        echo_functions.invoke("FanoutWorkerFunction", {"raise": "bad input"})
+
+    assert caught.value.error_type == "Boom"
+    assert caught.value.error_message == "bad input"
+    assert any("app.py" in frame for frame in caught.value.stack)
+    assert not isinstance(caught.value, FunctionTimeout)
+    assert {echo_functions.invoke("FanoutWorkerFunction", {})["pid"] for _ in range(4)} == pids
+
+
+def test_given_a_handler_past_its_timeout_then_function_timeout_and_the_worker_is_replaced(echo_functions):
+    before = {echo_functions.invoke("ApiFunction", {})["pid"] for _ in range(4)}
+
+    started = time.monotonic()
+    with pytest.raises(FunctionTimeout) as caught:
+        echo_functions.invoke("ApiFunction", {"sleep": 5})
+    elapsed = time.monotonic() - started
+
+    assert caught.value.error_type == "Sandbox.Timedout"
+    assert "1.00 seconds" in caught.value.error_message
+    assert 0.9 < elapsed < 2.0
+    after = {echo_functions.invoke("ApiFunction", {})["pid"] for _ in range(6)}
+    assert len(after) == 2 and len(after & before) == 1  # one killed, one fresh in its place
+
+
+def test_given_concurrency_two_when_two_invokes_overlap_then_they_run_in_parallel_workers(echo_functions):
+    echo_functions.invoke("FanoutWorkerFunction", {})  # warm
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: echo_functions.invoke("FanoutWorkerFunction", {"sleep": 0.6}), range(2)))
+
+    assert time.monotonic() - started < 1.1
+    assert len({r["pid"] for r in results}) == 2
+
+
+def test_given_a_worker_that_exits_or_returns_garbage_then_lambda_runtime_errors(echo_functions):
+    with pytest.raises(FunctionError) as exited:
+        echo_functions.invoke("FanoutWorkerFunction", {"exit": 3})
+    with pytest.raises(FunctionError) as marshal:
+        echo_functions.invoke("FanoutWorkerFunction", {"unserialisable": True})
+
+    assert exited.value.error_type == "Runtime.ExitError" and "exit status 3" in exited.value.error_message
+    assert marshal.value.error_type == "Runtime.MarshalError"
+    assert echo_functions.invoke("FanoutWorkerFunction", {})["init_count"] == 1  # still serving
+
+
+def test_given_a_missing_handler_module_then_import_module_error_on_invoke(
+        deployed_stack, moto_endpoint, fixture_spec):
+    spec = dataclasses.replace(fixture_spec("echo", "ApiFunction"), handler="nope.handler")
+    with LocalFunctions.start(deployed_stack, endpoint_url=moto_endpoint, concurrency=1,
+                              specs={"ApiFunction": spec}) as functions:
+        with pytest.raises(FunctionError) as caught:
+            functions.invoke("ApiFunction", {})
+        with pytest.raises(ValueError):
+            functions.invoke("NoSuchFunction", {})
+
+    assert caught.value.error_type == "Runtime.ImportModuleError"
+    assert "Unable to import module 'nope'" in caught.value.error_message
