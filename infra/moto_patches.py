@@ -18,6 +18,7 @@ def apply() -> None:
     _applied = True
     _honour_disabled_stream_mappings()
     _transactions_without_table_copies()
+    _queries_read_one_partition()
 
 
 def _honour_disabled_stream_mappings() -> None:
@@ -105,3 +106,44 @@ def _transactions_without_table_copies() -> None:
 
     transact_write_items._local_runtime = True  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _queries_read_one_partition() -> None:
+    """moto answers every Query by sorting the whole table (`Table.all_items`) and then
+    keeping one partition, so a query's cost grows with the table, not the partition: with
+    the demo's ~40,000 timeline entries a one-item query took longer than a whole request
+    should. DynamoDB reads one partition. During a table Query, `all_items` now returns just
+    that partition; during an index Query it returns the items unsorted (the query sorts what
+    it keeps). Scans and everything else see moto's original behaviour."""
+    from moto.dynamodb.models.table import Table
+
+    local = threading.local()
+    original_all_items, original_query = Table.all_items, Table.query
+
+    def all_items(self):
+        hint = getattr(local, "hint", None)
+        if hint is None or hint[0] is not self:
+            return original_all_items(self)
+        _, hash_key, by_index = hint
+        if by_index:
+            if self.range_key_attr:
+                return [item for partition in self.items.values() for item in partition.values()]
+            return list(self.items.values())
+        partition = self.items.get(hash_key)
+        if partition is None:
+            return []
+        return list(partition.values()) if self.range_key_attr else [partition]
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        conditions = kwargs.get("hash_key_conditions")
+        if hash_key is None and not index_name and not conditions:
+            return original_query(self, hash_key, *args, **kwargs)
+        local.hint = (self, hash_key, bool(index_name) or hash_key is None)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            local.hint = None
+
+    Table.all_items = all_items
+    Table.query = query
