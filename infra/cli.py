@@ -171,7 +171,15 @@ def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str]
     for line in stack.unhosted:
         log.info("  %s", line)
 
-    functions = steps.run("function workers", lambda: LocalFunctions.start(stack, endpoint_url=endpoint))
+    log_dir = None
+    if not args.verbose:  # function output (JSON logs, metrics) goes to files, like CloudWatch
+        log_dir = tpl.ROOT / ".local" / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for old in log_dir.glob("*.log"):  # state is in memory, so are the logs: one run each
+            old.unlink()
+        log.info("function logs: %s/<Function>.log (--verbose prints them here)", log_dir)
+    functions = steps.run("function workers",
+                          lambda: LocalFunctions.start(stack, endpoint_url=endpoint, log_dir=log_dir))
     running.callback(functions.close)
     pollers = steps.run(f"pollers for {len(stack.event_sources)} event source mapping(s)",
                         lambda: Pollers.start(stack, functions, endpoint_url=endpoint))

@@ -81,6 +81,7 @@ class _Sandbox:
     timeout: int
     memory: int
     env: Mapping[str, str]
+    log_path: Path | None = None  # the function's "log group": its workers' stderr, appended
 
     def boot_argument(self) -> str:
         return json.dumps({
@@ -101,14 +102,17 @@ class _Worker:
         self.number = number
         self.ready = False
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        log_file = open(sandbox.log_path, "a", encoding="utf-8") if sandbox.log_path else None  # noqa: SIM115
         # -I: ignore PYTHON* variables, the user site and the script's folder, so sys.path
         # is exactly what the worker builds (code folder, layers, then the interpreter's).
         self.process = subprocess.Popen(
             [sys.executable, "-I", __file__, sandbox.boot_argument()],
             env=dict(sandbox.env), cwd=sandbox.code_dir,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
             text=True, encoding="utf-8", bufsize=1,
         )
+        if log_file is not None:
+            log_file.close()  # the child holds its own descriptor
         threading.Thread(target=self._read_replies, daemon=True,
                          name=f"{sandbox.logical_id}-{number}-reader").start()
 
@@ -221,11 +225,14 @@ class LocalFunctions:
     @classmethod
     def start(cls, stack: Stack, *, endpoint_url: str, concurrency: int = 2,
               extra_env: dict[str, str] | None = None,
-              specs: Mapping[str, FunctionSpec] | None = None) -> LocalFunctions:
+              specs: Mapping[str, FunctionSpec] | None = None,
+              log_dir: Path | None = None) -> LocalFunctions:
         """Boot `concurrency` workers for every function of the stack.
 
         `specs` (logical id -> FunctionSpec) defaults to template.yaml's functions; tests pass
-        their own to run fixture handlers with a stack's resolved environment.
+        their own to run fixture handlers with a stack's resolved environment. With `log_dir`,
+        what handlers write (powertools logs and metrics) goes to `<log_dir>/<LogicalId>.log`,
+        as CloudWatch would keep it, instead of this process's stderr.
         Workers start importing in the background; the first invoke waits for its worker.
         """
         from infra import template as tpl  # parent-side only (see the module docstring)
@@ -246,6 +253,7 @@ class LocalFunctions:
                 timeout=spec.timeout,
                 memory=spec.memory,
                 env=_sandbox_env(stack, spec, name, endpoint_url, extra_env or {}),
+                log_path=(Path(log_dir) / f"{logical_id}.log") if log_dir else None,
             )
             pools[logical_id] = _Pool(sandbox, concurrency)
         return cls(pools)

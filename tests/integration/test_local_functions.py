@@ -150,3 +150,14 @@ def test_given_a_missing_handler_module_then_import_module_error_on_invoke(
 
     assert caught.value.error_type == "Runtime.ImportModuleError"
     assert "Unable to import module 'nope'" in caught.value.error_message
+
+
+def test_given_a_log_dir_when_a_handler_prints_then_its_output_lands_in_that_functions_log_file(
+        deployed_stack, moto_endpoint, fixture_spec, tmp_path):
+    specs = {"ApiFunction": fixture_spec("echo", "ApiFunction")}
+    with LocalFunctions.start(deployed_stack, endpoint_url=moto_endpoint, concurrency=1, specs=specs,
+                              log_dir=tmp_path) as functions:
+        functions.invoke("ApiFunction", {})
+        functions.invoke("ApiFunction", {})
+    log_text = (tmp_path / "ApiFunction.log").read_text()
+    assert log_text.count("echo handler says hello on stdout") == 2
