@@ -6,9 +6,10 @@ import json
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.metrics import MetricUnit
 
 from timeline.errors import DomainError
-from timeline.observability import logger
+from timeline.observability import logger, metrics
 
 
 def error_response(status: int, code: str, message: str, details=None) -> Response:
@@ -76,4 +77,5 @@ def register(app: APIGatewayHttpResolver) -> None:
     def unexpected(exc: Exception) -> Response:
         # A bug or an outage on our side: log everything, tell the client nothing internal.
         logger.exception("unhandled error")
+        metrics.add_metric(name="InternalErrors", unit=MetricUnit.Count, value=1)
         return error_response(500, "internal_error", "something went wrong on our side; try again")

@@ -39,3 +39,17 @@ def test_health_openapi_and_docs_are_public(h):
     assert {"/v1/timeline", "/v1/tweets", "/v1/users/{handle}/follow"} <= set(spec["paths"])
     docs = h.request("GET", "/v1/docs")
     assert docs.status == 200 and "swagger" in str(docs.body).lower()
+
+
+def test_given_a_fault_inside_the_service_then_500_json_without_internals_and_a_metric(h, monkeypatch, capsys):
+    alice = h.sign_up("alice")
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("TimelinesTable exploded at store/timelines.py:42")
+
+    monkeypatch.setattr(h.services.reader, "home_timeline", broken)
+    reply = h.home(alice)
+    assert reply.status == 500
+    assert reply.body == {"error": {"code": "internal_error",
+                                    "message": "something went wrong on our side; try again", "details": None}}
+    assert '"InternalErrors"' in capsys.readouterr().out  # the EMF line the alarm watches
