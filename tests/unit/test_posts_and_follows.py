@@ -187,3 +187,30 @@ def test_given_a_worker_batch_with_one_bad_message_then_only_it_is_reported_and_
     table = boto3.client("dynamodb").scan(TableName=h.settings.timelines_table)["Items"]
     written = sorted((int(i["owner_id"]["N"]), int(i["tweet_id"]["N"])) for i in table)
     assert written == sorted((o, 1000 + n) for n in range(3) for o in (alice, carl))
+
+
+# ------------------------------------------------------------------ the sample events in events/
+def test_given_the_sample_events_when_replayed_then_each_route_family_answers(h):
+    """events/*.json are what `sam local invoke -e` takes; they must stay valid against the code."""
+    from tests.support.harness import LambdaContext
+
+    signup = h.api.handler(sample_event("api_signup.json"), LambdaContext("api"))
+    assert signup["statusCode"] == 201, signup
+    alice = json.loads(signup["body"])["id"]
+    bob = h.sign_up("bob")
+
+    def as_alice(name: str) -> dict:
+        event = sample_event(name)
+        event["requestContext"]["authorizer"]["jwt"]["claims"].update(
+            {"username": alice, "cognito:username": alice})
+        return event
+
+    follow = h.api.handler(as_alice("api_follow.json"), LambdaContext("api"))
+    assert follow["statusCode"] == 200 and json.loads(follow["body"])["following"] is True
+    post = h.api.handler(as_alice("api_post_tweet.json"), LambdaContext("api"))
+    assert post["statusCode"] == 201
+    h.post(bob, "from bob")
+    h.drain()
+    home = h.api.handler(as_alice("api_home_timeline.json"), LambdaContext("api"))
+    assert home["statusCode"] == 200
+    assert [i["author"]["handle"] for i in json.loads(home["body"])["items"]] == ["bob", "alice"]
