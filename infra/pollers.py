@@ -136,6 +136,41 @@ def _session(stack: Stack) -> boto3.Session:
     return session
 
 
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """An SQS ReceiveMessage message as Lambda hands it to a function."""
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {name: {
+            "stringValue": attr.get("StringValue"),
+            "binaryValue": _jsonable(attr["BinaryValue"]) if "BinaryValue" in attr else None,
+            "stringListValues": attr.get("StringListValues", []),
+            "binaryListValues": _jsonable(attr.get("BinaryListValues", [])),
+            "dataType": attr["DataType"],
+        } for name, attr in message.get("MessageAttributes", {}).items()},
+        "md5OfBody": message["MD5OfBody"],
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    record.update(eventSource="aws:sqs", eventSourceARN=queue_arn, awsRegion=region)
+    return record
+
+
+def dynamodb_stream_record(raw: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A DynamoDB Streams GetRecords record as Lambda hands it to a function."""
+    record = {k: raw[k] for k in ("eventID", "eventName", "eventVersion", "eventSource") if k in raw}
+    record["awsRegion"] = region  # moto always says us-east-1
+    record["dynamodb"] = _jsonable(raw["dynamodb"])
+    if "ApproximateCreationDateTime" in record["dynamodb"]:  # Lambda sends whole seconds
+        record["dynamodb"]["ApproximateCreationDateTime"] = int(record["dynamodb"]["ApproximateCreationDateTime"])
+    if "userIdentity" in raw:  # TTL deletions
+        record["userIdentity"] = raw["userIdentity"]
+    record["eventSourceARN"] = stream_arn
+    return record
+
+
 # ------------------------------------------------------------------------------ shared
 
 
@@ -310,24 +345,7 @@ class _QueuePoller(_Poller):
         return all(int(v) == 0 for v in attrs.values())
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        record = {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": {name: {
-                "stringValue": attr.get("StringValue"),
-                "binaryValue": _jsonable(attr["BinaryValue"]) if "BinaryValue" in attr else None,
-                "stringListValues": attr.get("StringListValues", []),
-                "binaryListValues": _jsonable(attr.get("BinaryListValues", [])),
-                "dataType": attr["DataType"],
-            } for name, attr in message.get("MessageAttributes", {}).items()},
-            "md5OfBody": message["MD5OfBody"],
-        }
-        if "MD5OfMessageAttributes" in message:
-            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-        record.update(eventSource="aws:sqs", eventSourceARN=self.source.source_arn, awsRegion=self.region)
-        return record
+        return sqs_record(message, self.source.source_arn, self.region)
 
 
 # ------------------------------------------------------------------------------ streams
@@ -357,17 +375,7 @@ class _DynamoStreamApi:
 
     def read(self, iterator: str, limit: int, shard_id: str) -> tuple[list[dict], str | None]:
         response = self.client.get_records(ShardIterator=iterator, Limit=min(limit, self.max_limit))
-        records = []
-        for raw in response["Records"]:
-            record = {k: raw[k] for k in ("eventID", "eventName", "eventVersion", "eventSource") if k in raw}
-            record["awsRegion"] = self.region  # moto always says us-east-1
-            record["dynamodb"] = _jsonable(raw["dynamodb"])
-            if "ApproximateCreationDateTime" in record["dynamodb"]:  # Lambda sends whole seconds
-                record["dynamodb"]["ApproximateCreationDateTime"] = int(record["dynamodb"]["ApproximateCreationDateTime"])
-            if "userIdentity" in raw:  # TTL deletions
-                record["userIdentity"] = raw["userIdentity"]
-            record["eventSourceARN"] = self.arn
-            records.append(record)
+        records = [dynamodb_stream_record(raw, self.arn, self.region) for raw in response["Records"]]
         return records, response.get("NextShardIterator")
 
     @staticmethod

@@ -1,7 +1,8 @@
 """In-process harness for unit tests: the stack from template.yaml deployed on moto's
 in-process mock, the three functions loaded with the environment the stack gave them, and
 a `drain()` that carries stream records and queue messages through dispatch and worker
-the way the Lambda event sources would.
+the way the Lambda event sources would (records shaped by the local runtime's pollers;
+synchronously, without their batching windows, so tests stay fast and deterministic).
 
 Events are built from the samples in events/, so the tests exercise the shapes a
 deployed function receives.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 import importlib.util
 import itertools
 import json
@@ -28,6 +28,7 @@ import boto3
 
 from infra import template as tpl
 from infra.deployer import Stack
+from infra.pollers import dynamodb_stream_record, sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -219,23 +220,13 @@ class Harness:
                 StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
             out = self._streams.get_records(ShardIterator=iterator, Limit=100)
             self._iterators[shard_id] = out["NextShardIterator"]
-            for raw in out["Records"]:
-                ddb = dict(raw["dynamodb"])
-                created = ddb.get("ApproximateCreationDateTime")
-                if hasattr(created, "timestamp"):
-                    ddb["ApproximateCreationDateTime"] = created.timestamp()
-                records.append({"eventID": raw["eventID"], "eventName": raw["eventName"],
-                                "eventVersion": raw.get("eventVersion", "1.1"), "eventSource": "aws:dynamodb",
-                                "awsRegion": "us-east-1", "dynamodb": ddb, "eventSourceARN": self.stream_arn})
+            records += [dynamodb_stream_record(raw, self.stream_arn, "us-east-1") for raw in out["Records"]]
         return records
 
     def _queue_records(self) -> list[dict]:
         received = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
                                              AttributeNames=["All"]).get("Messages", [])
-        return [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                 "attributes": m.get("Attributes", {}), "messageAttributes": {},
-                 "md5OfBody": hashlib.md5(m["Body"].encode()).hexdigest(), "eventSource": "aws:sqs",
-                 "eventSourceARN": self.queue_arn, "awsRegion": "us-east-1"} for m in received]
+        return [sqs_record(m, self.queue_arn, "us-east-1") for m in received]
 
     def run_worker(self, records: list[dict]) -> dict:
         event = {"Records": records}
