@@ -22,6 +22,8 @@ run: $(STAMP)
 	$(BIN)/python -m infra.cli run $(ARGS)
 
 lint: $(STAMP)
+	@echo "==> ruff check"
+	@$(BIN)/ruff check --quiet infra functions layers tests
 	@echo "==> cfn-lint template.yaml"
 	@$(BIN)/cfn-lint template.yaml
 	@echo "==> sam validate --lint"

@@ -272,11 +272,11 @@ class LocalFunctions:
         except queue.Empty:
             pool.replace(worker)
             raise FunctionTimeout("Sandbox.Timedout",
-                                  f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds")
+                                  f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds") from None
         except _WorkerExited as exc:
             pool.replace(worker)
             raise FunctionError("Runtime.ExitError",
-                                f"RequestId: {request_id} Error: Runtime exited with error: {exc}")
+                                f"RequestId: {request_id} Error: Runtime exited with error: {exc}") from exc
         except BaseException:
             pool.replace(worker)  # init timeout, KeyboardInterrupt...: the worker's state is unknown
             raise

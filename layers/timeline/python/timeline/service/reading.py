@@ -90,7 +90,7 @@ class Reader:
         exhausted = False
         for _ in range(MAX_ROUNDS):
             want = limit - len(items) + OVERFETCH
-            results = list(_pool.map(lambda fetch: fetch(position, want), sources))
+            results = list(_pool.map(lambda fetch, p=position, w=want: fetch(p, w), sources))
             truncated = [r[-1][0] for r in results if len(r) >= want]
             floor = max(truncated) if truncated else None
             merged = heapq.merge(*results, key=lambda entry: -entry[0])
