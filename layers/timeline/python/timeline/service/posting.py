@@ -22,25 +22,23 @@ IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
 class Posting:
-    def __init__(self, tweets: TweetStore, idempotency_store: BasePersistenceLayer | None):
+    def __init__(self, tweets: TweetStore, idempotency_store: BasePersistenceLayer):
         self._tweets = tweets
         self.idempotency_config = IdempotencyConfig(
             event_key_jmespath="[author, key]",
             payload_validation_jmespath="body",
             expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
         )
-        self._create_once = None
-        if idempotency_store is not None:
-            self._create_once = idempotent_function(
-                data_keyword_argument="request", persistence_store=idempotency_store,
-                config=self.idempotency_config, key_prefix="post_tweet",
-            )(self._create_from_request)
+        self._create_once = idempotent_function(
+            data_keyword_argument="request", persistence_store=idempotency_store,
+            config=self.idempotency_config, key_prefix="post_tweet",
+        )(self._create_from_request)
 
     def post(self, author: User, text: str, reply_to_id: int | None = None,
              idempotency_key: str | None = None) -> Tweet:
         """Create a post. With an idempotency key, a retried request (same author, same key,
         same body) returns the post it created the first time instead of a second one."""
-        if idempotency_key is None or self._create_once is None:
+        if idempotency_key is None:
             return self._create(author.user_id, author.celebrity, text, reply_to_id)
         request = {"author": str(author.user_id), "key": idempotency_key,
                    "body": {"text": text, "reply_to_id": reply_to_id},
