@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 
@@ -127,3 +129,24 @@ def test_given_timeline_max_10_when_60_posts_fan_out_then_the_timeline_keeps_abo
     # trimming runs on about one write in TimelineMax // 8 (here every write): exactly 10 remain
     assert sorted(int(e["tweet_id"]["N"]) for e in owned) == sorted(int(t) for t in posted[-10:])
     assert h.home_ids(alice)[:10] == list(reversed(posted[-10:]))
+
+
+@pytest.mark.stack(CelebrityThreshold="5")
+def test_given_a_promotion_with_more_followers_than_a_page_then_every_follower_gets_the_celebrity_edge(
+        h, monkeypatch):
+    # Given the worker writes celebrity edges two followers per message
+    monkeypatch.setattr(type(h.worker.services.applier), "CELEBRITY_EDGE_PAGE", 2)
+    star = h.sign_up("star")
+    fans = [h.sign_up(f"fan{n}") for n in range(5)]
+    # When the fifth follow crosses the threshold
+    for fan in fans:
+        h.follow(fan, "star")
+    h.drain()
+    # Then the promotion walked every page (5 fans + star's own edge = 3 messages)
+    pages = [json.loads(r["body"]) for batch in h.worker_batches for r in batch["Records"]]
+    assert [p["op"] for p in pages] == ["celebrity_edges"] * 3
+    post = h.post(star, "now merged at read time")
+    h.drain()
+    assert timeline_entries(h, post) == []
+    for reader in [star, *fans]:
+        assert h.home_ids(reader) == [post]
