@@ -120,7 +120,7 @@ class Harness:
             self._set_env()
             from timeline.store import tables
             import wiring
-            tables.bind(self.settings)
+            tables.bind(self.settings, "us-east-1")
             wiring.services.cache_clear()
             self.services = wiring.services()
             Harness._active = self

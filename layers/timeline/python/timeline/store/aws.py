@@ -45,9 +45,9 @@ def _session() -> boto3.session.Session:
 
 
 def build_stores(settings: Settings) -> Stores:
-    tables.bind(settings)
     session = _session()
     region = session.region_name or "us-east-1"
+    tables.bind(settings, region)
     dynamodb = session.client("dynamodb", config=_CONFIG, region_name=region)
     batch = BatchWriter(dynamodb)
     connection = Connection(region=region)

@@ -6,8 +6,6 @@ the models at the tables named in Settings; every function calls it once at cold
 
 from __future__ import annotations
 
-import os
-
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
@@ -114,8 +112,7 @@ class TimelineEntryModel(_Base):
     expires_at = NumberAttribute()  # epoch seconds, the table's TTL attribute
 
 
-def bind(settings: Settings) -> None:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+def bind(settings: Settings, region: str) -> None:
     for model, table in (
         (UserModel, settings.users_table),
         (HandleClaimModel, settings.users_table),
