@@ -44,8 +44,8 @@ def test_given_carol_is_a_celebrity_when_she_posts_then_no_entries_are_written_b
     # Given carol crosses the threshold (3 followers) and alice also follows dave, a normal author
     alice, x, y = h.sign_up("alice"), h.sign_up("xavier"), h.sign_up("yuki")
     carol, dave = h.sign_up("carol"), h.sign_up("dave")
-    for follower in (alice, x, y):
-        h.follow(follower, "carol")
+    replies = [h.follow(follower, "carol").body["user"] for follower in (alice, x, y)]
+    assert [(u["followers_count"], u["celebrity"]) for u in replies] == [(1, False), (2, False), (3, True)]
     h.follow(alice, "dave")
     h.drain()  # the promotion writes celebrity edges for followers who came before the flip
     assert h.request("GET", "/v1/users/carol", as_user=alice).body["celebrity"] is True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from timeline.cursors import CursorCodec
 from timeline.errors import InvalidInput, NotFound
@@ -48,22 +48,28 @@ class Social:
                                          now_ms=int(time.time() * 1000))
         except UnknownUser:
             raise NotFound(f"no user @{handle}", code="user_not_found") from None
-        if changed and not target.celebrity and target.followers_count + 1 >= self._settings.celebrity_threshold:
-            self._promote(target.user_id)
-        return Relationship(self._users.get(target.user_id) or target, following=True, changed=changed)
+        followers = target.followers_count + changed
+        celebrity = target.celebrity
+        if changed and not celebrity and followers >= self._settings.celebrity_threshold:
+            celebrity = self._promote(target.user_id)
+        # The profile as this follow left it, without reading it again.
+        return Relationship(replace(target, followers_count=followers, celebrity=celebrity),
+                            following=True, changed=changed)
 
-    def _promote(self, user_id: int) -> None:
+    def _promote(self, user_id: int) -> bool:
         """The account just reached the threshold: from now on its posts are merged at read
         time, so every follower needs a celebrity edge. The flag flips first (new posts stop
         fanning out); the edges are written in follower pages by the fan-out worker. Posts
         in between are merged as soon as each follower's edge lands: none is lost."""
         if self._users.mark_celebrity(user_id):
             self._queue.send([messages.celebrity_edges(user_id, after=None)])
+        return True  # flipped now, or by a concurrent follow a moment ago
 
     def unfollow(self, caller_id: int, handle: str) -> Relationship:
         target = self._target(caller_id, handle)
         changed = self._graph.unfollow(caller_id, target.user_id)
-        return Relationship(self._users.get(target.user_id) or target, following=False, changed=changed)
+        return Relationship(replace(target, followers_count=target.followers_count - changed),
+                            following=False, changed=changed)
 
     def _list(self, caller_id: int, handle: str, kind: str, limit: int, cursor: str | None) -> UserPage:
         owner = self._users.get_by_handle(handle)
