@@ -53,11 +53,6 @@ def timestamp_ms(snowflake: int) -> int:
     return (snowflake >> (GENERATOR_BITS + SEQUENCE_BITS)) + EPOCH_MS
 
 
-def lowest_id_at(epoch_ms: int) -> int:
-    """The smallest id minted at or after epoch_ms: a bound for 'newer than' queries."""
-    return max(0, epoch_ms - EPOCH_MS) << (GENERATOR_BITS + SEQUENCE_BITS)
-
-
 _default = IdGenerator()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from timeline.store.batching import BatchWriter
@@ -66,13 +66,6 @@ class GraphStore:
                 return False
             raise
         return True
-
-    def is_following(self, follower_id: int, followee_id: int) -> bool:
-        try:
-            EdgeModel.get(follower_id, FOLLOWING + padded(followee_id), attributes_to_get=["edge"])
-            return True
-        except DoesNotExist:
-            return False
 
     def _page(self, user_id: int, prefix: str, limit: int, after: str | None) -> tuple[list[int], str | None]:
         """One page of edges of a kind; `after` is the last edge of the previous page."""

@@ -39,6 +39,3 @@ class TimelineStore:
         if surplus:
             self._batch.delete(TimelineEntryModel, surplus)
         return len(surplus)
-
-    def count(self, owner_id: int) -> int:
-        return TimelineEntryModel.count(owner_id)
