@@ -272,8 +272,6 @@ def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = N
     described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     alarms = adapter.create_alarms(outputs)
-    outputs.update({"UserPoolId": adapter.refs.get("UserPool", outputs.get("UserPoolId", "")),
-                    "UserPoolClientId": adapter.refs.get("UserPoolClient", outputs.get("UserPoolClientId", ""))})
 
     physical = {}
     paginator = cloudformation.get_paginator("list_stack_resources")
@@ -297,8 +295,10 @@ def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = N
         fn = by_name.get(mapping["FunctionArn"]) or by_name.get(mapping["FunctionArn"].split(":")[-1])
         if fn is None:
             continue
-        # The local runtime's pollers are the only consumers: the emulator's own mapping
-        # (which would need Docker to invoke anything) is switched off.
+        # The local runtime's pollers are the only consumers: the emulator's own mapping is
+        # switched off. That stops LocalStack's pollers and moto's SQS push (which receives each
+        # new message once, so ApproximateReceiveCount runs one ahead and the redrive fires a
+        # delivery early); moto's stream push ignores the flag, which infra.moto_patches fixes.
         lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
         event_sources.append(EventSource(
             uuid=mapping["UUID"],

@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from infra.deployer import EventSource, Stack
 from infra.functions import FunctionError, LocalFunctions
@@ -58,7 +58,6 @@ class Pollers:
     @classmethod
     def start(cls, stack: Stack, functions: LocalFunctions, *, endpoint_url: str,
               log: Callable[[str], None] | None = None) -> Pollers:
-        take_over_event_sources(stack, endpoint_url)
         activity = _Activity()
         log = log or _log.info
         pollers: list[_Poller] = []
@@ -107,23 +106,6 @@ class Pollers:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def take_over_event_sources(stack: Stack, endpoint_url: str | None) -> None:
-    """Make sure the emulator does not deliver these mappings itself, racing the pollers.
-
-    deploy() already disables every mapping it reads back; this repeats it (idempotently)
-    for stacks that reach the pollers another way. A disabled mapping stops LocalStack's
-    pollers and moto's SQS push (which would otherwise receive each new message once, so
-    ApproximateReceiveCount runs one ahead and the redrive policy fires a delivery early).
-    moto's DynamoDB push ignores the flag and empties the shard; infra.moto_patches fixes that.
-    """
-    lam = _session(stack).client("lambda", endpoint_url=endpoint_url, region_name=stack.region)
-    for source in stack.event_sources:
-        try:
-            lam.update_event_source_mapping(UUID=source.uuid, Enabled=False)
-        except (ClientError, BotoCoreError) as exc:
-            _log.warning("could not disable the emulator's own mapping %s: %s", source.uuid, exc)
 
 
 def _session(stack: Stack) -> boto3.Session:

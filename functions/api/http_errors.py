@@ -12,11 +12,13 @@ from timeline.errors import DomainError
 from timeline.observability import logger, metrics
 
 
+def _error_body(code: str, message: str, details=None) -> str:
+    return json.dumps({"error": {"code": code, "message": message, "details": details}})
+
+
 def error_response(status: int, code: str, message: str, details=None) -> Response:
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": {"code": code, "message": message, "details": details}}),
-    )
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
+                    body=_error_body(code, message, details))
 
 
 def refuse_body(event: dict, max_bytes: int) -> dict | None:
@@ -34,7 +36,7 @@ def refuse_body(event: dict, max_bytes: int) -> dict | None:
         status, code, message = (415, "unsupported_media_type",
                                  "send the body as JSON with Content-Type: application/json")
     return {"statusCode": status, "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": json.dumps({"error": {"code": code, "message": message, "details": None}}),
+            "body": _error_body(code, message),
             "isBase64Encoded": False}
 
 

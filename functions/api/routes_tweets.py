@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from schemas import ID_PATTERN, ErrorResponse, HomeTimelinePage, PostRequest, TweetView
+from schemas import ID_PATTERN, Cursor, Limit, ErrorResponse, HomeTimelinePage, PostRequest, TweetView
 from views import tweet_view
 from wiring import caller, caller_id, services
 
 router = APIGatewayHttpRouter()
 
 TweetIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="the post's id")]
-Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
-Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
 IdempotencyKey = Annotated[str | None, Header(
     alias="idempotency-key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
     description="Retrying with the same key and body returns the first result instead of posting twice")]

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from schemas import HANDLE_PATTERN, RelationshipView, TweetPage, UserPageView, UserView
+from schemas import HANDLE_PATTERN, Cursor, Limit, RelationshipView, TweetPage, UserPageView, UserView
 from views import tweet_view, user_view
 from wiring import caller_id, services
 
 router = APIGatewayHttpRouter()
 
 HandlePath = Annotated[str, Path(pattern=HANDLE_PATTERN, description="the account's handle")]
-Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
-Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
 
 
 @router.get("/v1/users/<handle>", summary="A profile with counts", tags=["users"])

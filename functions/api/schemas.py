@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
 from timeline.text import check_post_text
@@ -14,6 +15,8 @@ ID_PATTERN = r"^[0-9]{1,20}$"
 
 Handle = Annotated[StrictStr, Field(pattern=HANDLE_PATTERN, description="1-15 letters, digits or _",
                                     examples=["alice"])]
+Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
+Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
 PostText = Annotated[StrictStr, AfterValidator(check_post_text),
                      Field(description="1-280 characters, counted as a reader sees them", examples=["hello"])]
 

@@ -24,9 +24,9 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 def record_handler(record: DynamoDBRecord) -> None:
     if record.event_name == DynamoDBRecordEventName.INSERT:
-        sent = services.planner.posted(from_image(record.dynamodb.new_image))
+        sent = services.planner.posted(from_image(record.raw_event["dynamodb"]["NewImage"]))
     elif record.event_name == DynamoDBRecordEventName.REMOVE:
-        sent = services.planner.deleted(from_image(record.dynamodb.old_image))
+        sent = services.planner.deleted(from_image(record.raw_event["dynamodb"]["OldImage"]))
     else:
         return  # posts are immutable: nothing to do for MODIFY
     metrics.add_metric(name="FanoutMessagesQueued", unit=MetricUnit.Count, value=sent)

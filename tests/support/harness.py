@@ -121,7 +121,6 @@ class Harness:
             from timeline.store import tables
             import wiring
             tables.bind(self.settings, "us-east-1")
-            wiring.services.cache_clear()
             self.services = wiring.services()
             Harness._active = self
         return self

@@ -11,6 +11,14 @@ from timeline.store.identity import BadCredentials, IdentityProvider, UsernameEx
 from timeline.store.users import HandleTaken, UserStore
 
 
+def user_by_handle(users: UserStore, handle: str) -> User:
+    """The account with this handle (any case), or 404."""
+    user = users.get_by_handle(handle)
+    if user is None:
+        raise NotFound(f"no user @{handle}", code="user_not_found")
+    return user
+
+
 class Accounts:
     def __init__(self, users: UserStore, identity: IdentityProvider):
         self._users, self._identity = users, identity
@@ -49,10 +57,7 @@ class Accounts:
             raise invalid from None
 
     def profile(self, handle: str) -> User:
-        user = self._users.get_by_handle(handle)
-        if user is None:
-            raise NotFound(f"no user @{handle}", code="user_not_found")
-        return user
+        return user_by_handle(self._users, handle)
 
     def user(self, user_id: int) -> User:
         user = self._users.get(user_id)

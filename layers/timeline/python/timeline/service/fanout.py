@@ -34,23 +34,21 @@ class FanoutPlanner:
         if first:
             yield [tweet.author_id]
 
-    def posted(self, tweet: Tweet) -> int:
-        """Queue the follower chunks of a new post; returns how many messages were sent.
-        A post by a celebrity sends none: readers merge it at read time."""
-        if not tweet.fanout:
+    def _send_per_chunk(self, tweet: Tweet, message) -> int:
+        if not tweet.fanout:  # a celebrity's post: readers merge it, no timeline holds it
             return 0
-        batch = [messages.add(tweet.tweet_id, tweet.author_id, chunk) for chunk in self._owner_chunks(tweet)]
+        batch = [message(chunk) for chunk in self._owner_chunks(tweet)]
         self._queue.send(batch)
         return len(batch)
+
+    def posted(self, tweet: Tweet) -> int:
+        """Queue the follower chunks of a new post; returns how many messages were sent."""
+        return self._send_per_chunk(tweet, lambda owners: messages.add(tweet.tweet_id, tweet.author_id, owners))
 
     def deleted(self, tweet: Tweet) -> int:
         """Queue removal from every timeline the post was fanned out to. Reads already hide a
         deleted post (hydration finds nothing); this reclaims the entries."""
-        if not tweet.fanout:
-            return 0
-        batch = [messages.remove(tweet.tweet_id, chunk) for chunk in self._owner_chunks(tweet)]
-        self._queue.send(batch)
-        return len(batch)
+        return self._send_per_chunk(tweet, lambda owners: messages.remove(tweet.tweet_id, owners))
 
 
 class FanoutApplier:

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from timeline.cursors import CursorCodec
-from timeline.errors import NotFound
 from timeline.records import Tweet, User
+from timeline.service.accounts import user_by_handle
 from timeline.store.graph import GraphStore
 from timeline.store.timelines import TimelineStore
 from timeline.store.tweets import TweetStore
@@ -43,17 +43,10 @@ class Reader:
 
     # -------------------------------------------------------------- user timeline
     def user_timeline(self, caller_id: int, handle: str, limit: int, cursor: str | None) -> Page:
-        author = self._users.get_by_handle(handle)
-        if author is None:
-            raise NotFound(f"no user @{handle}", code="user_not_found")
+        author = user_by_handle(self._users, handle)
         scope = f"user:{author.user_id}"
         before = int(self._cursors.decode(cursor, reader=caller_id, scope=scope)) if cursor else None
-
-        def fetch(before_id: int | None, want: int) -> list[tuple[int, int]]:
-            return [(i, author.user_id) for i in self._tweets.ids_by_author(author.user_id, before=before_id,
-                                                                             limit=want)]
-
-        return self._paginate(caller_id, scope, [fetch], before, limit)
+        return self._paginate(caller_id, scope, [self._posts_of(author.user_id)], before, limit)
 
     # -------------------------------------------------------------- home timeline
     def home_timeline(self, reader_id: int, limit: int, cursor: str | None) -> Page:
@@ -67,16 +60,16 @@ class Reader:
         def materialized(before_id: int | None, want: int) -> list[tuple[int, int]]:
             return self._timelines.page(reader_id, before=before_id, limit=want)
 
-        def posts_of(celebrity_id: int):
-            def fetch(before_id: int | None, want: int) -> list[tuple[int, int]]:
-                return [(i, celebrity_id) for i in self._tweets.ids_by_author(celebrity_id, before=before_id,
-                                                                               limit=want)]
-            return fetch
-
-        sources = [materialized] + [posts_of(c) for c in dict.fromkeys(celebrities)]
+        sources = [materialized] + [self._posts_of(c) for c in dict.fromkeys(celebrities)]
         return self._paginate(reader_id, scope, sources, before, limit)
 
     # -------------------------------------------------------------- shared machinery
+    def _posts_of(self, author_id: int):
+        """A source of (post id, author id), newest first, from the ByAuthor index."""
+        def fetch(before_id: int | None, want: int) -> list[tuple[int, int]]:
+            return [(i, author_id) for i in self._tweets.ids_by_author(author_id, before=before_id, limit=want)]
+        return fetch
+
     def _paginate(self, reader_id: int, scope: str, sources, before: int | None, limit: int) -> Page:
         """Merge newest-first id streams into one page of live posts.
 

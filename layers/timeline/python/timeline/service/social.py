@@ -9,6 +9,7 @@ from timeline.cursors import CursorCodec
 from timeline.errors import InvalidInput, NotFound
 from timeline.records import User
 from timeline.service import messages
+from timeline.service.accounts import user_by_handle
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import GraphStore, UnknownUser
@@ -34,9 +35,7 @@ class Social:
         self._settings, self._users, self._graph, self._queue, self._cursors = settings, users, graph, queue, cursors
 
     def _target(self, caller_id: int, handle: str) -> User:
-        target = self._users.get_by_handle(handle)
-        if target is None:
-            raise NotFound(f"no user @{handle}", code="user_not_found")
+        target = user_by_handle(self._users, handle)
         if target.user_id == caller_id:
             raise InvalidInput("you cannot follow or unfollow yourself", code="self_follow")
         return target
@@ -72,9 +71,7 @@ class Social:
                             following=False, changed=changed)
 
     def _list(self, caller_id: int, handle: str, kind: str, limit: int, cursor: str | None) -> UserPage:
-        owner = self._users.get_by_handle(handle)
-        if owner is None:
-            raise NotFound(f"no user @{handle}", code="user_not_found")
+        owner = user_by_handle(self._users, handle)
         scope = f"{kind}:{owner.user_id}"
         after = self._cursors.decode(cursor, reader=caller_id, scope=scope) if cursor else None
         page = self._graph.followers_page if kind == "followers" else self._graph.following_page

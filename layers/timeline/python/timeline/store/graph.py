@@ -9,7 +9,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from timeline.store.batching import BatchWriter
-from timeline.store.tables import EdgeModel, UserModel, padded
+from timeline.store.tables import EdgeModel, UserModel, cancellation_codes, padded
 
 FOLLOWING, FOLLOWER, CELEBRITY = "following#", "follower#", "celebrity#"
 
@@ -39,7 +39,7 @@ class GraphStore:
                     tx.save(EdgeModel(follower_id, CELEBRITY + padded(followee_id), other_id=followee_id,
                                       created_at=now_ms))
         except TransactWriteError as exc:
-            reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+            reasons = cancellation_codes(exc)
             if reasons[:2] and "ConditionalCheckFailed" in reasons[:2]:
                 return False
             if "ConditionalCheckFailed" in reasons[2:4]:
@@ -61,7 +61,7 @@ class GraphStore:
                           condition=UserModel.pk.exists())
                 tx.delete(EdgeModel(follower_id, CELEBRITY + padded(followee_id)))
         except TransactWriteError as exc:
-            reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+            reasons = cancellation_codes(exc)
             if "ConditionalCheckFailed" in reasons:
                 return False
             raise

@@ -7,6 +7,7 @@ the models at the tables named in Settings; every function calls it once at cold
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -17,6 +18,11 @@ ID_WIDTH = 20  # digits of the largest 64-bit id: zero-padding makes string orde
 
 def padded(value: int) -> str:
     return str(value).zfill(ID_WIDTH)
+
+
+def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
+    """Why each item of a cancelled transaction failed, in the order they were written."""
+    return [r.code if r else None for r in (exc.cancellation_reasons or [])]
 
 
 class _Base(Model):

@@ -28,15 +28,8 @@ def to_tweet(m: TweetModel) -> Tweet:
 
 
 def from_image(image: dict) -> Tweet:
-    """A Tweet from a (deserialized) stream image."""
-    return Tweet(
-        tweet_id=int(image["tweet_id"]), author_id=int(image["author_id"]), text=image.get("text", ""),
-        created_at=int(image.get("created_at", 0)),
-        reply_to_id=int(image["reply_to_id"]) if image.get("reply_to_id") is not None else None,
-        reply_to_author_id=(int(image["reply_to_author_id"])
-                            if image.get("reply_to_author_id") is not None else None),
-        media_keys=tuple(image.get("media_keys") or ()), fanout=bool(image.get("fanout", True)),
-    )
+    """A Tweet from a stream record's NewImage/OldImage (DynamoDB JSON), read by the model."""
+    return to_tweet(TweetModel.from_raw_data(image))
 
 
 class TweetStore:

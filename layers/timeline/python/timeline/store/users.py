@@ -9,7 +9,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from timeline.records import User
-from timeline.store.tables import HandleClaimModel, UserModel
+from timeline.store.tables import HandleClaimModel, UserModel, cancellation_codes
 
 
 class HandleTaken(Exception):
@@ -42,7 +42,7 @@ class UserStore:
                 tx.save(claim, condition=HandleClaimModel.pk.does_not_exist())
                 tx.save(profile, condition=UserModel.pk.does_not_exist())
         except TransactWriteError as exc:
-            reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+            reasons = cancellation_codes(exc)
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 raise HandleTaken(user.handle) from exc
             raise
