@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
+PROFILE ?= quick
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint clean venv
+.PHONY: run test lint bench clean venv
 
 venv: $(STAMP)
 
@@ -21,9 +22,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m infra.cli run $(ARGS)
 
+# Push, pull and hybrid fan-out side by side on the local stack: bench/results/ (JSON, PNG plots).
+bench: $(STAMP)
+	$(BIN)/python -m bench run --profile $(PROFILE)
+
 lint: $(STAMP)
 	@echo "==> ruff check"
-	@$(BIN)/ruff check --quiet infra functions layers tests
+	@$(BIN)/ruff check --quiet infra functions layers tests bench
 	@echo "==> cfn-lint template.yaml"
 	@$(BIN)/cfn-lint template.yaml
 	@echo "==> sam validate --lint"

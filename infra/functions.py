@@ -30,7 +30,7 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:  # the worker never imports these
     from infra.deployer import Stack
@@ -65,6 +65,22 @@ class _WorkerExited(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """One finished invocation, as observers see it. Times are epoch seconds taken by the
+    invoker; `duration_ms` is the handler's own run time as the worker measured it (Lambda's
+    Duration); `calls` are the AWS calls it made, when the functions were started with
+    meter=True (see _Meter for their shape)."""
+
+    function: str
+    event: dict
+    started: float
+    ended: float
+    duration_ms: float | None
+    failed: bool
+    calls: list[dict[str, Any]]
+
+
 # ------------------------------------------------------------------------------ parent side
 
 
@@ -82,9 +98,11 @@ class _Sandbox:
     memory: int
     env: Mapping[str, str]
     log_path: Path | None = None  # the function's "log group": its workers' stderr, appended
+    meter: bool = False  # workers report every AWS call they make (see _Meter)
 
     def boot_argument(self) -> str:
         return json.dumps({
+            "meter": self.meter,
             "handler": self.handler,
             "python_path": list(self.python_path),
             "function_name": self.function_name,
@@ -221,19 +239,27 @@ class LocalFunctions:
 
     def __init__(self, pools: dict[str, _Pool]):
         self._pools = pools
+        self._observers: list[Callable[[Invocation], None]] = []
+
+    def add_observer(self, observer: Callable[[Invocation], None]) -> None:
+        """Call `observer` after every invocation (successful or not), on the invoking thread.
+        With `meter=True` at start, each Invocation also lists the AWS calls the handler made."""
+        self._observers.append(observer)
 
     @classmethod
     def start(cls, stack: Stack, *, endpoint_url: str, concurrency: int = 2,
               extra_env: dict[str, str] | None = None,
               specs: Mapping[str, FunctionSpec] | None = None,
-              log_dir: Path | None = None) -> LocalFunctions:
+              log_dir: Path | None = None, meter: bool = False) -> LocalFunctions:
         """Boot `concurrency` workers for every function of the stack.
 
         `specs` (logical id -> FunctionSpec) defaults to template.yaml's functions; tests pass
         their own to run fixture handlers with a stack's resolved environment. With `log_dir`,
         what handlers write (powertools logs and metrics) goes to `<log_dir>/<LogicalId>.log`,
-        as CloudWatch would keep it, instead of this process's stderr.
-        Workers start importing in the background; the first invoke waits for its worker.
+        as CloudWatch would keep it, instead of this process's stderr. With `meter`, workers
+        report every AWS call (see _Meter) to the observers (`add_observer`): the benchmark's
+        request and capacity counts. Workers start importing in the background; the first
+        invoke waits for its worker.
         """
         from infra import template as tpl  # parent-side only (see the module docstring)
 
@@ -254,6 +280,7 @@ class LocalFunctions:
                 memory=spec.memory,
                 env=_sandbox_env(stack, spec, name, endpoint_url, extra_env or {}),
                 log_path=(Path(log_dir) / f"{logical_id}.log") if log_dir else None,
+                meter=meter,
             )
             pools[logical_id] = _Pool(sandbox, concurrency)
         return cls(pools)
@@ -267,6 +294,8 @@ class LocalFunctions:
         request_id = str(uuid.uuid4())
         timeout = pool.sandbox.timeout
         worker = pool.acquire()
+        started = time.time()
+        reply: dict[str, Any] = {}
         try:
             reply = worker.invoke(request_id, payload, timeout)
         except queue.Empty:
@@ -280,6 +309,12 @@ class LocalFunctions:
         except BaseException:
             pool.replace(worker)  # init timeout, KeyboardInterrupt...: the worker's state is unknown
             raise
+        finally:
+            if self._observers:
+                done = Invocation(logical_id, event, started, time.time(), reply.get("duration_ms"),
+                                  "error" in reply or not reply, reply.get("calls") or [])
+                for observer in self._observers:
+                    observer(done)
         pool.release(worker)
         if "error" in reply:
             err = reply["error"]
@@ -423,6 +458,89 @@ class _InitError(Exception):
         self.payload = payload
 
 
+class _Meter:
+    """Counts every AWS call a handler makes, for the benchmark (`LocalFunctions.start(meter=True)`).
+
+    It wraps botocore's BaseClient._make_api_call, which boto3 and pynamodb clients alike go
+    through, so the function's code is untouched and cannot tell. DynamoDB calls are sent with
+    ReturnConsumedCapacity=INDEXES (unless the caller asked for it itself) and the capacity the
+    service reports is recorded, then removed from the response so the caller sees what it
+    asked for. Each call is recorded as {"service", "op", "table", "t0", "t1" (ms since the
+    invocation started), "read_units", "write_units", "items", "messages"}.
+    """
+
+    _READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+    _WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def install(cls) -> _Meter:
+        import botocore.client
+
+        meter = cls()
+        original = botocore.client.BaseClient._make_api_call
+
+        def _make_api_call(client, operation_name, api_params):
+            service = client.meta.service_model.service_name
+            injected = (service == "dynamodb" and operation_name in cls._READS | cls._WRITES
+                        and "ReturnConsumedCapacity" not in api_params)
+            if injected:
+                api_params = {**api_params, "ReturnConsumedCapacity": "INDEXES"}
+            t0 = time.perf_counter()
+            try:
+                response = original(client, operation_name, api_params)
+            except Exception:
+                meter._record(service, operation_name, api_params, {}, t0, failed=True)
+                raise
+            meter._record(service, operation_name, api_params, response, t0)
+            if injected:
+                response.pop("ConsumedCapacity", None)
+            return response
+
+        botocore.client.BaseClient._make_api_call = _make_api_call
+        return meter
+
+    def _record(self, service: str, op: str, params: dict, response: dict, t0: float,
+                failed: bool = False) -> None:
+        t1 = time.perf_counter()
+        consumed = response.get("ConsumedCapacity") or []
+        if isinstance(consumed, dict):
+            consumed = [consumed]
+        units = sum(float(c.get("CapacityUnits") or 0) for c in consumed)
+        tables = [c.get("TableName") for c in consumed if c.get("TableName")]
+        table = params.get("TableName") or next(iter(params.get("RequestItems") or {}), None) or \
+            (tables[0] if tables else None)
+        items = 0
+        if op == "BatchWriteItem":
+            items = sum(len(v) for v in params.get("RequestItems", {}).values())
+        elif op == "BatchGetItem":
+            items = sum(len(v.get("Keys", [])) for v in params.get("RequestItems", {}).values())
+        elif op in ("Query", "Scan"):
+            items = int(response.get("Count") or 0)
+        elif op in ("TransactWriteItems", "TransactGetItems"):
+            items = len(params.get("TransactItems", []))
+        elif service == "dynamodb":
+            items = 1
+        messages = len(params.get("Entries", [])) if op == "SendMessageBatch" else int(op == "SendMessage")
+        call = {"service": service, "op": op, "table": table, "t0": t0, "t1": t1, "failed": failed,
+                "read_units": units if op in self._READS else 0.0,
+                "write_units": units if op in self._WRITES else 0.0,
+                "items": items, "messages": messages}
+        with self._lock:
+            self.calls.append(call)
+
+    def take(self, started: float) -> list[dict[str, Any]]:
+        with self._lock:
+            calls, self.calls = self.calls, []
+        for call in calls:
+            call["t0"] = round((call["t0"] - started) * 1000, 3)
+            call["t1"] = round((call["t1"] - started) * 1000, 3)
+        return calls
+
+
 def _worker_main(boot_json: str) -> None:
     import signal
 
@@ -442,6 +560,7 @@ def _worker_main(boot_json: str) -> None:
         except _InitError as exc:
             return None, exc.payload, (time.perf_counter() - started) * 1000
 
+    meter = _Meter.install() if boot.get("meter") else None
     handler, init_error, init_ms = init()
     replies.write(json.dumps({"ready": True, "init_ms": init_ms, "init_error": init_error}) + "\n")
 
@@ -452,12 +571,18 @@ def _worker_main(boot_json: str) -> None:
             sys.modules.pop(boot["handler"].rpartition(".")[0].replace("/", "."), None)
             handler, init_error, _ = init()
         reply = {"id": request["id"], "error": init_error}
+        if meter is not None:
+            meter.calls.clear()  # what init did belongs to no invocation
+        started = time.perf_counter()
         if handler is not None:
             try:
                 result = handler(request["event"], LambdaContext(boot, request["id"], deadline))
                 reply = {"id": request["id"], "result": result}
             except Exception as exc:
                 reply = {"id": request["id"], "error": _error(exc)}
+        reply["duration_ms"] = (time.perf_counter() - started) * 1000
+        if meter is not None:
+            reply["calls"] = meter.take(started)
         try:
             encoded = json.dumps(reply)
         except (TypeError, ValueError) as exc:  # the handler returned something JSON cannot hold

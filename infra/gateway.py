@@ -569,6 +569,10 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     gateway: Gateway
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections, as they do with AWS
     server_version = "timeline-local-gateway"
+    # The headers and the body go out in two writes; with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK of the headers (~40 ms on Linux) on every keep-alive
+    # response. Measured by `make bench`: home read 72 ms -> see README, handler 26 ms.
+    disable_nagle_algorithm = True
 
     def do_request(self) -> None:
         started = time.perf_counter()

@@ -5,7 +5,14 @@ breaks the local runtime; keep this list short and say why.
 
 from __future__ import annotations
 
+import base64
+import functools
+import inspect
+import json
+import math
 import threading
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 _applied = False
@@ -19,6 +26,9 @@ def apply() -> None:
     _honour_disabled_stream_mappings()
     _transactions_without_table_copies()
     _queries_read_one_partition()
+    _index_queries_read_one_partition()
+    _consumed_capacity_as_billed()
+    _dynamodb_responses_serialized_directly()
 
 
 def _honour_disabled_stream_mappings() -> None:
@@ -114,12 +124,14 @@ def _queries_read_one_partition() -> None:
     the demo's ~40,000 timeline entries a one-item query took longer than a whole request
     should. DynamoDB reads one partition. During a table Query, `all_items` now returns just
     that partition; during an index Query it returns the items unsorted (the query sorts what
-    it keeps). Scans and everything else see moto's original behaviour."""
+    it keeps), when `_index_queries_read_one_partition` cannot narrow them to the index
+    partition. Scans and everything else see moto's original behaviour."""
     from moto.dynamodb.models.table import Table
 
     local = threading.local()
     original_all_items, original_query = Table.all_items, Table.query
 
+    @functools.wraps(original_all_items)
     def all_items(self):
         hint = getattr(local, "hint", None)
         if hint is None or hint[0] is not self:
@@ -134,6 +146,7 @@ def _queries_read_one_partition() -> None:
             return []
         return list(partition.values()) if self.range_key_attr else [partition]
 
+    @functools.wraps(original_query)
     def query(self, hash_key, *args, **kwargs):
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
         conditions = kwargs.get("hash_key_conditions")
@@ -147,3 +160,824 @@ def _queries_read_one_partition() -> None:
 
     Table.all_items = all_items
     Table.query = query
+
+
+# ------------------------------------------------------------------ item writes, observed
+# Every write of an item in moto's DynamoDB ends in one of three methods: Table.put_item
+# (PutItem, BatchWriteItem puts, transaction puts, PartiQL, imports, and UpdateItem when it
+# creates the item), Table.delete_item (DeleteItem, batch and transaction deletes, PartiQL),
+# or DynamoDBBackend.update_item (UpdateItem and transaction updates, which change the
+# stored Item in place, possibly an index key attribute). `_observed` wraps those three, and
+# is the one place where the state of an item just before and just after its write is seen:
+# the index partitions (below) follow each write, and capacity billing reads the old item's
+# size there. Writes are serialized by `_write_lock`, so an observer sees each write whole;
+# ThreadedMotoServer runs requests on several threads, and a lazily built index partition
+# map must not be built while another thread writes. A write nested in another on the same
+# item (UpdateItem creating it with put_item) is part of the outer write, observed once.
+_write_lock = threading.RLock()
+_write_observers: list[Any] = []  # objects with before(table, key) -> state, after(table, key, state, ok)
+_writes_in_progress = threading.local()
+
+
+def _observe_item_writes(observer: Any) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    if observer in _write_observers:
+        return
+    _write_observers.append(observer)
+    if len(_write_observers) > 1:
+        return
+    original_put, original_delete = Table.put_item, Table.delete_item
+    original_update = DynamoDBBackend.update_item
+
+    @functools.wraps(original_put)
+    def put_item(self, item_attrs, *args, **kwargs):
+        try:
+            key = (DynamoType(item_attrs[self.hash_key_attr]),
+                   DynamoType(item_attrs[self.range_key_attr]) if self.range_key_attr else None)
+        except Exception:  # no key: moto rejects the item before storing anything
+            key = None
+        return _observed(self, key, lambda: original_put(self, item_attrs, *args, **kwargs))
+
+    @functools.wraps(original_delete)
+    def delete_item(self, hash_key, range_key):
+        # moto pops the whole partition if a range table is given no range key: observe it as unknown
+        key = None if self.range_key_attr and not range_key else (hash_key, range_key if self.range_key_attr else None)
+        return _observed(self, key, lambda: original_delete(self, hash_key, range_key))
+
+    @functools.wraps(original_update)
+    def update_item(self, table_name, key, *args, **kwargs):
+        try:
+            table = self.get_table(table_name)
+        except Exception:
+            return original_update(self, table_name, key, *args, **kwargs)
+        try:  # moto's own reading of `key`
+            stored_key = (DynamoType(key[table.hash_key_attr]),
+                          DynamoType(key[table.range_key_attr]) if table.range_key_attr else None)
+        except Exception:
+            stored_key = None
+        return _observed(table, stored_key, lambda: original_update(self, table_name, key, *args, **kwargs))
+
+    Table.put_item, Table.delete_item = put_item, delete_item
+    DynamoDBBackend.update_item = update_item
+
+
+def _observed(table: Any, key: tuple | None, write: Any) -> Any:
+    active = _writes_in_progress.__dict__.setdefault("keys", set())
+    token = (id(table), key)
+    with _write_lock:
+        if key is not None and token in active:
+            return write()
+        states = [observer.before(table, key) for observer in _write_observers]
+        active.add(token)
+        ok = False
+        try:
+            result = write()
+            ok = True
+            return result
+        finally:
+            active.discard(token)
+            for observer, state in zip(_write_observers, states):
+                observer.after(table, key, state, ok)
+
+
+def _stored(table: Any, key: tuple) -> Any:
+    """The Item stored under (hash, range) now, or None; never creates a partition."""
+    hash_key, range_key = key
+    if not table.range_key_attr:
+        return table.items.get(hash_key)
+    partition = table.items.get(hash_key)
+    return partition.get(range_key) if partition is not None and range_key is not None else None
+
+
+def _all_stored(table: Any):
+    for hash_key, partition in list(table.items.items()):
+        if table.range_key_attr:
+            for range_key, item in list(partition.items()):
+                yield (hash_key, range_key), item
+        else:
+            yield (hash_key, None), partition
+
+
+# ------------------------------------------------------------------ index partitions
+_INDEX_MAPS = "_local_runtime_index_partitions"
+_SCALAR_KEY_TYPES = ("S", "N", "B")
+
+
+class _IndexMaps(dict):
+    """index name -> _IndexPartitions, stored on the Table. moto deep-copies tables (backups);
+    a copy starts empty and is rebuilt from the copied items on first use."""
+
+    def __deepcopy__(self, memo: dict) -> _IndexMaps:
+        return _IndexMaps()
+
+    def __reduce__(self):
+        return (_IndexMaps, ())
+
+
+class _IndexPartitions:
+    """One secondary index as DynamoDB stores it: index hash key value -> {primary key ->
+    Item}, holding only items that have every key attribute of the index (sparse index). The
+    Items are the table's own objects, so in-place updates of other attributes show through."""
+
+    def __init__(self, table: Any, index: Any):
+        self.index = index
+        self.schema = _schema_of(index)
+        self.key_attrs = [name for name, _ in self.schema]
+        self.hash_attr = next(name for name, kind in self.schema if kind == "HASH")
+        # Keyed by _token()s, not DynamoTypes: equal exactly when the DynamoTypes are, but
+        # hashed without re-parsing a Decimal each time (which made building 10x slower).
+        self.partitions: dict[tuple, dict[tuple, Any]] = {}
+        self.placed: dict[tuple, tuple] = {}  # primary key -> the index hash value it is filed under
+        for key, item in _all_stored(table):
+            self.place(key, item)
+
+    def describes(self, index: Any) -> bool:
+        return index is self.index and _schema_of(index) == self.schema
+
+    def partition(self, value: Any) -> list:
+        return list(self.partitions.get(_token(value), {}).values())
+
+    def place(self, key: tuple, item: Any) -> None:
+        """File the item now stored under `key` (None: deleted) where the index keeps it."""
+        key = (_token(key[0]), _token(key[1]))
+        old = self.placed.pop(key, None)
+        if old is not None:
+            partition = self.partitions.get(old)
+            if partition is not None:
+                partition.pop(key, None)
+                if not partition:
+                    del self.partitions[old]
+        if item is None or not all(name in item.attrs for name in self.key_attrs):
+            return
+        value = item.attrs[self.hash_attr]
+        if value.type not in _SCALAR_KEY_TYPES:
+            return  # not a valid key value: no query can match it
+        value = _token(value)
+        self.partitions.setdefault(value, {})[key] = item
+        self.placed[key] = value
+
+
+def _token(value: Any) -> tuple | None:
+    """A scalar DynamoType as an immutable, cheaply hashed (type, value) pair."""
+    return None if value is None else (value.type, value.cast_value)
+
+
+def _schema_of(index: Any) -> tuple:
+    return tuple((k["AttributeName"], k["KeyType"]) for k in index.schema)
+
+
+class _IndexUpkeep:
+    """Write observer: re-files the written item in every index partition map built so far."""
+
+    @staticmethod
+    def before(table: Any, key: tuple | None) -> None:
+        return None
+
+    @staticmethod
+    def after(table: Any, key: tuple | None, state: None, ok: bool) -> None:
+        maps = table.__dict__.get(_INDEX_MAPS)
+        if not maps:
+            return
+        if key is None:
+            if ok:  # a write we could not place: rebuild on next use
+                maps.clear()
+            return
+        item = _stored(table, key)
+        for partitions in maps.values():
+            partitions.place(key, item)
+
+
+def _index_partition(table: Any, index_name: str, conditions: Any) -> list | None:
+    """The items of one index partition, or None when moto's own walk must answer (unknown
+    index, no hash key condition, or a hash value that cannot be a key)."""
+    index = next((i for i in table.all_indexes() if i.name == index_name), None)
+    if index is None:
+        return None
+    hash_attr = next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None)
+    value = next((v for name, v in conditions or () if name == hash_attr), None)
+    if value is None or getattr(value, "type", None) not in _SCALAR_KEY_TYPES:
+        return None
+    with _write_lock:
+        maps = table.__dict__.get(_INDEX_MAPS)
+        if maps is None:
+            maps = table.__dict__[_INDEX_MAPS] = _IndexMaps()
+        partitions = maps.get(index_name)
+        if partitions is None or not partitions.describes(index):
+            partitions = maps[index_name] = _IndexPartitions(table, index)
+        return partitions.partition(value)
+
+
+def _index_queries_read_one_partition() -> None:
+    """moto answers a Query on a secondary index by walking every item of the table and
+    keeping those whose index hash key matches (`_queries_read_one_partition` only saves it
+    the sort), so the home timeline's read of a followed celebrity's posts (ByAuthor, on every
+    home timeline read) costs time linear in TweetsTable. DynamoDB reads one index partition.
+    Each table now keeps, per index, a map index hash value -> {primary key -> Item} (items
+    lacking an index key attribute are not in it, as on AWS), built from the table on the
+    index's first Query and then kept current by every item write (`_observe_item_writes`);
+    an index Query walks only its partition, and moto sorts, pages and projects it as before.
+    A ByAuthor-like Query (author_id = :a AND tweet_id < :b, descending, Limit 25, 20 posts
+    per author), in-process through boto3, median: with the patches before this one 4.2 ms at
+    1,000 items and 39 ms at 50,000 (unpatched moto 4.6 and 78 ms); with it 3.5 ms at both
+    (half of it moto's response serializer). The map costs one walk of the table on the
+    index's first Query: 9 ms at 1,000 items, 125 ms at 50,000."""
+    from moto.dynamodb.models.table import Table
+
+    local = threading.local()
+    inner_all_items, inner_query = Table.all_items, Table.query
+    signature = inspect.signature(inspect.unwrap(inner_query))
+    _observe_item_writes(_IndexUpkeep)
+
+    @functools.wraps(inner_all_items)
+    def all_items(self):
+        hint = getattr(local, "hint", None)
+        if hint is None or hint[0] is not self:
+            return inner_all_items(self)
+        return hint[1]
+
+    @functools.wraps(inner_query)
+    def query(self, *args, **kwargs):
+        arguments = signature.bind_partial(self, *args, **kwargs).arguments
+        partition = None
+        if arguments.get("index_name"):
+            partition = _index_partition(self, arguments["index_name"], arguments.get("hash_key_conditions"))
+        if partition is None:
+            return inner_query(self, *args, **kwargs)
+        local.hint = (self, partition)
+        try:
+            return inner_query(self, *args, **kwargs)
+        finally:
+            local.hint = None
+
+    Table.all_items = all_items
+    Table.query = query
+
+
+# ------------------------------------------------------------------ capacity, as billed
+_billing = threading.local()  # .bill: the _Bill of the request this thread is serving, if it asked for one
+
+
+def _value_size(value: Any) -> int:
+    """Bytes DynamoDB counts for an attribute value (its name not included)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if not isinstance(value, DynamoType):
+        value = DynamoType(value)
+    kind, v = value.type, value.value
+    if kind == "S":
+        return len(v.encode("utf-8"))
+    if kind == "N":
+        return _number_size(v)
+    if kind == "B":
+        return _binary_size(v)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(s.encode("utf-8")) for s in v)
+    if kind == "NS":
+        return sum(_number_size(n) for n in v)
+    if kind == "BS":
+        return sum(_binary_size(b) for b in v)
+    if kind == "L":  # 3 bytes for the list, 1 per element
+        return 3 + sum(_value_size(e) + 1 for e in v)
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8")) + _value_size(e) + 1 for k, e in v.items())
+    return len(str(v).encode("utf-8"))
+
+
+def _number_size(text: str) -> int:
+    """1 byte per two significant digits (leading and trailing zeros trimmed), plus 1."""
+    digits = "".join(map(str, Decimal(text).as_tuple().digits)).strip("0")
+    return (len(digits) + 1) // 2 + 1
+
+
+def _binary_size(value: Any) -> int:
+    return len(value) if isinstance(value, (bytes, bytearray)) else len(base64.b64decode(value))
+
+
+def _attributes_size(attrs: Any, names: Any = None) -> int:
+    return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in attrs.items()
+               if names is None or name in names)
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """Bytes DynamoDB counts for an item in DynamoDB JSON ({"name": {"S": "..."}}), as it bills
+    them; the benchmark uses it to report the sizes its capacity model was fed."""
+    return _attributes_size(item)
+
+
+def _projected_names(table: Any, index: Any) -> set | None:
+    """Attribute names an index entry holds; None for all of them."""
+    projection = index.projection or {}
+    kind = projection.get("ProjectionType", "ALL")
+    if kind == "ALL":
+        return None
+    names = set(table.table_key_attrs) | {k["AttributeName"] for k in index.schema}
+    if kind == "INCLUDE":
+        names |= set(projection.get("NonKeyAttributes", []))
+    return names
+
+
+def _read_units(size: int, consistent: bool) -> float:
+    return max(1, math.ceil(size / 4096)) * (1.0 if consistent else 0.5)
+
+
+def _write_units(size: int) -> float:
+    return float(max(1, math.ceil(size / 1024)))
+
+
+class _Footprint:
+    """What a stored item costs to write: its size, and per index its entry (key values,
+    size, and a canonical form to tell whether the projected view changed)."""
+
+    def __init__(self, table: Any, item: Any):
+        from moto.dynamodb.models.utilities import DynamoJsonEncoder
+
+        self.size = _attributes_size(item.attrs)
+        self.entries: dict[str, tuple] = {}
+        for index in table.all_indexes():
+            key_names = [k["AttributeName"] for k in index.schema]
+            if not all(name in item.attrs for name in key_names):
+                continue  # not in this (sparse) index
+            names = _projected_names(table, index)
+            keys = tuple((item.attrs[n].type, item.attrs[n].cast_value) for n in key_names)
+            view = {n: v for n, v in item.attrs.items() if names is None or n in names}
+            self.entries[index.name] = (keys, _attributes_size(view),
+                                        json.dumps(view, cls=DynamoJsonEncoder, sort_keys=True))
+
+
+class _Bill:
+    """Capacity units one request consumed: per table, on the table and on each index."""
+
+    def __init__(self, transactional: bool = False):
+        self.factor = 2.0 if transactional else 1.0  # TransactWriteItems: 2 units per write
+        self.tables: dict[str, dict[str, Any]] = {}
+
+    def add(self, table: Any, units: float, index: Any = None) -> None:
+        from moto.dynamodb.models.table import GlobalSecondaryIndex
+
+        entry = self.tables.setdefault(table.name, {"table": 0.0, "GlobalSecondaryIndexes": {},
+                                                    "LocalSecondaryIndexes": {}})
+        if index is None:
+            entry["table"] += units
+        else:
+            kind = "GlobalSecondaryIndexes" if isinstance(index, GlobalSecondaryIndex) else "LocalSecondaryIndexes"
+            entry[kind][index.name] = entry[kind].get(index.name, 0.0) + units
+
+    def write(self, table: Any, old: _Footprint | None, new: _Footprint | None) -> None:
+        """One item write: the larger of the item's sizes before and after, in 1 KB units (at
+        least 1: a delete of nothing costs 1), and per index whose entry changed, the
+        entry's put or delete, or both when its key changed."""
+        self.add(table, self.factor * _write_units(max(old.size if old else 0, new.size if new else 0)))
+        for index in table.all_indexes():
+            before = old.entries.get(index.name) if old else None
+            after = new.entries.get(index.name) if new else None
+            if before is None and after is None:
+                continue
+            if before is None or after is None:
+                units = _write_units((before or after)[1])
+            elif before[0] != after[0]:
+                units = _write_units(before[1]) + _write_units(after[1])
+            elif before[2] != after[2]:
+                units = _write_units(max(before[1], after[1]))
+            else:
+                continue
+            self.add(table, self.factor * units, index)
+
+    def render(self, label: str, table_name: str, mode: str, kind: str | None = None) -> dict[str, Any]:
+        """AWS's ConsumedCapacity for one table; `kind` ("Read"/"Write") adds the
+        ReadCapacityUnits/WriteCapacityUnits that transactions report."""
+        entry = self.tables.get(table_name) or {"table": 0.0, "GlobalSecondaryIndexes": {},
+                                                "LocalSecondaryIndexes": {}}
+
+        def capacity(units: float) -> dict[str, float]:
+            return {"CapacityUnits": units, **({f"{kind}CapacityUnits": units} if kind else {})}
+
+        total = entry["table"] + sum(u for k in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+                                     for u in entry[k].values())
+        out: dict[str, Any] = {"TableName": label, **capacity(total)}
+        if mode == "INDEXES":
+            out["Table"] = capacity(entry["table"])
+            for k in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+                if entry[k]:
+                    out[k] = {name: capacity(units) for name, units in entry[k].items()}
+        return out
+
+
+class _WriteBilling:
+    """Write observer: bills each item write of a request that asked for its capacity."""
+
+    @staticmethod
+    def before(table: Any, key: tuple | None) -> Any:
+        bill = getattr(_billing, "bill", None)
+        if bill is None or key is None:
+            return None
+        item = _stored(table, key)
+        return bill, (_Footprint(table, item) if item is not None else None)
+
+    @staticmethod
+    def after(table: Any, key: tuple | None, state: Any, ok: bool) -> None:
+        if state is None or not ok:  # a failed write answers with an error, without capacity
+            return
+        bill, old = state
+        item = _stored(table, key)
+        bill.write(table, old, _Footprint(table, item) if item is not None else None)
+
+
+def _consumed_capacity_as_billed() -> None:
+    """moto answers ReturnConsumedCapacity with constants whatever the items: 1.0 per call
+    (0.5 for GetItem), every Query and Scan alike whatever it read, 1 per key for
+    BatchGetItem, 1 per table for BatchWriteItem, an empty list for TransactWriteItems, and
+    UpdateItem and the batch calls report it even when not asked. A benchmark that sums the
+    capacity every call reports (ReturnConsumedCapacity=TOTAL or INDEXES) so learns nothing
+    about what the service would cost. Capacity is now what on-demand DynamoDB bills: item size = sum of
+    UTF-8 attribute name lengths and value sizes (strings UTF-8 bytes, numbers 1 byte per two
+    significant digits + 1, binary raw bytes, null/bool 1, list/map 3 + 1 per element).
+    GetItem ceil(size/4 KB) read units, halved unless ConsistentRead; BatchGetItem each item
+    so; TransactGetItems twice the strong units. Query and Scan: the items read (before
+    FilterExpression and ProjectionExpression; for an index, the index entries) summed and
+    rounded up to 4 KB once per request, halved if eventually consistent, at least 0.5/1.
+    PutItem/UpdateItem/DeleteItem, and each BatchWriteItem request: ceil(max(old, new
+    size)/1 KB), at least 1 (deleting nothing costs 1); plus per secondary index whose entry
+    changed, 1 KB units of the entry put or deleted (both when its key changed);
+    TransactWriteItems twice all that, and a ConditionCheck counts as a write of its item.
+    Responses carry AWS's shapes: TOTAL {TableName, CapacityUnits}, INDEXES adds Table and
+    GlobalSecondaryIndexes/LocalSecondaryIndexes, batch and transaction calls a list per
+    table (transactions add Read/WriteCapacityUnits); with NONE there is none. Measured
+    in-process through boto3 on a table with one KEYS_ONLY index (pynamodb asks for TOTAL on
+    every call): asking adds ~0.1 ms to a PutItem (0.7 ms), UpdateItem (1.0 ms), GetItem
+    (0.8 ms) or ByAuthor Query (3.5 ms)."""
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.get_item, "_local_runtime", False):
+        return
+    _observe_item_writes(_WriteBilling)
+
+    # Query and Scan: run moto's without the filter and the projection, bill what was read,
+    # then filter and project exactly as moto does.
+    inner_query, inner_scan = Table.query, Table.scan
+    query_signature = inspect.signature(inspect.unwrap(inner_query))
+    scan_signature = inspect.signature(inspect.unwrap(inner_scan))
+
+    def billed_read(inner, signature, projection_name):
+        @functools.wraps(inner)
+        def read(self, *args, **kwargs):
+            bill = getattr(_billing, "bill", None)
+            if bill is None:
+                return inner(self, *args, **kwargs)
+            arguments = dict(signature.bind(self, *args, **kwargs).arguments)
+            del arguments["self"]
+            extra = arguments.pop("filter_kwargs", {})
+            filter_expression = arguments.pop("filter_expression", None)
+            projection = arguments.pop(projection_name, None)
+            items, scanned, last_key = inner(self, filter_expression=None, **{projection_name: None},
+                                             **arguments, **extra)
+            index_name = arguments.get("index_name")
+            index = self.get_index(index_name) if index_name else None
+            size = sum(_attributes_size(item.attrs) for item in items)
+            units = _read_units(size, bool(arguments.get("consistent_read")))
+            bill.add(self, units, index)  # an index query: Table 0.0, the units on the index
+            if filter_expression is not None:
+                items = [item for item in items if filter_expression.expr(item)]
+            if projection:
+                items = [item.project(projection) for item in items]
+            return items, scanned, last_key
+        return read
+
+    Table.query = billed_read(inner_query, query_signature, "projection_expressions")
+    Table.scan = billed_read(inner_scan, scan_signature, "projection_expression")
+
+    def item_size(handler: Any, table_name: str, key: dict) -> tuple[Any, int]:
+        backend = handler.dynamodb_backend
+        table = backend.get_table(table_name)
+        item = table.get_item(*backend.get_keys_value(table, key))
+        return table, _attributes_size(item.attrs) if item is not None else 0
+
+    # Reads of single items are billed from the request once moto has answered it; `response`
+    # is moto's answer (for the keys it left unprocessed).
+    def bill_get_item(handler, response, bill):
+        request = handler.body
+        table, size = item_size(handler, request["TableName"], request["Key"])
+        bill.add(table, _read_units(size, bool(request.get("ConsistentRead"))))
+
+    def bill_batch_get_item(handler, response, bill):
+        unprocessed = response.get("UnprocessedKeys") or {}
+        for label, request in handler.body["RequestItems"].items():
+            skip = unprocessed.get(label, {}).get("Keys", [])  # dicts: compared whatever their order
+            for key in request["Keys"]:
+                if key not in skip:  # (binary keys arrive as bytes, which json.dumps refuses)
+                    table, size = item_size(handler, label, key)
+                    bill.add(table, _read_units(size, bool(request.get("ConsistentRead"))))
+
+    def bill_transact_get_items(handler, response, bill):
+        for entry in handler.body["TransactItems"]:
+            table, size = item_size(handler, entry["Get"]["TableName"], entry["Get"]["Key"])
+            bill.add(table, 2 * _read_units(size, True))
+
+    def bill_condition_checks(handler, response, bill):  # the transaction's writes were observed
+        for entry in handler.body["TransactItems"]:
+            if "ConditionCheck" in entry:
+                check = entry["ConditionCheck"]
+                table, size = item_size(handler, check["TableName"], check["Key"])
+                bill.add(table, bill.factor * _write_units(size))
+
+    def tables_of(handler: Any, op: str) -> list[str]:
+        body = handler.body
+        if op in ("batch_get_item", "batch_write_item"):
+            return list(body["RequestItems"])
+        if op in ("transact_get_items", "transact_write_items"):
+            return list(dict.fromkeys(next(iter(e.values()))["TableName"] for e in body["TransactItems"]))
+        return [body["TableName"]]
+
+    extras = {"get_item": bill_get_item, "batch_get_item": bill_batch_get_item,
+              "transact_get_items": bill_transact_get_items, "transact_write_items": bill_condition_checks}
+    kinds = {"transact_get_items": "Read", "transact_write_items": "Write"}
+    single = {"get_item", "put_item", "update_item", "delete_item", "query", "scan"}
+
+    def billed(op: str, inner: Any) -> Any:
+        @functools.wraps(inner)
+        def handle(self):
+            mode = self.body.get("ReturnConsumedCapacity", "NONE")
+            if mode not in ("INDEXES", "TOTAL", "NONE"):
+                raise MockValidationException(
+                    f"1 validation error detected: Value '{mode}' at 'returnConsumedCapacity' failed to satisfy "
+                    "constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]")
+            bill = _Bill(transactional=op == "transact_write_items") if mode != "NONE" else None
+            _billing.bill = bill
+            try:
+                result = inner(self)
+            finally:
+                _billing.bill = None
+            body = result.result
+            body.pop("ConsumedCapacity", None)  # moto's made-up figures
+            body.pop("ConsumedCapacityUnits", None)
+            if bill is None:
+                return result
+            if op in extras:
+                extras[op](self, body, bill)
+            backend = self.dynamodb_backend
+            rendered = [bill.render(label, backend.get_table(label).name, mode, kinds.get(op))
+                        for label in tables_of(self, op)]
+            body["ConsumedCapacity"] = rendered[0] if op in single else rendered
+            return result
+
+        handle._local_runtime = True  # type: ignore[attr-defined]
+        return handle
+
+    for op in ("get_item", "put_item", "update_item", "delete_item", "query", "scan",
+               "batch_get_item", "batch_write_item", "transact_get_items", "transact_write_items"):
+        inner = getattr(DynamoHandler, op)
+        if op in ("get_item", "put_item", "delete_item", "query", "scan"):
+            inner = inner.__wrapped__  # past moto's include_consumed_capacity and its constants
+        setattr(DynamoHandler, op, billed(op, inner))
+
+
+# ------------------------------------------------------------------ responses, serialized directly
+# moto's generic serializer (moto/core/serialize.py) turns a result into the response body
+# by walking the operation's botocore output shape, looking every structure member up
+# through alias providers. What it does to a plain-dict result, and what the direct encoder
+# below reproduces member for member:
+#   structure: the shape's members only, in the shape's order; a member whose value is None
+#       is left out; an empty structure stays {} (a None element of a list stays None)
+#   map: every key kept as given; values encoded by the value shape (a None structure value
+#       is left out); list: every element encoded by the member shape
+#   string: Enum -> its value, then str() (None, {} and [] kept as they are)
+#   integer/long: int(); float/double: float(); boolean: as given
+#   blob: base64 text (a str is UTF-8 encoded first)
+#   timestamp: epoch seconds (moto's own TimestampSerializer is called)
+#   then json.dumps(body), indented when MOTO_PRETTIFY_RESPONSES is set: the same text.
+# Anything else (a result that is not a dict where a structure is due, a key that is not a
+# member, so might be picked through an alias, a shape with a serialization name, or any
+# error while encoding) makes that response go through moto's serializer instead.
+_SKIP = object()  # "the generic serializer writes nothing here"
+_ATTRIBUTE_VALUE = "AttributeValue"
+_TAG_ORDER = {tag: i for i, tag in enumerate(("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"))}  # shape's
+_DIRECT_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
+                                "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems"})
+
+
+class _NotPlain(Exception):
+    """A result (or shape) the direct encoder does not reproduce exactly."""
+
+
+def _string(value: Any) -> Any:
+    if type(value) is str:
+        return value
+    if isinstance(value, Enum):
+        value = value.value
+    return str(value) if value not in [None, {}, []] else value
+
+
+def _blob(value: Any) -> str:
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return base64.b64encode(value).strip().decode("utf-8")
+
+
+def _attribute_value(value: Any) -> Any:
+    """An AttributeValue, encoded as the generic serializer would (it probes all ten members,
+    twice each through aliases; this reads the one or two present)."""
+    if value is None:
+        return _SKIP
+    if type(value) is not dict:
+        raise _NotPlain
+    out = {}
+    tags = value.items()
+    if len(value) > 1:  # not a valid value, but encoded as the serializer would: in the shape's order
+        tags = sorted(tags, key=lambda tag_value: _TAG_ORDER.get(tag_value[0], -1))
+    for tag, v in tags:
+        if v is None:
+            continue
+        if tag == "S" or tag == "N":
+            out[tag] = v if type(v) is str else _string(v)
+        elif tag == "M":
+            if type(v) is not dict:
+                raise _NotPlain
+            m = {}
+            for name, element in v.items():
+                encoded = _attribute_value(element)
+                if encoded is not _SKIP:
+                    m[name] = encoded
+            out[tag] = m
+        elif tag == "L":
+            out[tag] = [element if encoded is _SKIP else encoded
+                        for element in v for encoded in (_attribute_value(element),)]
+        elif tag == "B":
+            out[tag] = _blob(v)
+        elif tag == "SS" or tag == "NS":
+            out[tag] = [_string(element) for element in v]
+        elif tag == "BS":
+            out[tag] = [_blob(element) for element in v]
+        elif tag == "BOOL" or tag == "NULL":
+            out[tag] = v
+        else:  # not a member (the generic serializer might find it through an alias)
+            raise _NotPlain
+    return out
+
+
+def _encoder(shape: Any, memo: dict[str, Any]) -> Any:
+    """A function: value -> its JSON-ready form (or _SKIP) under `shape`, as moto's
+    JSONSerializer would produce it. Raises _NotPlain for shapes it does not handle."""
+    if shape.name in memo:
+        return memo[shape.name]
+    if shape.name == _ATTRIBUTE_VALUE:
+        memo[shape.name] = _attribute_value
+        return _attribute_value
+    cell: list[Any] = []
+    memo[shape.name] = lambda value: cell[0](value)  # recursive shapes reach themselves through it
+    kind = shape.type_name
+    if kind == "structure" and shape.is_document_type:
+        def encode(value):
+            return value
+    elif kind == "structure":
+        members = []
+        for name, member in shape.members.items():
+            if member.serialization.get("name", name) != name:
+                raise _NotPlain
+            members.append((name, _encoder(member, memo)))
+        names = frozenset(name for name, _ in members)
+
+        def encode(value):
+            if value is None:
+                return _SKIP
+            if type(value) is not dict or not names.issuperset(value):
+                raise _NotPlain
+            out = {}
+            for name, member_encoder in members:
+                v = value.get(name)
+                if v is not None:
+                    encoded = member_encoder(v)
+                    if encoded is not _SKIP:
+                        out[name] = encoded
+            return out
+    elif kind == "map":
+        if shape.value.serialization.get("name"):
+            raise _NotPlain
+        value_encoder = _encoder(shape.value, memo)
+
+        def encode(value):
+            if type(value) is not dict:
+                raise _NotPlain
+            out = {}
+            for k, v in value.items():
+                encoded = value_encoder(v)
+                if encoded is not _SKIP:
+                    out[k] = encoded
+            return out
+    elif kind == "list":
+        element_encoder = _encoder(shape.member, memo)
+
+        def encode(value):
+            if not isinstance(value, (list, tuple)):
+                raise _NotPlain
+            return [element if encoded is _SKIP else encoded
+                    for element in value for encoded in (element_encoder(element),)]
+    elif kind == "string":
+        encode = _string
+    elif kind in ("integer", "long"):
+        encode = int
+    elif kind in ("float", "double"):
+        encode = float
+    elif kind == "blob":
+        encode = _blob
+    elif kind == "timestamp":
+        from moto.core.serialize import TimestampSerializer
+
+        timestamps = TimestampSerializer(TimestampSerializer.TIMESTAMP_FORMAT_UNIX)
+
+        def encode(value):
+            wrapper: dict[str, Any] = {}
+            timestamps.serialize(wrapper, value, shape, "timestamp")
+            return wrapper["timestamp"]
+    elif kind == "boolean":
+        def encode(value):
+            return value
+    else:
+        raise _NotPlain
+    cell.append(encode)
+    memo[shape.name] = encode
+    return encode
+
+
+def _dynamodb_responses_serialized_directly() -> None:
+    """moto 5.2 serializes every response through its generic, botocore-shape-driven
+    serializer, which for DynamoDB walks every attribute value of every item and, for each,
+    looks up all ten AttributeValue members (S, N, B, SS, NS, BS, M, L, NULL, BOOL) through
+    its alias providers, about 80 lookups per value: every DynamoDB read on the emulator costs
+    time proportional to attributes x 10, which dominated the home timeline read. For the
+    data-plane operations, whose results are already plain DynamoDB JSON (GetItem, PutItem,
+    UpdateItem, DeleteItem, Query, Scan, BatchGetItem, BatchWriteItem, TransactGetItems,
+    TransactWriteItems), a successful result is now encoded directly: the same transformation
+    of the result (see the notes above `_SKIP`), then json.dumps, with the status code
+    (200) and headers (Content-Type application/x-amz-json-1.0, plus the handler's own) the
+    serializer gives. The request id and the x-amz-crc32 header, which botocore checks for
+    DynamoDB, are added after this, by moto's call_action, over whichever body was produced.
+    Errors, the control plane (DescribeTable, CreateTable, ListTables..., whose results hold
+    datetimes and model objects) and any result the encoder cannot reproduce exactly still go
+    through moto's serializer. Measured in-process through boto3 (mock_aws, all the patches
+    above, ReturnConsumedCapacity=TOTAL), median of 300 calls: a BatchGetItem of 11 items of
+    10 attributes took 6.7 ms, of which serializing the result 4.8 ms; now 1.6 ms (0.06 ms).
+    A Query returning 25 items of 10 attributes took 16.5 ms, serializing 12.9 ms; now 3.1 ms
+    (0.16 ms). The bodies are the serializer's, byte for byte (tests/unit/test_moto_patches.py)."""
+    from moto import settings
+    from moto.core.responses import ActionResult
+    from moto.core.serialize import JSONSerializer, get_serializer_class
+    from moto.core.utils import get_service_model
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.serialized, "_local_runtime", False):
+        return
+    generic = DynamoHandler.serialized  # BaseResponse.serialized: moto's serializer
+    generic_execute = ActionResult.execute_result
+    plans: dict[str, Any] = {}  # operation name -> (status code, content type, encoder), or None
+
+    def plan_for(service_model: Any, action: str) -> Any:
+        if action not in plans:
+            try:
+                operation = service_model.operation_model(action)
+                if operation.has_event_stream_output or operation.output_shape is None:
+                    raise _NotPlain
+                serializer = JSONSerializer(operation_model=operation)  # its status and Content-Type
+                plans[action] = (serializer._create_default_response()["status_code"],
+                                 serializer._get_protocol_specific_content_type(),
+                                 _encoder(operation.output_shape, {}))
+            except _NotPlain:
+                plans[action] = None
+        return plans[action]
+
+    def direct(handler: Any, action_result: Any) -> Any:
+        """(status, headers, body) as moto's serializer would give them, or None to let it."""
+        result = action_result.result
+        action = handler._get_action()
+        if (action not in _DIRECT_OPERATIONS or isinstance(result, Exception)
+                # a subclass with its own execute_result (PaginatedResult) does more than serialize
+                or type(action_result).execute_result is not generic_execute
+                or getattr(handler, "RESPONSE_KEY_PATH_TO_TRANSFORMER", None)):
+            return None
+        service_model = get_service_model(handler.boto3_service_name)
+        protocol = handler.determine_response_protocol(service_model)
+        plan = plan_for(service_model, action)
+        if plan is None or get_serializer_class(service_model.service_name, protocol) is not JSONSerializer:
+            return None
+        status, content_type, encode = plan
+        try:
+            body = encode(result)
+            text = json.dumps({} if body is _SKIP else body, indent=4 if settings.PRETTIFY_RESPONSES else None)
+        except Exception:  # _NotPlain, or what moto's serializer would fail on too: let it
+            return None
+        headers = {"Content-Type": content_type}
+        headers.update(handler.response_headers)  # as BaseResponse.serialized does
+        return status, headers, text
+
+    @functools.wraps(generic)
+    def serialized(self, action_result):
+        response = direct(self, action_result)
+        return response if response is not None else generic(self, action_result)
+
+    serialized._local_runtime = True  # type: ignore[attr-defined]
+    DynamoHandler.serialized = serialized

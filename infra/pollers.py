@@ -41,7 +41,9 @@ from infra.functions import FunctionError, LocalFunctions
 _log = logging.getLogger("infra.pollers")
 
 SQS_LONG_POLL = 1  # seconds; bounds how long close() waits for an idle queue poller
-STREAM_IDLE_MIN, STREAM_IDLE_MAX = 0.05, 0.5  # backoff between polls of a quiet stream
+# Backoff between polls of a quiet stream, capped at Lambda's rate: it polls each shard
+# four times a second, so a record waits at most 250 ms for its poll.
+STREAM_IDLE_MIN, STREAM_IDLE_MAX = 0.05, 0.25
 WINDOW_TICK = 0.05  # how often a filling batch is topped up while its window is open
 DISCOVERY_INTERVAL = 5.0  # seconds between DescribeStream calls looking for new shards
 RETRY_BACKOFF_MAX = 2.0

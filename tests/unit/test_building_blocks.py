@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -118,7 +119,8 @@ class FakeModel:
 
 def test_given_unprocessed_items_then_they_are_retried_with_growing_backoff():
     client, sleeps = ThrottlingDynamoDB(refusals=3), []
-    BatchWriter(client, sleep=sleeps.append, base_delay=0.1).put(FakeModel, [FakeModel(n) for n in range(30)])
+    BatchWriter(client, sleep=sleeps.append, base_delay=0.1, concurrency=1).put(
+        FakeModel, [FakeModel(n) for n in range(30)])
     # 25 sent, 24 of them left unprocessed and resent, then 23, 22; then the last 5
     assert client.calls == [25, 24, 23, 22, 5]
     assert len(sleeps) == 3 and all(0 <= s <= 0.1 * 2 ** (i + 1) for i, s in enumerate(sleeps))
@@ -128,3 +130,43 @@ def test_given_items_never_processed_then_the_writer_gives_up_loudly():
     client = ThrottlingDynamoDB(refusals=100, processes_one=False)
     with pytest.raises(UnprocessedItemsError):
         BatchWriter(client, sleep=lambda s: None, max_attempts=4).put(FakeModel, [FakeModel(1), FakeModel(2)])
+
+
+class SlowDynamoDB:
+    """Records how many batches are in flight at once."""
+
+    def __init__(self):
+        self.lock, self.in_flight, self.peak, self.batches = threading.Lock(), 0, 0, []
+
+    def batch_write_item(self, RequestItems):
+        (table, requests), = RequestItems.items()
+        with self.lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            self.batches.append(sorted(int(r["PutRequest"]["Item"]["pk"]["N"]) for r in requests))
+        time.sleep(0.02)
+        with self.lock:
+            self.in_flight -= 1
+        return {"UnprocessedItems": {}}
+
+
+def test_given_a_fan_out_of_200_owners_then_its_eight_batches_are_written_four_at_a_time():
+    client = SlowDynamoDB()
+    BatchWriter(client, concurrency=4).put(FakeModel, [FakeModel(n) for n in range(200)])
+    assert sorted(n for batch in client.batches for n in batch) == list(range(200))
+    assert len(client.batches) == 8 and all(len(b) == 25 for b in client.batches)
+    assert client.peak == 4
+
+
+def test_given_one_batch_of_several_fails_then_the_others_are_still_written_and_the_error_surfaces():
+    class OneBadBatch(SlowDynamoDB):
+        def batch_write_item(self, RequestItems):
+            (_, requests), = RequestItems.items()
+            if requests[0]["PutRequest"]["Item"]["pk"]["N"] == "25":
+                raise RuntimeError("throttled for good")
+            return super().batch_write_item(RequestItems)
+
+    client = OneBadBatch()
+    with pytest.raises(RuntimeError):
+        BatchWriter(client, concurrency=4).put(FakeModel, [FakeModel(n) for n in range(100)])
+    assert sorted(b[0] for b in client.batches) == [0, 50, 75]

@@ -150,3 +150,55 @@ def test_given_a_promotion_with_more_followers_than_a_page_then_every_follower_g
     assert timeline_entries(h, post) == []
     for reader in [star, *fans]:
         assert h.home_ids(reader) == [post]
+
+
+@pytest.mark.stack(CelebrityThreshold="2")
+def test_given_celebrities_with_many_posts_when_reading_a_page_then_only_a_page_worth_of_posts_is_hydrated(h, monkeypatch):
+    """Found by the benchmark: the merge hydrated every candidate down to the floor (up to 25
+    per source), though a page uses at most limit + OVERFETCH of them; with many followed
+    celebrities a read fetched hundreds of posts to show twenty."""
+    # Given alice follows three celebrities and one ordinary account, all prolific
+    alice, fan = h.sign_up("alice"), h.sign_up("fan")
+    names = ["cel1", "cel2", "cel3", "dave"]
+    authors = {name: h.sign_up(name) for name in names}
+    for name in names[:3]:
+        h.follow(alice, name)
+        h.follow(fan, name)
+    h.follow(alice, "dave")
+    h.drain()
+    posted = []
+    for round_ in range(30):
+        for name in names:
+            posted.append(h.post(authors[name], f"{name} {round_}"))
+    h.drain()
+    fetched: list[int] = []
+    tweets = h.services.reader._tweets
+    original = tweets.get_many
+    monkeypatch.setattr(tweets, "get_many", lambda ids: fetched.append(len(list(ids))) or original(ids))
+    # When alice reads a page of 20
+    page = h.home(alice, limit=20).body
+    # Then she gets the 20 newest, and no more than 25 posts were fetched for them
+    assert [i["id"] for i in page["items"]] == list(reversed(posted))[:20]
+    assert sum(fetched) <= 25, fetched
+    # and the next page continues exactly where this one stopped
+    second = h.home(alice, limit=20, cursor=page["next_cursor"]).body
+    assert [i["id"] for i in second["items"]] == list(reversed(posted))[20:40]
+
+
+@pytest.mark.stack(CelebrityThreshold="2")
+def test_when_reading_home_then_the_celebrity_list_and_the_timeline_page_are_fetched_together(h, monkeypatch):
+    """Two round trips before hydration, not three: neither lookup waits for the other (each
+    one here waits until the other has started, so done one after the other they would fail)."""
+    import threading
+
+    alice, bob = h.sign_up("alice"), h.sign_up("bob")
+    h.follow(alice, "bob")
+    h.post(bob, "hello")
+    h.drain()
+    together = threading.Barrier(2, timeout=5)
+    reader = h.services.reader
+    for store, name in ((reader._graph, "celebrity_followees"), (reader._timelines, "page")):
+        original = getattr(store, name)
+        monkeypatch.setattr(store, name, lambda *a, _original=original, **k: together.wait() and False or _original(*a, **k))
+    assert h.home(alice).status == 200
+    assert not together.broken

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from timeline.records import Tweet
 from timeline.service import messages
@@ -17,6 +18,9 @@ from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import GraphStore
 from timeline.store.timelines import TimelineStore
+
+
+_trim_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trim")
 
 
 class FanoutPlanner:
@@ -79,9 +83,9 @@ class FanoutApplier:
     def _add(self, tweet_id: int, author_id: int, owners: list[int]) -> None:
         expires_at = int(time.time()) + self._settings.timeline_ttl_seconds
         self._timelines.add(owners, tweet_id, author_id, expires_at)
-        for owner in owners:
-            if self.should_trim(owner, tweet_id):
-                self._timelines.trim(owner, self._settings.timeline_max)
+        due = [owner for owner in owners if self.should_trim(owner, tweet_id)]
+        # Independent timelines: trim them side by side rather than one round trip after another.
+        list(_trim_pool.map(lambda owner: self._timelines.trim(owner, self._settings.timeline_max), due))
 
     def _celebrity_edges(self, celebrity_id: int, after: str | None) -> None:
         """One page of a promotion: celebrity edges for a page of followers, then the next

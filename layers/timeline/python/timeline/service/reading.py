@@ -35,6 +35,21 @@ class Page:
     partial: bool = False
 
 
+def _started(fetch, before: int | None, want: int):
+    """`fetch` as a source whose first call, (before, want), is already running in the pool.
+
+    `_paginate`'s first round asks every source for exactly (before, limit + OVERFETCH), so
+    that call is answered by the future; any later round fetches afresh.
+    """
+    pending = [_pool.submit(fetch, before, want)]
+
+    def source(before_id: int | None, want_now: int) -> list[tuple[int, int]]:
+        if pending and (before_id, want_now) == (before, want):
+            return pending.pop().result()
+        return fetch(before_id, want_now)
+    return source
+
+
 class Reader:
     def __init__(self, users: UserStore, tweets: TweetStore, graph: GraphStore,
                  timelines: TimelineStore, cursors: CursorCodec):
@@ -55,12 +70,15 @@ class Reader:
         and k-way merged by id. Never one query per followed account."""
         scope = "home"
         before = int(self._cursors.decode(cursor, reader=reader_id, scope=scope)) if cursor else None
-        celebrities = self._graph.celebrity_followees(reader_id)
+        celebrities = _pool.submit(self._graph.celebrity_followees, reader_id)
 
         def materialized(before_id: int | None, want: int) -> list[tuple[int, int]]:
             return self._timelines.page(reader_id, before=before_id, limit=want)
 
-        sources = [materialized] + [self._posts_of(c) for c in dict.fromkeys(celebrities)]
+        # The timeline's first round does not depend on the celebrity list: start it now, so
+        # the two lookups share one round trip instead of two in a row.
+        first_round = _started(materialized, before, limit + OVERFETCH)
+        sources = [first_round] + [self._posts_of(c) for c in dict.fromkeys(celebrities.result())]
         return self._paginate(reader_id, scope, sources, before, limit)
 
     # -------------------------------------------------------------- shared machinery
@@ -75,8 +93,10 @@ class Reader:
 
         Each round asks every source for `want` ids below the position. A source that
         returned a full `want` may hold more ids below its last one, so the merged list is
-        only complete down to the highest such last id: the round consumes just that prefix.
-        Deleted posts (gone from TweetsTable) fall out at hydration.
+        only complete down to the highest such last id: the round consumes just that prefix,
+        and of it only the newest `want` (the page needs no more; hydrating the whole prefix
+        would fetch up to `want` posts per source). Deleted posts (gone from TweetsTable)
+        fall out at hydration.
         """
         items: list[Item] = []
         position = before
@@ -95,7 +115,8 @@ class Reader:
                 if tweet_id not in seen:
                     seen.add(tweet_id)
                     candidates.append((tweet_id, author_id))
-            exhausted = floor is None
+            exhausted = floor is None and len(candidates) <= want
+            candidates = candidates[:want]
             hydrated = self._hydrate(candidates)
             consumed_all = True
             for (tweet_id, _), item in zip(candidates, hydrated):

@@ -1,9 +1,14 @@
-"""BatchWriteItem with UnprocessedItems retried under exponential backoff and jitter.
+"""BatchWriteItem with UnprocessedItems retried under exponential backoff and jitter, a few
+batches in flight at once.
 
 pynamodb's own batch writer resends UnprocessedItems immediately, in a tight loop; under
 throttling that makes things worse (AWS asks for backoff), so the writes that fan out to
 thousands of timelines go through here instead. Items are still pynamodb models:
 their serialization is pynamodb's.
+
+A fan-out message holds up to 200 owners, eight batches of 25: written one after another,
+a big account's post waits for eight round trips per message. Up to `concurrency` batches
+are in flight at once (each retried on its own), so the worker waits for about two.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from pynamodb.models import Model
 
@@ -25,10 +31,11 @@ class UnprocessedItemsError(Exception):
 
 class BatchWriter:
     def __init__(self, client, *, max_attempts: int = 8, base_delay: float = 0.05,
-                 max_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep):
+                 max_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep, concurrency: int = 4):
         self._client = client
         self.max_attempts, self.base_delay, self.max_delay = max_attempts, base_delay, max_delay
         self._sleep = sleep
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="batch-write") if concurrency > 1 else None
 
     def put(self, model: type[Model], items: Sequence[Model]) -> None:
         self._write(model.Meta.table_name, [{"PutRequest": {"Item": item.serialize()}} for item in items])
@@ -43,16 +50,26 @@ class BatchWriter:
 
     def _write(self, table: str, requests: list[dict]) -> None:
         # DynamoDB rejects a batch holding the same key twice; callers pass distinct keys.
-        for start in range(0, len(requests), MAX_BATCH):
-            pending = requests[start:start + MAX_BATCH]
-            attempt = 0
-            while pending:
-                response = self._client.batch_write_item(RequestItems={table: pending})
-                pending = response.get("UnprocessedItems", {}).get(table, [])
-                if not pending:
-                    break
-                attempt += 1
-                if attempt >= self.max_attempts:
-                    raise UnprocessedItemsError(len(pending))
-                ceiling = min(self.max_delay, self.base_delay * (2 ** attempt))
-                self._sleep(random.uniform(0, ceiling))  # full jitter
+        batches = [requests[start:start + MAX_BATCH] for start in range(0, len(requests), MAX_BATCH)]
+        if self._pool is None or len(batches) == 1:
+            for batch in batches:
+                self._write_batch(table, batch)
+            return
+        # Every batch runs to its end (or its error) before this returns: a failure is raised
+        # after the others were written, and a retry of the message rewrites all of them.
+        futures = [self._pool.submit(self._write_batch, table, batch) for batch in batches]
+        for future in futures:
+            future.result()
+
+    def _write_batch(self, table: str, pending: list[dict]) -> None:
+        attempt = 0
+        while pending:
+            response = self._client.batch_write_item(RequestItems={table: pending})
+            pending = response.get("UnprocessedItems", {}).get(table, [])
+            if not pending:
+                break
+            attempt += 1
+            if attempt >= self.max_attempts:
+                raise UnprocessedItemsError(len(pending))
+            ceiling = min(self.max_delay, self.base_delay * (2 ** attempt))
+            self._sleep(random.uniform(0, ceiling))  # full jitter

@@ -1,0 +1,99 @@
+"""One strategy's stack on the shared emulator: template.yaml deployed with that strategy's
+parameters, the real function handlers in their worker processes (metered), the event-source
+pollers and the HTTP gateway. The same parts `make run` starts, minus the demo data.
+
+Every invocation is recorded (infra.functions.Invocation): the benchmark reads request and
+capacity counts, handler durations and pipeline stage times from them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra import template as tpl
+from infra.deployer import Stack, deploy
+from infra.functions import Invocation, LocalFunctions
+from infra.gateway import Gateway
+from infra.pollers import Pollers
+
+LAYER = tpl.ROOT / "layers" / "timeline" / "python"
+
+
+@dataclass
+class Recorder:
+    """Every invocation of the stack's functions, in completion order."""
+
+    invocations: list[Invocation] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, invocation: Invocation) -> None:
+        with self._lock:
+            self.invocations.append(invocation)
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.invocations)
+
+    def since(self, mark: int) -> list[Invocation]:
+        with self._lock:
+            return self.invocations[mark:]
+
+
+class StrategyStack:
+    """`with StrategyStack(endpoint, "bench-push", {"CelebrityThreshold": "999"}) as s:`"""
+
+    def __init__(self, endpoint_url: str, name: str, params: dict[str, str], *, log_dir: Path,
+                 region: str = "us-east-1"):
+        self.endpoint_url, self.name, self.params, self.region = endpoint_url, name, params, region
+        self.log_dir = log_dir
+        self.recorder = Recorder()
+        self._running = ExitStack()
+
+    def __enter__(self) -> StrategyStack:
+        quiet = logging.getLogger("infra")
+        quiet.setLevel(logging.WARNING)  # one line per request and batch would bury the progress
+        try:
+            self.stack: Stack = deploy(self.name, self.params, endpoint_url=self.endpoint_url, region=self.region)
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self.functions = LocalFunctions.start(self.stack, endpoint_url=self.endpoint_url,
+                                                  log_dir=self.log_dir, meter=True)
+            self._running.callback(self.functions.close)
+            self.functions.add_observer(self.recorder)
+            self.pollers = Pollers.start(self.stack, self.functions, endpoint_url=self.endpoint_url)
+            self._running.callback(self.pollers.close)
+            self.gateway = Gateway.for_stack(tpl.load_sam(), self.stack, self.functions,
+                                             endpoint_url=self.endpoint_url).serve(0)
+            self._running.callback(self.gateway.close)
+        except BaseException:
+            self._running.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._running.close()
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    @property
+    def api_env(self) -> dict[str, str]:
+        return self.stack.function_env["ApiFunction"]
+
+    def wait_idle(self, timeout: float = 120.0) -> bool:
+        return self.pollers.wait_idle(timeout)
+
+    def stop_pipeline(self) -> None:
+        """Stop the pollers (for measurements that write seed rows the pipeline must not see)."""
+        self.pollers.close()
+
+
+def import_layer() -> None:
+    """Make the product's domain package importable here (its store layer seeds the tables)."""
+    if str(LAYER) not in sys.path:
+        sys.path.insert(0, str(LAYER))

@@ -1,0 +1,453 @@
+"""Run one benchmark: every strategy's stack on one embedded emulator, the same graph and the
+same operation log for each, and the measurements `bench.report` turns into results.
+
+Per strategy (a stack deployed from template.yaml with its CelebrityThreshold):
+  1. seed the graph through the store layer; the real pipeline fans out the history posts
+     (that fan-out is also the fan-out rate measurement);
+  2. cost probes, one operation at a time with the pipeline otherwise idle, so every request
+     a post or a read causes is attributed to it exactly: posts by authors drawn by posting
+     rate (plus one per follower-count stratum, plus the biggest account: the tail), and home
+     reads by readers drawn by read rate;
+  3. the mixed workload (the op log at ~50 reads per post, follows, unfollows, deletes), with
+     probe followers polling for every post: latencies and delivery lag;
+  4. read latency for a reader following 0 and one following 5 celebrities.
+Extra sweep thresholds get steps 1-2 only. The hybrid stack also measures the emulator's
+ceiling and, last, read latency as filler rows grow its tables.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import json
+import queue
+import random
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from bench import measure
+from bench.client import Client
+from bench.localstack import StrategyStack
+from bench.measure import Counts
+from bench.profiles import Profile
+from bench.seed import Seeded, seed_graph, sign_in_all
+from bench.workload import OpLog
+
+if TYPE_CHECKING:
+    from bench.graph import Graph
+
+POLL_INTERVAL = 0.05  # probe followers poll this often; lag resolution
+LAG_TIMEOUT = 20.0
+
+
+@dataclass
+class Progress:
+    """One line per step on stderr, with elapsed time: the benchmark takes minutes."""
+
+    started: float = field(default_factory=time.perf_counter)
+
+    def say(self, message: str) -> None:
+        print(f"[bench {time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def every(self, total: int, label: str) -> Callable[[int], None]:
+        step = max(1, total // 5)
+
+        def tick(done: int) -> None:
+            if done % step == 0 or done == total:
+                self.say(f"  {label}: {done}/{total} ({100 * done // max(1, total)}%)")
+        return tick
+
+
+@dataclass
+class PostProbe:
+    author: int
+    followers: int
+    celebrity: bool
+    counts: Counts
+    visible_s: float  # 201 -> the last follower's entry written (0: merged at read, visible at once)
+    next_read_sees_it: bool | None  # a follower's home read right after the 201 shows it (None: no follower)
+    apply_s: float  # first worker start -> last worker end: the fan-out's own time
+    worker_ms: float  # the fan-out workers' handler time (Lambda Duration), summed
+    sampled: bool  # drawn by posting rate (counts toward per-post means) or a stratum probe
+
+
+@dataclass
+class ReadProbe:
+    reader: int
+    celebrities: int
+    counts: Counts
+    round_trips: int
+    hydration_batches: int
+    duration_ms: float
+    posts_hydrated: int  # keys of the posts BatchGetItem
+    authors_hydrated: int  # keys of the authors BatchGetItem
+
+
+@dataclass
+class StrategyRun:
+    name: str
+    threshold: int
+    seeded_items: int = 0
+    seed_s: float = 0.0
+    history_posts: int = 0
+    fanout_entries: int = 0
+    fanout_s: float = 0.0
+    post_probes: list[PostProbe] = field(default_factory=list)
+    read_probes: list[ReadProbe] = field(default_factory=list)
+    reads: list[dict] = field(default_factory=list)  # {"reader", "celebrities", "ms", "handler_ms"}
+    posts: list[dict] = field(default_factory=list)  # {"author", "ms", "celebrity"}
+    lags: list[dict] = field(default_factory=list)  # {"tweet", "celebrity", "lag_ms", "first_read", "stages"}
+    latency_by_celebrities: dict[int, dict] = field(default_factory=dict)  # celebrities -> {"e2e": [...], "handler": [...]}
+    mixed_counts: Counts | None = None
+    mixed_ops: dict[str, int] = field(default_factory=dict)
+    ceiling: dict | None = None
+    item_sizes: dict[str, float] = field(default_factory=dict)  # bench.model.ItemSizes fields, measured
+    table_size: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Bench:
+    def __init__(self, profile: Profile, graph: Graph, oplog: OpLog, endpoint: str, out_dir: Path,
+                 progress: Progress):
+        self.profile, self.graph, self.oplog = profile, graph, oplog
+        self.endpoint, self.out_dir, self.progress = endpoint, out_dir, progress
+        self.rng = random.Random(profile.seed)
+
+    # ------------------------------------------------------------------ helpers
+    def celebrities_followed(self, reader: int, threshold: int) -> int:
+        """Sources a home read merges: followed celebrities, plus itself if it is one."""
+        fc = self.graph.followers_count
+        return sum(fc[v] >= threshold for v in self.graph.following[reader]) + (fc[reader] >= threshold)
+
+    def probe_authors(self) -> tuple[list[int], list[int]]:
+        """(sampled by posting rate, one per follower-count stratum incl. the biggest account)."""
+        rng = random.Random(self.profile.seed + 1)
+        sampled = rng.choices(range(self.graph.n), weights=self.graph.post_weight, k=self.profile.probe_posts)
+        by_followers = sorted(range(self.graph.n), key=lambda u: self.graph.followers_count[u])
+        strata = {by_followers[min(len(by_followers) - 1, int(q * len(by_followers)))]
+                  for q in (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)}
+        strata |= set(by_followers[-3:])
+        return sampled, sorted(strata - set(sampled), key=lambda u: self.graph.followers_count[u])
+
+    def probe_readers(self) -> list[int]:
+        rng = random.Random(self.profile.seed + 2)
+        return rng.choices(range(self.graph.n), weights=self.graph.read_weight, k=self.profile.probe_reads)
+
+    def latency_readers(self, threshold: int) -> dict[int, int]:
+        """Readers merging 0, 1 and 5 sources at this threshold (those that exist), each with a
+        timeline at least a page long: celebrities merged -> reader."""
+        chosen: dict[int, int] = {}
+        fc = self.graph.followers_count
+        for u in range(self.graph.n):
+            fed = sum(fc[v] < threshold for v in self.graph.following[u])  # fanned out to u
+            c = self.celebrities_followed(u, threshold)
+            if c in (0, 1, 5) and c not in chosen and (fed >= 30 or c):
+                chosen[c] = u
+        return chosen
+
+    def first_follower(self, author: int) -> int | None:
+        followers = self.graph.followers(author)
+        return min(followers) if followers else None
+
+    @property
+    def biggest(self) -> int:
+        return max(range(self.graph.n), key=lambda u: self.graph.followers_count[u])
+
+    # ------------------------------------------------------------------ one strategy
+    def run_strategy(self, name: str, threshold: int, *, mixed: bool, ceiling: bool = False,
+                     table_size: bool = False) -> StrategyRun:
+        run = StrategyRun(name, threshold)
+        started = time.perf_counter()
+        say = self.progress.say
+        with StrategyStack(self.endpoint, f"bench-{name}", {"CelebrityThreshold": str(threshold)},
+                           log_dir=self.out_dir / "logs" / name) as s:
+            say(f"{name} (CelebrityThreshold={threshold}): stack deployed; seeding {self.graph.n} users, "
+                f"{self.graph.edges} follows")
+            mark = s.recorder.mark()
+            seeded = seed_graph(s, self.graph, threshold, history_per_user=self.profile.history_per_user,
+                                seed=self.profile.seed)
+            run.seeded_items, run.seed_s, run.history_posts = seeded.items, seeded.seconds, seeded.history_posts
+            say(f"  seeded {seeded.items} rows in {seeded.seconds:.1f}s; {seeded.history_posts} history posts "
+                f"fanning out through the pipeline")
+            s.wait_idle(300)
+            self._fanout_rate(run, s.recorder.since(mark))
+            say(f"  fan-out settled: {run.fanout_entries} timeline entries in {run.fanout_s:.1f}s "
+                f"({run.fanout_entries / max(run.fanout_s, 1e-9):.0f}/s)")
+
+            sampled, strata = self.probe_authors()
+            readers = self.probe_readers()
+            latency_readers = self.latency_readers(threshold)
+            actors = set(sampled) | set(strata) | set(readers) | set(latency_readers.values())
+            actors |= {f for a in set(sampled) | set(strata) if (f := self.first_follower(a)) is not None}
+            if mixed:
+                actors |= self.oplog.actors
+            phase = time.perf_counter()
+            tokens = sign_in_all(s, seeded, actors)
+            client = Client(s.url)
+            self._warm(s, client, tokens, readers)
+            say(f"  {len(tokens)} accounts signed in, workers warm ({time.perf_counter() - phase:.1f}s)")
+            if ceiling:
+                run.ceiling = self._ceiling(s, seeded, threshold)
+                say(f"  emulator ceiling: {json.dumps({k: round(v, 2) for k, v in run.ceiling.items()})}")
+
+            self._cost_probes(run, s, client, tokens, seeded, sampled, strata, readers)
+            run.item_sizes = self._item_sizes(s)
+            if mixed:
+                self._mixed(run, s, client, tokens, seeded)
+            self._latency_by_celebrities(run, s, client, tokens, latency_readers)
+            if table_size:
+                self._table_size(run, s, client, tokens, seeded, latency_readers)
+        run.seconds = time.perf_counter() - started
+        say(f"{name}: done in {run.seconds:.1f}s")
+        return run
+
+    def _warm(self, s: StrategyStack, client: Client, tokens: dict[int, str], readers: list[int]) -> None:
+        """Cold starts are not what this measures: every api worker reads and posts once (the
+        cursor key, the idempotency layer and the models load on first use), and the pipeline
+        handles those posts before any measurement starts."""
+        token = tokens[readers[0]]
+        for k in range(4):
+            client.home(token, op=f"warm:{k}")
+            client.post(token, f"warm-up {k}", op=f"warm-post:{k}")
+        s.wait_idle(60)
+
+    def _fanout_rate(self, run: StrategyRun, invocations: list) -> None:
+        workers = [i for i in invocations if i.function == "FanoutWorkerFunction"]
+        entries = sum(c["items"] for i in workers for c in i.calls
+                      if c["op"] == "BatchWriteItem" and "Timelines" in (c["table"] or ""))
+        run.fanout_entries = entries
+        run.fanout_s = (max(i.ended for i in workers) - min(i.started for i in workers)) if workers else 0.0
+
+    def _ceiling(self, s: StrategyStack, seeded: Seeded, threshold: int) -> dict:
+        # The reader the home-read ratio is quoted for (following no celebrity), so the raw
+        # Query reads the same partition the product's read does.
+        owner = self.latency_readers(threshold).get(0, self.probe_readers()[0])
+        env = s.api_env
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.ceiling", "--endpoint", self.endpoint,
+             "--timelines", env["TIMELINES_TABLE"], "--owner", str(seeded.user_ids[owner]),
+             "--tweets", env["TWEETS_TABLE"], "--author", str(seeded.user_ids[self.biggest]),
+             "--writes", str(self.profile.ceiling_writes)],
+            capture_output=True, text=True, check=True)
+        return json.loads(proc.stdout)
+
+    def _item_sizes(self, s: StrategyStack) -> dict[str, float]:
+        """Mean stored size of each kind of item the capacity model prices, as DynamoDB counts
+        bytes (a sample of each table)."""
+        import boto3
+
+        from infra.moto_patches import item_size
+
+        ddb = boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=s.region)
+        env = s.api_env
+
+        def mean(table: str, keep=lambda item: True, project=None) -> float:
+            items = [i for i in ddb.scan(TableName=table, Limit=400)["Items"] if keep(i)]
+            sizes = [item_size({k: v for k, v in i.items() if project is None or k in project}) for i in items]
+            return sum(sizes) / len(sizes) if sizes else 0.0
+
+        return {"timeline_entry": mean(env["TIMELINES_TABLE"]),
+                "post": mean(env["TWEETS_TABLE"]),
+                "by_author_entry": mean(env["TWEETS_TABLE"], project={"author_id", "tweet_id"}),
+                "profile": mean(env["USERS_TABLE"], keep=lambda i: i["pk"]["S"].startswith("USER#")),
+                "edge": mean(env["GRAPH_TABLE"]),
+                "idempotency_record": mean(env["IDEMPOTENCY_TABLE"])}
+
+    # ------------------------------------------------------------------ cost probes
+    def _cost_probes(self, run: StrategyRun, s: StrategyStack, client: Client, tokens: dict[int, str],
+                     seeded: Seeded, sampled: list[int], strata: list[int], readers: list[int]) -> None:
+        tick = self.progress.every(len(sampled) + len(strata) + len(readers), f"{run.name} cost probes")
+        done = 0
+        for is_sampled, authors in ((True, sampled), (False, strata)):
+            for k, author in enumerate(authors):
+                run.post_probes.append(self._probe_post(s, client, tokens, seeded, author, is_sampled, k))
+                done += 1
+                tick(done)
+        for k, reader in enumerate(readers):
+            op = f"probe-read:{k}"
+            mark = s.recorder.mark()
+            client.home(tokens[reader], op=op)
+            inv = next(i for i in s.recorder.since(mark) if measure.header(i, "x-bench-op") == op)
+            gets = [c for c in inv.calls if c["op"] == "BatchGetItem"]
+            tweets_table = s.api_env["TWEETS_TABLE"]
+            run.read_probes.append(ReadProbe(
+                reader, self.celebrities_followed(reader, run.threshold), measure.count([inv]),
+                measure.sequential_round_trips(inv), len(gets), inv.duration_ms or 0.0,
+                sum(c["items"] for c in gets if c["table"] == tweets_table),
+                sum(c["items"] for c in gets if c["table"] != tweets_table)))
+            done += 1
+            tick(done)
+
+    def _probe_post(self, s: StrategyStack, client: Client, tokens: dict[int, str], seeded: Seeded,
+                    author: int, sampled: bool, k: int) -> PostProbe:
+        followers = self.graph.followers_count[author]
+        celebrity = author in seeded.celebrities
+        expected = 0 if celebrity else followers + 1  # the author's own timeline gets it too
+        mark = s.recorder.mark()
+        tweet_id, _, posted = client.post(tokens[author], f"probe {k} by {seeded.handles[author]}", op=f"probe-post:{k}")
+        seen_at_once = None
+        follower = self.first_follower(author)
+        if follower is not None:  # read before the fan-out can have run: only a merge shows it
+            ids, _, _ = client.home(tokens[follower], op=f"probe-next-read:{k}")
+            seen_at_once = str(tweet_id) in ids
+        deadline = time.monotonic() + 60
+        while True:
+            invocations = s.recorder.since(mark)
+            dispatched = any(tweet_id in measure.dispatched_tweets(i) for i in invocations
+                             if i.function == "FanoutDispatchFunction")
+            workers = [i for i in invocations if i.function == "FanoutWorkerFunction"
+                       and measure.entries_added(i, tweet_id)]
+            if dispatched and sum(measure.entries_added(i, tweet_id) for i in workers) >= expected:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"post {tweet_id} by {author} not fanned out within 60 s")
+            time.sleep(0.005)
+        visible = max((i.ended for i in workers), default=posted) - posted if expected else 0.0
+        applied = (max(i.ended for i in workers) - min(i.started for i in workers)) if workers else 0.0
+        invocations = [i for i in invocations if not (measure.header(i, "x-bench-op") or "").startswith("probe-next")]
+        return PostProbe(author, followers, celebrity, measure.count(invocations), max(0.0, visible),
+                         seen_at_once, applied, sum(i.duration_ms or 0.0 for i in workers), sampled)
+
+    # ------------------------------------------------------------------ the mixed workload
+    def _mixed(self, run: StrategyRun, s: StrategyStack, client: Client, tokens: dict[int, str],
+               seeded: Seeded) -> None:
+        probes: queue.Queue = queue.Queue()
+        lag_thread = threading.Thread(target=self._poll_lags, args=(run, client, tokens, probes), daemon=True)
+        lag_thread.start()
+        mark = s.recorder.mark()
+        posted: dict[int, int] = {}  # op index -> tweet id
+        tick = self.progress.every(len(self.oplog.ops), f"{run.name} mixed workload")
+        handles = seeded.handles
+        for k, op in enumerate(self.oplog.ops):
+            token = tokens[op.actor]
+            run.mixed_ops[op.kind] = run.mixed_ops.get(op.kind, 0) + 1
+            if op.kind == "read":
+                _, t0, t1 = client.home(token, op=f"read:{k}")
+                run.reads.append({"reader": op.actor, "op": f"read:{k}", "ms": (t1 - t0) * 1000,
+                                  "celebrities": self.celebrities_followed(op.actor, run.threshold)})
+            elif op.kind == "post":
+                tweet_id, t0, t1 = client.post(token, f"post {k} by {handles[op.actor]}", op=f"post:{k}")
+                posted[k] = tweet_id
+                celebrity = self.graph.followers_count[op.actor] >= run.threshold
+                run.posts.append({"author": op.actor, "ms": (t1 - t0) * 1000, "celebrity": celebrity})
+                probes.put((tweet_id, t1, [tokens[p] for p in op.probes], celebrity))
+            elif op.kind == "follow":
+                client.follow(token, handles[op.target], op=f"follow:{k}")
+            elif op.kind == "unfollow":
+                client.unfollow(token, handles[op.target], op=f"unfollow:{k}")
+            elif op.kind == "delete" and op.target in posted:
+                client.delete(token, posted[op.target], op=f"delete:{k}")
+            tick(k + 1)
+        probes.put(None)
+        lag_thread.join()
+        s.wait_idle(120)
+        invocations = s.recorder.since(mark)
+        run.mixed_counts = measure.count([i for i in invocations
+                                          if not (measure.header(i, "x-bench-op") or "").startswith("lag:")])
+        handler_ms = {measure.header(i, "x-bench-op"): i.duration_ms for i in invocations
+                      if i.function == "ApiFunction"}
+        for read in run.reads:
+            read["handler_ms"] = handler_ms.get(read["op"])
+        self._stages(run, invocations)
+
+    def _poll_lags(self, run: StrategyRun, client: Client, tokens: dict[int, str], probes: queue.Queue) -> None:
+        """Probe followers poll their home timelines every POLL_INTERVAL until the post shows
+        up; every pending (post, probe) pair is polled in each round, so a slow post does not
+        hold up the probes of the next one."""
+        pending: list[dict] = []
+        n, more = 0, True
+        while more or pending:
+            try:
+                while (job := probes.get(timeout=POLL_INTERVAL if not pending else 0.0)) is not None:
+                    tweet_id, posted, probe_tokens, celebrity = job
+                    pending += [{"tweet": tweet_id, "posted": posted, "token": t, "celebrity": celebrity, "polls": 0}
+                                for t in probe_tokens]
+                more = False
+            except queue.Empty:
+                pass
+            round_started = time.time()
+            for item in list(pending):
+                n += 1
+                item["polls"] += 1
+                ids, t0, _ = client.home(item["token"], op=f"lag:{n}")
+                seen = str(item["tweet"]) in ids
+                if seen or t0 - item["posted"] > LAG_TIMEOUT:
+                    pending.remove(item)
+                    run.lags.append({"tweet": item["tweet"], "celebrity": item["celebrity"],
+                                     "first_read": seen and item["polls"] == 1, "posted": item["posted"],
+                                     "lag_ms": max(0.0, (t0 - item["posted"]) * 1000) if seen else None})
+            if pending:
+                time.sleep(max(0.0, POLL_INTERVAL - (time.time() - round_started)))
+
+    def _stages(self, run: StrategyRun, invocations: list) -> None:
+        """Where each probed post's delivery time went: 201 -> its stream record polled
+        (dispatch starts) -> dispatch -> the queued message picked up (worker starts) -> the
+        entries written -> seen by the probe's next poll."""
+        dispatch = {t: i for i in invocations if i.function == "FanoutDispatchFunction"
+                    for t in measure.dispatched_tweets(i)}
+        for lag in run.lags:
+            tweet, d = lag["tweet"], dispatch.get(lag["tweet"])
+            workers = [i for i in invocations if i.function == "FanoutWorkerFunction"
+                       and measure.entries_added(i, tweet)]
+            if lag["celebrity"] or lag["lag_ms"] is None or d is None or not workers:
+                continue
+            first = min(workers, key=lambda i: i.started)
+            seen = lag["posted"] + lag["lag_ms"] / 1000
+            lag["stages"] = {"stream": max(0.0, d.started - lag["posted"]) * 1000,
+                             "dispatch": (d.ended - d.started) * 1000,
+                             "queue": max(0.0, first.started - d.ended) * 1000,
+                             "worker": (first.ended - first.started) * 1000,
+                             "visible": max(0.0, seen - first.ended) * 1000}
+
+    # ------------------------------------------------------------------ read latency by celebrities
+    def _latency_by_celebrities(self, run: StrategyRun, s: StrategyStack, client: Client,
+                                tokens: dict[int, str], readers: dict[int, int]) -> None:
+        for celebrities, reader in sorted(readers.items()):
+            e2e: list[float] = []
+            mark = s.recorder.mark()
+            for k in range(self.profile.latency_reads):
+                _, t0, t1 = client.home(tokens[reader], op=f"latency:{celebrities}:{k}")
+                e2e.append((t1 - t0) * 1000)
+            invocations = [i for i in s.recorder.since(mark) if i.function == "ApiFunction"]
+            run.latency_by_celebrities[celebrities] = {
+                "reader": reader, "e2e": e2e, "handler": [i.duration_ms for i in invocations],
+                "round_trips": [measure.sequential_round_trips(i) for i in invocations]}
+
+    # ------------------------------------------------------------------ table size
+    def _table_size(self, run: StrategyRun, s: StrategyStack, client: Client, tokens: dict[int, str],
+                    seeded: Seeded, readers: dict[int, int]) -> None:
+        """Read latency as the tables grow: filler posts (by accounts nobody follows) and filler
+        timeline entries (of readers nobody is) are added with the pipeline stopped, so only
+        the tables' size changes, then the same reads are timed again."""
+        from bench.seed import add_filler  # noqa: PLC0415 - only this step needs it
+
+        s.stop_pipeline()
+        reader = readers.get(max(readers)) if readers else None
+        if reader is None:
+            return
+        env = s.api_env
+        added = 0
+        for size in (0, *self.profile.table_sizes):
+            if size > added:
+                add_filler(s, size - added)
+                added = size
+            mark = s.recorder.mark()
+            for k in range(self.profile.latency_reads):
+                client.home(tokens[reader], op=f"size:{size}:{k}")
+            handler = [i.duration_ms for i in s.recorder.since(mark) if i.function == "ApiFunction"]
+            raw = json.loads(subprocess.run(
+                [sys.executable, "-m", "bench.ceiling", "--endpoint", self.endpoint,
+                 "--timelines", env["TIMELINES_TABLE"], "--owner", str(seeded.user_ids[reader]),
+                 "--tweets", env["TWEETS_TABLE"], "--author", str(seeded.user_ids[self.biggest])],
+                capture_output=True, text=True, check=True).stdout)
+            run.table_size.append({"filler_rows": size, "entries": size * 2 + run.seeded_items,
+                                   "read_p50_ms": measure.median(handler),
+                                   "index_query_p50_ms": raw["raw_index_query_p50_ms"],
+                                   "table_query_p50_ms": raw["raw_query_p50_ms"]})
+            self.progress.say(f"  table size +{size} filler rows: read p50 {measure.median(handler):.1f} ms, "
+                              f"index query p50 {raw['raw_index_query_p50_ms']:.2f} ms")

@@ -1,0 +1,126 @@
+"""Seed one strategy's stack with the synthetic graph: seed data, not traffic.
+
+Profiles, handle claims, both directions of every follow with the counters they produce, the
+celebrity flags and celebrity edges the threshold implies (a celebrity also has an edge to
+itself, as a promotion writes it), all in bulk through the product's own store layer
+(its pynamodb models and BatchWriter), so every item is byte for byte what the product writes.
+
+History posts go into TweetsTable the same way, and then the product's real pipeline (stream
+-> fanout_dispatch -> SQS -> fanout_worker) fans them out: no timeline entry is written here.
+Logins exist only for the accounts the workload acts as (a Cognito sign-up each).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import random
+import time
+from dataclasses import dataclass
+
+import boto3
+
+from bench.localstack import StrategyStack, import_layer
+
+if TYPE_CHECKING:
+    from bench.graph import Graph
+
+PASSWORD = "bench-password-1"
+
+
+@dataclass
+class Seeded:
+    user_ids: list[int]  # graph index -> user id
+    handles: list[str]
+    celebrities: set[int]  # graph indexes
+    history_posts: int
+    items: int  # rows written
+    seconds: float
+
+    def index_of(self) -> dict[int, int]:
+        return {uid: i for i, uid in enumerate(self.user_ids)}
+
+
+def seed_graph(stack: StrategyStack, graph: Graph, threshold: int, *, history_per_user: float,
+               seed: int) -> Seeded:
+    import_layer()
+    from timeline import ids
+    from timeline.settings import Settings
+    from timeline.store import tables
+    from timeline.store.batching import BatchWriter
+    from timeline.store.graph import CELEBRITY, FOLLOWER, FOLLOWING
+    from timeline.store.tables import EdgeModel, HandleClaimModel, TweetModel, UserModel, padded
+
+    started = time.perf_counter()
+    tables.bind(Settings.from_env(stack.api_env), stack.region)
+    writer = BatchWriter(boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region))
+    now_ms = int(time.time() * 1000)
+    user_ids = [ids.new_id() for _ in range(graph.n)]
+    handles = [f"u{i}" for i in range(graph.n)]
+    celebrities = {u for u in range(graph.n) if graph.followers_count[u] >= threshold}
+
+    writer.put(UserModel, [
+        UserModel(UserModel.key(user_ids[u]), user_id=user_ids[u], handle=handles[u], display_name=f"User {u}",
+                  followers_count=graph.followers_count[u], following_count=len(graph.following[u]),
+                  created_at=now_ms, celebrity=u in celebrities)
+        for u in range(graph.n)])
+    writer.put(HandleClaimModel, [HandleClaimModel(HandleClaimModel.key(handles[u]), user_id=user_ids[u])
+                                  for u in range(graph.n)])
+    edges = []
+    for u, followees in enumerate(graph.following):
+        for v in followees:
+            edges.append(EdgeModel(user_ids[u], FOLLOWING + padded(user_ids[v]), other_id=user_ids[v], created_at=now_ms))
+            edges.append(EdgeModel(user_ids[v], FOLLOWER + padded(user_ids[u]), other_id=user_ids[u], created_at=now_ms))
+            if v in celebrities:
+                edges.append(EdgeModel(user_ids[u], CELEBRITY + padded(user_ids[v]), other_id=user_ids[v],
+                                       created_at=now_ms))
+    edges += [EdgeModel(user_ids[c], CELEBRITY + padded(user_ids[c]), other_id=user_ids[c], created_at=now_ms)
+              for c in celebrities]
+    writer.put(EdgeModel, edges)
+
+    # History: each user posts in proportion to their posting rate; the stream fans them out.
+    rng = random.Random(seed)
+    total = int(round(history_per_user * graph.n))
+    authors = rng.choices(range(graph.n), weights=graph.post_weight, k=total)
+    posts = []
+    for k, author in enumerate(authors):
+        posts.append(TweetModel(ids.new_id(), author_id=user_ids[author], text=f"history post {k} by {handles[author]}",
+                                created_at=int(time.time() * 1000), fanout=author not in celebrities))
+    writer.put(TweetModel, posts)
+    items = 2 * graph.n + len(edges) + len(posts)
+    return Seeded(user_ids, handles, celebrities, len(posts), items, time.perf_counter() - started)
+
+
+def sign_in_all(stack: StrategyStack, seeded: Seeded, users: set[int]) -> dict[int, str]:
+    """Cognito logins for the accounts the workload acts as: graph index -> access token."""
+    import_layer()
+    from timeline.store.identity import IdentityProvider
+
+    client = boto3.client("cognito-idp", endpoint_url=stack.endpoint_url, region_name=stack.region)
+    idp = IdentityProvider(client, stack.stack.user_pool_id, stack.stack.user_pool_client_id, auto_confirm=True)
+    tokens = {}
+    for u in sorted(users):
+        username = str(seeded.user_ids[u])
+        idp.register(username, PASSWORD)
+        tokens[u] = idp.authenticate(username, PASSWORD).access_token
+    return tokens
+
+
+def add_filler(stack: StrategyStack, rows: int) -> None:
+    """`rows` posts by accounts nobody follows and `rows` timeline entries of readers that
+    never read: rows no benchmark read touches, so only the tables' size changes."""
+    import_layer()
+    from timeline import ids
+    from timeline.store.batching import BatchWriter
+    from timeline.store.tables import TimelineEntryModel, TweetModel
+
+    writer = BatchWriter(boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region))
+    authors = [ids.new_id() for _ in range(max(1, rows // 50))]
+    now_ms = int(time.time() * 1000)
+    expires = int(time.time()) + 86_400
+    for start in range(0, rows, 5_000):
+        batch = range(start, min(rows, start + 5_000))
+        writer.put(TweetModel, [TweetModel(ids.new_id(), author_id=authors[k % len(authors)], text=f"filler {k}",
+                                           created_at=now_ms, fanout=False) for k in batch])
+        writer.put(TimelineEntryModel, [TimelineEntryModel(authors[k % len(authors)], ids.new_id(),
+                                                           author_id=authors[0], expires_at=expires) for k in batch])

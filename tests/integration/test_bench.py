@@ -1,0 +1,93 @@
+"""The benchmark keeps working: `python -m bench run --profile tiny` end to end on the real
+local stack, checked for the shape of its results and for the counts it measured (never a
+time: performance is the benchmark's business, not the tests')."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from bench.cli import run_benchmark
+from bench.runner import StrategyRun
+
+STRATEGY_FIELDS = {"home_read_p50_ms", "home_read_p99_ms", "post_p50_ms", "delivery_p50_ms", "delivery_p99_ms",
+                   "write_units_per_post", "write_requests_per_post", "read_units_per_home_read",
+                   "read_requests_per_home_read", "sequential_round_trips_per_home_read", "sqs_messages_per_post",
+                   "invocations_per_post", "cost_per_million_ops_usd"}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Given the tiny profile run once, end to end (three strategies plus two sweep points)."""
+    out = tmp_path_factory.mktemp("bench")
+    runs: dict[str, StrategyRun] = {}
+    results = run_benchmark("tiny", out, plots=True, keep_runs=runs)
+    return results, runs, out
+
+
+def test_when_the_bench_runs_then_it_writes_results_in_the_documented_shape(tiny):
+    results, _, out = tiny
+    on_disk = json.loads((out / "latest.json").read_text())
+    assert on_disk["profile"] == "tiny" and set(on_disk) >= {"profile", "machine", "graph", "ceiling", "strategies",
+                                                             "sweep", "targets"}
+    assert set(on_disk["ceiling"]) >= {"raw_query_p50_ms", "raw_batch_write_items_per_s"}
+    assert set(on_disk["strategies"]) == {"push", "pull", "hybrid"}
+    for strategy in on_disk["strategies"].values():
+        assert STRATEGY_FIELDS <= set(strategy)
+    assert len([p for p in on_disk["sweep"] if p["measured"]]) >= 5
+    for point in on_disk["sweep"]:
+        assert {"threshold", "write_units_per_post", "read_units_per_home_read", "cost_per_million_ops_usd"} <= set(point)
+    for target in on_disk["targets"].values():
+        assert set(target) == {"value", "goal", "met"}
+    assert {p.name for p in out.glob("*.png")} >= {"read_latency_vs_celebrities.png", "write_units_vs_followers.png",
+                                                   "delivery_lag_cdf.png", "threshold_sweep.png"}
+
+
+def test_then_a_post_costs_its_own_writes_plus_one_batch_write_per_25_timeline_entries(tiny):
+    """Idempotency record (put + update) and the post itself: 3 writes. A post below the
+    threshold adds BatchWriteItems of 25 for its followers and its author; a celebrity's none,
+    and queues nothing."""
+    _, runs, _ = tiny
+    probes = [p for run in runs.values() for p in run.post_probes]
+    assert any(p.celebrity for p in probes) and any(not p.celebrity for p in probes)
+    for p in probes:
+        if p.celebrity:
+            assert (p.counts.write_requests, p.counts.sqs_messages) == (3, 0), p
+        else:
+            assert p.counts.write_requests == 3 + math.ceil((p.followers + 1) / 25), p
+            assert p.counts.sqs_messages == max(1, math.ceil(p.followers / 200)), p
+        assert p.counts.write_units >= p.counts.write_requests
+
+
+def test_then_a_home_read_costs_two_lookups_one_query_per_celebrity_and_the_hydration(tiny):
+    _, runs, _ = tiny
+    for run in runs.values():
+        for r in run.read_probes:
+            assert r.counts.write_requests == 0
+            assert r.counts.read_requests == 2 + r.celebrities + r.hydration_batches, (run.name, r)
+            assert r.posts_hydrated <= 25  # a page of 20 and its overfetch, however many sources
+
+
+def test_then_pull_merges_every_followee_and_push_none(tiny):
+    results, runs, _ = tiny
+    assert results["strategies"]["push"]["celebrities"] == 0
+    assert all(r.celebrities == 0 for r in runs["push"].read_probes)
+    graph_followers = results["graph"]["follows"]
+    assert graph_followers > 0
+    assert all(p.celebrity for p in runs["pull"].post_probes if p.followers >= 1)
+
+
+def test_then_the_capacity_model_agrees_with_the_measured_counts_within_ten_percent(tiny):
+    results, _, _ = tiny
+    agreement = results["model_agreement"]
+    assert agreement, "the model was compared with nothing"
+    off = {name: v for name, v in agreement.items() if v["error"] > 0.10}
+    assert not off, off
+
+
+def test_then_every_probed_post_was_seen_by_its_probe_followers(tiny):
+    results, _, _ = tiny
+    for strategy in results["strategies"].values():
+        assert strategy["delivery_never_seen"] == 0
