@@ -38,6 +38,15 @@ class Client:
             raise ApiError(f"{method} {path} -> {resp.status_code} {resp.text[:300]}")
         return resp, started, ended
 
+    def sign_up(self, handle: str, password: str) -> str:
+        """A new account through the public API; returns its access token."""
+        for path, body in (("/v1/auth/signup", {"handle": handle, "password": password, "display_name": handle}),
+                           ("/v1/auth/token", {"handle": handle, "password": password})):
+            resp = self._session.post(self.base_url + path, json=body, timeout=self.timeout)
+            if resp.status_code >= 300:
+                raise ApiError(f"POST {path} -> {resp.status_code} {resp.text[:300]}")
+        return resp.json()["access_token"]
+
     def home(self, token: str, op: str, limit: int = 20) -> tuple[list[str], float, float]:
         resp, started, ended = self.call("GET", f"/v1/timeline?limit={limit}", token, op)
         return [item["id"] for item in resp.json()["items"]], started, ended

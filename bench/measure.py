@@ -68,6 +68,18 @@ def sequential_round_trips(invocation: Invocation) -> int:
     return chain
 
 
+def time_in_calls(invocation: Invocation) -> float:
+    """Milliseconds during which at least one AWS call was in flight (the union of the calls'
+    intervals): the rest of the handler's time is its own code."""
+    total, end = 0.0, float("-inf")
+    for call in sorted(invocation.calls, key=lambda c: c["t0"]):
+        start = max(call["t0"], end)
+        if call["t1"] > start:
+            total += call["t1"] - start
+        end = max(end, call["t1"])
+    return total
+
+
 def header(invocation: Invocation, name: str) -> str | None:
     return (invocation.event.get("headers") or {}).get(name)
 

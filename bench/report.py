@@ -151,16 +151,15 @@ def _targets(results: dict, runs: dict[str, StrategyRun], rules: model.ProductRu
     hybrid, ceiling = results["strategies"]["hybrid"], results["ceiling"]
     run = runs["hybrid"]
     raw_query, raw_write = ceiling["raw_query_p50_ms"], ceiling["raw_batch_write_items_per_s"]
-    push_tail = results["strategies"]["push"]["tail"]
-    fanout_rate = push_tail["entries_per_s"]
+    fanout_rate = results["fanout_rate"]["entries_per_s"]
     # Quoted on the isolated latency probes (nothing else running) and the handler's own time
     # (Lambda's Duration): the gateway and the worker pipe are the local runtime's, not the read's.
     # A reader following 5 celebrities exists only where there are 5: the first strategy that has one.
     isolated = run.latency_by_celebrities
     zero = median(isolated[0]["handler"]) if 0 in isolated else None
-    five = next((median(r.latency_by_celebrities[5]["handler"])
+    five = next((median(r.latency_by_celebrities[c]["handler"])
                  for r in sorted(runs.values(), key=lambda r: (r.name != "hybrid", -r.threshold))
-                 if 5 in r.latency_by_celebrities), None)
+                 for c in sorted(r.latency_by_celebrities, key=lambda c: abs(c - 5)) if 4 <= c <= 8), None)
     below = [p for p in run.post_probes if not p.celebrity]
     celebrity_posts = [p for r in runs.values() for p in r.post_probes if p.celebrity]
     excess_reads = [r.counts.read_requests - r.celebrities - r.hydration_batches for r in run.read_probes]
@@ -232,8 +231,39 @@ def build(profile: Profile, graph: Graph, thresholds: dict[str, int], runs: dict
         "model_agreement": _model_agreement(runs, rules, sizes),
         "duration_s": time.perf_counter() - started,
     }
+    results["read_reference"] = _read_reference(runs, ceiling)
+    results["fanout_rate"] = _fanout_rate(runs["push"], ceiling)
     results["targets"] = _targets(results, runs, rules)
     return results
+
+
+def _fanout_rate(push: StrategyRun, ceiling: dict) -> dict:
+    """Timeline entries the fan-out worker applies per second of its own time, over the push
+    stack's probe posts with at least 100 followers (four or more BatchWriteItems, so the
+    invocation's fixed cost does not dominate). Trims run in that time too: they are part of
+    applying entries."""
+    big = [p for p in push.post_probes if not p.celebrity and p.followers >= 100 and p.worker_ms]
+    entries, ms = sum(p.followers + 1 for p in big), sum(p.worker_ms for p in big)
+    rate = entries / (ms / 1000) if ms else None
+    raw = ceiling.get("raw_batch_write_items_per_s")
+    return {"posts": len(big), "entries": entries, "worker_ms": ms, "entries_per_s": rate,
+            "vs_raw_batch_write": rate / raw if rate and raw else None}
+
+
+def _read_reference(runs: dict[str, StrategyRun], ceiling: dict) -> list[dict]:
+    """The isolated home reads the latency targets quote, with where their time went: inside
+    AWS calls (the emulator) or in the handler's own code."""
+    rows = []
+    for run in runs.values():
+        for celebrities, probe in sorted(run.latency_by_celebrities.items()):
+            handler, in_calls = median(probe["handler"]), median(probe["in_calls"])
+            rows.append({"strategy": run.name, "celebrities": celebrities, "reads": len(probe["handler"]),
+                         "handler_p50_ms": handler, "in_aws_calls_p50_ms": in_calls,
+                         "own_code_p50_ms": handler - in_calls if handler is not None and in_calls is not None
+                         else None,
+                         "round_trips": max(probe["round_trips"], default=None),
+                         "vs_raw_query": handler / ceiling["raw_query_p50_ms"] if handler and ceiling else None})
+    return rows
 
 
 def _version(package: str) -> str:
