@@ -11,6 +11,8 @@ counts to a target scale (see bench.model).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import os
@@ -80,14 +82,37 @@ def run_benchmark(profile_name: str, out_dir: Path, *, plots: bool = True, keep_
     if keep_runs is not None:
         keep_runs.update(runs)  # the raw measurements, for tests
     results = report.build(profile, graph, thresholds, runs, rules, progress.started)
+    progress.say("projecting to Twitter's scale (bench.model, twitter-2013) with the measured item sizes")
+    scale = model.projection(model.SCALE_PRESETS["twitter-2013"],
+                             model.ItemSizes(**{k: round(v) for k, v in results["item_sizes"].items() if v}))
+    results["capacity"] = {k: v for k, v in scale.items() if not k.startswith("_")}
+    results["rate_aware"] = _jsonable(model.rate_aware_analysis(graph, rules, model.ItemSizes(), PRICES,
+                                                                profile.reads_per_post))
     written = report.write(results, out_dir)
+    capacity = io.StringIO()
+    with contextlib.redirect_stdout(capacity):
+        model.capacity_main(["--preset", "twitter-2013", "--results", str(out_dir / "latest.json")])
+    (out_dir / "capacity-twitter-2013.txt").write_text(capacity.getvalue())
+    written.append(out_dir / "capacity-twitter-2013.txt")
     if plots:
         from bench.plots import plot_all
         written += plot_all(results, out_dir)
     print(report.table(results))
+    print("\n" + capacity.getvalue())
     progress.say("wrote " + ", ".join(str(p.relative_to(out_dir.parent)) if p.is_relative_to(out_dir.parent)
                                       else str(p) for p in written))
     return results
+
+
+def _jsonable(value):
+    """numpy scalars and arrays as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,6 +63,9 @@ class ProductRules:
     # scale (an average user receives 6,000 posts/s * 126 / 150M = ~435 entries a day, so entries
     # leave by trim long before their 60-day TTL): every entry written is later deleted by a trim.
     steady_state: bool = False
+    # Entries a timeline holds when it is trimmed below the cap (steady_state False): the trim
+    # Query reads them all. The benchmark passes the mean it measured.
+    fresh_timeline_entries: float = 0.0
     # DynamoDB returns LastEvaluatedKey whenever a Query stops at its Limit, even with nothing
     # after it, so a follower count that is a multiple of fanout_chunk costs one more (empty)
     # page. moto returns it only when another item follows: False reproduces moto's count.
@@ -161,13 +164,11 @@ def _scalar(counts: OpCounts) -> OpCounts:
 def _batch_writes(followers: np.ndarray, rules: ProductRules) -> np.ndarray:
     """BatchWriteItem calls to write the entries of `followers` followers plus the author.
 
-    service/fanout.py:FanoutPlanner._owner_chunks: chunks of fanout_chunk followers, the first
-    also holding the author; store/timelines.py:TimelineStore.add -> store/batching.py:
-    BatchWriter._write: ceil(chunk / 25) calls per chunk."""
-    full, rest = np.divmod(followers, rules.fanout_chunk)
-    calls = full * math.ceil(rules.fanout_chunk / rules.batch_write_max) + np.ceil(rest / rules.batch_write_max)
-    first = np.where(full > 0, rules.fanout_chunk, rest)  # the author makes it first + 1 owners
-    return calls + (first % rules.batch_write_max == 0)
+    service/fanout.py:FanoutPlanner._owner_chunks: messages of fanout_chunk owners, the first
+    holding the author and one follower fewer, the last what is left; store/timelines.py:
+    TimelineStore.add -> store/batching.py:BatchWriter._write: ceil(owners / 25) calls each."""
+    full, rest = np.divmod(np.asarray(followers, dtype=float) + 1, rules.fanout_chunk)
+    return full * math.ceil(rules.fanout_chunk / rules.batch_write_max) + np.ceil(rest / rules.batch_write_max)
 
 
 def _trim(rules: ProductRules, sizes: ItemSizes, entry_bytes: int) -> tuple[float, float, float, float]:
@@ -178,7 +179,7 @@ def _trim(rules: ProductRules, sizes: ItemSizes, entry_bytes: int) -> tuple[floa
     trim reads TimelineMax + trim_interval entries and deletes trim_interval of them in
     E[ceil(G / 25)] = 1 / (1 - (1 - 1/interval)^25) calls."""
     if not rules.steady_state:
-        return 1.0, 0.5, 0.0, 0.0
+        return 1.0, float(_read_units(rules.fresh_timeline_entries * entry_bytes)), 0.0, 0.0
     interval = rules.trim_interval
     read_bytes = (rules.timeline_max + interval) * entry_bytes
     pages = math.ceil(read_bytes / QUERY_PAGE_BYTES)
@@ -200,16 +201,18 @@ def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes) -> OpCoun
     api_write_units = float(_write_units(sizes.post) + _write_units(sizes.by_author_entry)
                             + idem * _write_units(sizes.idempotency_record))
 
-    # fanout_dispatch: follower pages of fanout_chunk, one Query each (store/graph.py:iter_follower_chunks).
-    full, rest = np.divmod(f, rules.fanout_chunk)
-    if rules.limit_page_marker:
-        pages = full + 1
-        page_units = full * _read_units(rules.fanout_chunk * sizes.edge) + _read_units(rest * sizes.edge)
-    else:
-        pages = np.maximum(1, np.ceil(f / rules.fanout_chunk))
-        page_units = (full * _read_units(rules.fanout_chunk * sizes.edge)
-                      + np.where((rest > 0) | (full == 0), _read_units(rest * sizes.edge), 0.0))
-    messages = np.maximum(1, np.ceil(f / rules.fanout_chunk))
+    # fanout_dispatch: a first follower page of fanout_chunk - 1 (the author completes that
+    # message), then pages of fanout_chunk, one Query each (service/fanout.py:_owner_chunks).
+    head = rules.fanout_chunk - 1
+    first = np.minimum(f, head)
+    full, rest = np.divmod(np.maximum(0.0, f - head), rules.fanout_chunk)
+    # A page that stops at its Limit returns LastEvaluatedKey, so one more is asked for: on
+    # DynamoDB always (possibly empty), on moto only when items follow.
+    trailing = (f >= head) if rules.limit_page_marker else (rest > 0)
+    pages = 1 + full + trailing
+    page_units = (_read_units(first * sizes.edge) + full * _read_units(rules.fanout_chunk * sizes.edge)
+                  + np.where(trailing, _read_units(rest * sizes.edge), 0.0))
+    messages = np.ceil((f + 1) / rules.fanout_chunk)
     sends = np.ceil(messages / rules.sqs_batch_max)
     # Billed SendMessageBatch chunks: full batches of sqs_batch_max messages of fanout_chunk owners,
     # then the last batch with what is left.
@@ -226,7 +229,7 @@ def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes) -> OpCoun
     writes = _batch_writes(f, rules)
     trims = (f + 1) / rules.trim_interval
     trim_reads, trim_units, trim_deletes, trim_delete_units = _trim(rules, sizes, entry_bytes)
-    first_followers = np.minimum(f, rules.worker_batch_size * rules.fanout_chunk)
+    first_followers = np.minimum(f, rules.worker_batch_size * rules.fanout_chunk - 1)
     first_worker_calls = (_batch_writes(first_followers, rules)
                           + (first_followers + 1) / rules.trim_interval * (trim_reads + trim_deletes))
     worker_calls = writes + trims * (trim_reads + trim_deletes)
@@ -257,10 +260,11 @@ def post_counts(followers: int, celebrity: bool, rules: ProductRules, sizes: Ite
     (store/tweets.py:TweetStore.put_new), whose KEYS_ONLY ByAuthor index costs one more write.
     A celebrity's post stops there: fanout_dispatch is invoked for its stream record and sends
     nothing (service/fanout.py:FanoutPlanner._send_per_chunk).
-    fanout_dispatch, author below the threshold: floor(F / 200) + 1 Queries of the author's
-    follower edges (store/graph.py:GraphStore.iter_follower_chunks; the last one, possibly
-    empty, is the page that returns no LastEvaluatedKey), max(1, ceil(F / 200)) messages, the
-    first also holding the author, sent 10 per SendMessageBatch (store/fanout_queue.py).
+    fanout_dispatch, author below the threshold: Queries of the author's follower edges
+    (service/fanout.py:FanoutPlanner._owner_chunks, store/graph.py:GraphStore.followers_page), a
+    first page of 199 then pages of 200, plus one after a page that stopped at its Limit (on
+    DynamoDB possibly empty); ceil((F + 1) / 200) messages, the first holding the author, sent
+    10 per SendMessageBatch (store/fanout_queue.py).
     fanout_worker: ceil(messages / 10) invocations (SQS BatchSize 10); each message's entries
     written 25 per BatchWriteItem (store/batching.py), one entry per owner; about one owner in
     TimelineMax // 8 has its whole timeline Queried for a trim (service/fanout.py:FanoutApplier).
@@ -834,6 +838,24 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: i
     return "\n".join(lines)
 
 
+def projection(preset: ScalePreset, sizes: ItemSizes) -> dict:
+    """Push, pull and hybrid (threshold_rule) at the preset's scale, timelines at the cap: the
+    thresholds, per-operation counts, projected rates and bills, and the bill-cutting options.
+    Keys starting with "_" hold objects for capacity_main's table, not JSON."""
+    rules, prices = ProductRules(steady_state=True), ON_DEMAND_US_EAST_1
+    pop = degree_model(preset.graph_preset, preset.users)
+    strategies = {"push": pop.max_followers + 1, "pull": 1, "hybrid": threshold_rule(pop, rules, sizes, prices)}
+    per_op = {name: expected_counts(pop, t, rules, sizes) for name, t in strategies.items()}
+    projected = {name: project(c, preset, prices, sizes, rules) for name, c in per_op.items()}
+    options = cut_the_bill(per_op["hybrid"], preset, prices, sizes, rules, population_=pop,
+                           threshold=strategies["hybrid"])
+    return {"preset": preset.name, "users": preset.users, "posts_per_s": preset.posts_per_s,
+            "home_reads_per_s": preset.home_reads_per_s, "prices_as_of": AS_OF, "thresholds": strategies,
+            "per_op": {n: {k: c.as_dict() for k, c in ops.items()} for n, ops in per_op.items()},
+            "cost_per_million_ops_usd": {n: cost_per_million_ops(ops, prices) for n, ops in per_op.items()},
+            "projected": projected, "cut_the_bill": options, "_per_op": per_op, "_population": pop}
+
+
 def capacity_main(argv: Sequence[str] | None = None) -> int:
     """`python -m bench capacity --preset twitter-2013 [--users N --posts-per-s X --reads-per-s Y]
     [--results bench/results/latest.json]`: push, pull and hybrid projected to the preset's scale,
@@ -855,11 +877,9 @@ def capacity_main(argv: Sequence[str] | None = None) -> int:
                      posts_per_s=opts.posts_per_s or preset.posts_per_s,
                      home_reads_per_s=opts.reads_per_s or preset.home_reads_per_s)
     sizes, measured = _sizes_from_results(opts.results) if opts.results else (ItemSizes(), [])
-    rules, prices = ProductRules(steady_state=True), ON_DEMAND_US_EAST_1
-    pop = degree_model(preset.graph_preset, preset.users)
-    strategies = {"push": pop.max_followers + 1, "pull": 1, "hybrid": threshold_rule(pop, rules, sizes, prices)}
-    per_op = {name: expected_counts(pop, t, rules, sizes) for name, t in strategies.items()}
-    projected = {name: project(c, preset, prices, sizes, rules) for name, c in per_op.items()}
+    prices = ON_DEMAND_US_EAST_1
+    scale = projection(preset, sizes)
+    strategies, per_op, projected = scale["thresholds"], scale["_per_op"], scale["projected"]
 
     print(f"{preset.name}: {preset.users:,} users, {preset.posts_per_s:,.0f} posts/s, "
           f"{preset.home_reads_per_s:,.0f} home reads/s ({preset.source})")
@@ -883,8 +903,7 @@ def capacity_main(argv: Sequence[str] | None = None) -> int:
     print(_table(["", *strategies], [(label, *(value(n) for n in strategies)) for label, value in lines]))
 
     print("\nCutting the hybrid's bill:")
-    options = cut_the_bill(per_op["hybrid"], preset, prices, sizes, rules, population_=pop,
-                           threshold=strategies["hybrid"])
+    options = scale["cut_the_bill"]
     print(_table(["option", "before", "after", "saving", "assumption"],
                  [(o["option"], fmt(o["monthly_usd_before"]), fmt(o["monthly_usd_after"]),
                    f"{o['saving_pct']:.1f}%", o["assumption"]) for o in options], text_columns=2))

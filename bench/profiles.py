@@ -35,9 +35,9 @@ PROFILES = {
                     probe_posts=2, probe_reads=3, latency_reads=2, extra_thresholds=2, table_sizes=(),
                     ceiling_writes=250, reads_per_post=15.0),
     "quick": Profile("quick", users=250, history_per_user=0.6, reads=300, follows=3, unfollows=2, deletes=1,
-                     probe_posts=8, probe_reads=12, latency_reads=15, extra_thresholds=2,
+                     probe_posts=8, probe_reads=20, latency_reads=15, extra_thresholds=2,
                      table_sizes=(2_000, 10_000), ceiling_writes=2_000),
-    "full": Profile("full", users=2_000, history_per_user=2.0, reads=4_000, follows=20, unfollows=10, deletes=8,
-                    probe_posts=40, probe_reads=80, latency_reads=60, extra_thresholds=4,
-                    table_sizes=(10_000, 50_000, 150_000), ceiling_writes=10_000),
+    "full": Profile("full", users=1_000, history_per_user=1.0, reads=1_500, follows=10, unfollows=6, deletes=4,
+                    probe_posts=30, probe_reads=40, latency_reads=40, extra_thresholds=3,
+                    table_sizes=(10_000, 40_000), ceiling_writes=5_000),
 }

@@ -107,6 +107,7 @@ class StrategyRun:
     mixed_ops: dict[str, int] = field(default_factory=dict)
     ceiling: dict | None = None
     item_sizes: dict[str, float] = field(default_factory=dict)  # bench.model.ItemSizes fields, measured
+    timeline_entries_mean: float = 0.0  # entries per materialized timeline after the probes
     table_size: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -201,6 +202,7 @@ class Bench:
 
             self._cost_probes(run, s, client, tokens, seeded, sampled, strata, readers)
             run.item_sizes = self._item_sizes(s)
+            run.timeline_entries_mean = self.timeline_entries_mean
             if mixed:
                 self._mixed(run, s, client, tokens, seeded)
             self._latency_by_celebrities(run, s, client, tokens, latency_readers)
@@ -256,6 +258,12 @@ class Bench:
             sizes = [item_size({k: v for k, v in i.items() if project is None or k in project}) for i in items]
             return sum(sizes) / len(sizes) if sizes else 0.0
 
+        owners: dict[str, int] = {}
+        for page in ddb.get_paginator("scan").paginate(TableName=env["TIMELINES_TABLE"],
+                                                       ProjectionExpression="owner_id"):
+            for item in page["Items"]:
+                owners[item["owner_id"]["N"]] = owners.get(item["owner_id"]["N"], 0) + 1
+        self.timeline_entries_mean = sum(owners.values()) / len(owners) if owners else 0.0
         return {"timeline_entry": mean(env["TIMELINES_TABLE"]),
                 "post": mean(env["TWEETS_TABLE"]),
                 "by_author_entry": mean(env["TWEETS_TABLE"], project={"author_id", "tweet_id"}),

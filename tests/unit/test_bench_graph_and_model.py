@@ -93,19 +93,19 @@ def test_given_a_graph_when_described_then_each_row_shows_fitted_and_target(kwak
 # ------------------------------------------------------------------------------ post counts
 # Worked by hand from the rules (timelines below TimelineMax, so trims read one unit and
 # delete nothing). API: GetItem profile (1 read, 0.5 unit); idempotency PutItem + post PutItem
-# + idempotency UpdateItem (3 writes; units 1 + 1 ByAuthor + 2). Dispatch: floor(F/200) + 1
-# follower Queries; max(1, ceil(F/200)) messages in one SendMessageBatch (<= 10 messages, one
-# 64 KB chunk), received and deleted by one worker batch. Worker: sum over chunks of
-# ceil(owners/25) BatchWriteItems, the first chunk holding the author too; F + 1 entry units;
-# (F + 1)/100 trim Queries.
+# + idempotency UpdateItem (3 writes; units 1 + 1 ByAuthor + 2). Dispatch: a first follower page
+# of 199 (the author makes the first message 200 owners), then pages of 200, one Query each, and
+# one more (empty) Query after a page that stopped at its Limit; ceil((F + 1)/200) messages in one
+# SendMessageBatch (<= 10 messages, one 64 KB chunk), received and deleted by one worker batch.
+# Worker: ceil(owners/25) BatchWriteItems per message, so ceil((F + 1)/25) in all; F + 1 entry
+# units; (F + 1)/100 trim Queries.
 @pytest.mark.parametrize("followers, writes, reads, messages", [
     (0, 3 + 1, 1 + 1 + 1 / 100, 1),  # the author's own entry
     (24, 3 + 1, 1 + 1 + 25 / 100, 1),  # 25 owners: one BatchWriteItem
     (25, 3 + 2, 1 + 1 + 26 / 100, 1),  # 26 owners: two
-    (199, 3 + 8, 1 + 1 + 200 / 100, 1),  # 200 owners: eight
-    (200, 3 + 9, 1 + 2 + 201 / 100, 1),  # 201 owners in one chunk; a second, empty, follower page
-    (201, 3 + 9 + 1, 1 + 2 + 202 / 100, 2),  # chunks of 201 and 1 owners
-    (1000, 3 + 9 + 4 * 8, 1 + 6 + 1001 / 100, 5),  # 201 + 4 x 200 owners; six follower pages
+    (199, 3 + 8, 1 + 2 + 200 / 100, 1),  # 200 owners: eight; the full first page asks for a second
+    (200, 3 + 9, 1 + 2 + 201 / 100, 2),  # messages of 200 and 1 owners
+    (1000, 3 + 41, 1 + 6 + 1001 / 100, 6),  # 5 x 200 + 1 owners; pages of 199, 4 x 200 and 1
 ])
 def test_given_an_author_below_the_threshold_when_posting_then_requests_follow_the_rules(
         followers, writes, reads, messages):
@@ -127,7 +127,7 @@ def test_given_a_celebrity_when_posting_then_only_the_api_writes():
 
 def test_given_moto_paging_when_followers_fill_pages_exactly_then_no_empty_page_is_counted():
     moto_like = replace(RULES, limit_page_marker=False)
-    assert model.post_counts(200, False, moto_like, SIZES).read_requests == pytest.approx(1 + 1 + 201 / 100)
+    assert model.post_counts(199, False, moto_like, SIZES).read_requests == pytest.approx(1 + 1 + 200 / 100)
     assert model.post_counts(0, False, moto_like, SIZES).read_requests == pytest.approx(1 + 1 + 1 / 100)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 
 import boto3
 
@@ -64,3 +65,45 @@ def test_given_a_celebrity_post_record_then_nothing_is_queued(h):
     record["dynamodb"]["NewImage"]["fanout"] = {"BOOL": False}
     assert h.dispatch.handler({"Records": [record]}, LambdaContext("fanout_dispatch")) == {"batchItemFailures": []}
     assert queued(h) == []
+
+
+class FakeGraph:
+    def __init__(self, followers: list[int]):
+        self.followers, self.page_sizes = followers, []
+
+    def followers_page(self, user_id, limit, after=None):
+        self.page_sizes.append(limit)
+        start = int(after or 0)
+        page = self.followers[start:start + limit]
+        more = start + limit < len(self.followers)
+        return page, (str(start + limit) if more else None)
+
+
+class FakeQueue:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, messages):
+        self.sent += messages
+
+
+def test_given_an_author_with_250_followers_then_every_message_but_the_last_fills_whole_25_item_batches():
+    """Found by the benchmark: the author's own entry rode on a full first page (201 owners), so
+    that message needed nine BatchWriteItems for what eight could hold. The first page is one
+    follower shorter instead: 200 + 51 owners, 8 + 3 batches = ceil(251 / 25)."""
+    from tests.support.harness import LAYER
+
+    if str(LAYER) not in sys.path:
+        sys.path.insert(0, str(LAYER))
+    from timeline.records import Tweet
+    from timeline.service.fanout import FanoutPlanner
+    from timeline.settings import Settings
+
+    settings = Settings(users_table="u", tweets_table="t", graph_table="g", timelines_table="tl",
+                        idempotency_table="i", fanout_queue_url="q", cursor_secret_arn="s")
+    graph, queue = FakeGraph(list(range(1000, 1250))), FakeQueue()
+    FanoutPlanner(settings, graph, queue).posted(Tweet(tweet_id=1, author_id=7, text="hi", created_at=0))
+    owners = [m["owners"] for m in queue.sent]
+    assert [len(o) for o in owners] == [200, 51]
+    assert owners[0][0] == "7" and sorted(int(x) for o in owners for x in o if x != "7") == list(range(1000, 1250))
+    assert sum(-(-len(o) // 25) for o in owners) == -(-251 // 25)

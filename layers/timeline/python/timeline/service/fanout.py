@@ -30,13 +30,22 @@ class FanoutPlanner:
         self._settings, self._graph, self._queue = settings, graph, queue
 
     def _owner_chunks(self, tweet: Tweet):
-        # The author's own home timeline shows their posts too.
-        first = True
-        for chunk in self._graph.iter_follower_chunks(tweet.author_id, self._settings.fanout_chunk_size):
-            yield ([tweet.author_id] + chunk) if first else chunk
-            first = False
-        if first:
-            yield [tweet.author_id]
+        """Pages of followers, one message each. The author's own home timeline shows their posts
+        too: the author rides in the first message, whose page is one follower shorter, so every
+        message but the last holds exactly `fanout_chunk_size` owners and fills whole 25-item
+        BatchWriteItems (a 201-owner message would need a ninth batch for one entry)."""
+        size = self._settings.fanout_chunk_size
+        chunk, after = [tweet.author_id], None
+        if size > 1:
+            followers, after = self._graph.followers_page(tweet.author_id, size - 1)
+            chunk += followers
+        yield chunk
+        while size == 1 or after is not None:
+            followers, after = self._graph.followers_page(tweet.author_id, size, after)
+            if followers:
+                yield followers
+            if after is None:
+                return
 
     def _send_per_chunk(self, tweet: Tweet, message) -> int:
         if not tweet.fanout:  # a celebrity's post: readers merge it, no timeline holds it

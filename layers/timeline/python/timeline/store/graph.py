@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -82,15 +80,6 @@ class GraphStore:
 
     def following_page(self, user_id: int, limit: int, after: str | None = None) -> tuple[list[int], str | None]:
         return self._page(user_id, FOLLOWING, limit, after)
-
-    def iter_follower_chunks(self, user_id: int, chunk_size: int) -> Iterator[list[int]]:
-        after = None
-        while True:
-            ids, after = self.followers_page(user_id, chunk_size, after)
-            if ids:
-                yield ids
-            if after is None:
-                return
 
     def celebrity_followees(self, user_id: int) -> list[int]:
         """The celebrities a reader follows: merged into their home timeline at read time."""
