@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from pynamodb.models import Model
 
@@ -58,8 +58,9 @@ class BatchWriter:
         # Every batch runs to its end (or its error) before this returns: a failure is raised
         # after the others were written, and a retry of the message rewrites all of them.
         futures = [self._pool.submit(self._write_batch, table, batch) for batch in batches]
+        wait(futures)
         for future in futures:
-            future.result()
+            future.result()  # the first failure, now that none is still running
 
     def _write_batch(self, table: str, pending: list[dict]) -> None:
         attempt = 0
