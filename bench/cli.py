@@ -91,7 +91,7 @@ def run_benchmark(profile_name: str, out_dir: Path, *, plots: bool = True, keep_
     written = report.write(results, out_dir)
     capacity = io.StringIO()
     with contextlib.redirect_stdout(capacity):
-        model.capacity_main(["--preset", "twitter-2013", "--results", str(out_dir / "latest.json")])
+        model.capacity_main(["--preset", "twitter-2013", "--results", os.path.relpath(out_dir / "latest.json")])
     (out_dir / "capacity-twitter-2013.txt").write_text(capacity.getvalue())
     written.append(out_dir / "capacity-twitter-2013.txt")
     if plots:
