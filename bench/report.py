@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench import model
-from bench.measure import Counts, median, percentile
+from bench import measure
+from bench.measure import median, percentile
 from bench.prices import ON_DEMAND_US_EAST_1 as PRICES
 
 if TYPE_CHECKING:
@@ -39,24 +40,18 @@ def extra_thresholds(thresholds: dict[str, int], count: int) -> list[int]:
     return points
 
 
-def _op_counts(c: Counts, round_trips: float = 0.0) -> model.OpCounts:
-    return model.OpCounts(write_requests=c.write_requests, write_units=c.write_units, read_requests=c.read_requests,
-                          read_units=c.read_units, sqs_messages=c.sqs_messages, sqs_requests=c.sqs_requests,
-                          invocations=c.invocations, sequential_round_trips=round_trips)
-
-
-def _per_op(run: StrategyRun) -> tuple[Counts, Counts, float]:
+def _per_op(run: StrategyRun) -> tuple[model.OpCounts, model.OpCounts, float]:
     """(mean counts per post drawn by posting rate, mean per home read, mean round trips)."""
     posts = [p.counts for p in run.post_probes if p.sampled]
     reads = [r.counts for r in run.read_probes]
     trips = sum(r.round_trips for r in run.read_probes) / max(1, len(run.read_probes))
-    return Counts.mean(posts), Counts.mean(reads), trips
+    return measure.mean(posts), measure.mean(reads), trips
 
 
 def _cost(run: StrategyRun, reads_per_post: float) -> float:
     post, read, trips = _per_op(run)
-    return model.cost_per_million_ops({"post": _op_counts(post), "home_read": _op_counts(read, trips)}, PRICES,
-                                      reads_per_post)
+    read = replace(read, sequential_round_trips=trips)
+    return model.cost_per_million_ops({"post": post, "home_read": read}, PRICES, reads_per_post)
 
 
 def _tail(run: StrategyRun, graph: Graph) -> dict:
@@ -124,8 +119,8 @@ def _strategy(run: StrategyRun, graph: Graph, profile: Profile) -> dict:
 def _model_agreement(runs: dict[str, StrategyRun], rules: model.ProductRules, sizes: model.ItemSizes) -> dict:
     """The model's per-operation counts for exactly the probes that were measured, summed, against
     the measured sums: the capacity projection stands on these formulas."""
-    measured_post, predicted_post = Counts(), model.OpCounts()
-    measured_read, predicted_read = Counts(), model.OpCounts()
+    measured_post, predicted_post = model.OpCounts(), model.OpCounts()
+    measured_read, predicted_read = model.OpCounts(), model.OpCounts()
     for run in runs.values():
         rules = replace(rules, fresh_timeline_entries=run.timeline_entries_mean)
         for p in run.post_probes:

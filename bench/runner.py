@@ -33,7 +33,7 @@ from typing import Callable
 from bench import measure
 from bench.client import Client
 from bench.localstack import StrategyStack
-from bench.measure import Counts
+from bench.model import OpCounts
 from bench.profiles import Profile
 from bench.seed import Seeded, seed_graph, sign_in_all
 from bench.workload import OpLog
@@ -68,7 +68,7 @@ class PostProbe:
     author: int
     followers: int
     celebrity: bool
-    counts: Counts
+    counts: OpCounts
     visible_s: float  # 201 -> the last follower's entry written (0: merged at read, visible at once)
     next_read_sees_it: bool | None  # a follower's home read right after the 201 shows it (None: no follower)
     apply_s: float  # first worker start -> last worker end: the fan-out's own time
@@ -80,7 +80,7 @@ class PostProbe:
 class ReadProbe:
     reader: int
     celebrities: int
-    counts: Counts
+    counts: OpCounts
     round_trips: int
     hydration_batches: int
     duration_ms: float
@@ -103,7 +103,7 @@ class StrategyRun:
     posts: list[dict] = field(default_factory=list)  # {"author", "ms", "celebrity"}
     lags: list[dict] = field(default_factory=list)  # {"tweet", "celebrity", "lag_ms", "first_read", "stages"}
     latency_by_celebrities: dict[int, dict] = field(default_factory=dict)  # celebrities -> {"e2e": [...], "handler": [...]}
-    mixed_counts: Counts | None = None
+    mixed_counts: OpCounts | None = None
     mixed_ops: dict[str, int] = field(default_factory=dict)
     ceiling: dict | None = None
     item_sizes: dict[str, float] = field(default_factory=dict)  # bench.model.ItemSizes fields, measured
