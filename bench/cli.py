@@ -11,8 +11,6 @@ counts to a target scale (see bench.model).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import logging
 import os
@@ -83,22 +81,22 @@ def run_benchmark(profile_name: str, out_dir: Path, *, plots: bool = True, keep_
         keep_runs.update(runs)  # the raw measurements, for tests
     results = report.build(profile, graph, thresholds, runs, rules, progress.started)
     progress.say("projecting to Twitter's scale (bench.model, twitter-2013) with the measured item sizes")
-    scale = model.projection(model.SCALE_PRESETS["twitter-2013"],
-                             model.ItemSizes(**{k: round(v) for k, v in results["item_sizes"].items() if v}))
+    preset = model.SCALE_PRESETS["twitter-2013"]
+    sizes, measured = model.measured_sizes(results["item_sizes"])
+    scale = model.projection(preset, sizes)
     results["capacity"] = {k: v for k, v in scale.items() if not k.startswith("_")}
     results["rate_aware"] = _jsonable(model.rate_aware_analysis(graph, rules, model.ItemSizes(), PRICES,
                                                                 profile.reads_per_post))
     written = report.write(results, out_dir)
-    capacity = io.StringIO()
-    with contextlib.redirect_stdout(capacity):
-        model.capacity_main(["--preset", "twitter-2013", "--results", os.path.relpath(out_dir / "latest.json")])
-    (out_dir / "capacity-twitter-2013.txt").write_text(capacity.getvalue())
+    capacity = model.capacity_report(
+        preset, scale, f"measured ({', '.join(measured)}) from {os.path.relpath(out_dir / 'latest.json')}")
+    (out_dir / "capacity-twitter-2013.txt").write_text(capacity + "\n")
     written.append(out_dir / "capacity-twitter-2013.txt")
     if plots:
         from bench.plots import plot_all
         written += plot_all(results, out_dir)
     print(report.table(results))
-    print("\n" + capacity.getvalue())
+    print("\n" + capacity)
     progress.say("wrote " + ", ".join(str(p.relative_to(out_dir.parent)) if p.is_relative_to(out_dir.parent)
                                       else str(p) for p in written))
     return results

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import statistics
-from bench.model import OpCounts
-from infra.functions import Invocation
 
-DYNAMODB_READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
-DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+from bench.model import OpCounts
+from infra.functions import DYNAMODB_READS, DYNAMODB_WRITES, Invocation
+
 SQS_SENDS = {"SendMessage", "SendMessageBatch"}
 
 

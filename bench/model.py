@@ -816,14 +816,18 @@ def cut_the_bill(per_op: dict[str, OpCounts], preset: ScalePreset, prices: Price
 
 
 # -------------------------------------------------------------------------------------- CLI
-def _sizes_from_results(path: Path) -> tuple[ItemSizes, list[str]]:
-    """ItemSizes with the fields a results JSON measured: its "item_sizes" object (or "sizes"),
-    keyed by ItemSizes field names, in bytes; other keys are ignored."""
-    data = json.loads(path.read_text())
-    measured = data.get("item_sizes") or data.get("sizes") or {}
+def measured_sizes(measured: dict[str, float]) -> tuple[ItemSizes, list[str]]:
+    """ItemSizes with the fields a benchmark measured (mean bytes, keyed by ItemSizes field
+    names, rounded); other keys, and sizes of tables the run left empty (0), are ignored."""
     known = {f.name for f in fields(ItemSizes)}
-    used = {k: int(v) for k, v in measured.items() if k in known}
+    used = {k: round(v) for k, v in measured.items() if k in known and v}
     return replace(ItemSizes(), **used), sorted(used)
+
+
+def _sizes_from_results(path: Path) -> tuple[ItemSizes, list[str]]:
+    """measured_sizes of a results JSON's "item_sizes" object (or "sizes")."""
+    data = json.loads(path.read_text())
+    return measured_sizes(data.get("item_sizes") or data.get("sizes") or {})
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:
@@ -877,15 +881,19 @@ def capacity_main(argv: Sequence[str] | None = None) -> int:
                      posts_per_s=opts.posts_per_s or preset.posts_per_s,
                      home_reads_per_s=opts.reads_per_s or preset.home_reads_per_s)
     sizes, measured = _sizes_from_results(opts.results) if opts.results else (ItemSizes(), [])
-    prices = ON_DEMAND_US_EAST_1
-    scale = projection(preset, sizes)
-    strategies, per_op, projected = scale["thresholds"], scale["_per_op"], scale["projected"]
+    source = f"measured ({', '.join(measured)}) from {opts.results}" if measured else "model defaults"
+    print(capacity_report(preset, projection(preset, sizes), source))
+    return 0
 
-    print(f"{preset.name}: {preset.users:,} users, {preset.posts_per_s:,.0f} posts/s, "
-          f"{preset.home_reads_per_s:,.0f} home reads/s ({preset.source})")
-    print(f"prices: AWS on-demand us-east-1 as of {AS_OF}; item sizes: "
-          + (f"measured ({', '.join(measured)}) from {opts.results}" if measured else "model defaults"))
-    print(f"hybrid threshold (threshold_rule): {strategies['hybrid']:,} followers\n")
+
+def capacity_report(preset: ScalePreset, scale: dict, sizes_source: str) -> str:
+    """The projection (see `projection`) as the plain-text tables `python -m bench capacity` prints."""
+    prices = ON_DEMAND_US_EAST_1
+    strategies, per_op, projected = scale["thresholds"], scale["_per_op"], scale["projected"]
+    out = [f"{preset.name}: {preset.users:,} users, {preset.posts_per_s:,.0f} posts/s, "
+           f"{preset.home_reads_per_s:,.0f} home reads/s ({preset.source})",
+           f"prices: AWS on-demand us-east-1 as of {AS_OF}; item sizes: {sizes_source}",
+           f"hybrid threshold (threshold_rule): {strategies['hybrid']:,} followers\n"]
 
     def fmt(value: float) -> str:
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
@@ -900,11 +908,10 @@ def capacity_main(argv: Sequence[str] | None = None) -> int:
     lines += [(f"USD/month {key.replace('_', ' ')}", lambda n, k=key: fmt(projected[n]["monthly_usd"][k]))
               for key in projected["push"]["monthly_usd"]]
     lines += [("USD/month total, provisioned", lambda n: fmt(projected[n]["monthly_usd_provisioned"]["total"]))]
-    print(_table(["", *strategies], [(label, *(value(n) for n in strategies)) for label, value in lines]))
-
-    print("\nCutting the hybrid's bill:")
-    options = scale["cut_the_bill"]
-    print(_table(["option", "before", "after", "saving", "assumption"],
-                 [(o["option"], fmt(o["monthly_usd_before"]), fmt(o["monthly_usd_after"]),
-                   f"{o['saving_pct']:.1f}%", o["assumption"]) for o in options], text_columns=2))
-    return 0
+    out.append(_table(["", *strategies], [(label, *(value(n) for n in strategies)) for label, value in lines]))
+    out.append("\nCutting the hybrid's bill:")
+    out.append(_table(["option", "before", "after", "saving", "assumption"],
+                      [(o["option"], fmt(o["monthly_usd_before"]), fmt(o["monthly_usd_after"]),
+                        f"{o['saving_pct']:.1f}%", o["assumption"]) for o in scale["cut_the_bill"]],
+                      text_columns=2))
+    return "\n".join(out)

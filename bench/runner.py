@@ -17,8 +17,6 @@ ceiling and, last, read latency as filler rows grow its tables.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
 import queue
 import random
@@ -28,18 +26,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from bench import measure
 from bench.client import Client
 from bench.localstack import StrategyStack
 from bench.model import OpCounts
 from bench.profiles import Profile
-from bench.seed import Seeded, seed_graph, sign_in_all
+from bench.seed import PASSWORD, Seeded, seed_graph, sign_in_all
 from bench.workload import OpLog
 
 if TYPE_CHECKING:
     from bench.graph import Graph
+    from infra.functions import Invocation
 
 POLL_INTERVAL = 0.05  # probe followers poll this often; lag resolution
 LAG_TIMEOUT = 20.0
@@ -93,8 +92,6 @@ class StrategyRun:
     name: str
     threshold: int
     seeded_items: int = 0
-    seed_s: float = 0.0
-    history_posts: int = 0
     fanout_entries: int = 0
     fanout_s: float = 0.0
     post_probes: list[PostProbe] = field(default_factory=list)
@@ -103,7 +100,6 @@ class StrategyRun:
     posts: list[dict] = field(default_factory=list)  # {"author", "ms", "celebrity"}
     lags: list[dict] = field(default_factory=list)  # {"tweet", "celebrity", "lag_ms", "first_read", "stages"}
     latency_by_celebrities: dict[int, dict] = field(default_factory=dict)  # celebrities -> {"e2e": [...], "handler": [...]}
-    mixed_counts: OpCounts | None = None
     mixed_ops: dict[str, int] = field(default_factory=dict)
     ceiling: dict | None = None
     item_sizes: dict[str, float] = field(default_factory=dict)  # bench.model.ItemSizes fields, measured
@@ -117,7 +113,6 @@ class Bench:
                  progress: Progress):
         self.profile, self.graph, self.oplog = profile, graph, oplog
         self.endpoint, self.out_dir, self.progress = endpoint, out_dir, progress
-        self.rng = random.Random(profile.seed)
 
     # ------------------------------------------------------------------ helpers
     def celebrities_followed(self, reader: int, threshold: int) -> int:
@@ -177,7 +172,7 @@ class Bench:
             mark = s.recorder.mark()
             seeded = seed_graph(s, self.graph, threshold, history_per_user=self.profile.history_per_user,
                                 seed=self.profile.seed)
-            run.seeded_items, run.seed_s, run.history_posts = seeded.items, seeded.seconds, seeded.history_posts
+            run.seeded_items = seeded.items
             say(f"  seeded {seeded.items} rows in {seeded.seconds:.1f}s; {seeded.history_posts} history posts "
                 f"fanning out through the pipeline")
             sampled, strata = self.probe_authors()
@@ -197,12 +192,15 @@ class Bench:
             say(f"  {len(tokens)} accounts signed in, workers warm, fan-out settled ({time.perf_counter() - phase:.1f}s): "
                 f"{run.fanout_entries} timeline entries in {run.fanout_s:.1f}s")
             if ceiling:
-                run.ceiling = self._ceiling(s, seeded, threshold)
+                # The reader the home-read ratio is quoted for (following no celebrity), so the
+                # raw Query reads the same partition the product's read does.
+                owner = latency_readers.get(0, readers[0])
+                run.ceiling = self._raw_calls(s, seeded, owner, writes=self.profile.ceiling_writes)
                 say(f"  emulator ceiling: {json.dumps({k: round(v, 2) for k, v in run.ceiling.items()})}")
 
             self._cost_probes(run, s, client, tokens, seeded, sampled, strata, readers)
             run.item_sizes = self._item_sizes(s)
-            run.timeline_entries_mean = self.timeline_entries_mean
+            run.timeline_entries_mean = self._timeline_entries_mean(s)
             if mixed:
                 self._mixed(run, s, client, tokens, seeded)
             self._latency_by_celebrities(run, s, client, tokens, latency_readers)
@@ -230,27 +228,38 @@ class Bench:
         run.fanout_entries = entries
         run.fanout_s = (max(i.ended for i in workers) - min(i.started for i in workers)) if workers else 0.0
 
-    def _ceiling(self, s: StrategyStack, seeded: Seeded, threshold: int) -> dict:
-        # The reader the home-read ratio is quoted for (following no celebrity), so the raw
-        # Query reads the same partition the product's read does.
-        owner = self.latency_readers(threshold).get(0, self.probe_readers()[0])
+    def _raw_calls(self, s: StrategyStack, seeded: Seeded, owner: int, writes: int = 0) -> dict:
+        """bench.ceiling in its own process (as a function worker calls): raw Queries of this
+        reader's timeline and of the biggest account's ByAuthor posts, and `writes` raw items."""
         env = s.api_env
         proc = subprocess.run(
             [sys.executable, "-m", "bench.ceiling", "--endpoint", self.endpoint,
              "--timelines", env["TIMELINES_TABLE"], "--owner", str(seeded.user_ids[owner]),
              "--tweets", env["TWEETS_TABLE"], "--author", str(seeded.user_ids[self.biggest]),
-             "--writes", str(self.profile.ceiling_writes)],
+             "--writes", str(writes)],
             capture_output=True, text=True, check=True)
         return json.loads(proc.stdout)
+
+    def _dynamodb(self, s: StrategyStack):
+        import boto3
+
+        return boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=s.region)
+
+    def _timeline_entries_mean(self, s: StrategyStack) -> float:
+        """Entries per materialized timeline: what a trim's Query reads below the cap."""
+        owners: dict[str, int] = {}
+        for page in self._dynamodb(s).get_paginator("scan").paginate(TableName=s.api_env["TIMELINES_TABLE"],
+                                                                    ProjectionExpression="owner_id"):
+            for item in page["Items"]:
+                owners[item["owner_id"]["N"]] = owners.get(item["owner_id"]["N"], 0) + 1
+        return sum(owners.values()) / len(owners) if owners else 0.0
 
     def _item_sizes(self, s: StrategyStack) -> dict[str, float]:
         """Mean stored size of each kind of item the capacity model prices, as DynamoDB counts
         bytes (a sample of each table)."""
-        import boto3
-
         from infra.moto_patches import item_size
 
-        ddb = boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=s.region)
+        ddb = self._dynamodb(s)
         env = s.api_env
 
         def mean(table: str, keep=lambda item: True, project=None) -> float:
@@ -258,12 +267,6 @@ class Bench:
             sizes = [item_size({k: v for k, v in i.items() if project is None or k in project}) for i in items]
             return sum(sizes) / len(sizes) if sizes else 0.0
 
-        owners: dict[str, int] = {}
-        for page in ddb.get_paginator("scan").paginate(TableName=env["TIMELINES_TABLE"],
-                                                       ProjectionExpression="owner_id"):
-            for item in page["Items"]:
-                owners[item["owner_id"]["N"]] = owners.get(item["owner_id"]["N"], 0) + 1
-        self.timeline_entries_mean = sum(owners.values()) / len(owners) if owners else 0.0
         return {"timeline_entry": mean(env["TIMELINES_TABLE"]),
                 "post": mean(env["TWEETS_TABLE"]),
                 "by_author_entry": mean(env["TWEETS_TABLE"], project={"author_id", "tweet_id"}),
@@ -313,9 +316,10 @@ class Bench:
             invocations = s.recorder.since(mark)
             dispatched = any(tweet_id in measure.dispatched_tweets(i) for i in invocations
                              if i.function == "FanoutDispatchFunction")
-            workers = [i for i in invocations if i.function == "FanoutWorkerFunction"
-                       and measure.entries_added(i, tweet_id)]
-            if dispatched and sum(measure.entries_added(i, tweet_id) for i in workers) >= expected:
+            added = [(i, measure.entries_added(i, tweet_id)) for i in invocations
+                     if i.function == "FanoutWorkerFunction"]
+            workers = [i for i, n in added if n]
+            if dispatched and sum(n for _, n in added) >= expected:
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"post {tweet_id} by {author} not fanned out within 60 s")
@@ -360,8 +364,6 @@ class Bench:
         lag_thread.join()
         s.wait_idle(120)
         invocations = s.recorder.since(mark)
-        run.mixed_counts = measure.count([i for i in invocations
-                                          if not (measure.header(i, "x-bench-op") or "").startswith("lag:")])
         handler_ms = {measure.header(i, "x-bench-op"): i.duration_ms for i in invocations
                       if i.function == "ApiFunction"}
         for read in run.reads:
@@ -403,13 +405,18 @@ class Bench:
         entries written -> seen by the probe's next poll."""
         dispatch = {t: i for i in invocations if i.function == "FanoutDispatchFunction"
                     for t in measure.dispatched_tweets(i)}
+        first_worker: dict[int, Invocation] = {}  # tweet -> the earliest worker invocation adding it
+        for i in invocations:
+            if i.function == "FanoutWorkerFunction":
+                for m in measure.fanout_messages(i):
+                    if m.get("op") == "add" and m.get("owners"):
+                        tweet = int(m["tweet_id"])
+                        if tweet not in first_worker or i.started < first_worker[tweet].started:
+                            first_worker[tweet] = i
         for lag in run.lags:
-            tweet, d = lag["tweet"], dispatch.get(lag["tweet"])
-            workers = [i for i in invocations if i.function == "FanoutWorkerFunction"
-                       and measure.entries_added(i, tweet)]
-            if lag["celebrity"] or lag["lag_ms"] is None or d is None or not workers:
+            d, first = dispatch.get(lag["tweet"]), first_worker.get(lag["tweet"])
+            if lag["celebrity"] or lag["lag_ms"] is None or d is None or first is None:
                 continue
-            first = min(workers, key=lambda i: i.started)
             seen = lag["posted"] + lag["lag_ms"] / 1000
             lag["stages"] = {"stream": max(0.0, d.started - lag["posted"]) * 1000,
                              "dispatch": (d.ended - d.started) * 1000,
@@ -421,34 +428,30 @@ class Bench:
     def _latency_by_celebrities(self, run: StrategyRun, s: StrategyStack, client: Client,
                                 tokens: dict[int, str], readers: dict[int, int]) -> None:
         for celebrities, reader in sorted(readers.items()):
-            e2e: list[float] = []
-            mark = s.recorder.mark()
-            for k in range(self.profile.latency_reads):
-                _, t0, t1 = client.home(tokens[reader], op=f"latency:{celebrities}:{k}")
-                e2e.append((t1 - t0) * 1000)
-            invocations = [i for i in s.recorder.since(mark) if i.function == "ApiFunction"]
             run.latency_by_celebrities[celebrities] = {
-                "reader": reader, "e2e": e2e, "handler": [i.duration_ms for i in invocations],
+                "reader": reader, **self._timed_reads(s, client, tokens[reader], f"latency:{celebrities}")}
+
+    def _timed_reads(self, s: StrategyStack, client: Client, token: str, label: str) -> dict:
+        """`latency_reads` home reads one after another: end-to-end and handler times, the
+        handler's time inside AWS calls, and its sequential round trips."""
+        e2e: list[float] = []
+        mark = s.recorder.mark()
+        for k in range(self.profile.latency_reads):
+            _, t0, t1 = client.home(token, op=f"{label}:{k}")
+            e2e.append((t1 - t0) * 1000)
+        invocations = [i for i in s.recorder.since(mark) if i.function == "ApiFunction"]
+        return {"e2e": e2e, "handler": [i.duration_ms for i in invocations],
                 "in_calls": [measure.time_in_calls(i) for i in invocations],
                 "round_trips": [measure.sequential_round_trips(i) for i in invocations]}
 
     def _five_celebrity_reader(self, run: StrategyRun, s: StrategyStack, client: Client, seeded: Seeded) -> None:
         """No account of the graph merges about five sources here: sign a new one up through the
         API and have it follow the five biggest celebrities, then time its reads."""
-        token = client.sign_up("fivecelebs", "bench-password-1")
+        token = client.sign_up("fivecelebs", PASSWORD)
         biggest = sorted(seeded.celebrities, key=lambda u: -self.graph.followers_count[u])[:5]
         for k, celebrity in enumerate(biggest):
             client.follow(token, seeded.handles[celebrity], op=f"five-follow:{k}")
-        mark = s.recorder.mark()
-        e2e: list[float] = []
-        for k in range(self.profile.latency_reads):
-            _, t0, t1 = client.home(token, op=f"latency:5:{k}")
-            e2e.append((t1 - t0) * 1000)
-        invocations = [i for i in s.recorder.since(mark) if i.function == "ApiFunction"]
-        run.latency_by_celebrities[5] = {
-            "reader": None, "e2e": e2e, "handler": [i.duration_ms for i in invocations],
-            "in_calls": [measure.time_in_calls(i) for i in invocations],
-            "round_trips": [measure.sequential_round_trips(i) for i in invocations]}
+        run.latency_by_celebrities[5] = {"reader": None, **self._timed_reads(s, client, token, "latency:5")}
 
     # ------------------------------------------------------------------ table size
     def _table_size(self, run: StrategyRun, s: StrategyStack, client: Client, tokens: dict[int, str],
@@ -462,7 +465,6 @@ class Bench:
         reader = readers.get(max(readers)) if readers else None
         if reader is None:
             return
-        env = s.api_env
         added = 0
         for size in (0, *self.profile.table_sizes):
             if size > added:
@@ -472,11 +474,7 @@ class Bench:
             for k in range(self.profile.latency_reads):
                 client.home(tokens[reader], op=f"size:{size}:{k}")
             handler = [i.duration_ms for i in s.recorder.since(mark) if i.function == "ApiFunction"]
-            raw = json.loads(subprocess.run(
-                [sys.executable, "-m", "bench.ceiling", "--endpoint", self.endpoint,
-                 "--timelines", env["TIMELINES_TABLE"], "--owner", str(seeded.user_ids[reader]),
-                 "--tweets", env["TWEETS_TABLE"], "--author", str(seeded.user_ids[self.biggest])],
-                capture_output=True, text=True, check=True).stdout)
+            raw = self._raw_calls(s, seeded, reader)
             run.table_size.append({"filler_rows": size, "entries": size * 2 + run.seeded_items,
                                    "read_p50_ms": measure.median(handler),
                                    "index_query_p50_ms": raw["raw_index_query_p50_ms"],

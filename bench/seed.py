@@ -37,9 +37,6 @@ class Seeded:
     items: int  # rows written
     seconds: float
 
-    def index_of(self) -> dict[int, int]:
-        return {uid: i for i, uid in enumerate(self.user_ids)}
-
 
 def seed_graph(stack: StrategyStack, graph: Graph, threshold: int, *, history_per_user: float,
                seed: int) -> Seeded:

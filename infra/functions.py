@@ -458,6 +458,12 @@ class _InitError(Exception):
         self.payload = payload
 
 
+# DynamoDB operations by what they consume: the meter asks each for its capacity, and the
+# benchmark counts requests by the same sets (bench.measure).
+DYNAMODB_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
 class _Meter:
     """Counts every AWS call a handler makes, for the benchmark (`LocalFunctions.start(meter=True)`).
 
@@ -468,9 +474,6 @@ class _Meter:
     asked for. Each call is recorded as {"service", "op", "table", "t0", "t1" (ms since the
     invocation started), "read_units", "write_units", "items", "messages"}.
     """
-
-    _READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
-    _WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
@@ -485,7 +488,7 @@ class _Meter:
 
         def _make_api_call(client, operation_name, api_params):
             service = client.meta.service_model.service_name
-            injected = (service == "dynamodb" and operation_name in cls._READS | cls._WRITES
+            injected = (service == "dynamodb" and operation_name in DYNAMODB_READS | DYNAMODB_WRITES
                         and "ReturnConsumedCapacity" not in api_params)
             if injected:
                 api_params = {**api_params, "ReturnConsumedCapacity": "INDEXES"}
@@ -526,8 +529,8 @@ class _Meter:
             items = 1
         messages = len(params.get("Entries", [])) if op == "SendMessageBatch" else int(op == "SendMessage")
         call = {"service": service, "op": op, "table": table, "t0": t0, "t1": t1, "failed": failed,
-                "read_units": units if op in self._READS else 0.0,
-                "write_units": units if op in self._WRITES else 0.0,
+                "read_units": units if op in DYNAMODB_READS else 0.0,
+                "write_units": units if op in DYNAMODB_WRITES else 0.0,
                 "items": items, "messages": messages}
         with self._lock:
             self.calls.append(call)
