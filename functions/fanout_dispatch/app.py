@@ -1,4 +1,10 @@
-"""TweetsTable stream -> fan-out plan. INSERT queues follower chunks; REMOVE queues removals.
+"""Table streams -> fan-out work on the queue.
+
+- TweetsTable: INSERT queues follower chunks of the new post; REMOVE queues removals.
+- UsersTable: a follower count crossing the celebrity threshold flips the flag; a flip
+  queues the walk over the account's followers; a returning reader's new activity stamp
+  queues the restamp (and rebuild) of their timeline.
+- GraphTable: a follow or unfollow queues the follower's timeline sync with that account.
 
 Each record is handled on its own (powertools BatchProcessor), so one bad record is
 reported in batchItemFailures and retried (the event source bisects and, after the
@@ -16,20 +22,51 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from timeline.observability import logger, metrics
 from timeline.service.container import build_services
 from timeline.settings import get_settings
-from timeline.store.tweets import from_image
+from timeline.store import tweets, users
 
-services = build_services(get_settings())
+settings = get_settings()
+services = build_services(settings)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def record_handler(record: DynamoDBRecord) -> None:
+def _source_table(record: DynamoDBRecord) -> str:
+    # arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>
+    return record.event_source_arn.split(":table/", 1)[1].split("/", 1)[0]
+
+
+def _tweet_record(record: DynamoDBRecord, raw: dict) -> int:
     if record.event_name == DynamoDBRecordEventName.INSERT:
-        sent = services.planner.posted(from_image(record.raw_event["dynamodb"]["NewImage"]))
-    elif record.event_name == DynamoDBRecordEventName.REMOVE:
-        sent = services.planner.deleted(from_image(record.raw_event["dynamodb"]["OldImage"]))
+        return services.planner.posted(tweets.from_image(raw["NewImage"]))
+    if record.event_name == DynamoDBRecordEventName.REMOVE:
+        return services.planner.deleted(tweets.from_image(raw["OldImage"]))
+    return 0  # posts are immutable: nothing to do for MODIFY
+
+
+def _user_record(raw: dict) -> int:
+    old, new = raw.get("OldImage"), raw.get("NewImage")
+    return services.changes.user_changed(users.from_image(old) if old else None,
+                                         users.from_image(new) if new else None)
+
+
+def _graph_record(record: DynamoDBRecord, raw: dict) -> int:
+    if record.event_name == DynamoDBRecordEventName.MODIFY:
+        return 0  # an activity stamp on an edge changes no relationship
+    edge = raw["Keys"]["edge"]["S"]
+    return services.changes.edge_changed(int(raw["Keys"]["user_id"]["N"]), edge, int(edge.split("#", 1)[1]))
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    raw, table = record.raw_event["dynamodb"], _source_table(record)
+    if table == settings.tweets_table:
+        sent = _tweet_record(record, raw)
+    elif table == settings.users_table:
+        sent = _user_record(raw)
+    elif table == settings.graph_table:
+        sent = _graph_record(record, raw)
     else:
-        return  # posts are immutable: nothing to do for MODIFY
-    metrics.add_metric(name="FanoutMessagesQueued", unit=MetricUnit.Count, value=sent)
+        raise ValueError(f"a stream record from an unexpected table: {table}")
+    if sent:
+        metrics.add_metric(name="FanoutMessagesQueued", unit=MetricUnit.Count, value=sent)
 
 
 @logger.inject_lambda_context

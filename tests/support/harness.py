@@ -16,6 +16,7 @@ import importlib.util
 import itertools
 import json
 import os
+import random
 import sys
 import time
 import uuid
@@ -104,7 +105,8 @@ class Harness:
         self.queue_url = stack.outputs["FanoutQueueUrl"]
         self.queue_arn = self._sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.stream_arn = next(s.source_arn for s in stack.event_sources if s.function == "FanoutDispatchFunction")
+        # Every stream dispatch reads (tweets, users, graph), in the template's order.
+        self.stream_arns = [s.source_arn for s in stack.event_sources if s.function == "FanoutDispatchFunction"]
         self.dispatch_batches: list[dict] = []  # every event dispatch was given
         self.worker_batches: list[dict] = []
 
@@ -196,6 +198,25 @@ class Harness:
         assert reply.status == 200, reply
         return reply
 
+    def unfollow(self, follower: int, handle: str) -> Reply:
+        reply = self.request("DELETE", f"/v1/users/{handle}/follow", as_user=follower)
+        assert reply.status == 200, reply
+        return reply
+
+    def delete(self, author: int, tweet_id: str) -> None:
+        reply = self.request("DELETE", f"/v1/tweets/{tweet_id}", as_user=author)
+        assert reply.status == 204, reply
+
+    def entries(self, owner: int) -> list[str]:
+        """The post ids stored in a materialized home timeline, newest first."""
+        items = boto3.client("dynamodb").query(
+            TableName=self.settings.timelines_table, KeyConditionExpression="owner_id = :o",
+            ExpressionAttributeValues={":o": {"N": str(owner)}}, ScanIndexForward=False)["Items"]
+        return [i["tweet_id"]["N"] for i in items]
+
+    def user(self, user_id: int):
+        return self.services.accounts.user(user_id)
+
     def post(self, author: int, text: str, **extra) -> str:
         reply = self.request("POST", "/v1/tweets", as_user=author, body={"text": text, **extra})
         assert reply.status == 201, reply
@@ -209,17 +230,31 @@ class Harness:
         assert reply.status == 200, reply
         return [item["id"] for item in reply.body["items"]]
 
+    def home_all(self, user: int, limit: int = 100) -> tuple[list[str], bool]:
+        """Every page of the home timeline: (post ids newest first, whether any page was partial)."""
+        ids, partial, cursor = [], False, None
+        while True:
+            reply = self.home(user, limit=limit, **({"cursor": cursor} if cursor else {}))
+            assert reply.status == 200, reply
+            ids += [item["id"] for item in reply.body["items"]]
+            partial = partial or reply.body.get("partial", False)
+            cursor = reply.body.get("next_cursor")
+            if not cursor:
+                return ids, partial
+
     # ------------------------------------------------------------------ event sources
-    def _stream_records(self) -> list[dict]:
-        shards = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+    def _stream_records(self, stream_arn: str | None = None) -> list[dict]:
+        """Records not yet read, of one stream or of all (shard order kept within each)."""
         records = []
-        for shard in shards:
-            shard_id = shard["ShardId"]
-            iterator = self._iterators.get(shard_id) or self._streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            out = self._streams.get_records(ShardIterator=iterator, Limit=100)
-            self._iterators[shard_id] = out["NextShardIterator"]
-            records += [dynamodb_stream_record(raw, self.stream_arn, "us-east-1") for raw in out["Records"]]
+        for arn in [stream_arn] if stream_arn else self.stream_arns:
+            shards = self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+            for shard in shards:
+                key = f"{arn}|{shard['ShardId']}"
+                iterator = self._iterators.get(key) or self._streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                out = self._streams.get_records(ShardIterator=iterator, Limit=100)
+                self._iterators[key] = out["NextShardIterator"]
+                records += [dynamodb_stream_record(raw, arn, "us-east-1") for raw in out["Records"]]
         return records
 
     def _queue_records(self) -> list[dict]:
@@ -232,22 +267,46 @@ class Harness:
         self.worker_batches.append(event)
         return self.worker.handler(event, LambdaContext("fanout_worker", timeout_s=30))
 
-    def drain(self, max_rounds: int = 1000) -> None:
-        """Carry everything pending through dispatch and worker until both are quiet."""
+    def stream_of(self, table_output: str) -> str:
+        """The stream ARN dispatch reads for a table (by its stack output, e.g. "UsersTableName")."""
+        name = self.stack.outputs[table_output]
+        return next(arn for arn in self.stream_arns if f":table/{name}/" in arn)
+
+    def run_dispatch(self, records: list[dict]) -> dict:
+        event = {"Records": records}
+        self.dispatch_batches.append(event)
+        return self.dispatch.handler(event, LambdaContext("fanout_dispatch", timeout_s=60))
+
+    def drain(self, max_rounds: int = 1000, *, shuffle: random.Random | None = None) -> None:
+        """Carry everything pending through dispatch and worker until both are quiet.
+
+        With `shuffle`, the streams are read in a random order and every visible message is
+        received, shuffled and handed over in random batches: the queue keeps no order, and
+        neither do the streams of different tables."""
         for _ in range(max_rounds):
-            records = self._stream_records()
-            if records:
-                event = {"Records": records}
-                self.dispatch_batches.append(event)
-                result = self.dispatch.handler(event, LambdaContext("fanout_dispatch", timeout_s=60))
-                assert not result.get("batchItemFailures"), result
+            arns = list(self.stream_arns)
+            if shuffle:
+                shuffle.shuffle(arns)
+            dispatched = False
+            for arn in arns:
+                records = self._stream_records(arn)
+                if records:
+                    dispatched = True
+                    result = self.run_dispatch(records)
+                    assert not result.get("batchItemFailures"), result
             messages = self._queue_records()
-            if messages:
-                result = self.run_worker(messages)
+            if shuffle:
+                while more := self._queue_records():
+                    messages += more
+                shuffle.shuffle(messages)
+            if not dispatched and not messages:
+                return
+            while messages:
+                size = shuffle.randint(1, 10) if shuffle else 10
+                batch, messages = messages[:size], messages[size:]
+                result = self.run_worker(batch)
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
                 assert not failed, result
-                for m in messages:
+                for m in batch:
                     self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["receiptHandle"])
-            if not records and not messages:
-                return
         raise AssertionError("fan-out did not settle")

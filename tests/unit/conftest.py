@@ -33,7 +33,7 @@ def aws():
 
 
 @pytest.fixture
-def h(aws, request) -> Harness:
+def h(aws, request):
     """Given the stack deployed from template.yaml, empty, with the three functions loaded."""
     marker = request.node.get_closest_marker("stack")
     params = {k: str(v) for k, v in (marker.kwargs if marker else {}).items()}
@@ -42,4 +42,6 @@ def h(aws, request) -> Harness:
         aws[key] = Harness(deploy(f"unit{len(aws)}", params))
     harness = aws[key].activate()
     harness.reset()
-    return harness
+    yield harness
+    from timeline import clock
+    clock.reset()  # tests that moved the clock forward leave it as they found it

@@ -14,7 +14,16 @@ class User:
     followers_count: int = 0
     following_count: int = 0
     celebrity: bool = False
-    last_seen_at: int | None = None
+    # Bumped by every celebrity flip: a page of an older transition's walk knows it is stale.
+    celebrity_epoch: int = 0
+    last_seen_at: int | None = None  # epoch ms, written by home reads at most once a day
+    # When the reader's follower edges were last stamped active (fan-out skips stale edges).
+    stamped_at: int | None = None
+    rebuilding: int | None = None  # set while the timeline of a returning reader is rebuilt
+
+    @property
+    def activity_stamp(self) -> int:
+        return self.stamped_at if self.stamped_at is not None else self.created_at
 
 
 @dataclass(frozen=True)

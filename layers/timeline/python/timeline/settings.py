@@ -35,6 +35,21 @@ class Settings(BaseModel):
         return cls.model_validate(dict(os.environ if environ is None else environ))
 
     @property
+    def demote_below(self) -> int:
+        """A celebrity whose followers fall below 80% of the threshold (hysteresis, so an
+        account near the line does not flap) is an ordinary account again."""
+        return -(-4 * self.celebrity_threshold // 5)
+
+    @property
+    def backfill_posts(self) -> int:
+        """How many of an account's newest posts a follow (or a demotion) writes into a timeline."""
+        return max(1, self.timeline_max // 4)
+
+    @property
+    def inactive_ms(self) -> int:
+        return self.inactive_days * 86_400_000
+
+    @property
     def timeline_ttl_seconds(self) -> int:
         # A reader away longer than INACTIVE_DAYS gets a rebuilt timeline, so entries
         # older than twice that are never read again: let DynamoDB expire them.

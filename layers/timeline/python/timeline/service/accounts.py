@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
-from timeline import ids
+from timeline import clock, ids
 from timeline.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from timeline.records import Tokens, User
 from timeline.store.identity import BadCredentials, IdentityProvider, UsernameExists, WeakPassword
@@ -27,7 +25,7 @@ class Accounts:
         """Claim the handle, then create the login. If the identity provider refuses,
         the claim is released so the handle is free again."""
         user = User(user_id=ids.new_id(), handle=handle, display_name=display_name,
-                    created_at=int(time.time() * 1000))
+                    created_at=clock.now_ms())
         try:
             self._users.create(user)
         except HandleTaken:

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from timeline.cursors import CursorCodec
 from timeline.service.accounts import Accounts
 from timeline.service.fanout import FanoutApplier, FanoutPlanner
+from timeline.service.graph_changes import ChangePlanner
 from timeline.service.posting import Posting
 from timeline.service.reading import Reader
 from timeline.service.social import Social
+from timeline.service.timeline_sync import TimelineSync
 from timeline.settings import Settings
 from timeline.store import secrets
 from timeline.store.aws import build_stores
@@ -25,7 +27,8 @@ class Services:
     posting: Posting
     reader: Reader
     planner: FanoutPlanner
-    applier: FanoutApplier
+    changes: ChangePlanner
+    applier: TimelineSync
 
 
 def build_services(settings: Settings) -> Services:
@@ -34,9 +37,11 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         accounts=Accounts(stores.users, stores.identity),
-        social=Social(settings, stores.users, stores.graph, stores.queue, cursors),
-        posting=Posting(stores.tweets, persistence_layer(settings.idempotency_table)),
-        reader=Reader(stores.users, stores.tweets, stores.graph, stores.timelines, cursors),
-        planner=FanoutPlanner(settings, stores.graph, stores.queue),
-        applier=FanoutApplier(settings, stores.timelines, stores.graph, stores.queue),
+        social=Social(stores.users, stores.graph, cursors),
+        posting=Posting(stores.tweets, persistence_layer(settings.idempotency_table), settings.timeline_ttl_seconds),
+        reader=Reader(settings, stores.users, stores.tweets, stores.graph, stores.timelines, cursors),
+        planner=FanoutPlanner(settings, stores.graph, stores.users, stores.queue),
+        changes=ChangePlanner(settings, stores.users, stores.queue),
+        applier=TimelineSync(settings, stores.users, stores.tweets, stores.graph, stores.timelines, stores.queue,
+                             FanoutApplier(settings, stores.timelines, stores.graph, stores.tweets)),
     )

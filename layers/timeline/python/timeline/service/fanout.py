@@ -1,108 +1,132 @@
-"""Fan-out on write: planning (stream record -> follower chunks on the queue) and
+"""Fan-out on write: planning (tweets-stream record -> follower chunks on the queue) and
 applying (one queue message -> timeline entries).
 
 Every step is idempotent, so stream retries and queue redeliveries are harmless: entries
-are keyed puts and deletes, celebrity edges are keyed puts, and re-planning a post only
-re-sends the same chunks.
+are keyed puts and deletes, and re-planning a post only re-sends the same chunks. The queue
+keeps no order, so a message that writes checks afterwards what may have changed since it
+was planned (the post deleted, a reader unfollowed) and takes back what it wrote: whichever
+of the two runs second sees the other.
 """
 
 from __future__ import annotations
 
-import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
+from timeline import clock
 from timeline.records import Tweet
 from timeline.service import messages
+from timeline.service.activity import ActivityRules
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
-from timeline.store.graph import GraphStore
+from timeline.store.graph import TOMBSTONE_TTL_SECONDS, GraphStore
 from timeline.store.timelines import TimelineStore
+from timeline.store.tweets import TweetStore
+from timeline.store.users import UserStore
+
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fanout")
 
 
-_trim_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trim")
+class TrimPolicy:
+    """Trimming reads the whole timeline, so only about one write in `interval` per owner
+    checks: a timeline stays within TimelineMax plus a bounded slack (about `interval`
+    entries) at a fraction of the cost. Drawn by hash, so a redelivery decides the same."""
+
+    def __init__(self, settings: Settings):
+        self.keep = settings.timeline_max
+        self.interval = max(1, settings.timeline_max // 8)
+
+    def due(self, owner_id: int, tweet_id: int) -> bool:
+        return zlib.crc32(f"{owner_id}:{tweet_id}".encode()) % self.interval == 0
 
 
 class FanoutPlanner:
     """Runs in fanout_dispatch, once per tweets-stream record."""
 
-    def __init__(self, settings: Settings, graph: GraphStore, queue: FanoutQueue):
-        self._settings, self._graph, self._queue = settings, graph, queue
+    def __init__(self, settings: Settings, graph: GraphStore, users: UserStore, queue: FanoutQueue):
+        self._settings, self._graph, self._users, self._queue = settings, graph, users, queue
+        self._activity = ActivityRules(settings)
+        self._trim = TrimPolicy(settings)
 
-    def _owner_chunks(self, tweet: Tweet):
-        """Pages of followers, one message each. The author's own home timeline shows their posts
-        too: the author rides in the first message, whose page is one follower shorter, so every
-        message but the last holds exactly `fanout_chunk_size` owners and fills whole 25-item
-        BatchWriteItems (a 201-owner message would need a ninth batch for one entry)."""
-        size = self._settings.fanout_chunk_size
-        chunk, after = [tweet.author_id], None
-        if size > 1:
-            followers, after = self._graph.followers_page(tweet.author_id, size - 1)
-            chunk += followers
-        yield chunk
-        while size == 1 or after is not None:
-            followers, after = self._graph.followers_page(tweet.author_id, size, after)
-            if followers:
-                yield followers
+    def _follower_chunks(self, author_id: int, *, active_only: bool):
+        """Pages of followers, one message each; inactive readers dropped from the page
+        already read (they get a rebuild when they return)."""
+        size, after, now = self._settings.fanout_chunk_size, None, clock.now_ms()
+        while True:
+            page, after = self._graph.followers_with_activity(author_id, size, after)
+            owners = [f for f, seen in page if not active_only or self._activity.edge_is_active(seen, now)]
+            if owners:
+                yield owners
             if after is None:
                 return
 
-    def _send_per_chunk(self, tweet: Tweet, message) -> int:
-        if not tweet.fanout:  # a celebrity's post: readers merge it, no timeline holds it
-            return 0
-        batch = [message(chunk) for chunk in self._owner_chunks(tweet)]
+    def _fans_out(self, tweet: Tweet) -> bool:
+        """A celebrity's post is merged at read time and written to no follower's timeline.
+        The flag was read when the post was made; if the account has been demoted since,
+        the demotion's backfill may have run before this post reached the index, so fan it
+        out after all (entries are idempotent, and reads drop duplicates)."""
+        if tweet.fanout:
+            return True
+        author = self._users.get_consistent(tweet.author_id)
+        return author is not None and not author.celebrity
+
+    def posted(self, tweet: Tweet) -> int:
+        """Queue the active follower chunks of a new post; returns how many messages were sent.
+        The author's own entry was written with the post."""
+        batch = []
+        if self._fans_out(tweet):
+            planned_at = clock.now_ms()
+            batch = [messages.add(tweet.tweet_id, tweet.author_id, tweet.author_id, owners, planned_at)
+                     for owners in self._follower_chunks(tweet.author_id, active_only=True)]
+        if self._trim.due(tweet.author_id, tweet.tweet_id):
+            batch.append(messages.trim(tweet.author_id))  # the author's own posts fill their timeline too
         self._queue.send(batch)
         return len(batch)
 
-    def posted(self, tweet: Tweet) -> int:
-        """Queue the follower chunks of a new post; returns how many messages were sent."""
-        return self._send_per_chunk(tweet, lambda owners: messages.add(tweet.tweet_id, tweet.author_id, owners))
-
     def deleted(self, tweet: Tweet) -> int:
-        """Queue removal from every timeline the post was fanned out to. Reads already hide a
-        deleted post (hydration finds nothing); this reclaims the entries."""
-        return self._send_per_chunk(tweet, lambda owners: messages.remove(tweet.tweet_id, owners))
+        """Queue removal from the author's timeline and every follower's, active or not (an
+        inactive reader may still hold entries from before). Reads already hide a deleted
+        post (hydration finds nothing); this reclaims the entries."""
+        batch = [messages.remove(tweet.tweet_id, [tweet.author_id])]
+        batch += [messages.remove(tweet.tweet_id, owners)
+                  for owners in self._follower_chunks(tweet.author_id, active_only=False)]
+        self._queue.send(batch)
+        return len(batch)
 
 
 class FanoutApplier:
-    """Runs in fanout_worker, once per queue message."""
+    """Runs in fanout_worker: entries written, removed and trimmed for one message."""
 
-    CELEBRITY_EDGE_PAGE = 500
+    def __init__(self, settings: Settings, timelines: TimelineStore, graph: GraphStore, tweets: TweetStore):
+        self._settings, self._timelines, self._graph, self._tweets = settings, timelines, graph, tweets
+        self.trims = TrimPolicy(settings)
 
-    def __init__(self, settings: Settings, timelines: TimelineStore, graph: GraphStore, queue: FanoutQueue):
-        self._settings, self._timelines, self._graph, self._queue = settings, timelines, graph, queue
-        # Trimming reads the whole timeline, so check only about one write in `interval` per
-        # owner: timelines stay within TimelineMax plus a bounded slack, at a fraction of the cost.
-        self.trim_interval = max(1, settings.timeline_max // 8)
+    def add(self, tweet_id: int, author_id: int, via_id: int, owners: list[int], planned_at: int) -> None:
+        """Write, then check what changed since the chunk was planned, then take back.
 
-    def apply(self, message: dict) -> None:
-        op = message.get("op")
-        if op == messages.ADD:
-            self._add(int(message["tweet_id"]), int(message["author_id"]), [int(o) for o in message["owners"]])
-        elif op == messages.REMOVE:
-            self._timelines.remove([int(o) for o in message["owners"]], int(message["tweet_id"]))
-        elif op == messages.CELEBRITY_EDGES:
-            self._celebrity_edges(int(message["celebrity_id"]), message.get("after"))
-        else:
-            raise ValueError(f"unknown fan-out message op {op!r}")
-
-    def should_trim(self, owner_id: int, tweet_id: int) -> bool:
-        return zlib.crc32(f"{owner_id}:{tweet_id}".encode()) % self.trim_interval == 0
-
-    def _add(self, tweet_id: int, author_id: int, owners: list[int]) -> None:
-        expires_at = int(time.time()) + self._settings.timeline_ttl_seconds
-        self._timelines.add(owners, tweet_id, author_id, expires_at)
-        due = [owner for owner in owners if self.should_trim(owner, tweet_id)]
+        Two reads per message, none per owner: the post (a remove applied before this add
+        would otherwise leave orphans) and the via account's unfollow tombstones (a cleanup
+        applied before this add would otherwise leave the unfollowed account's post). Either
+        the change landed before these checks and they see it, or it landed after the write
+        and its own cleanup sees the entries."""
+        expires_at = clock.now_s() + self._settings.timeline_ttl_seconds
+        self._timelines.add(owners, tweet_id, author_id, via_id, expires_at)
+        exists = _pool.submit(self._tweets.existing, [tweet_id])
+        if clock.now_ms() - planned_at < (TOMBSTONE_TTL_SECONDS - 86_400) * 1000:
+            gone = self._graph.unfollowed_by(via_id) & set(owners)
+        else:  # planned so long ago that its tombstones may have expired: ask the edges
+            gone = set(owners) - self._graph.followers_among(via_id, owners)
+        if tweet_id not in exists.result():
+            self._timelines.remove(owners, tweet_id)
+            return
+        if gone:
+            self._timelines.remove(sorted(gone), tweet_id)
+        due = [o for o in owners if o not in gone and self.trims.due(o, tweet_id)]
         # Independent timelines: trim them side by side rather than one round trip after another.
-        list(_trim_pool.map(lambda owner: self._timelines.trim(owner, self._settings.timeline_max), due))
+        list(_pool.map(self.trim, due))
 
-    def _celebrity_edges(self, celebrity_id: int, after: str | None) -> None:
-        """One page of a promotion: celebrity edges for a page of followers, then the next
-        page as a new message, so no single message does unbounded work."""
-        follower_ids, next_after = self._graph.followers_page(celebrity_id, self.CELEBRITY_EDGE_PAGE, after)
-        if after is None:
-            follower_ids.append(celebrity_id)  # their own posts are merged into their own home too
-        if follower_ids:
-            self._graph.add_celebrity_edges(celebrity_id, follower_ids, int(time.time() * 1000))
-        if next_after:
-            self._queue.send([messages.celebrity_edges(celebrity_id, after=next_after)])
+    def remove(self, tweet_id: int, owners: list[int]) -> None:
+        self._timelines.remove(owners, tweet_id)
+
+    def trim(self, owner_id: int) -> int:
+        return self._timelines.trim(owner_id, self.trims.keep)

@@ -1,17 +1,43 @@
-"""The fan-out queue's message shapes: one place that writes and reads them."""
+"""The fan-out queue's message shapes: one place that writes and reads them.
+
+Every message is safe to apply twice and in any order relative to the others: each one
+checks the state it depends on (an edge, a flag, a post) when it is applied.
+"""
 
 from __future__ import annotations
 
-ADD, REMOVE, CELEBRITY_EDGES = "add", "remove", "celebrity_edges"
+ADD, REMOVE, TRIM = "add", "remove", "trim"
+SYNC_FOLLOW, CELEBRITY_PAGE, REBUILD = "sync_follow", "celebrity_page", "rebuild"
 
 
-def add(tweet_id: int, author_id: int, owners: list[int]) -> dict:
-    return {"op": ADD, "tweet_id": str(tweet_id), "author_id": str(author_id), "owners": [str(o) for o in owners]}
+def add(tweet_id: int, author_id: int, via_id: int, owners: list[int], planned_at: int) -> dict:
+    """Write a post into a chunk of its followers' timelines (`planned_at`: epoch ms the
+    follower page was read)."""
+    return {"op": ADD, "tweet_id": str(tweet_id), "author_id": str(author_id), "via_id": str(via_id),
+            "owners": [str(o) for o in owners], "planned_at": planned_at}
 
 
 def remove(tweet_id: int, owners: list[int]) -> dict:
     return {"op": REMOVE, "tweet_id": str(tweet_id), "owners": [str(o) for o in owners]}
 
 
-def celebrity_edges(celebrity_id: int, after: str | None) -> dict:
-    return {"op": CELEBRITY_EDGES, "celebrity_id": str(celebrity_id), "after": after}
+def trim(owner_id: int) -> dict:
+    return {"op": TRIM, "owner": str(owner_id)}
+
+
+def sync_follow(owner_id: int, account_id: int) -> dict:
+    """Make the owner's timeline match whether they follow the account now: backfill its
+    recent posts, or remove what it brought."""
+    return {"op": SYNC_FOLLOW, "owner": str(owner_id), "account": str(account_id)}
+
+
+def celebrity_page(account_id: int, epoch: int, after: str | None) -> dict:
+    """One page of the account's followers moved to the path its celebrity flag says, for
+    the flip numbered `epoch`."""
+    return {"op": CELEBRITY_PAGE, "account": str(account_id), "epoch": epoch, "after": after}
+
+
+def rebuild(owner_id: int, *, started: int | None, after: str | None) -> dict:
+    """One page of the reader's followees: stamp the reader active on their follower edges
+    and, for the rebuild that started at `started` (None: a restamp only), backfill."""
+    return {"op": REBUILD, "owner": str(owner_id), "started": started, "after": after}

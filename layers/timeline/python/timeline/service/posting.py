@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -12,7 +11,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-from timeline import ids
+from timeline import clock, ids
 from timeline.errors import Conflict, Forbidden, NotFound, Unprocessable
 from timeline.records import Tweet, User
 from timeline.store.tweets import IdTaken, NotAuthor, TweetStore
@@ -22,8 +21,8 @@ IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
 class Posting:
-    def __init__(self, tweets: TweetStore, idempotency_store: BasePersistenceLayer):
-        self._tweets = tweets
+    def __init__(self, tweets: TweetStore, idempotency_store: BasePersistenceLayer, entry_ttl_seconds: int):
+        self._tweets, self._entry_ttl_seconds = tweets, entry_ttl_seconds
         self.idempotency_config = IdempotencyConfig(
             event_key_jmespath="[author, key]",
             payload_validation_jmespath="body",
@@ -70,12 +69,13 @@ class Posting:
                 raise Unprocessable(f"reply_to_id {reply_to_id} does not exist", code="reply_target_missing")
             reply_to_author_id = parent.author_id
         for _ in range(3):  # a fresh id if two id generators collided
-            tweet = Tweet(tweet_id=ids.new_id(), author_id=author_id, text=text,
-                          created_at=int(time.time() * 1000), reply_to_id=reply_to_id,
+            tweet_id = ids.new_id()
+            tweet = Tweet(tweet_id=tweet_id, author_id=author_id, text=text,
+                          created_at=ids.timestamp_ms(tweet_id), reply_to_id=reply_to_id,
                           reply_to_author_id=reply_to_author_id,
                           fanout=not celebrity)  # celebrities are merged at read time
             try:
-                self._tweets.put_new(tweet)
+                self._tweets.put_new(tweet, entry_expires_at=clock.now_s() + self._entry_ttl_seconds)
                 return tweet
             except IdTaken:
                 continue

@@ -7,9 +7,13 @@ import heapq
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from timeline import clock
 from timeline.cursors import CursorCodec
+from timeline.errors import InvalidInput
 from timeline.records import Tweet, User
 from timeline.service.accounts import user_by_handle
+from timeline.service.activity import ActivityRules
+from timeline.settings import Settings
 from timeline.store.graph import GraphStore
 from timeline.store.timelines import TimelineStore
 from timeline.store.tweets import TweetStore
@@ -18,6 +22,9 @@ from timeline.store.users import UserStore
 # Headroom fetched beyond the page size, so a few deleted posts don't cost another round trip.
 OVERFETCH = 5
 MAX_ROUNDS = 8
+# A rebuild that has not finished in this long lost its messages (they sit in the dead-letter
+# queue): the next read starts it again.
+REBUILD_STALE_MS = 15 * 60 * 1000
 
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="timeline-read")
 
@@ -50,36 +57,93 @@ def _started(fetch, before: int | None, want: int):
     return source
 
 
+class _CappedTimeline:
+    """The materialized timeline as a source that never goes past its TimelineMax-th entry
+    (trimming is amortized, so the table may briefly hold a few more). `taken` counts the
+    entries earlier pages consumed; the cursor carries it forward."""
+
+    def __init__(self, fetch, cap: int, taken: int):
+        self._fetch, self._cap, self._taken = fetch, cap, taken
+        self._seen: set[int] = set()
+
+    def taken_through(self, position: int | None) -> int:
+        """Entries consumed once the merge has reached `position` (ids at or above it)."""
+        return self._taken + (0 if position is None else sum(1 for i in self._seen if i >= position))
+
+    def __call__(self, before: int | None, want: int) -> list[tuple[int, int]]:
+        left = self._cap - self.taken_through(before)
+        if left <= 0:
+            return []
+        got = self._fetch(before, min(want, left))
+        self._seen.update(tweet_id for tweet_id, _ in got)
+        return got
+
+
 class Reader:
-    def __init__(self, users: UserStore, tweets: TweetStore, graph: GraphStore,
+    def __init__(self, settings: Settings, users: UserStore, tweets: TweetStore, graph: GraphStore,
                  timelines: TimelineStore, cursors: CursorCodec):
-        self._users, self._tweets, self._graph = users, tweets, graph
+        self._settings, self._users, self._tweets, self._graph = settings, users, tweets, graph
         self._timelines, self._cursors = timelines, cursors
+        self._activity = ActivityRules(settings)
 
     # -------------------------------------------------------------- user timeline
     def user_timeline(self, caller_id: int, handle: str, limit: int, cursor: str | None) -> Page:
         author = user_by_handle(self._users, handle)
         scope = f"user:{author.user_id}"
         before = int(self._cursors.decode(cursor, reader=caller_id, scope=scope)) if cursor else None
-        return self._paginate(caller_id, scope, [self._posts_of(author.user_id)], before, limit)
+        items, position, more, partial = self._paginate([self._posts_of(author.user_id)], before, limit)
+        next_cursor = self._cursors.encode(reader=caller_id, scope=scope, position=str(position)) if more else None
+        return Page(items=items, next_cursor=next_cursor, partial=partial)
 
     # -------------------------------------------------------------- home timeline
     def home_timeline(self, reader_id: int, limit: int, cursor: str | None) -> Page:
-        """One query of the reader's materialized timeline plus one per followed celebrity
-        (a celebrity reader has an edge to themself, for their own posts), run in parallel
-        and k-way merged by id. Never one query per followed account."""
+        """One query of the reader's materialized timeline (which holds their own posts too)
+        plus one per followed celebrity, run in parallel and k-way merged by id. Never one
+        query per followed account. The reader's profile is read alongside, to record the
+        visit and to know whether their timeline is being rebuilt (then the page is partial)."""
         scope = "home"
-        before = int(self._cursors.decode(cursor, reader=reader_id, scope=scope)) if cursor else None
+        before, taken = self._home_position(cursor, reader_id, scope) if cursor else (None, 0)
         celebrities = _pool.submit(self._graph.celebrity_followees, reader_id)
+        visit = _pool.submit(self._record_visit, reader_id)
 
         def materialized(before_id: int | None, want: int) -> list[tuple[int, int]]:
             return self._timelines.page(reader_id, before=before_id, limit=want)
 
+        timeline = _CappedTimeline(materialized, self._settings.timeline_max, taken)
         # The timeline's first round does not depend on the celebrity list: start it now, so
         # the two lookups share one round trip instead of two in a row.
-        first_round = _started(materialized, before, limit + OVERFETCH)
+        first_round = _started(timeline, before, limit + OVERFETCH)
         sources = [first_round] + [self._posts_of(c) for c in dict.fromkeys(celebrities.result())]
-        return self._paginate(reader_id, scope, sources, before, limit)
+        items, position, more, partial = self._paginate(sources, before, limit)
+        next_cursor = self._cursors.encode(reader=reader_id, scope=scope, position=[
+            str(position), timeline.taken_through(position)]) if more else None
+        return Page(items=items, next_cursor=next_cursor, partial=partial or visit.result())
+
+    def _home_position(self, cursor: str, reader_id: int, scope: str) -> tuple[int, int]:
+        position = self._cursors.decode(cursor, reader=reader_id, scope=scope)
+        try:
+            tweet_id, taken = position if isinstance(position, list) else (position, 0)
+            return int(tweet_id), int(taken)
+        except (TypeError, ValueError):
+            raise InvalidInput("cursor is not valid for this request; start again without it",
+                               code="invalid_cursor") from None
+
+    def _record_visit(self, reader_id: int) -> bool:
+        """Record a home read (at most one write a day) and say whether the reader's timeline
+        is incomplete: they were away long enough for fan-out to skip them, so a rebuild
+        starts now (through the users stream), or one is still running."""
+        reader = self._users.get(reader_id)
+        if reader is None:
+            return False
+        now, rules = clock.now_ms(), self._activity
+        if reader.rebuilding is not None and now - reader.rebuilding < REBUILD_STALE_MS:
+            return True
+        if rules.needs_rebuild(reader, now) or reader.rebuilding is not None:
+            self._users.touch(reader, now, restamp=True, rebuild=True)
+            return True
+        if rules.seen_due(reader, now):
+            self._users.touch(reader, now, restamp=rules.restamp_due(reader, now), rebuild=False)
+        return False
 
     # -------------------------------------------------------------- shared machinery
     def _posts_of(self, author_id: int):
@@ -88,15 +152,18 @@ class Reader:
             return [(i, author_id) for i in self._tweets.ids_by_author(author_id, before=before_id, limit=want)]
         return fetch
 
-    def _paginate(self, reader_id: int, scope: str, sources, before: int | None, limit: int) -> Page:
-        """Merge newest-first id streams into one page of live posts.
+    def _paginate(self, sources, before: int | None,
+                  limit: int) -> tuple[list[Item], int | None, bool, bool]:
+        """Merge newest-first id streams into one page of live posts: (items, position, more,
+        partial).
 
         Each round asks every source for `want` ids below the position. A source that
         returned a full `want` may hold more ids below its last one, so the merged list is
         only complete down to the highest such last id: the round consumes just that prefix,
         and of it only the newest `want` (the page needs no more; hydrating the whole prefix
         would fetch up to `want` posts per source). Deleted posts (gone from TweetsTable)
-        fall out at hydration.
+        fall out at hydration. A page is full, or the end, or, when the rounds ran out on
+        hidden entries, marked partial (with a cursor to go on from).
         """
         items: list[Item] = []
         position = before
@@ -130,8 +197,7 @@ class Reader:
                 exhausted = exhausted and consumed_all
                 break
         more = not exhausted and position is not None
-        next_cursor = self._cursors.encode(reader=reader_id, scope=scope, position=str(position)) if more else None
-        return Page(items=items, next_cursor=next_cursor)
+        return items, position, more, more and len(items) < limit
 
     def _hydrate(self, candidates: list[tuple[int, int]]) -> list[Item | None]:
         """Posts and their authors, with two BatchGetItems in parallel. None for a post

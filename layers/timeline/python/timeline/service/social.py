@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 
+from timeline import clock
 from timeline.cursors import CursorCodec
-from timeline.errors import InvalidInput, NotFound
+from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.records import User
-from timeline.service import messages
 from timeline.service.accounts import user_by_handle
-from timeline.settings import Settings
-from timeline.store.fanout_queue import FanoutQueue
-from timeline.store.graph import GraphStore, UnknownUser
+from timeline.store.graph import FolloweeChanged, GraphStore, UnknownUser
 from timeline.store.users import UserStore
+
+
+FOLLOW_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,8 @@ class UserPage:
 
 
 class Social:
-    def __init__(self, settings: Settings, users: UserStore, graph: GraphStore, queue: FanoutQueue,
-                 cursors: CursorCodec):
-        self._settings, self._users, self._graph, self._queue, self._cursors = settings, users, graph, queue, cursors
+    def __init__(self, users: UserStore, graph: GraphStore, cursors: CursorCodec):
+        self._users, self._graph, self._cursors = users, graph, cursors
 
     def _target(self, caller_id: int, handle: str) -> User:
         target = user_by_handle(self._users, handle)
@@ -41,32 +40,29 @@ class Social:
         return target
 
     def follow(self, caller_id: int, handle: str) -> Relationship:
+        """Follow (idempotent). The edge matches the followee's celebrity flag at commit (the
+        transaction checks it); the timeline work follows from the edge's stream record."""
         target = self._target(caller_id, handle)
-        try:
-            changed = self._graph.follow(caller_id, target.user_id, celebrity=target.celebrity,
-                                         now_ms=int(time.time() * 1000))
-        except UnknownUser:
-            raise NotFound(f"no user @{handle}", code="user_not_found") from None
-        followers = target.followers_count + changed
-        celebrity = target.celebrity
-        if changed and not celebrity and followers >= self._settings.celebrity_threshold:
-            celebrity = self._promote(target.user_id)
+        for _ in range(FOLLOW_ATTEMPTS):
+            try:
+                changed = self._graph.follow(caller_id, target.user_id, celebrity=target.celebrity,
+                                             now_ms=clock.now_ms())
+                break
+            except UnknownUser:
+                raise NotFound(f"no user @{handle}", code="user_not_found") from None
+            except FolloweeChanged:  # promoted or demoted since the profile was read
+                target = self._users.get_consistent(target.user_id)
+                if target is None:
+                    raise NotFound(f"no user @{handle}", code="user_not_found") from None
+        else:
+            raise Conflict(f"@{handle} is changing right now; try again", code="followee_changing")
         # The profile as this follow left it, without reading it again.
-        return Relationship(replace(target, followers_count=followers, celebrity=celebrity),
+        return Relationship(replace(target, followers_count=target.followers_count + changed),
                             following=True, changed=changed)
-
-    def _promote(self, user_id: int) -> bool:
-        """The account just reached the threshold: from now on its posts are merged at read
-        time, so every follower needs a celebrity edge. The flag flips first (new posts stop
-        fanning out); the edges are written in follower pages by the fan-out worker. Posts
-        in between are merged as soon as each follower's edge lands: none is lost."""
-        if self._users.mark_celebrity(user_id):
-            self._queue.send([messages.celebrity_edges(user_id, after=None)])
-        return True  # flipped now, or by a concurrent follow a moment ago
 
     def unfollow(self, caller_id: int, handle: str) -> Relationship:
         target = self._target(caller_id, handle)
-        changed = self._graph.unfollow(caller_id, target.user_id)
+        changed = self._graph.unfollow(caller_id, target.user_id, now_ms=clock.now_ms())
         return Relationship(replace(target, followers_count=target.followers_count - changed),
                             following=False, changed=changed)
 

@@ -45,7 +45,10 @@ class UserModel(_Base):
     following_count = NumberAttribute(default=0)
     created_at = NumberAttribute()  # epoch ms
     last_seen_at = NumberAttribute(null=True)  # epoch ms, touched by home timeline reads
+    stamped_at = NumberAttribute(null=True)  # epoch ms, when the follower edges were last stamped
+    rebuilding = NumberAttribute(null=True)  # epoch ms of the rebuild in progress, if any
     celebrity = BooleanAttribute(default=False)
+    celebrity_epoch = NumberAttribute(default=0)
 
     @staticmethod
     def key(user_id: int) -> str:
@@ -94,9 +97,13 @@ class TweetModel(_Base):
 class EdgeModel(_Base):
     """One direction of a relationship, in the owner's partition.
 
-    edge = "following#<id>" | "follower#<id>" | "celebrity#<id>" (ids zero-padded). The
-    celebrity edges repeat the following edges of celebrity accounts, so a home timeline
-    read lists the celebrities it must merge without walking the whole following list.
+    edge = "following#<id>" | "follower#<id>" | "celebrity#<id>" | "unfollowed#<id>" (ids
+    zero-padded). The celebrity edges repeat the following edges of celebrity accounts, so a
+    home timeline read lists the celebrities it must merge without walking the whole following
+    list. A follower edge carries when its follower was last stamped active (`seen_at`), so
+    fan-out skips inactive readers from the page it reads anyway. An unfollowed edge is a
+    tombstone in the followee's partition (expiring): a fan-out message planned before the
+    unfollow drops that reader after its write.
     """
 
     class Meta(_Base.Meta):
@@ -106,6 +113,8 @@ class EdgeModel(_Base):
     edge = UnicodeAttribute(range_key=True)
     other_id = NumberAttribute()
     created_at = NumberAttribute()
+    seen_at = NumberAttribute(null=True)  # follower edges: epoch ms the follower was stamped active
+    expires_at = NumberAttribute(null=True)  # tombstones: epoch seconds, the table's TTL attribute
 
 
 class TimelineEntryModel(_Base):
@@ -115,6 +124,9 @@ class TimelineEntryModel(_Base):
     owner_id = NumberAttribute(hash_key=True)
     tweet_id = NumberAttribute(range_key=True)
     author_id = NumberAttribute()
+    # The followed account the entry arrived through (the author, or later a reposter):
+    # unfollowing it removes exactly the entries it brought.
+    via_id = NumberAttribute(null=True)
     expires_at = NumberAttribute()  # epoch seconds, the table's TTL attribute
 
 

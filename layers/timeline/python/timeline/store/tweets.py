@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from timeline.records import Tweet
-from timeline.store.tables import TweetModel
+from timeline.store.tables import TweetModel, cancellation_codes
+from timeline.store.timelines import entry
 
 
 class IdTaken(Exception):
@@ -33,16 +36,25 @@ def from_image(image: dict) -> Tweet:
 
 
 class TweetStore:
-    def put_new(self, tweet: Tweet) -> None:
+    def __init__(self, connection: Connection):
+        self._connection = connection
+
+    def put_new(self, tweet: Tweet, *, entry_expires_at: int) -> None:
+        """The post and its entry in its author's own home timeline, in one transaction: the
+        author's next home read shows it without waiting for the fan-out (read-your-writes),
+        and neither exists without the other."""
         model = TweetModel(
             tweet.tweet_id, author_id=tweet.author_id, text=tweet.text, created_at=tweet.created_at,
             reply_to_id=tweet.reply_to_id, reply_to_author_id=tweet.reply_to_author_id,
             media_keys=list(tweet.media_keys) or None, fanout=tweet.fanout,
         )
+        own = entry(tweet.author_id, tweet.tweet_id, tweet.author_id, tweet.author_id, entry_expires_at)
         try:
-            model.save(condition=TweetModel.tweet_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(model, condition=TweetModel.tweet_id.does_not_exist())
+                tx.save(own)
+        except TransactWriteError as exc:
+            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
                 raise IdTaken(tweet.tweet_id) from exc
             raise
 
@@ -57,6 +69,15 @@ class TweetStore:
         if not ids:
             return {}
         return {int(m.tweet_id): to_tweet(m) for m in TweetModel.batch_get(ids)}
+
+    def existing(self, tweet_ids: Iterable[int]) -> set[int]:
+        """Which of these posts still exist, read consistently: a writer that raced a delete
+        checks after its write and takes back what it wrote for a post that is gone."""
+        ids = set(tweet_ids)
+        if not ids:
+            return set()
+        return {int(m.tweet_id) for m in TweetModel.batch_get(ids, consistent_read=True,
+                                                               attributes_to_get=["tweet_id"])}
 
     def delete(self, tweet_id: int, author_id: int) -> bool:
         """Delete if it exists and belongs to author_id; False if it was already gone."""

@@ -21,8 +21,21 @@ def to_user(m: UserModel) -> User:
         user_id=int(m.user_id), handle=m.handle, display_name=m.display_name,
         created_at=int(m.created_at), followers_count=int(m.followers_count or 0),
         following_count=int(m.following_count or 0), celebrity=bool(m.celebrity),
-        last_seen_at=int(m.last_seen_at) if m.last_seen_at is not None else None,
+        celebrity_epoch=int(m.celebrity_epoch or 0),
+        last_seen_at=_int_or_none(m.last_seen_at), stamped_at=_int_or_none(m.stamped_at),
+        rebuilding=_int_or_none(m.rebuilding),
     )
+
+
+def _int_or_none(value) -> int | None:
+    return int(value) if value is not None else None
+
+
+def from_image(image: dict) -> User | None:
+    """A User from a users-stream record's image (DynamoDB JSON); None for a handle claim."""
+    if not image.get("pk", {}).get("S", "").startswith("USER#"):
+        return None
+    return to_user(UserModel.from_raw_data(image))
 
 
 class UserStore:
@@ -36,6 +49,7 @@ class UserStore:
             UserModel.key(user.user_id), user_id=user.user_id, handle=user.handle,
             display_name=user.display_name, created_at=user.created_at,
             followers_count=0, following_count=0, celebrity=False,
+            last_seen_at=user.created_at, stamped_at=user.created_at,
         )
         try:
             with TransactWrite(connection=self._connection) as tx:
@@ -76,15 +90,49 @@ class UserStore:
             return {}
         return {int(m.user_id): to_user(m) for m in UserModel.batch_get(keys)}
 
-    def mark_celebrity(self, user_id: int) -> bool:
-        """Set the celebrity flag; True only for the call that flipped it."""
+    def get_consistent(self, user_id: int) -> User | None:
         try:
-            UserModel(UserModel.key(user_id)).update(
-                actions=[UserModel.celebrity.set(True)],
-                condition=UserModel.pk.exists() & (UserModel.celebrity != True),  # noqa: E712
-            )
+            return to_user(UserModel.get(UserModel.key(user_id), consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def _update(self, user_id: int, actions: list, condition) -> bool:
+        """A conditional update; False when the condition did not hold."""
+        try:
+            UserModel(UserModel.key(user_id)).update(actions=actions, condition=UserModel.pk.exists() & condition)
             return True
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return False
             raise
+
+    def promote(self, user_id: int, threshold: int) -> bool:
+        """Set the celebrity flag if the follower count, as it stands, reaches the threshold.
+        True only for the update that flipped it."""
+        return self._update(
+            user_id, [UserModel.celebrity.set(True), UserModel.celebrity_epoch.add(1)],
+            (UserModel.celebrity != True) & (UserModel.followers_count >= threshold))  # noqa: E712
+
+    def demote(self, user_id: int, below: int) -> bool:
+        """Clear the celebrity flag if the follower count, as it stands, is below `below`."""
+        return self._update(
+            user_id, [UserModel.celebrity.set(False), UserModel.celebrity_epoch.add(1)],
+            (UserModel.celebrity == True) & (UserModel.followers_count < below))  # noqa: E712
+
+    def touch(self, user: User, now_ms: int, *, restamp: bool, rebuild: bool) -> bool:
+        """Record a home read: `last_seen_at`, and when asked a new activity stamp (the stream
+        turns it into restamped follower edges) and a rebuild. Conditional on the record the
+        reader read, so concurrent reads write it once."""
+        actions = [UserModel.last_seen_at.set(now_ms)]
+        if restamp or rebuild:
+            actions.append(UserModel.stamped_at.set(now_ms))
+        if rebuild:
+            actions.append(UserModel.rebuilding.set(now_ms))
+        seen = (UserModel.last_seen_at == user.last_seen_at) if user.last_seen_at is not None \
+            else UserModel.last_seen_at.does_not_exist()
+        stamped = (UserModel.stamped_at == user.stamped_at) if user.stamped_at is not None \
+            else UserModel.stamped_at.does_not_exist()
+        return self._update(user.user_id, actions, seen & stamped)
+
+    def finish_rebuild(self, user_id: int, started: int) -> bool:
+        return self._update(user_id, [UserModel.rebuilding.remove()], UserModel.rebuilding == started)

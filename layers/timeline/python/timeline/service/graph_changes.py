@@ -1,0 +1,54 @@
+"""Graph and account changes -> queued work (runs in fanout_dispatch, from the users and
+graph tables' streams).
+
+Nothing here is sent from the API: a follow, an unfollow, a celebrity flip or a returning
+reader is a committed row first, and its stream record drives the work. If a send fails,
+the record is retried, so no flip is ever separated from its bookkeeping.
+"""
+
+from __future__ import annotations
+
+from timeline.records import User
+from timeline.service import messages
+from timeline.settings import Settings
+from timeline.store.fanout_queue import FanoutQueue
+from timeline.store.graph import FOLLOWING
+from timeline.store.users import UserStore
+
+
+class ChangePlanner:
+    def __init__(self, settings: Settings, users: UserStore, queue: FanoutQueue):
+        self._settings, self._users, self._queue = settings, users, queue
+
+    def user_changed(self, old: User | None, new: User | None) -> int:
+        """One users-stream record (profiles only). Returns how many messages were queued.
+
+        The follower count in each record is exact (counters change inside the follow and
+        unfollow transactions, and a user's records arrive in order), so the flag is flipped
+        from the record, with a condition on the count as it stands: whatever the
+        interleaving of follows, the last record leaves the flag agreeing with the count.
+        The flip is a record of its own, whose arrival starts the walk over the followers."""
+        if new is None:
+            return 0
+        settings = self._settings
+        if not new.celebrity and new.followers_count >= settings.celebrity_threshold:
+            self._users.promote(new.user_id, settings.celebrity_threshold)
+        elif new.celebrity and new.followers_count < settings.demote_below:
+            self._users.demote(new.user_id, settings.demote_below)
+        batch = []
+        if old is not None and new.celebrity_epoch != old.celebrity_epoch:
+            batch.append(messages.celebrity_page(new.user_id, new.celebrity_epoch, after=None))
+        if new.rebuilding is not None and new.rebuilding != (old.rebuilding if old else None):
+            batch.append(messages.rebuild(new.user_id, started=new.rebuilding, after=None))
+        elif old is not None and new.stamped_at != old.stamped_at and new.rebuilding is None:
+            batch.append(messages.rebuild(new.user_id, started=None, after=None))
+        self._queue.send(batch)
+        return len(batch)
+
+    def edge_changed(self, owner_id: int, edge: str, other_id: int) -> int:
+        """One graph-stream record: a following edge created or removed (a follow or an
+        unfollow committed) queues the owner's timeline sync with that account."""
+        if not edge.startswith(FOLLOWING):
+            return 0
+        self._queue.send([messages.sync_follow(owner_id, other_id)])
+        return 1

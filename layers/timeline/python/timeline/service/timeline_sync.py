@@ -1,0 +1,196 @@
+"""Keeping materialized timelines in step with the graph (runs in fanout_worker).
+
+Three kinds of message, each bounded and each safe to apply twice, late, or out of order:
+
+- `sync_follow` (from a follow or unfollow): backfill the account's recent posts if the
+  owner follows it now, or remove what it brought if not.
+- `celebrity_page` (from a celebrity flip): one page of the account's followers moved to the
+  path the flag says: celebrity edges (merged at read), or backfilled entries and no edges.
+- `rebuild` (from a reader's activity stamp): one page of the reader's followees, stamped
+  active on their follower edges and, for a returning reader, backfilled.
+
+Each one reads the state it acts on when it is applied, acts, then reads it again: if it
+changed meanwhile, whatever changed it may have run its own message before this one wrote,
+so the step is redone for the new state. A later message of the same relationship finds
+the state as it stands, so the last action wins whatever order the queue delivers them in.
+"""
+
+from __future__ import annotations
+
+import heapq
+from concurrent.futures import ThreadPoolExecutor
+
+from timeline import clock
+from timeline.service import messages
+from timeline.service.activity import ActivityRules
+from timeline.service.fanout import FanoutApplier
+from timeline.settings import Settings
+from timeline.store.fanout_queue import FanoutQueue
+from timeline.store.graph import GraphStore
+from timeline.store.timelines import TimelineStore
+from timeline.store.tweets import TweetStore
+from timeline.store.users import UserStore
+
+CELEBRITY_PAGE_SIZE = 100  # followers moved per message (a demotion backfills each of them)
+REBUILD_PAGE_SIZE = 50  # followees per message (each may bring up to TimelineMax/4 posts)
+MAX_REDO = 4  # a relationship flapping faster than this is redone by its own later messages
+
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sync")
+
+
+class TimelineSync:
+    def __init__(self, settings: Settings, users: UserStore, tweets: TweetStore, graph: GraphStore,
+                 timelines: TimelineStore, queue: FanoutQueue, fanout: FanoutApplier):
+        self._settings, self._users, self._tweets, self._graph = settings, users, tweets, graph
+        self._timelines, self._queue, self._fanout = timelines, queue, fanout
+        self._activity = ActivityRules(settings)
+
+    # ------------------------------------------------------------------ building blocks
+    def recent_posts(self, author_ids: list[int]) -> list[tuple[int, int]]:
+        """(post id, author id), newest first: each author's newest TimelineMax/4 posts, at
+        most TimelineMax in all."""
+        def newest(author_id: int) -> list[tuple[int, int]]:
+            ids = self._tweets.ids_by_author(author_id, before=None, limit=self._settings.backfill_posts)
+            return [(i, author_id) for i in ids]
+        merged = heapq.merge(*_pool.map(newest, author_ids), key=lambda post: -post[0])
+        return list(merged)[:self._settings.timeline_max]
+
+    def backfill(self, owner_id: int, posts: list[tuple[int, int]], via_id: int | None = None) -> list[int]:
+        """Write the posts the owner's timeline lacks; into a full timeline only those newer
+        than its oldest entry (an older one would be trimmed at once). Returns the ids written.
+        `via_id` None: each post came through its own author."""
+        keep = self._settings.timeline_max
+        present = self._timelines.newest_ids(owner_id, keep)
+        have, full = set(present), len(present) >= keep
+        oldest = present[-1] if full else None
+        missing = [(t, a) for t, a in posts if t not in have and (oldest is None or t > oldest)]
+        if not missing:
+            return []
+        expires_at = clock.now_s() + self._settings.timeline_ttl_seconds
+        if via_id is None:
+            by_author: dict[int, list[tuple[int, int]]] = {}
+            for post in missing:
+                by_author.setdefault(post[1], []).append(post)
+            for author_id, group in by_author.items():
+                self._timelines.add_posts(owner_id, group, author_id, expires_at)
+        else:
+            self._timelines.add_posts(owner_id, missing, via_id, expires_at)
+        if len(present) + len(missing) > keep:
+            self._fanout.trim(owner_id)
+        return [t for t, _ in missing]
+
+    def _take_back_deleted(self, written: dict[int, list[int]]) -> None:
+        """Backfills read the author index, which can still list a post deleted a moment ago:
+        check the written posts against the table and remove the ones that are gone."""
+        ids = {t for tweet_ids in written.values() for t in tweet_ids}
+        gone = ids - self._tweets.existing(ids)
+        if gone:
+            self._timelines.remove_entries((owner, t) for owner, tweet_ids in written.items()
+                                           for t in tweet_ids if t in gone)
+
+    def cleanup(self, owner_id: int, account_id: int) -> int:
+        """Remove every entry the account brought into the owner's timeline."""
+        ids = self._timelines.ids_via(owner_id, account_id)
+        self._timelines.remove_entries((owner_id, t) for t in ids)
+        return len(ids)
+
+    # ------------------------------------------------------------------ follow / unfollow
+    def sync_follow(self, owner_id: int, account_id: int) -> None:
+        following = self._graph.is_following(owner_id, account_id)
+        for _ in range(MAX_REDO):
+            if following:
+                account = self._users.get_consistent(account_id)
+                # Following a celebrity needs no entries: the read merges their posts.
+                if account is not None and not account.celebrity:
+                    written = self.backfill(owner_id, self.recent_posts([account_id]), account_id)
+                    self._take_back_deleted({owner_id: written})
+            else:
+                self.cleanup(owner_id, account_id)
+            now = self._graph.is_following(owner_id, account_id)
+            if now == following:
+                return
+            following = now
+
+    # ------------------------------------------------------------------ celebrity flips
+    def celebrity_page(self, account_id: int, epoch: int, after: str | None) -> None:
+        account = self._users.get_consistent(account_id)
+        if account is None or account.celebrity_epoch != epoch:
+            return  # a later flip started its own walk from the first page
+        followers, next_after = self._graph.followers_with_activity(account_id, CELEBRITY_PAGE_SIZE, after)
+        for _ in range(MAX_REDO):
+            self._move_followers(account_id, account.celebrity, followers)
+            again = self._users.get_consistent(account_id)
+            if again is None:
+                return
+            flipped, account = again.celebrity != account.celebrity, again
+            if not flipped:
+                break
+            # Flipped while this page was written, perhaps after the new walk passed it: put
+            # the page right for the new flag (the new walk does every other page).
+        if next_after and account.celebrity_epoch == epoch:
+            self._queue.send([messages.celebrity_page(account_id, epoch, next_after)])
+
+    def _move_followers(self, account_id: int, celebrity: bool, followers: list[tuple[int, int | None]]) -> None:
+        ids = [f for f, _ in followers]
+        if not ids:
+            return
+        if celebrity:
+            # Promotion: from now on these readers merge the account's posts. An edge written
+            # for a reader who unfollowed meanwhile is taken back (the unfollow removed its own).
+            self._graph.add_celebrity_edges(account_id, ids, clock.now_ms())
+            gone = set(ids) - self._graph.followers_among(account_id, ids)
+            if gone:
+                self._graph.remove_celebrity_edges(account_id, sorted(gone))
+            return
+        # Demotion: entries first, then the edge goes, so no reader has a moment with neither.
+        # Inactive readers get their backfill from the rebuild when they return.
+        now = clock.now_ms()
+        posts = self.recent_posts([account_id])
+        active = [f for f, seen in followers if self._activity.edge_is_active(seen, now)]
+        written = dict(zip(active, _pool.map(lambda f: self.backfill(f, posts, account_id), active)))
+        self._graph.remove_celebrity_edges(account_id, ids)
+        self._take_back_deleted(written)
+        gone = set(ids) - self._graph.followers_among(account_id, ids)
+        for owner_id in gone:  # unfollowed meanwhile: its cleanup may have run before our backfill
+            self.cleanup(owner_id, account_id)
+
+    # ------------------------------------------------------------------ returning readers
+    def rebuild(self, owner_id: int, started: int | None, after: str | None) -> None:
+        if started is not None:
+            owner = self._users.get_consistent(owner_id)
+            if owner is None or owner.rebuilding != started:
+                return  # finished, or superseded by a later rebuild
+        followees, next_after = self._graph.following_page(owner_id, REBUILD_PAGE_SIZE, after)
+        followed = self._graph.restamp(owner_id, followees, clock.now_ms())
+        if started is not None and followed:
+            celebrities = set(self._graph.celebrity_followees(owner_id))
+            accounts = [a for a in followed if a not in celebrities]
+            written = self.backfill(owner_id, self.recent_posts(accounts))
+            self._take_back_deleted({owner_id: written})
+            for account_id in set(accounts) - self._graph.followed_among(owner_id, accounts):
+                self.cleanup(owner_id, account_id)  # unfollowed while this page was written
+        if next_after:
+            self._queue.send([messages.rebuild(owner_id, started=started, after=next_after)])
+        elif started is not None:
+            self._users.finish_rebuild(owner_id, started)
+
+    # ------------------------------------------------------------------ the worker's entry point
+    def apply(self, message: dict) -> None:
+        op = message.get("op")
+        if op == messages.ADD:
+            self._fanout.add(int(message["tweet_id"]), int(message["author_id"]),
+                             int(message.get("via_id") or message["author_id"]),
+                             [int(o) for o in message["owners"]], int(message.get("planned_at") or 0))
+        elif op == messages.REMOVE:
+            self._fanout.remove(int(message["tweet_id"]), [int(o) for o in message["owners"]])
+        elif op == messages.TRIM:
+            self._fanout.trim(int(message["owner"]))
+        elif op == messages.SYNC_FOLLOW:
+            self.sync_follow(int(message["owner"]), int(message["account"]))
+        elif op == messages.CELEBRITY_PAGE:
+            self.celebrity_page(int(message["account"]), int(message["epoch"]), message.get("after"))
+        elif op == messages.REBUILD:
+            started = message.get("started")
+            self.rebuild(int(message["owner"]), int(started) if started is not None else None, message.get("after"))
+        else:
+            raise ValueError(f"unknown fan-out message op {op!r}")
