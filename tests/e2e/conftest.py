@@ -113,6 +113,15 @@ class Api:
         resp = self.request("POST", f"/v1/users/{handle}/follow", token)
         assert resp.status_code in (200, 201, 204), resp.text
 
+    def unfollow(self, token: str, handle: str) -> None:
+        resp = self.request("DELETE", f"/v1/users/{handle}/follow", token)
+        assert resp.status_code == 200, resp.text
+
+    def profile(self, token: str, handle: str) -> dict:
+        resp = self.request("GET", f"/v1/users/{handle}", token)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
     def post(self, token: str, text: str) -> str:
         resp = self.request("POST", "/v1/tweets", token, json={"text": text})
         assert resp.status_code == 201, resp.text
