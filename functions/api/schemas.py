@@ -78,7 +78,10 @@ class TweetPage(BaseModel):
 
 
 class HomeTimelinePage(TweetPage):
-    partial: bool = False
+    partial: bool = Field(False, description=(
+        "true when this page is not the whole story yet: your timeline is being rebuilt after a "
+        "long absence (read again shortly), or the read stopped early on hidden posts (follow "
+        "next_cursor). A page is full, the last one (no next_cursor), or partial."))
 
 
 class UserPageView(BaseModel):

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
-settings.register_profile("ci", max_examples=12, stateful_step_count=30, deadline=None,
+settings.register_profile("ci", max_examples=40, stateful_step_count=30, deadline=None,
                           suppress_health_check=list(HealthCheck), derandomize=True)
 settings.register_profile("long", max_examples=300, stateful_step_count=60, deadline=None,
                           suppress_health_check=list(HealthCheck))
@@ -145,6 +145,7 @@ class TimelineMachine(RuleBasedStateMachine):
             assert self.h.user(user).following_count == sum(1 for f, _ in self.follows if f == user)
 
 
+@pytest.mark.timeout(3 * 3600)  # the long profile runs for a while; "ci" takes about a minute
 @pytest.mark.stack(CelebrityThreshold=str(THRESHOLD), TimelineMax="40", InactiveDays="1")
 def test_given_random_graph_changes_and_shuffled_delivery_then_every_home_timeline_matches_the_naive_model(h):
     profile = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
