@@ -503,3 +503,21 @@ def test_given_the_sample_users_and_graph_stream_events_when_dispatched_then_wor
     assert h.dispatch.handler(event, LambdaContext("fanout_dispatch")) == {"batchItemFailures": []}
     assert [json.loads(m["body"]) for m in queued_messages(h)] == [
         {"op": "sync_follow", "owner": str(alice), "account": str(bob)}]
+
+
+def test_given_recording_the_visit_fails_then_the_home_read_still_answers_and_the_next_read_records_it(h, monkeypatch):
+    from timeline import clock
+    from timeline.store.users import UserStore
+    alice = h.sign_up("alice")
+    post = h.post(alice, "mine")
+    clock.advance(days=2)
+    before = h.user(alice).last_seen_at
+
+    def throttled(self, *args, **kwargs):
+        raise RuntimeError("ProvisionedThroughputExceededException")
+    monkeypatch.setattr(UserStore, "touch", throttled)
+    assert h.home_ids(alice) == [post]
+    assert h.user(alice).last_seen_at == before
+    monkeypatch.undo()
+    assert h.home_ids(alice) == [post]
+    assert h.user(alice).last_seen_at > before

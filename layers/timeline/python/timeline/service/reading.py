@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from timeline import clock
 from timeline.cursors import CursorCodec
 from timeline.errors import InvalidInput
+from timeline.observability import logger
 from timeline.records import Tweet, User
 from timeline.service.accounts import user_by_handle
 from timeline.service.activity import ActivityRules
@@ -139,11 +140,19 @@ class Reader:
         if reader.rebuilding is not None and now - reader.rebuilding < REBUILD_STALE_MS:
             return True
         if rules.needs_rebuild(reader, now) or reader.rebuilding is not None:
-            self._users.touch(reader, now, restamp=True, rebuild=True)
+            self._touch(reader, now, restamp=True, rebuild=True)
             return True
         if rules.seen_due(reader, now):
-            self._users.touch(reader, now, restamp=rules.restamp_due(reader, now), rebuild=False)
+            self._touch(reader, now, restamp=rules.restamp_due(reader, now), rebuild=False)
         return False
+
+    def _touch(self, reader: User, now: int, *, restamp: bool, rebuild: bool) -> None:
+        # The page is worth more than the bookkeeping: if this write fails (throttled), the
+        # reader's next read tries again, since nothing was recorded.
+        try:
+            self._users.touch(reader, now, restamp=restamp, rebuild=rebuild)
+        except Exception:
+            logger.warning("could not record a home read", extra={"reader": reader.user_id}, exc_info=True)
 
     # -------------------------------------------------------------- shared machinery
     def _posts_of(self, author_id: int):
