@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from collections import Counter
+
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
@@ -26,8 +28,9 @@ settings.register_profile("ci", max_examples=40, stateful_step_count=30, deadlin
 settings.register_profile("long", max_examples=300, stateful_step_count=60, deadline=None,
                           suppress_health_check=list(HealthCheck))
 
+SEEN: Counter = Counter()  # what the examples went through, so the test can say it explored
 THRESHOLD, DEMOTE_BELOW = 5, 4  # promoted at 5 followers, demoted below 4 (80% of 5)
-MAX_USERS, MAX_POSTS, MAX_POSTS_PER_AUTHOR = 6, 30, 10
+MAX_USERS, MAX_POSTS, MAX_POSTS_PER_AUTHOR = 7, 30, 10
 
 
 class TimelineMachine(RuleBasedStateMachine):
@@ -54,8 +57,9 @@ class TimelineMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
     @initialize()
-    def four_users(self):
-        for _ in range(4):
+    def six_users(self):
+        """Enough for the threshold: everyone else following one account makes it a celebrity."""
+        for _ in range(6):
             self.sign_up()
 
     @precondition(lambda self: len(self.users) < MAX_USERS)
@@ -81,7 +85,7 @@ class TimelineMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def everyone_follows(self, data):
-        """Crosses the threshold up (all others follow: 5 followers with six users)."""
+        """Crosses the threshold up (all others follow: at least 5 followers)."""
         star = data.draw(st.sampled_from(self.users))
         for user in self.users:
             if user != star and (user, star) not in self.follows:
@@ -127,6 +131,7 @@ class TimelineMachine(RuleBasedStateMachine):
         for user in self.users:
             ids, partial = self.h.home_all(user, limit=7)
             if partial:  # a returning reader: the rebuild it started completes in one drain
+                SEEN["returning reader rebuilt"] += 1
                 self.h.drain(shuffle=random.Random(seed + 1))
                 ids, partial = self.h.home_all(user, limit=7)
             assert not partial, self.handles[user]
@@ -134,6 +139,8 @@ class TimelineMachine(RuleBasedStateMachine):
         for user in self.users:
             count, flag = self.followers(user), self.h.user(user).celebrity
             assert self.h.user(user).followers_count == count
+            SEEN["celebrity checked" if flag else "ordinary account checked"] += 1
+            SEEN["celebrity in the hysteresis band" if flag and count < THRESHOLD else ""] += 1
             if count >= THRESHOLD:
                 assert flag, f"{self.handles[user]} has {count} followers but is not a celebrity"
             elif count < DEMOTE_BELOW:
@@ -149,4 +156,10 @@ class TimelineMachine(RuleBasedStateMachine):
 @pytest.mark.stack(CelebrityThreshold=str(THRESHOLD), TimelineMax="40", InactiveDays="1")
 def test_given_random_graph_changes_and_shuffled_delivery_then_every_home_timeline_matches_the_naive_model(h):
     profile = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+    SEEN.clear()
     run_state_machine_as_test(lambda: TimelineMachine(h), settings=profile)
+    # and the examples went where the bugs would be: both sides of the threshold, the band, returns
+    print(dict(SEEN))
+    for what in ("celebrity checked", "ordinary account checked", "celebrity in the hysteresis band",
+                 "returning reader rebuilt"):
+        assert SEEN[what], f"no example reached: {what}"
