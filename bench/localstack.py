@@ -12,8 +12,9 @@ import logging
 import sys
 import threading
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Callable
 
 from infra import template as tpl
 from infra.deployer import Stack, deploy
@@ -45,13 +46,21 @@ class Recorder:
 
 
 class StrategyStack:
-    """`with StrategyStack(endpoint, "bench-push", {"CelebrityThreshold": "999"}) as s:`"""
+    """`with StrategyStack(endpoint, "bench-push", {"CelebrityThreshold": "999"}) as s:`
+
+    `seed(stack)`, if given, runs once the stack is deployed and its functions are up, before
+    the event-source pollers start; its result is `stack.seeded`. The table streams are then
+    read from after the seed (LATEST): the seed is the state the pipeline starts from, not
+    traffic for it (a seeded follow is not synced again, as one made before any post existed
+    would have synced to nothing)."""
 
     def __init__(self, endpoint_url: str, name: str, params: dict[str, str], *, log_dir: Path,
-                 region: str = "us-east-1"):
+                 region: str = "us-east-1", seed: Callable[[StrategyStack], Any] | None = None):
         self.endpoint_url, self.name, self.params, self.region = endpoint_url, name, params, region
         self.log_dir = log_dir
         self.recorder = Recorder()
+        self._seed = seed
+        self.seeded: Any = None
         self._running = ExitStack()
 
     def __enter__(self) -> StrategyStack:
@@ -64,7 +73,13 @@ class StrategyStack:
                                                   log_dir=self.log_dir, meter=True)
             self._running.callback(self.functions.close)
             self.functions.add_observer(self.recorder)
-            self.pollers = Pollers.start(self.stack, self.functions, endpoint_url=self.endpoint_url)
+            stack = self.stack
+            if self._seed is not None:
+                self.seeded = self._seed(self)
+                stack = replace(stack, event_sources=[
+                    replace(e, starting_position="LATEST") if e.source_arn.split(":")[2] == "dynamodb" else e
+                    for e in stack.event_sources])
+            self.pollers = Pollers.start(stack, self.functions, endpoint_url=self.endpoint_url)
             self._running.callback(self.pollers.close)
             self.gateway = Gateway.for_stack(tpl.load_sam(), self.stack, self.functions,
                                              endpoint_url=self.endpoint_url).serve(0)

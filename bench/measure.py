@@ -92,6 +92,12 @@ def fanout_messages(invocation: Invocation) -> list[dict]:
     return out
 
 
+def messages_sent(invocation: Invocation) -> int:
+    """SQS messages an invocation sent."""
+    return sum(call["messages"] for call in invocation.calls
+               if call["service"] == "sqs" and call["op"] in SQS_SENDS and not call.get("failed"))
+
+
 def entries_added(invocation: Invocation, tweet_id: int) -> int:
     return sum(len(m.get("owners", [])) for m in fanout_messages(invocation)
                if m.get("op") == "add" and int(m.get("tweet_id", 0)) == tweet_id)

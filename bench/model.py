@@ -5,9 +5,14 @@ Each count below is derived from the product's request rules (cited as file:func
 measured, so the benchmark can check the model against the local stack and then project to
 150M users, where nothing can be measured. Capacity units follow DynamoDB's billing
 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html):
-reads in 4 KB units, halved for eventually consistent reads (every read here is: pynamodb's
-default); a Query rounds the sum of its items up once; BatchGetItem rounds each item; writes
-in 1 KB units per item, at least 1; a GSI write costs its own units.
+reads in 4 KB units, halved for eventually consistent reads (pynamodb's default; the reads
+that must see the latest write ask for strong consistency and are marked so below); a Query
+rounds the sum of its items up once (an empty one still costs one unit, halved if eventually
+consistent); BatchGetItem rounds each item; writes in 1 KB units per item, at least 1; a GSI
+write costs its own units; TransactWriteItems costs twice the units of each item it writes
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling;
+the local meter, infra/moto_patches.py:_Bill, doubles the item's index writes too, and so
+does this model).
 
 Paths are relative to the repository root; `service/` and `store/` are under
 layers/timeline/python/timeline/.
@@ -42,6 +47,7 @@ PROVISIONED_UTILISATION = 0.7
 SQS_CHUNK_BYTES = 64 * 1024  # SQS bills each 64 KB of a request's payload as one request
 DYNAMODB_ITEM_OVERHEAD = 100  # storage: 100 bytes of overhead per item and per index entry
 QUERY_PAGE_BYTES = 1024 * 1024  # a Query returns at most 1 MB per request
+TRANSACTION_FACTOR = 2.0  # TransactWriteItems: two write units per 1 KB of each item
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,10 @@ class ProductRules:
 
     @property
     def trim_interval(self) -> int:
-        """service/fanout.py:FanoutApplier: an owner's timeline is trimmed when
-        crc32("owner:tweet") % (TimelineMax // 8) == 0, about one write in this many."""
+        """service/fanout.py:TrimPolicy.due: an owner's timeline is trimmed when
+        crc32("owner:tweet") % (TimelineMax // 8) == 0, about one write in this many (the
+        follower entries by FanoutApplier.add, the author's own by a `trim` message that
+        FanoutPlanner.posted queues)."""
         return max(1, self.timeline_max // 8)
 
 
@@ -93,28 +101,40 @@ class ItemSizes:
     defaults are computed from store/tables.py for 19-digit ids and a 100-character post;
     the benchmark runner passes the sizes it measured."""
 
-    # owner_id 8+11, tweet_id 8+11, author_id 9+11, expires_at 10+6 (store/tables.py:TimelineEntryModel)
-    timeline_entry: int = 74
+    # owner_id 8+11, tweet_id 8+11, author_id 9+11, via_id 6+11, expires_at 10+6
+    # (store/tables.py:TimelineEntryModel, store/timelines.py:entry)
+    timeline_entry: int = 91
     # tweet_id 8+11, author_id 9+11, text 4+100, created_at 10+8, fanout 6+1 (TweetModel)
     post: int = 168
     # pk 2+24, user_id 7+11, handle 6+10, display_name 12+16, two counts 15+3 each, created_at 10+8,
-    # last_seen_at 12+8, celebrity 9+1 (UserModel)
-    profile: int = 172
-    # user_id 7+11, edge 4+29 ("follower#" + 20 digits), other_id 8+11, created_at 10+8 (EdgeModel)
-    edge: int = 88
+    # last_seen_at 12+8, stamped_at 10+8, celebrity 9+1, celebrity_epoch 15+1 (UserModel)
+    profile: int = 206
+    # a following or celebrity edge: user_id 7+11, edge 4+30 ("following#" + 20 digits), other_id
+    # 8+11, created_at 10+8 (EdgeModel)
+    edge: int = 89
+    # a follower edge, which fan-out pages: edge 4+29 ("follower#" + 20 digits) and seen_at 7+8 besides
+    # (store/graph.py:GraphStore.follow)
+    follower_edge: int = 103
     # ByAuthor is KEYS_ONLY: author_id 9+11 and tweet_id 8+11 (ByAuthorIndex)
     by_author_entry: int = 39
     # powertools' record: id, expiration, status, validation hash and the stored response (~the post)
     idempotency_record: int = 400
     # a fan-out message: one owner is a quoted 19-digit id and a comma (service/messages.py:add) ...
     owner_in_message: int = 22
-    # ... plus {"op":"add","tweet_id":"...","author_id":"...","owners":[]}
-    message_overhead: int = 90
+    # ... plus {"op":"add","tweet_id":"...","author_id":"...","via_id":"...","owners":[],"planned_at":...}
+    message_overhead: int = 149
+    # {"op":"trim","owner":"..."} (service/messages.py:trim)
+    trim_message: int = 43
 
 
 def _read_units(nbytes):
     """Eventually consistent read units for one item or one Query's items: 4 KB units, at least one, halved."""
     return 0.5 * np.maximum(1.0, np.ceil(np.asarray(nbytes, dtype=float) / 4096.0))
+
+
+def _consistent_read_units(nbytes):
+    """Strongly consistent read units: 4 KB units, at least one."""
+    return 2.0 * _read_units(nbytes)
 
 
 def _write_units(nbytes):
@@ -125,7 +145,7 @@ def _write_units(nbytes):
 class OpCounts:
     """Counts for ONE operation (a post, or a home read); fractions are expectations."""
 
-    write_requests: float = 0.0  # DynamoDB PutItem, UpdateItem, BatchWriteItem calls
+    write_requests: float = 0.0  # DynamoDB PutItem, UpdateItem, BatchWriteItem, TransactWriteItems calls
     write_units: float = 0.0  # DynamoDB write request units, GSI writes included
     read_requests: float = 0.0  # DynamoDB GetItem, Query, BatchGetItem calls
     read_units: float = 0.0  # DynamoDB read request units
@@ -162,13 +182,31 @@ def _scalar(counts: OpCounts) -> OpCounts:
 
 # --------------------------------------------------------------------------------- one post
 def _batch_writes(followers: np.ndarray, rules: ProductRules) -> np.ndarray:
-    """BatchWriteItem calls to write the entries of `followers` followers plus the author.
+    """BatchWriteItem calls to write the entries of `followers` followers.
 
-    service/fanout.py:FanoutPlanner._owner_chunks: messages of fanout_chunk owners, the first
-    holding the author and one follower fewer, the last what is left; store/timelines.py:
-    TimelineStore.add -> store/batching.py:BatchWriter._write: ceil(owners / 25) calls each."""
-    full, rest = np.divmod(np.asarray(followers, dtype=float) + 1, rules.fanout_chunk)
+    service/fanout.py:FanoutPlanner._follower_chunks: one message per page of fanout_chunk
+    followers, the last holding what is left; FanoutApplier.add -> store/timelines.py:
+    TimelineStore.add -> store/batching.py:BatchWriter._write: ceil(owners / 25) calls each
+    (so ceil(followers / 25) in all while fanout_chunk is a multiple of 25)."""
+    full, rest = np.divmod(np.asarray(followers, dtype=float), rules.fanout_chunk)
     return full * math.ceil(rules.fanout_chunk / rules.batch_write_max) + np.ceil(rest / rules.batch_write_max)
+
+
+def _queue(adds, owners, trims, rules: ProductRules, sizes: ItemSizes):
+    """(SendMessageBatch calls, their billed 64 KB chunks, fanout_worker invocations) for `adds`
+    add messages holding `owners` owners in all, then `trims` (0 or 1) trim message, sent
+    sqs_batch_max a call (store/fanout_queue.py:FanoutQueue.send) and received worker_batch_size
+    an invocation. Full calls carry sqs_batch_max messages of fanout_chunk owners; the last
+    what is left."""
+    total = adds + trims
+    sends = np.ceil(total / rules.sqs_batch_max)
+    full_sends = np.floor(total / rules.sqs_batch_max)
+    full_bytes = rules.sqs_batch_max * (sizes.message_overhead + rules.fanout_chunk * sizes.owner_in_message)
+    all_bytes = adds * sizes.message_overhead + owners * sizes.owner_in_message + trims * sizes.trim_message
+    last_bytes = np.maximum(0.0, all_bytes - full_sends * full_bytes)
+    chunks = (full_sends * math.ceil(full_bytes / SQS_CHUNK_BYTES)
+              + np.where(sends > full_sends, np.ceil(last_bytes / SQS_CHUNK_BYTES), 0.0))
+    return sends, chunks, np.ceil(total / rules.worker_batch_size)
 
 
 def _trim(rules: ProductRules, sizes: ItemSizes, entry_bytes: int) -> tuple[float, float, float, float]:
@@ -193,60 +231,64 @@ def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes) -> OpCoun
     f = np.asarray(followers, dtype=float)
     celeb = np.asarray(celebrity, dtype=bool)
     push = ~celeb
+    pushed = np.where(push, f, 0.0)  # followers whose timelines get the post
     entry_bytes = sizes.timeline_entry + (sizes.post if rules.entries_carry_post else 0)
     idem = 2.0 if rules.idempotent_posts else 0.0
-    # api: GetItem of the caller's profile, then the idempotency PutItem, the post's PutItem
-    # (plus its ByAuthor index entry) and the idempotency UpdateItem, one after another.
+    # api: GetItem of the caller's profile, then the idempotency PutItem, one TransactWriteItems
+    # (the post with its ByAuthor index entry, and the author's own timeline entry: each item's
+    # units twice) and the idempotency UpdateItem, one after another.
     api_calls = 2.0 + idem
-    api_write_units = float(_write_units(sizes.post) + _write_units(sizes.by_author_entry)
+    api_write_units = float(TRANSACTION_FACTOR * (_write_units(sizes.post) + _write_units(sizes.by_author_entry)
+                                                  + _write_units(entry_bytes))
                             + idem * _write_units(sizes.idempotency_record))
 
-    # fanout_dispatch: a first follower page of fanout_chunk - 1 (the author completes that
-    # message), then pages of fanout_chunk, one Query each (service/fanout.py:_owner_chunks).
-    head = rules.fanout_chunk - 1
-    first = np.minimum(f, head)
-    full, rest = np.divmod(np.maximum(0.0, f - head), rules.fanout_chunk)
+    # fanout_dispatch, author below the threshold: Queries of fanout_chunk follower edges
+    # (service/fanout.py:FanoutPlanner._follower_chunks), one message per page with followers.
     # A page that stops at its Limit returns LastEvaluatedKey, so one more is asked for: on
     # DynamoDB always (possibly empty), on moto only when items follow.
-    trailing = (f >= head) if rules.limit_page_marker else (rest > 0)
-    pages = 1 + full + trailing
-    page_units = (_read_units(first * sizes.edge) + full * _read_units(rules.fanout_chunk * sizes.edge)
-                  + np.where(trailing, _read_units(rest * sizes.edge), 0.0))
-    messages = np.ceil((f + 1) / rules.fanout_chunk)
-    sends = np.ceil(messages / rules.sqs_batch_max)
-    # Billed SendMessageBatch chunks: full batches of sqs_batch_max messages of fanout_chunk owners,
-    # then the last batch with what is left.
-    full_sends = np.floor(messages / rules.sqs_batch_max)
-    full_batch_bytes = rules.sqs_batch_max * (sizes.message_overhead + rules.fanout_chunk * sizes.owner_in_message)
-    last_bytes = ((messages - full_sends * rules.sqs_batch_max) * sizes.message_overhead
-                  + (f + 1 - full_sends * rules.sqs_batch_max * rules.fanout_chunk) * sizes.owner_in_message)
-    send_chunks = (full_sends * math.ceil(full_batch_bytes / SQS_CHUNK_BYTES)
-                   + np.where(sends > full_sends, np.ceil(last_bytes / SQS_CHUNK_BYTES), 0.0))
+    full, rest = np.divmod(f, rules.fanout_chunk)
+    last = (rest > 0) | (full == 0) | rules.limit_page_marker
+    pages = full + last
+    page_units = (full * _read_units(rules.fanout_chunk * sizes.follower_edge)
+                  + np.where(last, _read_units(rest * sizes.follower_edge), 0.0))
+    adds = np.where(push, np.ceil(f / rules.fanout_chunk), 0.0)
+    # A celebrity's post: one consistent GetItem of the author's profile (FanoutPlanner._fans_out).
+    # Any post: about one in trim_interval also queues a trim of the author's own timeline.
+    p_trim = 1.0 / rules.trim_interval
+    (sends0, chunks0, workers0), (sends1, chunks1, workers1) = (_queue(adds, pushed, t, rules, sizes) for t in (0, 1))
+    sends, chunks, workers = ((1 - p_trim) * a + p_trim * b for a, b in
+                              ((sends0, sends1), (chunks0, chunks1), (workers0, workers1)))
 
-    # fanout_worker: one invocation per worker_batch_size messages; each message's entries in
-    # BatchWriteItems; about one owner in trim_interval is trimmed (service/fanout.py:FanoutApplier._add).
-    workers = np.ceil(messages / rules.worker_batch_size)
-    writes = _batch_writes(f, rules)
-    trims = (f + 1) / rules.trim_interval
+    # fanout_worker (service/fanout.py:FanoutApplier.add): each message's entries in
+    # BatchWriteItems, then two consistent reads side by side, per message: a BatchGetItem of the
+    # post (store/tweets.py:TweetStore.existing) and a Query of the author's unfollow tombstones
+    # (store/graph.py:GraphStore.unfollowed_by; usually none: one unit); about one owner in
+    # trim_interval, and the author, is trimmed.
+    writes = np.where(push, _batch_writes(f, rules), 0.0)
+    check_units = _consistent_read_units(sizes.post) + _consistent_read_units(0)
+    trims = (pushed + 1) * p_trim
     trim_reads, trim_units, trim_deletes, trim_delete_units = _trim(rules, sizes, entry_bytes)
-    first_followers = np.minimum(f, rules.worker_batch_size * rules.fanout_chunk - 1)
-    first_worker_calls = (_batch_writes(first_followers, rules)
-                          + (first_followers + 1) / rules.trim_interval * (trim_reads + trim_deletes))
-    worker_calls = writes + trims * (trim_reads + trim_deletes)
+    trim_calls = trim_reads + trim_deletes
+    first_followers = np.minimum(f, rules.worker_batch_size * rules.fanout_chunk)
+    first_adds = np.minimum(adds, rules.worker_batch_size)
+    first_worker_calls = (_batch_writes(first_followers, rules) + first_adds
+                          + (first_followers * p_trim + np.where(adds < rules.worker_batch_size, p_trim, 0.0))
+                          * trim_calls)
 
     return OpCounts(
-        write_requests=(1.0 + idem) + push * (writes + trims * trim_deletes),
-        write_units=api_write_units + push * ((f + 1) * _write_units(entry_bytes) + trims * trim_delete_units),
-        read_requests=1.0 + push * (pages + trims * trim_reads),
-        read_units=_read_units(sizes.profile) + push * (page_units + trims * trim_units),
-        sqs_messages=push * messages,
+        write_requests=(1.0 + idem) + writes + trims * trim_deletes,
+        write_units=api_write_units + pushed * _write_units(entry_bytes) + trims * trim_delete_units,
+        read_requests=1.0 + celeb + push * pages + 2 * adds + trims * trim_reads,
+        read_units=(_read_units(sizes.profile) + celeb * _consistent_read_units(sizes.profile)
+                    + push * page_units + adds * check_units + trims * trim_units),
+        sqs_messages=adds + p_trim,
         # SendMessageBatch chunks, the same messages received in batches of worker_batch_size
         # (== sqs_batch_max, so the same chunks), and one DeleteMessageBatch per worker batch.
-        sqs_requests=push * (2 * send_chunks + workers),
-        invocations=2.0 + push * workers,
+        sqs_requests=2 * chunks + workers,
+        invocations=2.0 + workers,
         sequential_round_trips=np.full_like(f, api_calls),
         fanout_round_trips=push * (pages + sends + first_worker_calls),
-        lambda_busy_calls=api_calls + push * (pages + sends + worker_calls),
+        lambda_busy_calls=api_calls + celeb + push * pages + sends + writes + adds + trims * trim_calls,
     )
 
 
@@ -256,19 +298,24 @@ def post_counts(followers: int, celebrity: bool, rules: ProductRules, sizes: Ite
 
     api (functions/api/routes_tweets.py:post_tweet, wiring.py:caller): GetItem of the caller's
     profile; with an Idempotency-Key, powertools idempotency's conditional PutItem and UpdateItem
-    on IdempotencyTable (service/posting.py:Posting.post); the post's conditional PutItem
-    (store/tweets.py:TweetStore.put_new), whose KEYS_ONLY ByAuthor index costs one more write.
-    A celebrity's post stops there: fanout_dispatch is invoked for its stream record and sends
-    nothing (service/fanout.py:FanoutPlanner._send_per_chunk).
-    fanout_dispatch, author below the threshold: Queries of the author's follower edges
-    (service/fanout.py:FanoutPlanner._owner_chunks, store/graph.py:GraphStore.followers_page), a
-    first page of 199 then pages of 200, plus one after a page that stopped at its Limit (on
-    DynamoDB possibly empty); ceil((F + 1) / 200) messages, the first holding the author, sent
-    10 per SendMessageBatch (store/fanout_queue.py).
-    fanout_worker: ceil(messages / 10) invocations (SQS BatchSize 10); each message's entries
-    written 25 per BatchWriteItem (store/batching.py), one entry per owner; about one owner in
-    TimelineMax // 8 has its whole timeline Queried for a trim (service/fanout.py:FanoutApplier).
-    The stream's GetRecords are free to Lambda triggers and not counted.
+    on IdempotencyTable (service/posting.py:Posting.post); the post and the author's own home
+    timeline entry in one TransactWriteItems (store/tweets.py:TweetStore.put_new), whose
+    KEYS_ONLY ByAuthor index costs one more write, each item's units twice.
+    fanout_dispatch (service/fanout.py:FanoutPlanner.posted), for a celebrity's post: one
+    consistent GetItem of the author's profile (FanoutPlanner._fans_out: demoted since?), and
+    nothing queued. Author below the threshold: Queries of the author's follower edges with their
+    activity stamps (FanoutPlanner._follower_chunks, store/graph.py:GraphStore.followers_with_activity),
+    pages of 200, plus one after a page that stopped at its Limit (on DynamoDB possibly empty);
+    ceil(F / 200) messages (every follower active, as in the benchmark's graph), sent 10 per
+    SendMessageBatch (store/fanout_queue.py). Either way, when TrimPolicy.due(author, post)
+    (about one post in TimelineMax // 8) one more message trims the author's own timeline.
+    fanout_worker: ceil(messages / 10) invocations (SQS BatchSize 10); per add message
+    (FanoutApplier.add) its entries written 25 per BatchWriteItem (store/batching.py), one entry
+    per follower, then a consistent BatchGetItem of the post (store/tweets.py:TweetStore.existing)
+    and a consistent Query of the author's unfollow tombstones (GraphStore.unfollowed_by); about
+    one follower in TimelineMax // 8 has its whole timeline Queried for a trim
+    (FanoutApplier.trim, store/timelines.py:TimelineStore.trim), and so has the author after a
+    trim message. The stream's GetRecords are free to Lambda triggers and not counted.
     """
     return _scalar(_post(followers, celebrity, rules, sizes))
 
@@ -280,14 +327,15 @@ def _home_read(celebrities, rules: ProductRules, sizes: ItemSizes, hydrated, aut
     entry_bytes = sizes.timeline_entry + (sizes.post if rules.entries_carry_post else 0)
     fetched = merged if rules.entries_carry_post else hydrated
     post_gets = np.ceil(fetched / rules.batch_get_max)
-    author_gets = np.ceil(authors / rules.batch_get_max)
+    profiles = authors + 1  # the reader's own profile rides along with the authors'
+    author_gets = np.ceil(profiles / rules.batch_get_max)
     hydration_trips = np.maximum(post_gets, author_gets)  # the two BatchGetItems run in parallel
     trips = 1.0 + np.ceil(c / rules.read_pool_workers) + hydration_trips
     return OpCounts(
         read_requests=2.0 + c + post_gets + author_gets,
         read_units=(_read_units(c * sizes.edge) + _read_units(want * entry_bytes)
                     + c * _read_units(want * sizes.by_author_entry)
-                    + fetched * _read_units(sizes.post) + authors * _read_units(sizes.profile)),
+                    + fetched * _read_units(sizes.post) + profiles * _read_units(sizes.profile)),
         invocations=np.ones_like(c),
         sequential_round_trips=trips,
         lambda_busy_calls=trips,
@@ -301,14 +349,19 @@ def home_read_counts(celebrities_followed: int, rules: ProductRules, sizes: Item
     """One GET /v1/timeline page (service/reading.py:Reader.home_timeline), in one round.
 
     A Query of the reader's celebrity edges (store/graph.py:GraphStore.celebrity_followees; a
-    celebrity reader has an edge to themself), in parallel with a Query of the reader's
-    TimelinesTable partition for limit + OVERFETCH entries (store/timelines.py:TimelineStore.page,
-    started before the celebrity list is back: service/reading.py:_started);
-    then one ByAuthor GSI Query per followed celebrity for as many ids, 16 at a time (the
-    read pool); then the merged candidates are hydrated with two BatchGetItems in parallel, the
-    posts (store/tweets.py:TweetStore.get_many) and their distinct authors
-    (store/users.py:UserStore.get_many), at most 100 keys a request. The caller is known from
-    the token: no profile read.
+    celebrity's own posts are in its own timeline, so it has no edge to itself), in parallel
+    with a Query of the reader's TimelinesTable partition for limit + OVERFETCH entries
+    (store/timelines.py:TimelineStore.page, started before the celebrity list is back:
+    service/reading.py:_started); then one ByAuthor GSI Query per followed celebrity for as
+    many ids, 16 at a time (the read pool); then the merged candidates are hydrated with two
+    BatchGetItems in parallel, the posts (store/tweets.py:TweetStore.get_many) and their distinct
+    authors plus the reader's own profile (store/users.py:UserStore.get_many; the profile feeds
+    service/reading.py:Reader._record_visit), at most 100 keys a request.
+    Not counted: _record_visit's UpdateItem of the profile (store/users.py:UserStore.touch), at
+    most once a day per reader (and its users-stream record, a fanout_dispatch invocation that
+    queues nothing), plus, every InactiveDays / 4, a restamp of the reader's follower edges, one
+    UpdateItem per followee (service/timeline_sync.py:TimelineSync.rebuild); a benchmark run is
+    shorter than a day (its users are seeded as seen now).
 
     hydrated_posts: candidates of the merged round (default limit + OVERFETCH: one full source
     sets the floor); distinct_authors: their authors (default: one per post, the most);
@@ -438,7 +491,7 @@ def _weighted_posting(followers: np.ndarray, weight: np.ndarray, p: dict, noise:
 class _ReaderState:
     """Per reader, for one set of merged accounts: where a home read's candidates come from."""
 
-    celebrities: np.ndarray  # celebrity sources (followed celebrities, and self if a celebrity)
+    celebrities: np.ndarray  # celebrity sources: followed celebrities
     total_rate: np.ndarray  # posting rate of everything in the reader's home timeline
     timeline_rate: np.ndarray  # of the part fanned out into the materialized timeline
     celebrity_max: np.ndarray  # of the most active celebrity source
@@ -454,15 +507,16 @@ def _reader_state(pop: Population, merged: np.ndarray, rules: ProductRules) -> _
     round hydrates only the newest `want` of that complete prefix. Among the newest `want`
     posts of everything the reader follows, a source of posting rate r contributes
     want * r / total_rate (posts assumed evenly spaced in time), so an author of rate r
-    appears among them with probability 1 - exp(-want * r / total_rate)."""
+    appears among them with probability 1 - exp(-want * r / total_rate). The reader's own
+    posts are always in the materialized timeline (store/tweets.py:TweetStore.put_new writes
+    each with its author's entry), a celebrity's too."""
     readers = len(pop.reader_self)
     rate = pop.post_rate[pop.edge_account]
     is_merged = merged[pop.edge_account]
     own_rate = pop.post_rate[pop.reader_self]
-    own_merged = merged[pop.reader_self]
-    timeline = np.bincount(pop.edge_reader, rate * ~is_merged, readers) + own_rate * ~own_merged
+    timeline = np.bincount(pop.edge_reader, rate * ~is_merged, readers) + own_rate
     total = np.bincount(pop.edge_reader, rate, readers) + own_rate
-    celebrity_max = np.where(own_merged, own_rate, 0.0)
+    celebrity_max = np.zeros(readers)
     np.maximum.at(celebrity_max, pop.edge_reader[is_merged], rate[is_merged])
     top = np.maximum(timeline, celebrity_max)
     safe_total = np.where(total > 0, total, 1.0)
@@ -470,7 +524,7 @@ def _reader_state(pop: Population, merged: np.ndarray, rules: ProductRules) -> _
     seen = 1.0 - np.exp(-want * rate / safe_total[pop.edge_reader])
     authors = np.bincount(pop.edge_reader, seen, readers) + 1.0 - np.exp(-want * own_rate / safe_total)
     return _ReaderState(
-        celebrities=np.bincount(pop.edge_reader, is_merged, readers) + own_merged,
+        celebrities=np.bincount(pop.edge_reader, is_merged, readers).astype(float),
         total_rate=total, timeline_rate=timeline, celebrity_max=celebrity_max, top_rate=top,
         hydrated=want * (total > 0), merged=want * (total - timeline) / safe_total, authors=authors)
 
@@ -640,7 +694,7 @@ def project(per_op: dict[str, OpCounts], preset: ScalePreset, prices: Prices, si
         "timelines": preset.users * rules.timeline_max * (entry + DYNAMODB_ITEM_OVERHEAD) * gb,
         "posts": posts * post_history_days * 86_400
         * (sizes.post + sizes.by_author_entry + 2 * DYNAMODB_ITEM_OVERHEAD) * gb,
-        "graph": preset.users * mean_following * 2 * (sizes.edge + DYNAMODB_ITEM_OVERHEAD) * gb,
+        "graph": preset.users * mean_following * (sizes.edge + sizes.follower_edge + 2 * DYNAMODB_ITEM_OVERHEAD) * gb,
         "users": preset.users * (sizes.profile + handle_claim + 2 * DYNAMODB_ITEM_OVERHEAD) * gb,
         "idempotency": posts * 86_400 * (sizes.idempotency_record + DYNAMODB_ITEM_OVERHEAD) * gb,
     }
@@ -711,7 +765,8 @@ def _rate_aware(pop: Population, rules: ProductRules, sizes: ItemSizes, prices: 
     grid = np.geomspace(pop.post_rate.min(), pop.post_rate.max(), 48)
     per_follower = _merge_cost_per_follower(pop, plain, rules, sizes, prices, grid)
     at_rate = np.interp(np.log(pop.post_rate), np.log(grid), per_follower)
-    merge_cost = (pop.followers + 1) * at_rate * per_read_rate  # followers, and the account's own reads
+    # its followers' reads (the account's own posts stay in its own timeline, merged or not)
+    merge_cost = pop.followers * at_rate * per_read_rate
     aware = plain | (push_saving > merge_cost)
     counts = {name: _expected(pop, mask, rules, sizes)[0] for name, mask in (("plain", plain), ("aware", aware))}
     cost = {name: cost_per_million_ops(c, prices, reads_per_post) for name, c in counts.items()}

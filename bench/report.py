@@ -61,7 +61,7 @@ def _tail(run: StrategyRun, graph: Graph) -> dict:
             "visible_s": probe.visible_s, "apply_s": probe.apply_s, "celebrity": probe.celebrity,
             "worker_ms": probe.worker_ms,
             # timeline entries the fan-out worker applies per second of its own (handler) time
-            "entries_per_s": (probe.followers + 1) / (probe.worker_ms / 1000) if probe.worker_ms else None}
+            "entries_per_s": probe.followers / (probe.worker_ms / 1000) if probe.worker_ms else None}
 
 
 def _strategy(run: StrategyRun, graph: Graph, profile: Profile) -> dict:
@@ -251,7 +251,7 @@ def _fanout_rate(push: StrategyRun, ceiling: dict) -> dict:
     invocation's fixed cost does not dominate). Trims run in that time too: they are part of
     applying entries."""
     big = [p for p in push.post_probes if not p.celebrity and p.followers >= 100 and p.worker_ms]
-    entries, ms = sum(p.followers + 1 for p in big), sum(p.worker_ms for p in big)
+    entries, ms = sum(p.followers for p in big), sum(p.worker_ms for p in big)
     rate = entries / (ms / 1000) if ms else None
     raw = ceiling.get("raw_batch_write_items_per_s")
     return {"posts": len(big), "entries": entries, "worker_ms": ms, "entries_per_s": rate,

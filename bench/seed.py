@@ -1,13 +1,22 @@
 """Seed one strategy's stack with the synthetic graph: seed data, not traffic.
 
-Profiles, handle claims, both directions of every follow with the counters they produce, the
-celebrity flags and celebrity edges the threshold implies (a celebrity also has an edge to
-itself, as a promotion writes it), all in bulk through the product's own store layer
-(its pynamodb models and BatchWriter), so every item is byte for byte what the product writes.
+Profiles (seen and stamped active now, as store/users.py:UserStore.create writes them), handle
+claims, both directions of every follow with the counters they produce (the follower edge
+stamped active, as store/graph.py:GraphStore.follow writes it), the celebrity flags and
+celebrity edges the threshold implies (none from a celebrity to itself: its own posts are in
+its own timeline), all in bulk through the product's own store layer (its pynamodb models and
+BatchWriter), so every item is byte for byte what the product writes.
 
-History posts go into TweetsTable the same way, and then the product's real pipeline (stream
--> fanout_dispatch -> SQS -> fanout_worker) fans them out: no timeline entry is written here.
-Logins exist only for the accounts the workload acts as (a Cognito sign-up each).
+The graph is written before the pipeline starts (bench.localstack.StrategyStack's `seed`), and
+the pipeline reads the table streams from after it: a follow through the API would queue a
+`sync_follow` (a backfill of the followee's recent posts), but with no post yet each would
+write nothing, so the seed is the state those syncs would have left.
+
+History posts (seed_history) go into TweetsTable the same way, each with its author's own
+timeline entry (store/tweets.py:TweetStore.put_new writes the two in one transaction; here in
+bulk), and then the product's real pipeline (stream -> fanout_dispatch -> SQS ->
+fanout_worker) fans them out to the followers. Logins exist only for the accounts the
+workload acts as (a Cognito sign-up each).
 """
 
 from __future__ import annotations
@@ -38,19 +47,24 @@ class Seeded:
     seconds: float
 
 
-def seed_graph(stack: StrategyStack, graph: Graph, threshold: int, *, history_per_user: float,
-               seed: int) -> Seeded:
+def _writer(stack: StrategyStack):
     import_layer()
-    from timeline import ids
     from timeline.settings import Settings
     from timeline.store import tables
     from timeline.store.batching import BatchWriter
+
+    tables.bind(Settings.from_env(stack.api_env), stack.region)
+    return BatchWriter(boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region))
+
+
+def seed_graph(stack: StrategyStack, graph: Graph, threshold: int) -> Seeded:
+    """Users, handle claims and follows, before the pipeline starts (see the module's doc)."""
+    writer = _writer(stack)
+    from timeline import ids
     from timeline.store.graph import CELEBRITY, FOLLOWER, FOLLOWING
-    from timeline.store.tables import EdgeModel, HandleClaimModel, TweetModel, UserModel, padded
+    from timeline.store.tables import EdgeModel, HandleClaimModel, UserModel, padded
 
     started = time.perf_counter()
-    tables.bind(Settings.from_env(stack.api_env), stack.region)
-    writer = BatchWriter(boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region))
     now_ms = int(time.time() * 1000)
     user_ids = [ids.new_id() for _ in range(graph.n)]
     handles = [f"u{i}" for i in range(graph.n)]
@@ -59,7 +73,7 @@ def seed_graph(stack: StrategyStack, graph: Graph, threshold: int, *, history_pe
     writer.put(UserModel, [
         UserModel(UserModel.key(user_ids[u]), user_id=user_ids[u], handle=handles[u], display_name=f"User {u}",
                   followers_count=graph.followers_count[u], following_count=len(graph.following[u]),
-                  created_at=now_ms, celebrity=u in celebrities)
+                  created_at=now_ms, celebrity=u in celebrities, last_seen_at=now_ms, stamped_at=now_ms)
         for u in range(graph.n)])
     writer.put(HandleClaimModel, [HandleClaimModel(HandleClaimModel.key(handles[u]), user_id=user_ids[u])
                                   for u in range(graph.n)])
@@ -67,25 +81,41 @@ def seed_graph(stack: StrategyStack, graph: Graph, threshold: int, *, history_pe
     for u, followees in enumerate(graph.following):
         for v in followees:
             edges.append(EdgeModel(user_ids[u], FOLLOWING + padded(user_ids[v]), other_id=user_ids[v], created_at=now_ms))
-            edges.append(EdgeModel(user_ids[v], FOLLOWER + padded(user_ids[u]), other_id=user_ids[u], created_at=now_ms))
+            edges.append(EdgeModel(user_ids[v], FOLLOWER + padded(user_ids[u]), other_id=user_ids[u], created_at=now_ms,
+                                   seen_at=now_ms))
             if v in celebrities:
                 edges.append(EdgeModel(user_ids[u], CELEBRITY + padded(user_ids[v]), other_id=user_ids[v],
                                        created_at=now_ms))
-    edges += [EdgeModel(user_ids[c], CELEBRITY + padded(user_ids[c]), other_id=user_ids[c], created_at=now_ms)
-              for c in celebrities]
     writer.put(EdgeModel, edges)
+    return Seeded(user_ids, handles, celebrities, 0, 2 * graph.n + len(edges), time.perf_counter() - started)
 
-    # History: each user posts in proportion to their posting rate; the stream fans them out.
+
+def seed_history(stack: StrategyStack, graph: Graph, seeded: Seeded, *, history_per_user: float, seed: int) -> int:
+    """History: each user posts in proportion to their posting rate, each post with its
+    author's own entry; the stream fans them out. Returns how many posts."""
+    writer = _writer(stack)
+    from timeline import ids
+    from timeline.settings import Settings
+    from timeline.store.tables import TimelineEntryModel, TweetModel
+    from timeline.store.timelines import entry
+
+    started = time.perf_counter()
     rng = random.Random(seed)
     total = int(round(history_per_user * graph.n))
     authors = rng.choices(range(graph.n), weights=graph.post_weight, k=total)
-    posts = []
+    expires_at = int(time.time()) + Settings.from_env(stack.api_env).timeline_ttl_seconds
+    posts, own = [], []
     for k, author in enumerate(authors):
-        posts.append(TweetModel(ids.new_id(), author_id=user_ids[author], text=f"history post {k} by {handles[author]}",
-                                created_at=int(time.time() * 1000), fanout=author not in celebrities))
+        tweet_id, author_id = ids.new_id(), seeded.user_ids[author]
+        posts.append(TweetModel(tweet_id, author_id=author_id, text=f"history post {k} by {seeded.handles[author]}",
+                                created_at=int(time.time() * 1000), fanout=author not in seeded.celebrities))
+        own.append(entry(author_id, tweet_id, author_id, author_id, expires_at))
+    writer.put(TimelineEntryModel, own)
     writer.put(TweetModel, posts)
-    items = 2 * graph.n + len(edges) + len(posts)
-    return Seeded(user_ids, handles, celebrities, len(posts), items, time.perf_counter() - started)
+    seeded.history_posts = len(posts)
+    seeded.items += 2 * len(posts)
+    seeded.seconds += time.perf_counter() - started
+    return len(posts)
 
 
 def sign_in_all(stack: StrategyStack, seeded: Seeded, users: set[int]) -> dict[int, str]:
@@ -110,6 +140,7 @@ def add_filler(stack: StrategyStack, rows: int) -> None:
     from timeline import ids
     from timeline.store.batching import BatchWriter
     from timeline.store.tables import TimelineEntryModel, TweetModel
+    from timeline.store.timelines import entry
 
     writer = BatchWriter(boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region))
     authors = [ids.new_id() for _ in range(max(1, rows // 50))]
@@ -119,5 +150,5 @@ def add_filler(stack: StrategyStack, rows: int) -> None:
         batch = range(start, min(rows, start + 5_000))
         writer.put(TweetModel, [TweetModel(ids.new_id(), author_id=authors[k % len(authors)], text=f"filler {k}",
                                            created_at=now_ms, fanout=False) for k in batch])
-        writer.put(TimelineEntryModel, [TimelineEntryModel(authors[k % len(authors)], ids.new_id(),
-                                                           author_id=authors[0], expires_at=expires) for k in batch])
+        writer.put(TimelineEntryModel, [entry(authors[k % len(authors)], ids.new_id(), authors[0], authors[0], expires)
+                                        for k in batch])

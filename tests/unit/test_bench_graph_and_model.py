@@ -92,59 +92,81 @@ def test_given_a_graph_when_described_then_each_row_shows_fitted_and_target(kwak
 
 # ------------------------------------------------------------------------------ post counts
 # Worked by hand from the rules (timelines below TimelineMax, so trims read one unit and
-# delete nothing). API: GetItem profile (1 read, 0.5 unit); idempotency PutItem + post PutItem
-# + idempotency UpdateItem (3 writes; units 1 + 1 ByAuthor + 2). Dispatch: a first follower page
-# of 199 (the author makes the first message 200 owners), then pages of 200, one Query each, and
-# one more (empty) Query after a page that stopped at its Limit; ceil((F + 1)/200) messages in one
-# SendMessageBatch (<= 10 messages, one 64 KB chunk), received and deleted by one worker batch.
-# Worker: ceil(owners/25) BatchWriteItems per message, so ceil((F + 1)/25) in all; F + 1 entry
-# units; (F + 1)/100 trim Queries.
-@pytest.mark.parametrize("followers, writes, reads, messages", [
-    (0, 3 + 1, 1 + 1 + 1 / 100, 1),  # the author's own entry
-    (24, 3 + 1, 1 + 1 + 25 / 100, 1),  # 25 owners: one BatchWriteItem
-    (25, 3 + 2, 1 + 1 + 26 / 100, 1),  # 26 owners: two
-    (199, 3 + 8, 1 + 2 + 200 / 100, 1),  # 200 owners: eight; the full first page asks for a second
-    (200, 3 + 9, 1 + 2 + 201 / 100, 2),  # messages of 200 and 1 owners
-    (1000, 3 + 41, 1 + 6 + 1001 / 100, 6),  # 5 x 200 + 1 owners; pages of 199, 4 x 200 and 1
+# delete nothing; a trim is due for about one timeline write in TimelineMax // 8 = 100).
+# API: GetItem profile (1 read, 0.5 unit); idempotency PutItem + one TransactWriteItems (the post,
+# its ByAuthor entry and the author's own timeline entry, each twice: 6 units) + idempotency
+# UpdateItem: 3 writes, 1 + 6 + 1 = 8 units. Dispatch: pages of 200 follower edges, one Query
+# each, and one more (empty) Query after a page that stopped at its Limit; ceil(F/200) messages
+# (the author's entry is not among them), plus a trim of the author's own timeline one post in
+# 100, in one SendMessageBatch (<= 10 messages, one 64 KB chunk), received and deleted by one
+# worker batch. Worker: ceil(owners/25) BatchWriteItems per message, so ceil(F/25) in all; F entry
+# units; per message a consistent BatchGetItem of the post and a consistent Query of the
+# author's unfollow tombstones (1 unit each); F/100 follower trims and the author's 1/100.
+@pytest.mark.parametrize("followers, writes, reads, adds", [
+    (0, 3 + 0, 1 + 1 + 1 / 100, 0),  # no follower: one empty page, nothing to add
+    (24, 3 + 1, 1 + 1 + 2 + 25 / 100, 1),  # 24 owners: one BatchWriteItem
+    (25, 3 + 1, 1 + 1 + 2 + 26 / 100, 1),  # 25: still one
+    (26, 3 + 2, 1 + 1 + 2 + 27 / 100, 1),  # 26: two
+    (199, 3 + 8, 1 + 1 + 2 + 200 / 100, 1),  # 199 owners: eight
+    (200, 3 + 8, 1 + 2 + 2 + 201 / 100, 1),  # one message of 200; the full page asks for a second
+    (1000, 3 + 40, 1 + 6 + 5 * 2 + 1001 / 100, 5),  # 5 x 200; pages of 200 and one empty
 ])
 def test_given_an_author_below_the_threshold_when_posting_then_requests_follow_the_rules(
-        followers, writes, reads, messages):
+        followers, writes, reads, adds):
     counts = model.post_counts(followers, False, RULES, SIZES)
     assert counts.write_requests == writes
     assert counts.read_requests == pytest.approx(reads)
-    assert counts.write_units == 4 + followers + 1
-    assert counts.sqs_messages == messages
-    assert counts.sqs_requests == 3  # one SendMessageBatch, one ReceiveMessage, one DeleteMessageBatch
-    assert counts.invocations == 3  # api, fanout_dispatch, one fanout_worker batch
-    assert counts.sequential_round_trips == 4  # GetItem, PutItem, PutItem, UpdateItem
+    assert counts.write_units == 8 + followers
+    assert counts.sqs_messages == pytest.approx(adds + 1 / 100)
+    if adds:
+        # one SendMessageBatch, one ReceiveMessage, one DeleteMessageBatch, with or without a trim
+        assert counts.sqs_requests == pytest.approx(3)
+        assert counts.invocations == pytest.approx(3)  # api, fanout_dispatch, one fanout_worker batch
+    else:  # only the author's trim, one post in 100, makes a worker batch
+        assert counts.sqs_requests == pytest.approx(3 / 100)
+        assert counts.invocations == pytest.approx(2 + 1 / 100)
+    assert counts.sequential_round_trips == 4  # GetItem, PutItem, TransactWriteItems, UpdateItem
 
 
-def test_given_a_celebrity_when_posting_then_only_the_api_writes():
+def test_given_a_post_below_the_threshold_then_read_units_follow_the_rules():
+    counts = model.post_counts(24, False, RULES, SIZES)
+    # profile 0.5; one page of 24 x 103 B follower edges 0.5; post check 1 and tombstone Query 1
+    # (consistent); 25 trims of a short timeline at 0.5 each, one in 100.
+    assert counts.read_units == pytest.approx(0.5 + 0.5 + 2 + 25 / 100 * 0.5)
+
+
+def test_given_a_celebrity_when_posting_then_only_the_api_writes_and_dispatch_reads_the_flag():
     counts = model.post_counts(1_000_000, True, RULES, SIZES)
-    assert (counts.write_requests, counts.write_units, counts.read_requests) == (3, 4, 1)
-    assert (counts.sqs_messages, counts.sqs_requests, counts.invocations) == (0, 0, 2)
+    assert (counts.write_requests, counts.write_units) == (3, 8)
+    # the caller's profile (0.5), then dispatch's consistent GetItem of it (1), and a trim of
+    # the author's own timeline one post in 100
+    assert counts.read_requests == pytest.approx(2 + 1 / 100)
+    assert counts.read_units == pytest.approx(0.5 + 1 + 0.5 / 100)
+    assert counts.sqs_messages == pytest.approx(1 / 100)
+    assert counts.sqs_requests == pytest.approx(3 / 100)
+    assert counts.invocations == pytest.approx(2 + 1 / 100)
 
 
 def test_given_moto_paging_when_followers_fill_pages_exactly_then_no_empty_page_is_counted():
     moto_like = replace(RULES, limit_page_marker=False)
-    assert model.post_counts(199, False, moto_like, SIZES).read_requests == pytest.approx(1 + 1 + 200 / 100)
+    assert model.post_counts(200, False, moto_like, SIZES).read_requests == pytest.approx(1 + 1 + 2 + 201 / 100)
     assert model.post_counts(0, False, moto_like, SIZES).read_requests == pytest.approx(1 + 1 + 1 / 100)
 
 
 def test_given_full_timelines_when_posting_then_every_entry_is_later_deleted_by_a_trim():
     full = replace(RULES, steady_state=True)
     fresh, steady = model.post_counts(1000, False, RULES, SIZES), model.post_counts(1000, False, full, SIZES)
-    assert steady.write_units - fresh.write_units == pytest.approx(1001)  # one delete per entry
+    assert steady.write_units - fresh.write_units == pytest.approx(1001)  # one delete per entry, the author's too
     assert steady.write_requests > fresh.write_requests
 
 
 # ------------------------------------------------------------------------------ home reads
 def test_given_no_celebrities_followed_when_reading_home_then_two_queries_and_two_batch_gets():
     counts = model.home_read_counts(0, RULES, SIZES)
-    # Celebrity-edge Query (0.5) || timeline Query of 25 x 74 B (0.5); BatchGetItem of 25 posts
-    # and of 25 authors, each item rounded to 4 KB (25 x 0.5 each).
+    # Celebrity-edge Query (0.5) || timeline Query of 25 x 91 B (0.5); BatchGetItem of 25 posts
+    # and of 25 authors plus the reader's own profile, each item rounded to 4 KB (0.5 each).
     assert counts.read_requests == 4
-    assert counts.read_units == 0.5 + 0.5 + 12.5 + 12.5
+    assert counts.read_units == 0.5 + 0.5 + 12.5 + 13
     assert counts.sequential_round_trips == 2
     assert counts.write_requests == 0 and counts.invocations == 1
 
@@ -152,7 +174,7 @@ def test_given_no_celebrities_followed_when_reading_home_then_two_queries_and_tw
 def test_given_five_celebrities_followed_when_reading_home_then_one_byauthor_query_each():
     counts = model.home_read_counts(5, RULES, SIZES)
     assert counts.read_requests == 4 + 5
-    assert counts.read_units == 0.5 + 0.5 + 5 * 0.5 + 12.5 + 12.5
+    assert counts.read_units == 0.5 + 0.5 + 5 * 0.5 + 12.5 + 13
     assert counts.sequential_round_trips == 3  # edges || timeline, then the five in parallel, then hydration
 
 
@@ -162,9 +184,9 @@ def test_given_the_sweep_end_points_then_push_merges_nothing_and_pull_merges_eve
     push, pull = model.sweep(kwak, [above_all, 1], RULES, SIZES, PRICES)
     assert push["celebrities"] == 0 and push["celebrities_per_home_read"] == 0
     read_weight = np.array(kwak.read_weight)
-    merged_sources = np.array([len(f) + (c >= 1) for f, c in zip(kwak.following, kwak.followers_count)])
+    merged_sources = np.array([len(f) for f in kwak.following])  # own posts are in the own timeline
     assert pull["celebrities_per_home_read"] == pytest.approx(np.average(merged_sources, weights=read_weight))
-    assert pull["write_units_per_post"] <= 5  # only authors nobody follows still fan out (to themselves)
+    assert pull["write_units_per_post"] == 8  # the API's writes only: nobody followed has anyone to fan out to
     assert push["tail_followers"] == above_all - 1
     assert push["tail_write_requests"] == model.post_counts(above_all - 1, False, RULES, SIZES).write_requests
 

@@ -521,3 +521,20 @@ def test_given_recording_the_visit_fails_then_the_home_read_still_answers_and_th
     monkeypatch.undo()
     assert h.home_ids(alice) == [post]
     assert h.user(alice).last_seen_at > before
+
+
+def test_given_a_timeline_with_posts_when_reading_home_then_the_readers_profile_rides_with_the_authors(h, monkeypatch):
+    """Recording the visit must not cost a home read a request of its own: the profile comes
+    in the authors' BatchGetItem."""
+    from timeline.store.users import UserStore
+    alice, bob = h.sign_up("alice"), h.sign_up("bob")
+    h.follow(alice, "bob")
+    h.drain()
+    post = h.post(bob, "hi")
+    h.drain()
+    batches = []
+    real_get_many = UserStore.get_many
+    monkeypatch.setattr(UserStore, "get", lambda self, user_id: pytest.fail("a GetItem of its own"))
+    monkeypatch.setattr(UserStore, "get_many", lambda self, ids: batches.append(set(ids)) or real_get_many(self, ids))
+    assert h.home_ids(alice) == [post]
+    assert batches == [{alice, bob}]

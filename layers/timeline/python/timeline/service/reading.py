@@ -43,6 +43,15 @@ class Page:
     partial: bool = False
 
 
+@dataclass(frozen=True)
+class _Merged:
+    items: list[Item]
+    position: int | None  # the last id consumed
+    more: bool
+    partial: bool  # the rounds ran out before the page filled
+    profiles: dict[int, User]  # every profile fetched on the way
+
+
 def _started(fetch, before: int | None, want: int):
     """`fetch` as a source whose first call, (before, want), is already running in the pool.
 
@@ -92,20 +101,21 @@ class Reader:
         author = user_by_handle(self._users, handle)
         scope = f"user:{author.user_id}"
         before = int(self._cursors.decode(cursor, reader=caller_id, scope=scope)) if cursor else None
-        items, position, more, partial = self._paginate([self._posts_of(author.user_id)], before, limit)
-        next_cursor = self._cursors.encode(reader=caller_id, scope=scope, position=str(position)) if more else None
-        return Page(items=items, next_cursor=next_cursor, partial=partial)
+        merged = self._paginate([self._posts_of(author.user_id)], before, limit)
+        next_cursor = self._cursors.encode(reader=caller_id, scope=scope,
+                                           position=str(merged.position)) if merged.more else None
+        return Page(items=merged.items, next_cursor=next_cursor, partial=merged.partial)
 
     # -------------------------------------------------------------- home timeline
     def home_timeline(self, reader_id: int, limit: int, cursor: str | None) -> Page:
         """One query of the reader's materialized timeline (which holds their own posts too)
         plus one per followed celebrity, run in parallel and k-way merged by id. Never one
-        query per followed account. The reader's profile is read alongside, to record the
-        visit and to know whether their timeline is being rebuilt (then the page is partial)."""
+        query per followed account. The reader's own profile rides along with the authors'
+        BatchGetItem (no request of its own): it records the visit and tells whether their
+        timeline is being rebuilt, which makes the page partial."""
         scope = "home"
         before, taken = self._home_position(cursor, reader_id, scope) if cursor else (None, 0)
         celebrities = _pool.submit(self._graph.celebrity_followees, reader_id)
-        visit = _pool.submit(self._record_visit, reader_id)
 
         def materialized(before_id: int | None, want: int) -> list[tuple[int, int]]:
             return self._timelines.page(reader_id, before=before_id, limit=want)
@@ -115,10 +125,13 @@ class Reader:
         # the two lookups share one round trip instead of two in a row.
         first_round = _started(timeline, before, limit + OVERFETCH)
         sources = [first_round] + [self._posts_of(c) for c in dict.fromkeys(celebrities.result())]
-        items, position, more, partial = self._paginate(sources, before, limit)
+        merged = self._paginate(sources, before, limit, reader_id=reader_id)
+        # An empty page hydrated nothing: then (only then) the profile costs a GetItem.
+        reader = merged.profiles[reader_id] if reader_id in merged.profiles else self._users.get(reader_id)
+        incomplete = self._record_visit(reader)
         next_cursor = self._cursors.encode(reader=reader_id, scope=scope, position=[
-            str(position), timeline.taken_through(position)]) if more else None
-        return Page(items=items, next_cursor=next_cursor, partial=partial or visit.result())
+            str(merged.position), timeline.taken_through(merged.position)]) if merged.more else None
+        return Page(items=merged.items, next_cursor=next_cursor, partial=merged.partial or incomplete)
 
     def _home_position(self, cursor: str, reader_id: int, scope: str) -> tuple[int, int]:
         position = self._cursors.decode(cursor, reader=reader_id, scope=scope)
@@ -129,11 +142,10 @@ class Reader:
             raise InvalidInput("cursor is not valid for this request; start again without it",
                                code="invalid_cursor") from None
 
-    def _record_visit(self, reader_id: int) -> bool:
+    def _record_visit(self, reader: User | None) -> bool:
         """Record a home read (at most one write a day) and say whether the reader's timeline
         is incomplete: they were away long enough for fan-out to skip them, so a rebuild
         starts now (through the users stream), or one is still running."""
-        reader = self._users.get(reader_id)
         if reader is None:
             return False
         now, rules = clock.now_ms(), self._activity
@@ -161,10 +173,8 @@ class Reader:
             return [(i, author_id) for i in self._tweets.ids_by_author(author_id, before=before_id, limit=want)]
         return fetch
 
-    def _paginate(self, sources, before: int | None,
-                  limit: int) -> tuple[list[Item], int | None, bool, bool]:
-        """Merge newest-first id streams into one page of live posts: (items, position, more,
-        partial).
+    def _paginate(self, sources, before: int | None, limit: int, *, reader_id: int | None = None) -> _Merged:
+        """Merge newest-first id streams into one page of live posts.
 
         Each round asks every source for `want` ids below the position. A source that
         returned a full `want` may hold more ids below its last one, so the merged list is
@@ -175,6 +185,7 @@ class Reader:
         hidden entries, marked partial (with a cursor to go on from).
         """
         items: list[Item] = []
+        profiles: dict[int, User] = {}
         position = before
         exhausted = False
         for _ in range(MAX_ROUNDS):
@@ -193,7 +204,7 @@ class Reader:
                     candidates.append((tweet_id, author_id))
             exhausted = floor is None and len(candidates) <= want
             candidates = candidates[:want]
-            hydrated = self._hydrate(candidates)
+            hydrated = self._hydrate(candidates, profiles, also=reader_id)
             consumed_all = True
             for (tweet_id, _), item in zip(candidates, hydrated):
                 if len(items) == limit:
@@ -206,19 +217,22 @@ class Reader:
                 exhausted = exhausted and consumed_all
                 break
         more = not exhausted and position is not None
-        return items, position, more, more and len(items) < limit
+        return _Merged(items, position, more, more and len(items) < limit, profiles)
 
-    def _hydrate(self, candidates: list[tuple[int, int]]) -> list[Item | None]:
-        """Posts and their authors, with two BatchGetItems in parallel. None for a post
-        that no longer exists (deleted after the entry was written)."""
+    def _hydrate(self, candidates: list[tuple[int, int]], profiles: dict[int, User],
+                 also: int | None = None) -> list[Item | None]:
+        """Posts and their authors, with two BatchGetItems in parallel (`also` rides along
+        with the authors, once). None for a post that no longer exists (deleted after the
+        entry was written). Profiles fetched are kept in `profiles`."""
         if not candidates:
             return []
         tweets_future = _pool.submit(self._tweets.get_many, [t for t, _ in candidates])
-        authors = self._users.get_many({a for _, a in candidates})
+        wanted = {a for _, a in candidates} | ({also} if also is not None else set())
+        profiles.update(self._users.get_many(wanted - profiles.keys()))
         tweets = tweets_future.result()
         out: list[Item | None] = []
         for tweet_id, _ in candidates:
             tweet = tweets.get(tweet_id)
-            author = authors.get(tweet.author_id) if tweet else None
+            author = profiles.get(tweet.author_id) if tweet else None
             out.append(Item(tweet, author) if tweet and author else None)
         return out
