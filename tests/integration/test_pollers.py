@@ -154,7 +154,10 @@ def test_given_batch_size_and_a_window_then_messages_arrive_in_batches_no_larger
 
 
 def _dispatch_source(stack: Stack, **changes) -> EventSource:
-    source = next(s for s in stack.event_sources if s.function == "FanoutDispatchFunction")
+    """The tweets stream's mapping (dispatch also reads the users and graph streams)."""
+    tweets = stack.outputs["TweetsTableName"]
+    source = next(s for s in stack.event_sources
+                  if s.function == "FanoutDispatchFunction" and f":table/{tweets}/" in s.source_arn)
     return dataclasses.replace(source, **changes)
 
 
