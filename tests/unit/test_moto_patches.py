@@ -980,3 +980,31 @@ def test_given_a_threaded_moto_server_when_binary_items_travel_over_http_then_bo
         client.delete_table(TableName=table)
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------ SQS receive at depth
+def test_a_deep_queue_delivers_fresh_messages_and_drops_expired_ones_without_walking_the_queue(aws, monkeypatch):
+    """Receiving must not compute the queue's attributes (a walk over every message) per message."""
+    from moto.sqs.models import Queue
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=f"deep-{uuid.uuid4().hex[:8]}", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    for start in range(0, 300, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)])
+    walks = []
+    real = Queue.attributes
+    monkeypatch.setattr(Queue, "attributes", property(lambda self: walks.append(1) or real.fget(self)))
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(received) == 10 and walks == []
+    monkeypatch.undo()
+    # the counts, now taken with one clock read per walk, say what they said
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"],
+            counts["ApproximateNumberOfMessagesDelayed"]) == ("290", "10", "1")
+    # and the retention period still holds: a message older than it is not delivered
+    from moto.sqs.models import sqs_backends
+    queue = sqs_backends["123456789012"]["us-east-1"].queues[url.rsplit("/", 1)[1]]
+    for message in queue._messages:
+        message.sent_timestamp -= 120_000
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", []) == []
+    sqs.delete_queue(QueueUrl=url)

@@ -98,18 +98,25 @@ class TimelineSync:
     def sync_follow(self, owner_id: int, account_id: int) -> None:
         following = self._graph.is_following(owner_id, account_id)
         for _ in range(MAX_REDO):
-            if following:
-                account = self._users.get_consistent(account_id)
-                # Following a celebrity needs no entries: the read merges their posts.
-                if account is not None and not account.celebrity:
-                    written = self.backfill(owner_id, self.recent_posts([account_id]), account_id)
-                    self._take_back_deleted({owner_id: written})
-            else:
-                self.cleanup(owner_id, account_id)
+            changed = self._backfill_account(owner_id, account_id) if following else self.cleanup(owner_id, account_id)
+            if not changed:
+                return  # nothing written or removed: nothing a concurrent change could undo
             now = self._graph.is_following(owner_id, account_id)
             if now == following:
                 return
             following = now
+
+    def _backfill_account(self, owner_id: int, account_id: int) -> int:
+        posts = self.recent_posts([account_id])
+        if not posts:
+            return 0  # the common case for a new account: no read of the profile or the timeline
+        account = self._users.get_consistent(account_id)
+        # Following a celebrity needs no entries: the read merges their posts.
+        if account is None or account.celebrity:
+            return 0
+        written = self.backfill(owner_id, posts, account_id)
+        self._take_back_deleted({owner_id: written})
+        return len(written)
 
     # ------------------------------------------------------------------ celebrity flips
     def celebrity_page(self, account_id: int, epoch: int, after: str | None) -> None:
