@@ -315,9 +315,15 @@ def test_over_http_with_keep_alive_a_log_line_per_request_and_413_for_big_bodies
             second = http.post(gateway.url + "/v1/auth/signup", json={"respond": {"statusCode": 201, "body": "{}"}})
         assert first.status_code == 200 and first.json()["event"]["rawQueryString"] == "x=1"
         assert second.status_code == 201 and second.headers["apigw-requestid"]
-        lines = [r.getMessage() for r in caplog.records if r.name == "infra.gateway"]
-        assert any(line.startswith("GET /v1/health 200 ") and line.endswith("ms") for line in lines)
-        assert any(line.startswith("POST /v1/auth/signup 201 ") for line in lines)
+        # The gateway's thread logs a request once its response is sent, so the client can be
+        # faster than the log line: wait for it (a flake seen in `make test` on a busy box).
+        def lines() -> list[str]:
+            return [r.getMessage() for r in caplog.records if r.name == "infra.gateway"]
+        deadline = time.monotonic() + 5
+        while not any(line.startswith("POST /v1/auth/signup 201 ") for line in lines()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert any(line.startswith("GET /v1/health 200 ") and line.endswith("ms") for line in lines())
+        assert any(line.startswith("POST /v1/auth/signup 201 ") for line in lines())
 
         # A body over API Gateway's 10 MB limit is refused from its Content-Length alone
         host, port = gateway.url.removeprefix("http://").split(":")
