@@ -1008,3 +1008,52 @@ def test_a_deep_queue_delivers_fresh_messages_and_drops_expired_ones_without_wal
         message.sent_timestamp -= 120_000
     assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", []) == []
     sqs.delete_queue(QueueUrl=url)
+
+
+def test_given_stream_records_of_rich_items_when_polled_then_the_direct_encoding_equals_moto_serializer(
+        ddb, monkeypatch):
+    """GetRecords (every poll of every stream shard) answers the serializer's body, byte for byte."""
+    from moto.core.responses import BaseResponse
+    from moto.core.serialize import ResponseSerializer
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    name = f"streamed-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "N"}],
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    try:
+        for sk in range(3):
+            ddb.put_item(TableName=name, Item=rich_item("p", sk))
+        ddb.put_item(TableName=name, Item=rich_item("p", 1, kind="changed"))  # MODIFY: both images
+        ddb.delete_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"N": "2"}})  # REMOVE
+
+        calls, answers = [0], []
+        serialize = ResponseSerializer.serialize
+        monkeypatch.setattr(ResponseSerializer, "serialize",
+                            lambda self, result: calls.__setitem__(0, calls[0] + 1) or serialize(self, result))
+        patched, generic = DynamoDBStreamsHandler.serialized, BaseResponse.serialized
+        assert getattr(patched, "_local_runtime", False)
+
+        def twin(self, action_result):
+            before = calls[0]
+            direct = patched(self, action_result)
+            answers.append((self._get_action(), (direct[0], dict(direct[1]), direct[2]), calls[0] - before,
+                            generic(self, action_result)))
+            return direct
+        monkeypatch.setattr(DynamoDBStreamsHandler, "serialized", twin)
+
+        streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+        arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        records = streams.get_records(ShardIterator=iterator, Limit=100)["Records"]
+        assert [r["eventName"] for r in records] == ["INSERT"] * 3 + ["MODIFY", "REMOVE"]
+        assert records[3]["dynamodb"]["OldImage"]["b"] == {"B": bytes(range(256))}
+        action, direct, serializer_calls, expected = answers[-1]
+        assert action == "GetRecords" and serializer_calls == 0
+        assert direct[0] == expected[0] and direct[1] == expected[1] and direct[2] == expected[2]
+    finally:
+        ddb.delete_table(TableName=name)
