@@ -405,7 +405,7 @@ def test_given_more_entries_than_timeline_max_before_a_trim_then_reads_return_at
     expires = 2**31
     from timeline.store.batching import BatchWriter
     from timeline.store.timelines import TimelineStore
-    TimelineStore(BatchWriter(boto3.client("dynamodb"))).add_posts(alice, [(int(p), bob) for p in posts], bob, expires)
+    TimelineStore(BatchWriter(boto3.client("dynamodb"))).add_posts(alice, [(int(p), bob) for p in posts], expires, via_id=bob)
     assert len(h.entries(alice)) == 14
     # Then every way of paging shows the newest 10 and no more
     for limit in (3, 10, 100):
@@ -454,6 +454,10 @@ def test_given_a_reader_away_for_longer_than_inactive_days_then_no_fan_out_and_a
     after = h.post(bob, "after the return")
     h.drain()
     assert after in h.entries(alice)
+    # And the rebuilt entries came through bob: unfollowing him takes every one of them away
+    h.unfollow(alice, "bob")
+    h.drain()
+    assert h.entries(alice) == []
 
 
 @pytest.mark.stack(InactiveDays="30")

@@ -66,15 +66,7 @@ class TimelineSync:
         missing = [(t, a) for t, a in posts if t not in have and (oldest is None or t > oldest)]
         if not missing:
             return []
-        expires_at = clock.now_s() + self._settings.timeline_ttl_seconds
-        if via_id is None:
-            by_author: dict[int, list[tuple[int, int]]] = {}
-            for post in missing:
-                by_author.setdefault(post[1], []).append(post)
-            for author_id, group in by_author.items():
-                self._timelines.add_posts(owner_id, group, author_id, expires_at)
-        else:
-            self._timelines.add_posts(owner_id, missing, via_id, expires_at)
+        self._timelines.add_posts(owner_id, missing, clock.now_s() + self._settings.timeline_ttl_seconds, via_id)
         if len(present) + len(missing) > keep:
             self._fanout.trim(owner_id)
         return [t for t, _ in missing]

@@ -94,15 +94,20 @@ class GraphStore:
             raise
         return True
 
-    def _page(self, user_id: int, prefix: str, limit: int, after: str | None) -> tuple[list[int], str | None]:
+    def _query_page(self, user_id: int, prefix: str, limit: int, after: str | None,
+                    attributes: list[str]) -> tuple[list[EdgeModel], str | None]:
         """One page of edges of a kind; `after` is the last edge of the previous page."""
-        condition = EdgeModel.edge.startswith(prefix)
         last_key = {"user_id": {"N": str(user_id)}, "edge": {"S": after}} if after else None
-        result = EdgeModel.query(user_id, condition, limit=limit, last_evaluated_key=last_key,
-                                 attributes_to_get=["other_id", "edge"], page_size=limit)
-        ids = [int(edge.other_id) for edge in result]
+        result = EdgeModel.query(user_id, EdgeModel.edge.startswith(prefix), limit=limit,
+                                 last_evaluated_key=last_key, page_size=limit,
+                                 attributes_to_get=["other_id", "edge", *attributes])
+        edges = list(result)
         more = result.last_evaluated_key
-        return ids, (more["edge"]["S"] if more else None)
+        return edges, (more["edge"]["S"] if more else None)
+
+    def _page(self, user_id: int, prefix: str, limit: int, after: str | None) -> tuple[list[int], str | None]:
+        edges, next_after = self._query_page(user_id, prefix, limit, after, [])
+        return [int(e.other_id) for e in edges], next_after
 
     def followers_page(self, user_id: int, limit: int, after: str | None = None) -> tuple[list[int], str | None]:
         return self._page(user_id, FOLLOWER, limit, after)
@@ -114,13 +119,8 @@ class GraphStore:
                                 after: str | None = None) -> tuple[list[tuple[int, int | None]], str | None]:
         """A page of (follower id, when they were last stamped active); fan-out reads this page
         anyway, so skipping inactive readers costs no read per follower."""
-        last_key = {"user_id": {"N": str(user_id)}, "edge": {"S": after}} if after else None
-        result = EdgeModel.query(user_id, EdgeModel.edge.startswith(FOLLOWER), limit=limit,
-                                 last_evaluated_key=last_key, page_size=limit,
-                                 attributes_to_get=["other_id", "edge", "seen_at"])
-        page = [(int(e.other_id), int(e.seen_at) if e.seen_at is not None else None) for e in result]
-        more = result.last_evaluated_key
-        return page, (more["edge"]["S"] if more else None)
+        edges, next_after = self._query_page(user_id, FOLLOWER, limit, after, ["seen_at"])
+        return [(int(e.other_id), int(e.seen_at) if e.seen_at is not None else None) for e in edges], next_after
 
     def is_following(self, follower_id: int, followee_id: int) -> bool:
         try:
@@ -130,21 +130,21 @@ class GraphStore:
         except DoesNotExist:
             return False
 
-    def followed_among(self, follower_id: int, followee_ids: Iterable[int]) -> set[int]:
-        """Which of these accounts the follower follows now (consistent reads)."""
-        keys = [(follower_id, FOLLOWING + padded(f)) for f in dict.fromkeys(followee_ids)]
+    def _existing(self, owner_id: int, prefix: str, other_ids: Iterable[int]) -> set[int]:
+        """Which of these edges of a kind exist now in the owner's partition (consistent reads)."""
+        keys = [(owner_id, prefix + padded(other)) for other in dict.fromkeys(other_ids)]
         if not keys:
             return set()
         return {int(e.other_id) for e in EdgeModel.batch_get(keys, consistent_read=True,
                                                               attributes_to_get=["other_id"])}
 
+    def followed_among(self, follower_id: int, followee_ids: Iterable[int]) -> set[int]:
+        """Which of these accounts the follower follows now."""
+        return self._existing(follower_id, FOLLOWING, followee_ids)
+
     def followers_among(self, followee_id: int, follower_ids: Iterable[int]) -> set[int]:
-        """Which of these accounts follow the followee now (consistent reads)."""
-        keys = [(followee_id, FOLLOWER + padded(f)) for f in dict.fromkeys(follower_ids)]
-        if not keys:
-            return set()
-        return {int(e.other_id) for e in EdgeModel.batch_get(keys, consistent_read=True,
-                                                              attributes_to_get=["other_id"])}
+        """Which of these accounts follow the followee now."""
+        return self._existing(followee_id, FOLLOWER, follower_ids)
 
     def unfollowed_by(self, followee_id: int) -> set[int]:
         """Who unfollowed this account recently and has not followed again (tombstones)."""

@@ -23,14 +23,17 @@ class TimelineStore:
             entry(owner, tweet_id, author_id, via_id, expires_at) for owner in dict.fromkeys(owners)
         ])
 
-    def add_posts(self, owner_id: int, posts: Iterable[tuple[int, int]], via_id: int, expires_at: int) -> None:
-        """Many posts, (tweet id, author id), into one timeline."""
+    def add_posts(self, owner_id: int, posts: Iterable[tuple[int, int]], expires_at: int,
+                  via_id: int | None = None) -> None:
+        """Many posts, (tweet id, author id), into one timeline; each came through `via_id`, or
+        through its own author when None."""
         self._batch.put(TimelineEntryModel, [
-            entry(owner_id, tweet_id, author_id, via_id, expires_at) for tweet_id, author_id in dict(posts).items()
+            entry(owner_id, tweet_id, author_id, author_id if via_id is None else via_id, expires_at)
+            for tweet_id, author_id in dict(posts).items()
         ])
 
     def remove(self, owners: Sequence[int], tweet_id: int) -> None:
-        self._batch.delete(TimelineEntryModel, [TimelineEntryModel(o, tweet_id) for o in dict.fromkeys(owners)])
+        self.remove_entries((owner, tweet_id) for owner in owners)
 
     def remove_entries(self, entries: Iterable[tuple[int, int]]) -> None:
         """Delete (owner id, tweet id) entries."""
