@@ -542,3 +542,15 @@ def test_given_a_timeline_with_posts_when_reading_home_then_the_readers_profile_
     monkeypatch.setattr(UserStore, "get_many", lambda self, ids: batches.append(set(ids)) or real_get_many(self, ids))
     assert h.home_ids(alice) == [post]
     assert batches == [{alice, bob}]
+
+
+def test_given_the_followee_flips_on_every_attempt_then_the_follow_answers_409_and_writes_nothing(h, monkeypatch):
+    from timeline.store.graph import FolloweeChanged, GraphStore
+    alice, bob = h.sign_up("alice"), h.sign_up("bob")
+
+    def always_flipped(self, *args, **kwargs):
+        raise FolloweeChanged()
+    monkeypatch.setattr(GraphStore, "follow", always_flipped)
+    reply = h.request("POST", "/v1/users/bob/follow", as_user=alice)
+    assert (reply.status, reply.error_code) == (409, "followee_changing")
+    assert edges(h, alice, "following#") == [] and h.user(bob).followers_count == 0
