@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from schemas import ID_PATTERN, Cursor, Limit, ErrorResponse, HomeTimelinePage, PostRequest, TweetView
-from views import tweet_view
+from views import item_view, tweet_view
 from wiring import caller, caller_id, services
 
 router = APIGatewayHttpRouter()
@@ -32,10 +32,30 @@ def post_tweet(body: PostRequest, idempotency_key: IdempotencyKey = None) -> Res
 
 @router.get("/v1/tweets/<tweet_id>", summary="One post", tags=["tweets"])
 def get_tweet(tweet_id: TweetIdPath) -> TweetView:
-    caller_id(router)
-    tweet = services().posting.get(int(tweet_id))
+    tweet, repost = services().posting.view(caller_id(router), int(tweet_id))
     author = services().accounts.user(tweet.author_id)
-    return tweet_view(tweet, author)
+    reposter = services().accounts.user(repost.author_id) if repost is not None else None
+    return tweet_view(tweet, author, repost, reposter)
+
+
+@router.post("/v1/tweets/<tweet_id>/repost", summary="Repost (idempotent)", tags=["tweets"],
+             responses={201: {"description": "reposted", "content": {"application/json": {"model": TweetView}}},
+                        200: {"description": "already reposted: the same repost",
+                              "content": {"application/json": {"model": TweetView}}},
+                        404: {"description": "no such post", "content": {"application/json": {"model": ErrorResponse}}}})
+def repost(tweet_id: TweetIdPath) -> Response[TweetView]:
+    reposter = caller(router)
+    row, original, created = services().posting.repost(reposter, int(tweet_id))
+    author = reposter if original.author_id == reposter.user_id else services().accounts.user(original.author_id)
+    return Response(status_code=201 if created else 200, content_type=content_types.APPLICATION_JSON,
+                    body=tweet_view(original, author, row, reposter))
+
+
+@router.delete("/v1/tweets/<tweet_id>/repost", summary="Undo your repost (idempotent)", tags=["tweets"],
+               responses={204: {"description": "not reposted (any more)"}})
+def undo_repost(tweet_id: TweetIdPath):
+    services().posting.unrepost(caller_id(router), int(tweet_id))
+    return Response(status_code=204)
 
 
 @router.delete("/v1/tweets/<tweet_id>", summary="Delete your post", tags=["tweets"],
@@ -49,5 +69,5 @@ def delete_tweet(tweet_id: TweetIdPath):
 @router.get("/v1/timeline", summary="Your home timeline, newest first", tags=["timelines"])
 def home_timeline(limit: Limit = 20, cursor: Cursor = None) -> HomeTimelinePage:
     page = services().reader.home_timeline(caller_id(router), limit, cursor)
-    return HomeTimelinePage(items=[tweet_view(i.tweet, i.author) for i in page.items],
+    return HomeTimelinePage(items=[item_view(i) for i in page.items],
                             next_cursor=page.next_cursor, partial=page.partial)

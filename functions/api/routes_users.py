@@ -1,14 +1,26 @@
-"""Profiles, follow/unfollow, follower lists and user timelines."""
+"""Profiles, follow/unfollow, block and mute, follower lists, the caller's own lists, and
+user timelines."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from schemas import HANDLE_PATTERN, Cursor, Limit, RelationshipView, TweetPage, UserPageView, UserView
-from views import tweet_view, user_view
+from schemas import (
+    HANDLE_PATTERN,
+    BlockView,
+    Cursor,
+    FollowRequest,
+    Limit,
+    MuteView,
+    RelationshipView,
+    TweetPage,
+    UserPageView,
+    UserView,
+)
+from views import item_view, user_view
 from wiring import caller_id, services
 
 router = APIGatewayHttpRouter()
@@ -22,16 +34,17 @@ def get_user(handle: HandlePath) -> UserView:
     return user_view(services().accounts.profile(handle))
 
 
-@router.post("/v1/users/<handle>/follow", summary="Follow (idempotent)", tags=["users"])
-def follow(handle: HandlePath) -> RelationshipView:
-    rel = services().social.follow(caller_id(router), handle)
-    return RelationshipView(following=rel.following, user=user_view(rel.user))
+@router.post("/v1/users/<handle>/follow", summary="Follow (idempotent); optionally without reposts", tags=["users"])
+def follow(handle: HandlePath, body: Annotated[FollowRequest | None, Body()] = None) -> RelationshipView:
+    reposts = body.reposts if body is not None else True
+    rel = services().social.follow(caller_id(router), handle, reposts=reposts)
+    return RelationshipView(following=rel.following, reposts=rel.reposts, user=user_view(rel.user))
 
 
 @router.delete("/v1/users/<handle>/follow", summary="Unfollow (idempotent)", tags=["users"])
 def unfollow(handle: HandlePath) -> RelationshipView:
     rel = services().social.unfollow(caller_id(router), handle)
-    return RelationshipView(following=rel.following, user=user_view(rel.user))
+    return RelationshipView(following=rel.following, reposts=None, user=user_view(rel.user))
 
 
 @router.get("/v1/users/<handle>/followers", summary="Who follows this account", tags=["users"])
@@ -49,4 +62,42 @@ def following(handle: HandlePath, limit: Limit = 20, cursor: Cursor = None) -> U
 @router.get("/v1/users/<handle>/tweets", summary="The account's posts, newest first", tags=["timelines"])
 def user_timeline(handle: HandlePath, limit: Limit = 20, cursor: Cursor = None) -> TweetPage:
     page = services().reader.user_timeline(caller_id(router), handle, limit, cursor)
-    return TweetPage(items=[tweet_view(i.tweet, i.author) for i in page.items], next_cursor=page.next_cursor)
+    return TweetPage(items=[item_view(i) for i in page.items], next_cursor=page.next_cursor)
+
+
+@router.post("/v1/users/<handle>/block", summary="Block (idempotent): hidden, follows removed both ways",
+             tags=["moderation"])
+def block(handle: HandlePath) -> BlockView:
+    r = services().social.block(caller_id(router), handle)
+    return BlockView(blocking=r.active, user=user_view(r.user))
+
+
+@router.delete("/v1/users/<handle>/block", summary="Unblock (idempotent)", tags=["moderation"])
+def unblock(handle: HandlePath) -> BlockView:
+    r = services().social.unblock(caller_id(router), handle)
+    return BlockView(blocking=r.active, user=user_view(r.user))
+
+
+@router.post("/v1/users/<handle>/mute", summary="Mute (idempotent): hidden from your home timeline",
+             tags=["moderation"])
+def mute(handle: HandlePath) -> MuteView:
+    r = services().social.mute(caller_id(router), handle)
+    return MuteView(muting=r.active, user=user_view(r.user))
+
+
+@router.delete("/v1/users/<handle>/mute", summary="Unmute (idempotent)", tags=["moderation"])
+def unmute(handle: HandlePath) -> MuteView:
+    r = services().social.unmute(caller_id(router), handle)
+    return MuteView(muting=r.active, user=user_view(r.user))
+
+
+@router.get("/v1/me/blocks", summary="The accounts you block", tags=["moderation"])
+def my_blocks(limit: Limit = 20, cursor: Cursor = None) -> UserPageView:
+    page = services().social.blocks(caller_id(router), limit, cursor)
+    return UserPageView(items=[user_view(u) for u in page.users], next_cursor=page.next_cursor)
+
+
+@router.get("/v1/me/mutes", summary="The accounts you mute", tags=["moderation"])
+def my_mutes(limit: Limit = 20, cursor: Cursor = None) -> UserPageView:
+    page = services().social.mutes(caller_id(router), limit, cursor)
+    return UserPageView(items=[user_view(u) for u in page.users], next_cursor=page.next_cursor)

@@ -41,6 +41,12 @@ class PostRequest(Request):
     reply_to_id: Annotated[StrictStr | None, Field(pattern=ID_PATTERN)] = None
 
 
+class FollowRequest(Request):
+    reposts: Annotated[bool, Field(strict=True, description=(
+        "false: follow without seeing this account's reposts; following again with true "
+        "brings them back"))] = True
+
+
 class TokenResponse(BaseModel):
     id_token: str
     access_token: str
@@ -64,12 +70,20 @@ class AuthorView(BaseModel):
     display_name: str
 
 
+class RepostView(BaseModel):
+    id: str = Field(description="the repost's own id (its place in timelines)")
+    created_at: str
+    by: AuthorView = Field(description="who reposted it")
+
+
 class TweetView(BaseModel):
     id: str
     text: str
     created_at: str
     author: AuthorView
     reply_to_id: str | None = None
+    repost: RepostView | None = Field(None, description=(
+        "set when a followee's repost brought this post: who reposted it, and when"))
 
 
 class TweetPage(BaseModel):
@@ -91,6 +105,17 @@ class UserPageView(BaseModel):
 
 class RelationshipView(BaseModel):
     following: bool
+    reposts: bool | None = Field(None, description="when following: whether this account's reposts show in your timeline")
+    user: UserView
+
+
+class BlockView(BaseModel):
+    blocking: bool
+    user: UserView
+
+
+class MuteView(BaseModel):
+    muting: bool
     user: UserView
 
 

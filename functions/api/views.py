@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from schemas import AuthorView, TweetView, UserView
+from schemas import AuthorView, RepostView, TweetView, UserView
 from timeline.records import Tweet, User
 
 
@@ -19,9 +19,20 @@ def user_view(user: User) -> UserView:
                     created_at=iso(user.created_at), celebrity=user.celebrity)
 
 
-def tweet_view(tweet: Tweet, author: User) -> TweetView:
+def author_view(user: User) -> AuthorView:
+    return AuthorView(id=str(user.user_id), handle=user.handle, display_name=user.display_name)
+
+
+def tweet_view(tweet: Tweet, author: User, repost: Tweet | None = None, reposter: User | None = None) -> TweetView:
+    """A post as readers see it; brought by a repost, it says who reposted it."""
     return TweetView(
-        id=str(tweet.tweet_id), text=tweet.text, created_at=iso(tweet.created_at),
-        author=AuthorView(id=str(author.user_id), handle=author.handle, display_name=author.display_name),
+        id=str(tweet.tweet_id), text=tweet.text, created_at=iso(tweet.created_at), author=author_view(author),
         reply_to_id=str(tweet.reply_to_id) if tweet.reply_to_id is not None else None,
+        repost=RepostView(id=str(repost.tweet_id), created_at=iso(repost.created_at), by=author_view(reposter))
+        if repost is not None and reposter is not None else None,
     )
+
+
+def item_view(item) -> TweetView:
+    """A timeline item (timeline.service.reading.Item)."""
+    return tweet_view(item.tweet, item.author, item.repost, item.reposter)

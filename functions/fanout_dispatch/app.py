@@ -4,7 +4,8 @@
 - UsersTable: a follower count crossing the celebrity threshold flips the flag; a flip
   queues the walk over the account's followers; a returning reader's new activity stamp
   queues the restamp (and rebuild) of their timeline.
-- GraphTable: a follow or unfollow queues the follower's timeline sync with that account.
+- GraphTable: a follow, an unfollow or a change of reposts queues the follower's timeline
+  sync with that account; a block queues the removal of the follows both ways.
 
 Each record is handled on its own (powertools BatchProcessor), so one bad record is
 reported in batchItemFailures and retried (the event source bisects and, after the
@@ -49,10 +50,8 @@ def _user_record(raw: dict) -> int:
 
 
 def _graph_record(record: DynamoDBRecord, raw: dict) -> int:
-    if record.event_name == DynamoDBRecordEventName.MODIFY:
-        return 0  # an activity stamp on an edge changes no relationship
-    edge = raw["Keys"]["edge"]["S"]
-    return services.changes.edge_changed(int(raw["Keys"]["user_id"]["N"]), edge, int(edge.split("#", 1)[1]))
+    return services.changes.edge_changed(int(raw["Keys"]["user_id"]["N"]), raw["Keys"]["edge"]["S"],
+                                         created=record.event_name == DynamoDBRecordEventName.INSERT)
 
 
 def record_handler(record: DynamoDBRecord) -> None:

@@ -193,10 +193,38 @@ class Harness:
         assert reply.status == 201, reply
         return int(reply.body["id"])
 
-    def follow(self, follower: int, handle: str) -> Reply:
-        reply = self.request("POST", f"/v1/users/{handle}/follow", as_user=follower)
+    def follow(self, follower: int, handle: str, *, reposts: bool | None = None) -> Reply:
+        body = {"reposts": reposts} if reposts is not None else None
+        reply = self.request("POST", f"/v1/users/{handle}/follow", as_user=follower, body=body)
         assert reply.status == 200, reply
         return reply
+
+    def repost(self, reposter: int, tweet_id: str) -> str:
+        """Repost; returns the repost's own id."""
+        reply = self.request("POST", f"/v1/tweets/{tweet_id}/repost", as_user=reposter)
+        assert reply.status in (200, 201), reply
+        return reply.body["repost"]["id"]
+
+    def unrepost(self, reposter: int, tweet_id: str) -> None:
+        reply = self.request("DELETE", f"/v1/tweets/{tweet_id}/repost", as_user=reposter)
+        assert reply.status == 204, reply
+
+    def _toggle(self, method: str, user: int, handle: str, what: str) -> Reply:
+        reply = self.request(method, f"/v1/users/{handle}/{what}", as_user=user)
+        assert reply.status == 200, reply
+        return reply
+
+    def block(self, user: int, handle: str) -> Reply:
+        return self._toggle("POST", user, handle, "block")
+
+    def unblock(self, user: int, handle: str) -> Reply:
+        return self._toggle("DELETE", user, handle, "block")
+
+    def mute(self, user: int, handle: str) -> Reply:
+        return self._toggle("POST", user, handle, "mute")
+
+    def unmute(self, user: int, handle: str) -> Reply:
+        return self._toggle("DELETE", user, handle, "mute")
 
     def unfollow(self, follower: int, handle: str) -> Reply:
         reply = self.request("DELETE", f"/v1/users/{handle}/follow", as_user=follower)
@@ -230,13 +258,20 @@ class Harness:
         assert reply.status == 200, reply
         return [item["id"] for item in reply.body["items"]]
 
-    def home_all(self, user: int, limit: int = 100) -> tuple[list[str], bool]:
-        """Every page of the home timeline: (post ids newest first, whether any page was partial)."""
+    def home_items(self, user: int, limit: int = 100) -> list[tuple[str, str | None]]:
+        """Every page of the home timeline as (post id, reposter's handle or None)."""
+        items, _ = self.home_all(user, limit, detail=True)
+        return items
+
+    def home_all(self, user: int, limit: int = 100, *, detail: bool = False) -> tuple[list, bool]:
+        """Every page of the home timeline: (post ids newest first, whether any page was partial);
+        with `detail`, (post id, reposter's handle or None) pairs."""
         ids, partial, cursor = [], False, None
         while True:
             reply = self.home(user, limit=limit, **({"cursor": cursor} if cursor else {}))
             assert reply.status == 200, reply
-            ids += [item["id"] for item in reply.body["items"]]
+            ids += [(item["id"], (item.get("repost") or {}).get("by", {}).get("handle")) if detail else item["id"]
+                    for item in reply.body["items"]]
             partial = partial or reply.body.get("partial", False)
             cursor = reply.body.get("next_cursor")
             if not cursor:

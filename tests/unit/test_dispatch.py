@@ -61,8 +61,10 @@ def test_given_a_stream_batch_with_a_broken_record_then_only_its_sequence_number
     result = h.dispatch.handler({"Records": [good_1, broken, good_2]}, LambdaContext("fanout_dispatch"))
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "102"}]}
-    # 803's removal: one message for the author's own entry, one for the page of followers
-    assert sorted((m["op"], m["tweet_id"]) for m in queued(h)) == [("add", "801"), ("remove", "803"), ("remove", "803")]
+    # 803's removal: one message for the author's own entry, one for the page of followers,
+    # one for its reposts
+    assert sorted((m["op"], m.get("tweet_id") or m["original"]) for m in queued(h)) == [
+        ("add", "801"), ("drop_reposts", "803"), ("remove", "803"), ("remove", "803")]
 
 
 @pytest.mark.stack(CelebrityThreshold="1")
@@ -95,7 +97,8 @@ class FakeGraph:
     def followers_with_activity(self, user_id, limit, after=None):
         self.page_sizes.append(limit)
         start = int(after or 0)
-        page = [(f, None) for f in self.followers[start:start + limit]]
+        from timeline.store.graph import Follower
+        page = [Follower(f, None, True) for f in self.followers[start:start + limit]]
         more = start + limit < len(self.followers)
         return page, (str(start + limit) if more else None)
 

@@ -187,9 +187,10 @@ def test_given_celebrities_with_many_posts_when_reading_a_page_then_only_a_page_
 
 
 @pytest.mark.stack(CelebrityThreshold="2")
-def test_when_reading_home_then_the_celebrity_list_and_the_timeline_page_are_fetched_together(h, monkeypatch):
-    """Two round trips before hydration, not three: neither lookup waits for the other (each
-    one here waits until the other has started, so done one after the other they would fail)."""
+def test_when_reading_home_then_the_reader_graph_edges_and_the_timeline_page_are_fetched_together(h, monkeypatch):
+    """Two round trips before hydration, not three: neither lookup (the celebrities to merge
+    and the accounts to hide, and the timeline's first page) waits for the other (each one
+    here waits until the other has started, so done one after the other they would fail)."""
     import threading
 
     alice, bob = h.sign_up("alice"), h.sign_up("bob")
@@ -198,7 +199,7 @@ def test_when_reading_home_then_the_celebrity_list_and_the_timeline_page_are_fet
     h.drain()
     together = threading.Barrier(2, timeout=5)
     reader = h.services.reader
-    for store, name in ((reader._graph, "celebrity_followees"), (reader._timelines, "page")):
+    for store, name in ((reader._graph, "home_edges"), (reader._timelines, "page")):
         original = getattr(store, name)
         monkeypatch.setattr(store, name, lambda *a, _original=original, **k: together.wait() and False or _original(*a, **k))
     assert h.home(alice).status == 200

@@ -139,7 +139,7 @@ def test_given_an_unfollow_repeated_then_counts_go_back_once(h):
     first = h.request("DELETE", "/v1/users/bob/follow", as_user=alice)
     again = h.request("DELETE", "/v1/users/bob/follow", as_user=alice)
     assert first.status == again.status == 200
-    assert again.body == {"following": False, "user": again.body["user"]}
+    assert again.body == {"following": False, "reposts": None, "user": again.body["user"]}
     assert again.body["user"]["followers_count"] == 0
     assert h.request("GET", "/v1/users/alice", as_user=alice).body["following_count"] == 0
 

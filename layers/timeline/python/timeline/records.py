@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,40 @@ class Tweet:
     reply_to_author_id: int | None = None
     media_keys: tuple[str, ...] = field(default_factory=tuple)
     fanout: bool = True
+    # A repost is a row of its own (its id orders it, its author is the reposter) naming the
+    # post it shares; it has no text of its own.
+    repost_of_id: int | None = None
+    repost_of_author_id: int | None = None
+
+    @property
+    def is_repost(self) -> bool:
+        return self.repost_of_id is not None
+
+    def as_entry(self) -> Entry:
+        """What a home timeline holds for this row: enough to merge, dedupe and filter a page
+        without reading the post."""
+        if self.repost_of_id is not None:
+            return Entry(self.tweet_id, self.repost_of_author_id, self.author_id, self.repost_of_id)
+        return Entry(self.tweet_id, self.author_id, self.author_id, self.tweet_id,
+                     self.reply_to_id, self.reply_to_author_id)
+
+
+class Entry(NamedTuple):
+    """One home-timeline entry, as stored (TimelinesTable) or merged (a celebrity's posts).
+
+    `tweet_id` orders it (a repost's own id: it shows when it was reposted); `author_id` wrote
+    the post shown; `via_id` brought it (the author, or the reposter); `original_id` is the post
+    shown (the tweet itself, or the one reposted). Replies carry whom they answer."""
+    tweet_id: int
+    author_id: int
+    via_id: int
+    original_id: int
+    reply_to_id: int | None = None
+    reply_to_author_id: int | None = None
+
+    @property
+    def is_repost(self) -> bool:
+        return self.original_id != self.tweet_id
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         accounts=Accounts(stores.users, stores.identity),
         social=Social(stores.users, stores.graph, cursors),
-        posting=Posting(stores.tweets, persistence_layer(settings.idempotency_table), settings.timeline_ttl_seconds),
+        posting=Posting(stores.tweets, stores.graph, persistence_layer(settings.idempotency_table), settings.timeline_ttl_seconds),
         reader=Reader(settings, stores.users, stores.tweets, stores.graph, stores.timelines, cursors),
         planner=FanoutPlanner(settings, stores.graph, stores.users, stores.queue),
         changes=ChangePlanner(settings, stores.users, stores.queue),

@@ -14,7 +14,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from timeline import clock
-from timeline.records import Tweet
+from timeline.records import Entry, Tweet
 from timeline.service import messages
 from timeline.service.activity import ActivityRules
 from timeline.settings import Settings
@@ -48,13 +48,16 @@ class FanoutPlanner:
         self._activity = ActivityRules(settings)
         self._trim = TrimPolicy(settings)
 
-    def _follower_chunks(self, author_id: int, *, active_only: bool):
+    def _follower_chunks(self, author_id: int, *, active_only: bool, repost: bool = False):
         """Pages of followers, one message each; inactive readers dropped from the page
-        already read (they get a rebuild when they return)."""
+        already read (they get a rebuild when they return), and for a repost the readers
+        who follow the reposter without its reposts."""
         size, after, now = self._settings.fanout_chunk_size, None, clock.now_ms()
         while True:
             page, after = self._graph.followers_with_activity(author_id, size, after)
-            owners = [f for f, seen in page if not active_only or self._activity.edge_is_active(seen, now)]
+            owners = [f.user_id for f in page
+                      if (not active_only or self._activity.edge_is_active(f.seen_at, now))
+                      and (f.reposts or not repost)]
             if owners:
                 yield owners
             if after is None:
@@ -75,9 +78,9 @@ class FanoutPlanner:
         The author's own entry was written with the post."""
         batch = []
         if self._fans_out(tweet):
-            planned_at = clock.now_ms()
-            batch = [messages.add(tweet.tweet_id, tweet.author_id, tweet.author_id, owners, planned_at)
-                     for owners in self._follower_chunks(tweet.author_id, active_only=True)]
+            planned_at, entry = clock.now_ms(), tweet.as_entry()
+            batch = [messages.add(entry, owners, planned_at)
+                     for owners in self._follower_chunks(tweet.author_id, active_only=True, repost=tweet.is_repost)]
         if self._trim.due(tweet.author_id, tweet.tweet_id):
             batch.append(messages.trim(tweet.author_id))  # the author's own posts fill their timeline too
         self._queue.send(batch)
@@ -90,6 +93,8 @@ class FanoutPlanner:
         batch = [messages.remove(tweet.tweet_id, [tweet.author_id])]
         batch += [messages.remove(tweet.tweet_id, owners)
                   for owners in self._follower_chunks(tweet.author_id, active_only=False)]
+        if not tweet.is_repost:  # its reposts go too, each through its own REMOVE record
+            batch.append(messages.drop_reposts(tweet.tweet_id, after=None))
         self._queue.send(batch)
         return len(batch)
 
@@ -101,18 +106,22 @@ class FanoutApplier:
         self._settings, self._timelines, self._graph, self._tweets = settings, timelines, graph, tweets
         self.trims = TrimPolicy(settings)
 
-    def add(self, tweet_id: int, author_id: int, via_id: int, owners: list[int], planned_at: int) -> None:
+    def add(self, e: Entry, owners: list[int], planned_at: int) -> None:
         """Write, then check what changed since the chunk was planned, then take back.
 
         Two reads per message, none per owner: the post (a remove applied before this add
         would otherwise leave orphans) and the via account's unfollow tombstones (a cleanup
         applied before this add would otherwise leave the unfollowed account's post). Either
         the change landed before these checks and they see it, or it landed after the write
-        and its own cleanup sees the entries."""
+        and its own cleanup sees the entries. A repost checks the follower edges themselves
+        instead: a reader may also have turned the reposter's reposts off meanwhile."""
+        tweet_id, via_id = e.tweet_id, e.via_id
         expires_at = clock.now_s() + self._settings.timeline_ttl_seconds
-        self._timelines.add(owners, tweet_id, author_id, via_id, expires_at)
+        self._timelines.add(owners, e, expires_at)
         exists = _pool.submit(self._tweets.existing, [tweet_id])
-        if clock.now_ms() - planned_at < (TOMBSTONE_TTL_SECONDS - 86_400) * 1000:
+        if e.is_repost:
+            gone = set(owners) - self._graph.followers_among(via_id, owners, reposts=True)
+        elif clock.now_ms() - planned_at < (TOMBSTONE_TTL_SECONDS - 86_400) * 1000:
             gone = self._graph.unfollowed_by(via_id) & set(owners)
         else:  # planned so long ago that its tombstones may have expired: ask the edges
             gone = set(owners) - self._graph.followers_among(via_id, owners)

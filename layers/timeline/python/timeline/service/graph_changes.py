@@ -12,7 +12,7 @@ from timeline.records import User
 from timeline.service import messages
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
-from timeline.store.graph import FOLLOWING
+from timeline.store.graph import BLOCK, FOLLOWING, other_of
 from timeline.store.users import UserStore
 
 
@@ -45,10 +45,16 @@ class ChangePlanner:
         self._queue.send(batch)
         return len(batch)
 
-    def edge_changed(self, owner_id: int, edge: str, other_id: int) -> int:
-        """One graph-stream record: a following edge created or removed (a follow or an
-        unfollow committed) queues the owner's timeline sync with that account."""
-        if not edge.startswith(FOLLOWING):
+    def edge_changed(self, owner_id: int, edge: str, *, created: bool) -> int:
+        """One graph-stream record. A following edge created, changed (reposts on or off) or
+        removed queues the owner's timeline sync with that account; a block created queues
+        the removal of the follows both ways (the block's call did it already, unless it
+        failed halfway). Activity stamps on follower edges change no relationship."""
+        if edge.startswith(FOLLOWING):
+            message = messages.sync_follow(owner_id, other_of(edge))
+        elif edge.startswith(BLOCK) and created:
+            message = messages.sever(owner_id, other_of(edge))
+        else:
             return 0
-        self._queue.send([messages.sync_follow(owner_id, other_id)])
+        self._queue.send([message])
         return 1

@@ -6,15 +6,32 @@ checks the state it depends on (an edge, a flag, a post) when it is applied.
 
 from __future__ import annotations
 
+from timeline.records import Entry
+
 ADD, REMOVE, TRIM = "add", "remove", "trim"
 SYNC_FOLLOW, CELEBRITY_PAGE, REBUILD = "sync_follow", "celebrity_page", "rebuild"
+SEVER, DROP_REPOSTS = "sever", "drop_reposts"
 
 
-def add(tweet_id: int, author_id: int, via_id: int, owners: list[int], planned_at: int) -> dict:
-    """Write a post into a chunk of its followers' timelines (`planned_at`: epoch ms the
-    follower page was read)."""
-    return {"op": ADD, "tweet_id": str(tweet_id), "author_id": str(author_id), "via_id": str(via_id),
+def _opt(value) -> str | None:
+    return str(value) if value is not None else None
+
+
+def add(e: Entry, owners: list[int], planned_at: int) -> dict:
+    """Write an entry (a post, or a repost) into a chunk of its followers' timelines
+    (`planned_at`: epoch ms the follower page was read)."""
+    return {"op": ADD, "tweet_id": str(e.tweet_id), "author_id": str(e.author_id), "via_id": str(e.via_id),
+            "original_id": str(e.original_id), "reply_to_id": _opt(e.reply_to_id),
+            "reply_to_author_id": _opt(e.reply_to_author_id),
             "owners": [str(o) for o in owners], "planned_at": planned_at}
+
+
+def entry_of(message: dict) -> Entry:
+    """The entry an `add` carries (messages queued before reposts name only the post)."""
+    tweet_id, author_id = int(message["tweet_id"]), int(message["author_id"])
+    opt = (lambda key: int(message[key]) if message.get(key) is not None else None)
+    return Entry(tweet_id, author_id, opt("via_id") or author_id, opt("original_id") or tweet_id,
+                 opt("reply_to_id"), opt("reply_to_author_id"))
 
 
 def remove(tweet_id: int, owners: list[int]) -> dict:
@@ -41,3 +58,13 @@ def rebuild(owner_id: int, *, started: int | None, after: str | None) -> dict:
     """One page of the reader's followees: stamp the reader active on their follower edges
     and, for the rebuild that started at `started` (None: a restamp only), backfill."""
     return {"op": REBUILD, "owner": str(owner_id), "started": started, "after": after}
+
+
+def sever(blocker_id: int, blocked_id: int) -> dict:
+    """Remove the follows both ways between two accounts, if the block still stands."""
+    return {"op": SEVER, "blocker": str(blocker_id), "blocked": str(blocked_id)}
+
+
+def drop_reposts(original_id: int, after: int | None) -> dict:
+    """One page of a deleted post's reposts deleted (each row's REMOVE takes its entries back)."""
+    return {"op": DROP_REPOSTS, "original": str(original_id), "after": _opt(after)}

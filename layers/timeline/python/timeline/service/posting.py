@@ -1,4 +1,5 @@
-"""Posting, reading one post, and deleting. Fan-out happens downstream of the table's stream."""
+"""Posting, reposting, reading one post, and deleting. Fan-out happens downstream of the
+table's stream: a repost is a row of its own, fanned out like a post."""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from timeline import clock, ids
 from timeline.errors import Conflict, Forbidden, NotFound, Unprocessable
 from timeline.records import Tweet, User
-from timeline.store.tweets import IdTaken, NotAuthor, TweetStore
+from timeline.store.graph import GraphStore
+from timeline.store.tweets import AlreadyReposted, IdTaken, NotAuthor, TweetStore
 from timeline.text import check_post_text
 
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
 class Posting:
-    def __init__(self, tweets: TweetStore, idempotency_store: BasePersistenceLayer, entry_ttl_seconds: int):
-        self._tweets, self._entry_ttl_seconds = tweets, entry_ttl_seconds
+    def __init__(self, tweets: TweetStore, graph: GraphStore, idempotency_store: BasePersistenceLayer,
+                 entry_ttl_seconds: int):
+        self._tweets, self._graph, self._entry_ttl_seconds = tweets, graph, entry_ttl_seconds
         self.idempotency_config = IdempotencyConfig(
             event_key_jmespath="[author, key]",
             payload_validation_jmespath="body",
@@ -67,13 +70,19 @@ class Posting:
             parent = self._tweets.get(reply_to_id)
             if parent is None:
                 raise Unprocessable(f"reply_to_id {reply_to_id} does not exist", code="reply_target_missing")
+            if parent.is_repost:  # answering a repost answers the post it shows
+                parent = self.get(parent.repost_of_id)
+                reply_to_id = parent.tweet_id
+            self._not_blocked(author_id, parent.author_id)
             reply_to_author_id = parent.author_id
+        return self._mint(lambda tweet_id: Tweet(
+            tweet_id=tweet_id, author_id=author_id, text=text, created_at=ids.timestamp_ms(tweet_id),
+            reply_to_id=reply_to_id, reply_to_author_id=reply_to_author_id,
+            fanout=not celebrity))  # celebrities are merged at read time
+
+    def _mint(self, make) -> Tweet:
         for _ in range(3):  # a fresh id if two id generators collided
-            tweet_id = ids.new_id()
-            tweet = Tweet(tweet_id=tweet_id, author_id=author_id, text=text,
-                          created_at=ids.timestamp_ms(tweet_id), reply_to_id=reply_to_id,
-                          reply_to_author_id=reply_to_author_id,
-                          fanout=not celebrity)  # celebrities are merged at read time
+            tweet = make(ids.new_id())
             try:
                 self._tweets.put_new(tweet, entry_expires_at=clock.now_s() + self._entry_ttl_seconds)
                 return tweet
@@ -81,16 +90,64 @@ class Posting:
                 continue
         raise RuntimeError("could not mint a unique post id")
 
+    def _not_blocked(self, caller_id: int, author_id: int) -> None:
+        if author_id != caller_id and self._graph.blocked_by(caller_id, author_id):
+            raise Forbidden("the author of this post blocks you", code="blocked")
+
+    # ------------------------------------------------------------------ reposts
+    def repost(self, reposter: User, tweet_id: int) -> tuple[Tweet, Tweet, bool]:
+        """Repost (idempotent): (the repost, the post it shows, whether it is new). Reposting
+        a repost reposts the post it shows. The repost is a row of its own, so it reaches the
+        reposter's followers through the same fan-out as a post (or, from a celebrity, the
+        same read-time merge)."""
+        original = self.get(tweet_id)
+        if original.is_repost:
+            original = self.get(original.repost_of_id)
+        self._not_blocked(reposter.user_id, original.author_id)
+        try:
+            repost = self._mint(lambda repost_id: Tweet(
+                tweet_id=repost_id, author_id=reposter.user_id, text="", created_at=ids.timestamp_ms(repost_id),
+                fanout=not reposter.celebrity, repost_of_id=original.tweet_id,
+                repost_of_author_id=original.author_id))
+            return repost, original, True
+        except AlreadyReposted as exc:
+            existing = self._tweets.get(exc.repost_id)
+            if existing is None:  # pragma: no cover - undone between the claim and this read
+                raise Conflict("this repost is being undone; try again", code="repost_changing") from None
+            return existing, original, False
+
+    def unrepost(self, reposter_id: int, tweet_id: int) -> bool:
+        """Undo the caller's repost of a post (idempotent): True if there was one."""
+        original = self._tweets.get(tweet_id)
+        if original is not None and original.is_repost:
+            tweet_id = original.repost_of_id
+        removed = self._tweets.delete_repost(reposter_id, tweet_id)
+        if removed is None and original is None:
+            raise NotFound(f"no post {tweet_id}", code="tweet_not_found")
+        return removed is not None
+
     def get(self, tweet_id: int) -> Tweet:
         tweet = self._tweets.get(tweet_id)
         if tweet is None:
             raise NotFound(f"no post {tweet_id}", code="tweet_not_found")
         return tweet
 
+    def view(self, caller_id: int, tweet_id: int) -> tuple[Tweet, Tweet | None]:
+        """A post as a reader sees it: (the post shown, the repost that shares it or None)."""
+        tweet = self.get(tweet_id)
+        repost = None
+        if tweet.is_repost:
+            repost, tweet = tweet, self.get(tweet.repost_of_id)
+        self._not_blocked(caller_id, tweet.author_id)
+        return tweet, repost
+
     def delete(self, caller_id: int, tweet_id: int) -> None:
         tweet = self.get(tweet_id)
         if tweet.author_id != caller_id:
             raise Forbidden("only the author can delete a post", code="not_author")
+        if tweet.is_repost:
+            self._tweets.delete_repost(caller_id, tweet.repost_of_id)
+            return
         try:
             if not self._tweets.delete(tweet_id, caller_id):
                 raise NotFound(f"no post {tweet_id}", code="tweet_not_found")

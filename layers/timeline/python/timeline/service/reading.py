@@ -7,11 +7,11 @@ import heapq
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from timeline import clock
+from timeline import clock, ids
 from timeline.cursors import CursorCodec
-from timeline.errors import InvalidInput
+from timeline.errors import Forbidden, InvalidInput
 from timeline.observability import logger
-from timeline.records import Tweet, User
+from timeline.records import Entry, Tweet, User
 from timeline.service.accounts import user_by_handle
 from timeline.service.activity import ActivityRules
 from timeline.settings import Settings
@@ -26,14 +26,23 @@ MAX_ROUNDS = 8
 # A rebuild that has not finished in this long lost its messages (they sit in the dead-letter
 # queue): the next read starts it again.
 REBUILD_STALE_MS = 15 * 60 * 1000
+# A post shows once: an entry is hidden when the same post (itself, or a repost of it) is among
+# the next DEDUPE_WINDOW older entries of the reader's timeline. Mastodon's fall-off is 40; a
+# post reposted again after that many newer entries is news again and shows again.
+DEDUPE_WINDOW = 40
+# A reply waits for the post it answers to reach the reader's timeline; a post this old has
+# finished its fan-out (or sits in the dead-letter queue), so its replies wait no longer.
+PARENT_SETTLE_MS = 60 * 60 * 1000
 
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="timeline-read")
 
 
 @dataclass(frozen=True)
 class Item:
-    tweet: Tweet
+    tweet: Tweet  # the post shown
     author: User
+    repost: Tweet | None = None  # the repost that brought it, if any
+    reposter: User | None = None
 
 
 @dataclass(frozen=True)
@@ -52,15 +61,43 @@ class _Merged:
     profiles: dict[int, User]  # every profile fetched on the way
 
 
+@dataclass(frozen=True)
+class _Viewer:
+    """The reader of a home timeline, as its filters need them."""
+    user_id: int
+    celebrities: dict[int, bool]  # followed celebrities -> whether their reposts show
+    hidden: frozenset[int]  # blocked and muted accounts
+
+    def shows(self, e: Entry) -> bool:
+        """Blocks and mutes: nothing by, reposted by, or answering a hidden account."""
+        return not (e.author_id in self.hidden or e.via_id in self.hidden or e.reply_to_author_id in self.hidden)
+
+    def _others_reply(self, e: Entry) -> bool:
+        return not e.is_repost and e.reply_to_id is not None and e.author_id != self.user_id
+
+    def answers_a_stranger(self, e: Entry) -> bool:
+        """A followee's reply to someone other than itself, the reader, or a followed
+        celebrity: shown only if the reader follows whom it answers (looked up at read)."""
+        return (self._others_reply(e) and e.reply_to_author_id not in (e.author_id, self.user_id)
+                and e.reply_to_author_id not in self.celebrities)
+
+    def may_wait_for_parent(self, e: Entry, now_ms: int) -> bool:
+        """A followee's reply whose parent may still be on its way to the reader's timeline
+        (a recent post of an account the reader follows without merging it, fanned out by
+        messages the queue keeps in no order)."""
+        return (self._others_reply(e) and e.reply_to_author_id not in (self.user_id, *self.celebrities)
+                and now_ms - ids.timestamp_ms(e.reply_to_id) < PARENT_SETTLE_MS)
+
+
 def _started(fetch, before: int | None, want: int):
     """`fetch` as a source whose first call, (before, want), is already running in the pool.
 
-    `_paginate`'s first round asks every source for exactly (before, limit + OVERFETCH), so
-    that call is answered by the future; any later round fetches afresh.
+    `_paginate`'s first round asks every source for exactly (before, want), so that call is
+    answered by the future; any later round fetches afresh.
     """
     pending = [_pool.submit(fetch, before, want)]
 
-    def source(before_id: int | None, want_now: int) -> list[tuple[int, int]]:
+    def source(before_id: int | None, want_now: int) -> list[Entry]:
         if pending and (before_id, want_now) == (before, want):
             return pending.pop().result()
         return fetch(before_id, want_now)
@@ -80,12 +117,12 @@ class _CappedTimeline:
         """Entries consumed once the merge has reached `position` (ids at or above it)."""
         return self._taken + (0 if position is None else sum(1 for i in self._seen if i >= position))
 
-    def __call__(self, before: int | None, want: int) -> list[tuple[int, int]]:
+    def __call__(self, before: int | None, want: int) -> list[Entry]:
         left = self._cap - self.taken_through(before)
         if left <= 0:
             return []
         got = self._fetch(before, min(want, left))
-        self._seen.update(tweet_id for tweet_id, _ in got)
+        self._seen.update(e.tweet_id for e in got)
         return got
 
 
@@ -98,10 +135,16 @@ class Reader:
 
     # -------------------------------------------------------------- user timeline
     def user_timeline(self, caller_id: int, handle: str, limit: int, cursor: str | None) -> Page:
+        """The account's posts and reposts, newest first. An account that blocks the caller
+        keeps its posts from them."""
         author = user_by_handle(self._users, handle)
+        blocked = _pool.submit(self._graph.blocked_by, caller_id, author.user_id) if caller_id != author.user_id else None
         scope = f"user:{author.user_id}"
         before = int(self._cursors.decode(cursor, reader=caller_id, scope=scope)) if cursor else None
-        merged = self._paginate([self._posts_of(author.user_id)], before, limit)
+        first = _started(self._posts_of(author.user_id), before, limit + OVERFETCH)
+        if blocked is not None and blocked.result():
+            raise Forbidden(f"@{author.handle} blocks you", code="blocked")
+        merged = self._paginate([first], before, limit)
         next_cursor = self._cursors.encode(reader=caller_id, scope=scope,
                                            position=str(merged.position)) if merged.more else None
         return Page(items=merged.items, next_cursor=next_cursor, partial=merged.partial)
@@ -110,22 +153,26 @@ class Reader:
     def home_timeline(self, reader_id: int, limit: int, cursor: str | None) -> Page:
         """One query of the reader's materialized timeline (which holds their own posts too)
         plus one per followed celebrity, run in parallel and k-way merged by id. Never one
-        query per followed account. The reader's own profile rides along with the authors'
-        BatchGetItem (no request of its own): it records the visit and tells whether their
-        timeline is being rebuilt, which makes the page partial."""
+        query per followed account. The reader's graph partition gives, in one Query beside
+        the timeline's, the celebrities to merge and the accounts to hide. The reader's own
+        profile rides along with the authors' BatchGetItem (no request of its own): it
+        records the visit and tells whether their timeline is being rebuilt, which makes the
+        page partial."""
         scope = "home"
         before, taken = self._home_position(cursor, reader_id, scope) if cursor else (None, 0)
-        celebrities = _pool.submit(self._graph.celebrity_followees, reader_id)
+        edges = _pool.submit(self._graph.home_edges, reader_id)
 
-        def materialized(before_id: int | None, want: int) -> list[tuple[int, int]]:
+        def materialized(before_id: int | None, want: int) -> list[Entry]:
             return self._timelines.page(reader_id, before=before_id, limit=want)
 
         timeline = _CappedTimeline(materialized, self._settings.timeline_max, taken)
-        # The timeline's first round does not depend on the celebrity list: start it now, so
-        # the two lookups share one round trip instead of two in a row.
-        first_round = _started(timeline, before, limit + OVERFETCH)
-        sources = [first_round] + [self._posts_of(c) for c in dict.fromkeys(celebrities.result())]
-        merged = self._paginate(sources, before, limit, reader_id=reader_id)
+        # The timeline's first round does not depend on the graph: start it now, so the two
+        # lookups share one round trip instead of two in a row.
+        first_round = _started(timeline, before, limit + OVERFETCH + DEDUPE_WINDOW)
+        home = edges.result()
+        viewer = _Viewer(reader_id, home.celebrities, home.hidden)
+        sources = [first_round] + [self._posts_of(c, reposts=r) for c, r in home.celebrities.items()]
+        merged = self._paginate(sources, before, limit, viewer=viewer)
         # An empty page hydrated nothing: then (only then) the profile costs a GetItem.
         reader = merged.profiles[reader_id] if reader_id in merged.profiles else self._users.get(reader_id)
         incomplete = self._record_visit(reader)
@@ -167,50 +214,66 @@ class Reader:
             logger.warning("could not record a home read", extra={"reader": reader.user_id}, exc_info=True)
 
     # -------------------------------------------------------------- shared machinery
-    def _posts_of(self, author_id: int):
-        """A source of (post id, author id), newest first, from the ByAuthor index."""
-        def fetch(before_id: int | None, want: int) -> list[tuple[int, int]]:
-            return [(i, author_id) for i in self._tweets.ids_by_author(author_id, before=before_id, limit=want)]
+    def _posts_of(self, author_id: int, reposts: bool = True):
+        """A source of the account's entries, newest first, from the ByAuthor index (without
+        its reposts when the reader follows it without them)."""
+        def fetch(before_id: int | None, want: int) -> list[Entry]:
+            got = self._tweets.entries_by_author(author_id, before=before_id, limit=want)
+            # Filtered after the count is taken: a short page must not look like the end.
+            return got if reposts else _Filtered(got, [e for e in got if not e.is_repost])
         return fetch
 
-    def _paginate(self, sources, before: int | None, limit: int, *, reader_id: int | None = None) -> _Merged:
-        """Merge newest-first id streams into one page of live posts.
+    def _paginate(self, sources, before: int | None, limit: int, *, viewer: _Viewer | None = None) -> _Merged:
+        """Merge newest-first entry streams into one page of live posts.
 
-        Each round asks every source for `want` ids below the position. A source that
-        returned a full `want` may hold more ids below its last one, so the merged list is
-        only complete down to the highest such last id: the round consumes just that prefix,
-        and of it only the newest `want` (the page needs no more; hydrating the whole prefix
-        would fetch up to `want` posts per source). Deleted posts (gone from TweetsTable)
-        fall out at hydration. A page is full, or the end, or, when the rounds ran out on
-        hidden entries, marked partial (with a cursor to go on from).
+        Each round asks every source for `want` entries (plus, for a home timeline, the
+        dedupe window) below the position. A source that returned all it was asked for may
+        hold more below its last one, so the merged list is only complete down to the
+        highest such last id: the round consumes only entries with a whole window of the
+        complete list below them, and of those only the newest `want` (the page needs no
+        more; hydrating them all would fetch up to `want` posts per source). An entry whose
+        post shows again within the window below it is a duplicate. Blocked and muted
+        accounts, replies to strangers, replies whose parent is still on its way, and
+        deleted posts (gone at hydration) drop out too. A page is full, or the end, or,
+        when the rounds ran out on hidden entries, marked partial (with a cursor to go on).
         """
+        window = DEDUPE_WINDOW if viewer is not None else 0
         items: list[Item] = []
         profiles: dict[int, User] = {}
         position = before
         exhausted = False
+        extra = 0
         for _ in range(MAX_ROUNDS):
             want = limit - len(items) + OVERFETCH
-            results = list(_pool.map(lambda fetch, p=position, w=want: fetch(p, w), sources))
-            truncated = [r[-1][0] for r in results if len(r) >= want]
+            ask = want + window + extra
+            results = list(_pool.map(lambda fetch, p=position, w=ask: fetch(p, w), sources))
+            truncated = [_raw_last(r) for r in results if _raw_len(r) >= ask]
             floor = max(truncated) if truncated else None
-            merged = heapq.merge(*results, key=lambda entry: -entry[0])
-            candidates: list[tuple[int, int]] = []
+            merged = heapq.merge(*results, key=lambda e: -e.tweet_id)
+            complete: list[Entry] = []
             seen = set()
-            for tweet_id, author_id in merged:
-                if floor is not None and tweet_id < floor:
+            for e in merged:
+                if floor is not None and e.tweet_id < floor:
                     break
-                if tweet_id not in seen:
-                    seen.add(tweet_id)
-                    candidates.append((tweet_id, author_id))
-            exhausted = floor is None and len(candidates) <= want
-            candidates = candidates[:want]
-            hydrated = self._hydrate(candidates, profiles, also=reader_id)
+                if e.tweet_id not in seen:
+                    seen.add(e.tweet_id)
+                    complete.append(e)
+            decidable = len(complete) if floor is None else max(0, len(complete) - window)
+            if decidable == 0 and floor is not None:
+                extra = 2 * (extra or window)  # sources filtered down to less than a window: ask for more
+                continue
+            exhausted = floor is None and decidable <= want
+            candidates = complete[:min(want, decidable)]
+            shown = [not _repeated(complete, i, window) and (viewer is None or viewer.shows(e))
+                     for i, e in enumerate(candidates)]
+            hydrated = self._hydrate([e for e, s in zip(candidates, shown) if s], complete, profiles, viewer)
             consumed_all = True
-            for (tweet_id, _), item in zip(candidates, hydrated):
+            for e, s in zip(candidates, shown):
                 if len(items) == limit:
                     consumed_all = False
                     break
-                position = tweet_id
+                position = e.tweet_id
+                item = hydrated.get(e.tweet_id) if s else None
                 if item is not None:
                     items.append(item)
             if len(items) == limit or exhausted:
@@ -219,20 +282,68 @@ class Reader:
         more = not exhausted and position is not None
         return _Merged(items, position, more, more and len(items) < limit, profiles)
 
-    def _hydrate(self, candidates: list[tuple[int, int]], profiles: dict[int, User],
-                 also: int | None = None) -> list[Item | None]:
-        """Posts and their authors, with two BatchGetItems in parallel (`also` rides along
-        with the authors, once). None for a post that no longer exists (deleted after the
-        entry was written). Profiles fetched are kept in `profiles`."""
+    def _hydrate(self, candidates: list[Entry], complete: list[Entry], profiles: dict[int, User],
+                 viewer: _Viewer | None) -> dict[int, Item]:
+        """Posts and their authors (and reposters), with BatchGetItems in parallel (the
+        reader's profile rides along with the authors, once); for a home timeline, in the
+        same round trip, whether the reader follows whom its replies answer and whether the
+        posts they answer have reached the reader's timeline. Returns the items that show,
+        by entry id. Profiles fetched are kept in `profiles`."""
         if not candidates:
-            return []
-        tweets_future = _pool.submit(self._tweets.get_many, [t for t, _ in candidates])
-        wanted = {a for _, a in candidates} | ({also} if also is not None else set())
+            return {}
+        now = clock.now_ms()
+        strangers = {e.reply_to_author_id for e in candidates if viewer and viewer.answers_a_stranger(e)}
+        in_stream = {e.tweet_id for e in complete}
+        waiting = {e.reply_to_id for e in candidates
+                   if viewer and e.reply_to_id not in in_stream and viewer.may_wait_for_parent(e, now)}
+        wanted_posts = {e.tweet_id for e in candidates} | {e.original_id for e in candidates} | waiting
+        tweets_future = _pool.submit(self._tweets.get_many, wanted_posts)
+        follows_future = _pool.submit(self._graph.follows_among, viewer.user_id, strangers) if strangers else None
+        arrived_future = (_pool.submit(self._timelines.present, [(viewer.user_id, p) for p in waiting])
+                          if waiting else None)
+        wanted = {e.author_id for e in candidates} | {e.via_id for e in candidates}
+        if viewer is not None:
+            wanted.add(viewer.user_id)
         profiles.update(self._users.get_many(wanted - profiles.keys()))
         tweets = tweets_future.result()
-        out: list[Item | None] = []
-        for tweet_id, _ in candidates:
-            tweet = tweets.get(tweet_id)
+        followed = follows_future.result() if follows_future else set()
+        arrived = {p for _, p in arrived_future.result()} if arrived_future else set()
+        out: dict[int, Item] = {}
+        for e in candidates:
+            row, tweet = tweets.get(e.tweet_id), tweets.get(e.original_id)
             author = profiles.get(tweet.author_id) if tweet else None
-            out.append(Item(tweet, author) if tweet and author else None)
+            if row is None or tweet is None or author is None:
+                continue  # deleted (or the repost undone) after the entry was written
+            if viewer and viewer.answers_a_stranger(e) and e.reply_to_author_id not in followed:
+                continue  # a reply to someone the reader does not follow
+            if e.reply_to_id in waiting and e.reply_to_id not in arrived and e.reply_to_id in tweets:
+                continue  # the post it answers is still on its way to this timeline
+            if e.is_repost:
+                reposter = profiles.get(row.author_id)
+                if reposter is not None:
+                    out[e.tweet_id] = Item(tweet, author, row, reposter)
+            else:
+                out[e.tweet_id] = Item(tweet, author)
         return out
+
+
+class _Filtered(list):
+    """A source's entries after a filter, remembering how many the query returned."""
+
+    def __init__(self, raw: list[Entry], kept: list[Entry]):
+        super().__init__(kept)
+        self.raw_len, self.raw_last = len(raw), (raw[-1].tweet_id if raw else None)
+
+
+def _raw_len(result: list[Entry]) -> int:
+    return result.raw_len if isinstance(result, _Filtered) else len(result)
+
+
+def _raw_last(result: list[Entry]) -> int:
+    return result.raw_last if isinstance(result, _Filtered) else result[-1].tweet_id
+
+
+def _repeated(complete: list[Entry], i: int, window: int) -> bool:
+    """Whether the post of entry i shows again within the `window` older entries below it."""
+    original = complete[i].original_id
+    return any(e.original_id == original for e in complete[i + 1:i + 1 + window])

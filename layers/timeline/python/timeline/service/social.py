@@ -1,4 +1,4 @@
-"""Following and unfollowing, and the lists of followers and followees."""
+"""Following and unfollowing, blocking and muting, and the lists of each."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from dataclasses import dataclass, replace
 
 from timeline import clock
 from timeline.cursors import CursorCodec
-from timeline.errors import Conflict, InvalidInput, NotFound
+from timeline.errors import Conflict, Forbidden, InvalidInput, NotFound
 from timeline.records import User
 from timeline.service.accounts import user_by_handle
-from timeline.store.graph import FolloweeChanged, GraphStore, UnknownUser
+from timeline.store.graph import Blocked, FolloweeChanged, GraphStore, UnknownUser
 from timeline.store.users import UserStore
 
 
@@ -20,6 +20,15 @@ FOLLOW_ATTEMPTS = 3
 class Relationship:
     user: User
     following: bool
+    changed: bool
+    reposts: bool = True
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """A block or a mute as the caller left it."""
+    user: User
+    active: bool
     changed: bool
 
 
@@ -33,23 +42,27 @@ class Social:
     def __init__(self, users: UserStore, graph: GraphStore, cursors: CursorCodec):
         self._users, self._graph, self._cursors = users, graph, cursors
 
-    def _target(self, caller_id: int, handle: str) -> User:
+    def _target(self, caller_id: int, handle: str, what: str = "follow or unfollow") -> User:
         target = user_by_handle(self._users, handle)
         if target.user_id == caller_id:
-            raise InvalidInput("you cannot follow or unfollow yourself", code="self_follow")
+            raise InvalidInput(f"you cannot {what} yourself", code=f"self_{what.split()[0]}")
         return target
 
-    def follow(self, caller_id: int, handle: str) -> Relationship:
-        """Follow (idempotent). The edge matches the followee's celebrity flag at commit (the
-        transaction checks it); the timeline work follows from the edge's stream record."""
+    def follow(self, caller_id: int, handle: str, reposts: bool = True) -> Relationship:
+        """Follow (idempotent; following again changes only whether the account's reposts
+        show). The edge matches the followee's celebrity flag at commit (the transaction
+        checks it); the timeline work follows from the edge's stream record."""
         target = self._target(caller_id, handle)
         for _ in range(FOLLOW_ATTEMPTS):
             try:
                 changed = self._graph.follow(caller_id, target.user_id, celebrity=target.celebrity,
-                                             now_ms=clock.now_ms())
+                                             now_ms=clock.now_ms(), reposts=reposts)
                 break
             except UnknownUser:
                 raise NotFound(f"no user @{handle}", code="user_not_found") from None
+            except Blocked as exc:
+                raise Forbidden(f"you block @{handle}; unblock them first" if exc.by_caller
+                                else f"@{handle} blocks you", code="blocked") from None
             except FolloweeChanged:  # promoted or demoted since the profile was read
                 target = self._users.get_consistent(target.user_id)
                 if target is None:
@@ -58,7 +71,7 @@ class Social:
             raise Conflict(f"@{handle} is changing right now; try again", code="followee_changing")
         # The profile as this follow left it, without reading it again.
         return Relationship(replace(target, followers_count=target.followers_count + changed),
-                            following=True, changed=changed)
+                            following=True, changed=changed, reposts=reposts)
 
     def unfollow(self, caller_id: int, handle: str) -> Relationship:
         target = self._target(caller_id, handle)
@@ -66,17 +79,55 @@ class Social:
         return Relationship(replace(target, followers_count=target.followers_count - changed),
                             following=False, changed=changed)
 
-    def _list(self, caller_id: int, handle: str, kind: str, limit: int, cursor: str | None) -> UserPage:
-        owner = user_by_handle(self._users, handle)
-        scope = f"{kind}:{owner.user_id}"
+    # ------------------------------------------------------------------ blocks and mutes
+    def block(self, caller_id: int, handle: str) -> Restriction:
+        """Block (idempotent): hidden from the caller's home timeline from the moment this
+        answers, follows removed both ways, no follow either way until unblocked. If this call
+        fails after the block, its stream record removes the follows."""
+        target = self._target(caller_id, handle, "block")
+        changed = self._graph.block(caller_id, target.user_id, now_ms=clock.now_ms())
+        self._graph.sever(caller_id, target.user_id, now_ms=clock.now_ms())
+        return Restriction(self._users.get_consistent(target.user_id) or target, active=True, changed=changed)
+
+    def unblock(self, caller_id: int, handle: str) -> Restriction:
+        target = self._target(caller_id, handle, "block")
+        changed = self._graph.unblock(caller_id, target.user_id)
+        return Restriction(target, active=False, changed=changed)
+
+    def mute(self, caller_id: int, handle: str) -> Restriction:
+        target = self._target(caller_id, handle, "mute")
+        changed = self._graph.mute(caller_id, target.user_id, now_ms=clock.now_ms())
+        return Restriction(target, active=True, changed=changed)
+
+    def unmute(self, caller_id: int, handle: str) -> Restriction:
+        target = self._target(caller_id, handle, "mute")
+        changed = self._graph.unmute(caller_id, target.user_id)
+        return Restriction(target, active=False, changed=changed)
+
+    def blocks(self, caller_id: int, limit: int, cursor: str | None) -> UserPage:
+        return self._page(caller_id, caller_id, "blocks", self._graph.blocks_page, limit, cursor)
+
+    def mutes(self, caller_id: int, limit: int, cursor: str | None) -> UserPage:
+        return self._page(caller_id, caller_id, "mutes", self._graph.mutes_page, limit, cursor)
+
+    # ------------------------------------------------------------------ lists
+    def _page(self, caller_id: int, owner_id: int, kind: str, page, limit: int, cursor: str | None) -> UserPage:
+        scope = f"{kind}:{owner_id}"
         after = self._cursors.decode(cursor, reader=caller_id, scope=scope) if cursor else None
-        page = self._graph.followers_page if kind == "followers" else self._graph.following_page
-        ids, last = page(owner.user_id, limit, after)
+        if after is not None and not isinstance(after, str):
+            raise InvalidInput("cursor is not valid for this request; start again without it",
+                               code="invalid_cursor")
+        ids, last = page(owner_id, limit, after)
         profiles = self._users.get_many(ids)
         return UserPage(
             users=[profiles[i] for i in ids if i in profiles],
             next_cursor=self._cursors.encode(reader=caller_id, scope=scope, position=last) if last else None,
         )
+
+    def _list(self, caller_id: int, handle: str, kind: str, limit: int, cursor: str | None) -> UserPage:
+        owner = user_by_handle(self._users, handle)
+        page = self._graph.followers_page if kind == "followers" else self._graph.following_page
+        return self._page(caller_id, owner.user_id, kind, page, limit, cursor)
 
     def followers(self, caller_id: int, handle: str, limit: int, cursor: str | None) -> UserPage:
         return self._list(caller_id, handle, "followers", limit, cursor)

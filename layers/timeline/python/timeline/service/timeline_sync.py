@@ -18,21 +18,24 @@ the state as it stands, so the last action wins whatever order the queue deliver
 from __future__ import annotations
 
 import heapq
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 
 from timeline import clock
+from timeline.records import Entry
 from timeline.service import messages
 from timeline.service.activity import ActivityRules
 from timeline.service.fanout import FanoutApplier
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
-from timeline.store.graph import GraphStore
+from timeline.store.graph import Follower, GraphStore
 from timeline.store.timelines import TimelineStore
 from timeline.store.tweets import TweetStore
 from timeline.store.users import UserStore
 
 CELEBRITY_PAGE_SIZE = 100  # followers moved per message (a demotion backfills each of them)
 REBUILD_PAGE_SIZE = 50  # followees per message (each may bring up to TimelineMax/4 posts)
+DROP_PAGE_SIZE = 100  # reposts of a deleted post removed per message
 MAX_REDO = 4  # a relationship flapping faster than this is redone by its own later messages
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sync")
@@ -46,30 +49,28 @@ class TimelineSync:
         self._activity = ActivityRules(settings)
 
     # ------------------------------------------------------------------ building blocks
-    def recent_posts(self, author_ids: list[int]) -> list[tuple[int, int]]:
-        """(post id, author id), newest first: each author's newest TimelineMax/4 posts, at
-        most TimelineMax in all."""
-        def newest(author_id: int) -> list[tuple[int, int]]:
-            ids = self._tweets.ids_by_author(author_id, before=None, limit=self._settings.backfill_posts)
-            return [(i, author_id) for i in ids]
-        merged = heapq.merge(*_pool.map(newest, author_ids), key=lambda post: -post[0])
-        return list(merged)[:self._settings.timeline_max]
+    def recent_posts(self, author_ids: list[int], no_reposts: Collection[int] = ()) -> list[Entry]:
+        """Newest first: each account's newest TimelineMax/4 posts and reposts (only posts
+        for the accounts in `no_reposts`), at most TimelineMax in all."""
+        def newest(author_id: int) -> list[Entry]:
+            return self._tweets.entries_by_author(author_id, before=None, limit=self._settings.backfill_posts)
+        merged = heapq.merge(*_pool.map(newest, author_ids), key=lambda e: -e.tweet_id)
+        return [e for e in merged if not (e.is_repost and e.via_id in no_reposts)][:self._settings.timeline_max]
 
-    def backfill(self, owner_id: int, posts: list[tuple[int, int]], via_id: int | None = None) -> list[int]:
-        """Write the posts the owner's timeline lacks; into a full timeline only those newer
-        than its oldest entry (an older one would be trimmed at once). Returns the ids written.
-        `via_id` None: each post came through its own author."""
+    def backfill(self, owner_id: int, posts: list[Entry]) -> list[int]:
+        """Write the entries the owner's timeline lacks; into a full timeline only those newer
+        than its oldest entry (an older one would be trimmed at once). Returns the ids written."""
         keep = self._settings.timeline_max
         present = self._timelines.newest_ids(owner_id, keep)
         have, full = set(present), len(present) >= keep
         oldest = present[-1] if full else None
-        missing = [(t, a) for t, a in posts if t not in have and (oldest is None or t > oldest)]
+        missing = [e for e in posts if e.tweet_id not in have and (oldest is None or e.tweet_id > oldest)]
         if not missing:
             return []
-        self._timelines.add_posts(owner_id, missing, clock.now_s() + self._settings.timeline_ttl_seconds, via_id)
+        self._timelines.add_posts(owner_id, missing, clock.now_s() + self._settings.timeline_ttl_seconds)
         if len(present) + len(missing) > keep:
             self._fanout.trim(owner_id)
-        return [t for t, _ in missing]
+        return [e.tweet_id for e in missing]
 
     def _take_back_deleted(self, written: dict[int, list[int]]) -> None:
         """Backfills read the author index, which can still list a post deleted a moment ago:
@@ -80,33 +81,39 @@ class TimelineSync:
             self._timelines.remove_entries((owner, t) for owner, tweet_ids in written.items()
                                            for t in tweet_ids if t in gone)
 
-    def cleanup(self, owner_id: int, account_id: int) -> int:
-        """Remove every entry the account brought into the owner's timeline."""
-        ids = self._timelines.ids_via(owner_id, account_id)
+    def cleanup(self, owner_id: int, account_id: int, *, reposts_only: bool = False) -> int:
+        """Remove every entry the account brought into the owner's timeline (or its reposts)."""
+        ids = self._timelines.ids_via(owner_id, account_id, reposts_only=reposts_only)
         self._timelines.remove_entries((owner_id, t) for t in ids)
         return len(ids)
 
     # ------------------------------------------------------------------ follow / unfollow
     def sync_follow(self, owner_id: int, account_id: int) -> None:
-        following = self._graph.is_following(owner_id, account_id)
+        """`state`: None when not following, else whether the account's reposts show."""
+        state = self._graph.follow_state(owner_id, account_id)
         for _ in range(MAX_REDO):
-            changed = self._backfill_account(owner_id, account_id) if following else self.cleanup(owner_id, account_id)
+            if state is None:
+                changed = self.cleanup(owner_id, account_id)
+            else:
+                changed = self._backfill_account(owner_id, account_id, reposts=state)
+                if not state:
+                    changed += self.cleanup(owner_id, account_id, reposts_only=True)
             if not changed:
                 return  # nothing written or removed: nothing a concurrent change could undo
-            now = self._graph.is_following(owner_id, account_id)
-            if now == following:
+            now = self._graph.follow_state(owner_id, account_id)
+            if now == state:
                 return
-            following = now
+            state = now
 
-    def _backfill_account(self, owner_id: int, account_id: int) -> int:
-        posts = self.recent_posts([account_id])
+    def _backfill_account(self, owner_id: int, account_id: int, *, reposts: bool) -> int:
+        posts = self.recent_posts([account_id], no_reposts=() if reposts else (account_id,))
         if not posts:
             return 0  # the common case for a new account: no read of the profile or the timeline
         account = self._users.get_consistent(account_id)
         # Following a celebrity needs no entries: the read merges their posts.
         if account is None or account.celebrity:
             return 0
-        written = self.backfill(owner_id, posts, account_id)
+        written = self.backfill(owner_id, posts)
         self._take_back_deleted({owner_id: written})
         return len(written)
 
@@ -129,14 +136,14 @@ class TimelineSync:
         if next_after and account.celebrity_epoch == epoch:
             self._queue.send([messages.celebrity_page(account_id, epoch, next_after)])
 
-    def _move_followers(self, account_id: int, celebrity: bool, followers: list[tuple[int, int | None]]) -> None:
-        ids = [f for f, _ in followers]
+    def _move_followers(self, account_id: int, celebrity: bool, followers: list[Follower]) -> None:
+        ids = [f.user_id for f in followers]
         if not ids:
             return
         if celebrity:
             # Promotion: from now on these readers merge the account's posts. An edge written
             # for a reader who unfollowed meanwhile is taken back (the unfollow removed its own).
-            self._graph.add_celebrity_edges(account_id, ids, clock.now_ms())
+            self._graph.add_celebrity_edges(account_id, followers, clock.now_ms())
             gone = set(ids) - self._graph.followers_among(account_id, ids)
             if gone:
                 self._graph.remove_celebrity_edges(account_id, sorted(gone))
@@ -145,8 +152,10 @@ class TimelineSync:
         # Inactive readers get their backfill from the rebuild when they return.
         now = clock.now_ms()
         posts = self.recent_posts([account_id])
-        active = [f for f, seen in followers if self._activity.edge_is_active(seen, now)]
-        written = dict(zip(active, _pool.map(lambda f: self.backfill(f, posts, account_id), active)))
+        without_reposts = [e for e in posts if not e.is_repost]
+        active = [f for f in followers if self._activity.edge_is_active(f.seen_at, now)]
+        written = dict(zip([f.user_id for f in active], _pool.map(
+            lambda f: self.backfill(f.user_id, posts if f.reposts else without_reposts), active)))
         self._graph.remove_celebrity_edges(account_id, ids)
         self._take_back_deleted(written)
         gone = set(ids) - self._graph.followers_among(account_id, ids)
@@ -159,12 +168,13 @@ class TimelineSync:
             owner = self._users.get_consistent(owner_id)
             if owner is None or owner.rebuilding != started:
                 return  # finished, or superseded by a later rebuild
-        followees, next_after = self._graph.following_page(owner_id, REBUILD_PAGE_SIZE, after)
-        followed = self._graph.restamp(owner_id, followees, clock.now_ms())
+        page, next_after = self._graph.following_with_reposts(owner_id, REBUILD_PAGE_SIZE, after)
+        followed = self._graph.restamp(owner_id, [a for a, _ in page], clock.now_ms())
         if started is not None and followed:
             celebrities = set(self._graph.celebrity_followees(owner_id))
             accounts = [a for a in followed if a not in celebrities]
-            written = self.backfill(owner_id, self.recent_posts(accounts))
+            no_reposts = {a for a, reposts in page if not reposts}
+            written = self.backfill(owner_id, self.recent_posts(accounts, no_reposts))
             self._take_back_deleted({owner_id: written})
             for account_id in set(accounts) - self._graph.followed_among(owner_id, accounts):
                 self.cleanup(owner_id, account_id)  # unfollowed while this page was written
@@ -177,9 +187,8 @@ class TimelineSync:
     def apply(self, message: dict) -> None:
         op = message.get("op")
         if op == messages.ADD:
-            self._fanout.add(int(message["tweet_id"]), int(message["author_id"]),
-                             int(message.get("via_id") or message["author_id"]),
-                             [int(o) for o in message["owners"]], int(message.get("planned_at") or 0))
+            self._fanout.add(messages.entry_of(message), [int(o) for o in message["owners"]],
+                             int(message.get("planned_at") or 0))
         elif op == messages.REMOVE:
             self._fanout.remove(int(message["tweet_id"]), [int(o) for o in message["owners"]])
         elif op == messages.TRIM:
@@ -191,5 +200,25 @@ class TimelineSync:
         elif op == messages.REBUILD:
             started = message.get("started")
             self.rebuild(int(message["owner"]), int(started) if started is not None else None, message.get("after"))
+        elif op == messages.SEVER:
+            self._social_sever(int(message["blocker"]), int(message["blocked"]))
+        elif op == messages.DROP_REPOSTS:
+            after = message.get("after")
+            self.drop_reposts(int(message["original"]), int(after) if after is not None else None)
         else:
             raise ValueError(f"unknown fan-out message op {op!r}")
+
+    # ------------------------------------------------------------------ blocks and deleted posts
+    def _social_sever(self, blocker_id: int, blocked_id: int) -> None:
+        """The block's own call removed the follows; this repeats it from the block's stream
+        record in case that call failed halfway (unfollows are idempotent)."""
+        if self._graph.blocks(blocker_id, blocked_id):
+            self._graph.sever(blocker_id, blocked_id, now_ms=clock.now_ms())
+
+    def drop_reposts(self, original_id: int, after: int | None) -> None:
+        """A deleted post's reposts, one page per message: each row deleted (with its claim),
+        whose REMOVE record takes its entries back from its reposter's followers."""
+        reposts, next_after = self._tweets.reposts_of(original_id, DROP_PAGE_SIZE, after)
+        self._tweets.remove_reposts(reposts)
+        if next_after is not None:
+            self._queue.send([messages.drop_reposts(original_id, next_after)])

@@ -53,7 +53,7 @@ def build_stores(settings: Settings) -> Stores:
     connection = Connection(region=region)
     return Stores(
         users=UserStore(connection),
-        tweets=TweetStore(connection),
+        tweets=TweetStore(connection, batch),
         graph=GraphStore(connection, batch),
         timelines=TimelineStore(batch),
         queue=FanoutQueue(session.client("sqs", config=_CONFIG, region_name=region), settings.fanout_queue_url),

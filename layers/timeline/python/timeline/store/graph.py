@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from timeline.store.batching import BatchWriter
 from timeline.store.tables import EdgeModel, UserModel, cancellation_codes, padded
 
-FOLLOWING, FOLLOWER, CELEBRITY, UNFOLLOWED = "following#", "follower#", "celebrity#", "unfollowed#"
+FOLLOWING, FOLLOWER, UNFOLLOWED, BLOCKED_BY = "following#", "follower#", "unfollowed#", "blocked_by#"
+# Everything a home read needs from the graph sorts under one prefix: one Query lists it.
+HOME = "home#"
+CELEBRITY, BLOCK, MUTE = HOME + "celebrity#", HOME + "block#", HOME + "mute#"
 
 # A tombstone outlives every fan-out message that could have been planned before its unfollow
 # (the queue keeps messages 4 days; the dead-letter queue 14). Older messages check edges.
@@ -30,26 +35,62 @@ class FolloweeChanged(Exception):
     """The followee is gone, or its celebrity flag is not what the follow assumed."""
 
 
+class Blocked(Exception):
+    """A block stands between the two accounts; `by_caller` says who blocked whom."""
+
+    def __init__(self, by_caller: bool):
+        super().__init__(by_caller)
+        self.by_caller = by_caller
+
+
+class Follower(NamedTuple):
+    user_id: int
+    seen_at: int | None  # when they were last stamped active
+    reposts: bool  # whether they see this account's reposts
+
+
+@dataclass(frozen=True)
+class HomeEdges:
+    """What a home read needs from the reader's graph partition."""
+    celebrities: dict[int, bool]  # followed celebrity -> whether its reposts show
+    hidden: frozenset[int]  # blocked or muted accounts
+
+
+def other_of(edge: str) -> int:
+    """The account an edge key names (its last segment)."""
+    return int(edge.rsplit("#", 1)[1])
+
+
 class GraphStore:
     def __init__(self, connection: Connection, batch_writer: BatchWriter):
         self._connection = connection
         self._batch = batch_writer
 
-    def follow(self, follower_id: int, followee_id: int, *, celebrity: bool, now_ms: int) -> bool:
-        """Both edges and both counters in one transaction. False if already following.
+    def follow(self, follower_id: int, followee_id: int, *, celebrity: bool, now_ms: int,
+               reposts: bool = True) -> bool:
+        """Both edges and both counters in one transaction. False if already following (then
+        the edges are brought to `reposts`, which their stream record turns into a sync).
 
         The transaction holds only if the followee's celebrity flag is still `celebrity`, so
         the edge it writes (with or without a celebrity edge) matches the flag at commit: a
         promotion or demotion that flipped it since the caller read the profile raises
-        FolloweeChanged, and the caller reads again. It also lifts any unfollow tombstone."""
+        FolloweeChanged, and the caller reads again. It holds only if neither account blocks
+        the other (Blocked). It also lifts any unfollow tombstone."""
         flag = (UserModel.celebrity == True) if celebrity else (  # noqa: E712
             UserModel.celebrity.does_not_exist() | (UserModel.celebrity == False))  # noqa: E712
+        no_reposts = None if reposts else True
         try:
             with TransactWrite(connection=self._connection) as tx:
+                tx.condition_check(EdgeModel, follower_id, BLOCK + padded(followee_id),
+                                   condition=EdgeModel.edge.does_not_exist())
+                tx.condition_check(EdgeModel, follower_id, BLOCKED_BY + padded(followee_id),
+                                   condition=EdgeModel.edge.does_not_exist())
                 tx.save(EdgeModel(follower_id, FOLLOWING + padded(followee_id), other_id=followee_id,
-                                  created_at=now_ms), condition=EdgeModel.edge.does_not_exist())
+                                  created_at=now_ms, no_reposts=no_reposts),
+                        condition=EdgeModel.edge.does_not_exist())
                 tx.save(EdgeModel(followee_id, FOLLOWER + padded(follower_id), other_id=follower_id,
-                                  created_at=now_ms, seen_at=now_ms), condition=EdgeModel.edge.does_not_exist())
+                                  created_at=now_ms, seen_at=now_ms, no_reposts=no_reposts),
+                        condition=EdgeModel.edge.does_not_exist())
                 tx.update(UserModel(UserModel.key(follower_id)), actions=[UserModel.following_count.add(1)],
                           condition=UserModel.pk.exists())
                 tx.update(UserModel(UserModel.key(followee_id)), actions=[UserModel.followers_count.add(1)],
@@ -57,12 +98,16 @@ class GraphStore:
                 tx.delete(EdgeModel(followee_id, UNFOLLOWED + padded(follower_id)))
                 if celebrity:
                     tx.save(EdgeModel(follower_id, CELEBRITY + padded(followee_id), other_id=followee_id,
-                                      created_at=now_ms))
+                                      created_at=now_ms, no_reposts=no_reposts))
         except TransactWriteError as exc:
-            # pynamodb sends deletes, then puts, then updates: [tombstone, following edge,
-            # follower edge, (celebrity edge), follower's counter, followee's counter].
+            # pynamodb sends condition checks, deletes, puts, then updates: [block, blocked_by,
+            # tombstone, following edge, follower edge, (celebrity edge), follower's counter,
+            # followee's counter].
             failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
-            if any(failed[1:3]):
+            if any(failed[:2]):
+                raise Blocked(by_caller=failed[0]) from exc
+            if any(failed[3:5]):
+                self.set_reposts(follower_id, followee_id, reposts)
                 return False
             if failed[-2:-1] == [True]:
                 raise UnknownUser() from exc
@@ -70,6 +115,24 @@ class GraphStore:
                 raise FolloweeChanged() from exc
             raise
         return True
+
+    def set_reposts(self, follower_id: int, followee_id: int, reposts: bool) -> bool:
+        """Whether the follower sees the followee's reposts, on every edge that says it. The
+        following edge changes last: its MODIFY record syncs the timeline with the new choice.
+        False if not following or already so."""
+        action = EdgeModel.no_reposts.remove() if reposts else EdgeModel.no_reposts.set(True)
+        differs = EdgeModel.no_reposts.exists() if reposts else EdgeModel.no_reposts.does_not_exist()
+        changed = False
+        for owner, edge in ((followee_id, FOLLOWER + padded(follower_id)),
+                            (follower_id, CELEBRITY + padded(followee_id)),
+                            (follower_id, FOLLOWING + padded(followee_id))):
+            try:
+                EdgeModel(owner, edge).update(actions=[action], condition=EdgeModel.edge.exists() & differs)
+                changed = changed or edge.startswith(FOLLOWING)
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+        return changed
 
     def unfollow(self, follower_id: int, followee_id: int, *, now_ms: int) -> bool:
         """Remove both edges (and any celebrity edge) and both counters, and leave a tombstone
@@ -116,35 +179,148 @@ class GraphStore:
         return self._page(user_id, FOLLOWING, limit, after)
 
     def followers_with_activity(self, user_id: int, limit: int,
-                                after: str | None = None) -> tuple[list[tuple[int, int | None]], str | None]:
-        """A page of (follower id, when they were last stamped active); fan-out reads this page
-        anyway, so skipping inactive readers costs no read per follower."""
-        edges, next_after = self._query_page(user_id, FOLLOWER, limit, after, ["seen_at"])
-        return [(int(e.other_id), int(e.seen_at) if e.seen_at is not None else None) for e in edges], next_after
+                                after: str | None = None) -> tuple[list[Follower], str | None]:
+        """A page of followers with when they were last stamped active and whether they take
+        reposts; fan-out reads this page anyway, so skipping inactive readers (or, for a
+        repost, readers who opted out) costs no read per follower."""
+        edges, next_after = self._query_page(user_id, FOLLOWER, limit, after, ["seen_at", "no_reposts"])
+        return [Follower(int(e.other_id), int(e.seen_at) if e.seen_at is not None else None, not e.no_reposts)
+                for e in edges], next_after
+
+    def following_with_reposts(self, user_id: int, limit: int,
+                               after: str | None = None) -> tuple[list[tuple[int, bool]], str | None]:
+        """A page of (followee, whether their reposts show)."""
+        edges, next_after = self._query_page(user_id, FOLLOWING, limit, after, ["no_reposts"])
+        return [(int(e.other_id), not e.no_reposts) for e in edges], next_after
+
+    def follow_state(self, follower_id: int, followee_id: int) -> bool | None:
+        """None if not following; else whether the followee's reposts show (read consistently)."""
+        try:
+            edge = EdgeModel.get(follower_id, FOLLOWING + padded(followee_id), consistent_read=True,
+                                 attributes_to_get=["edge", "no_reposts"])
+            return not edge.no_reposts
+        except DoesNotExist:
+            return None
 
     def is_following(self, follower_id: int, followee_id: int) -> bool:
+        return self.follow_state(follower_id, followee_id) is not None
+
+    def _has(self, owner_id: int, edge: str) -> bool:
         try:
-            EdgeModel.get(follower_id, FOLLOWING + padded(followee_id), consistent_read=True,
-                          attributes_to_get=["edge"])
+            EdgeModel.get(owner_id, edge, consistent_read=True, attributes_to_get=["edge"])
             return True
         except DoesNotExist:
             return False
 
-    def _existing(self, owner_id: int, prefix: str, other_ids: Iterable[int]) -> set[int]:
-        """Which of these edges of a kind exist now in the owner's partition (consistent reads)."""
+    def _put_unique(self, owner_id: int, edge: str, other_id: int, now_ms: int) -> bool:
+        try:
+            EdgeModel(owner_id, edge, other_id=other_id, created_at=now_ms).save(
+                condition=EdgeModel.edge.does_not_exist())
+            return True
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def _delete_existing(self, owner_id: int, edge: str) -> bool:
+        try:
+            EdgeModel(owner_id, edge).delete(condition=EdgeModel.edge.exists())
+            return True
+        except DeleteError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    # ------------------------------------------------------------------ blocks and mutes
+    def block(self, blocker_id: int, blocked_id: int, *, now_ms: int) -> bool:
+        """The block and its mirror in the blocked account's partition, together. False if it
+        already stood. The caller removes the follows both ways (and the block's stream record
+        does it again, should the caller fail)."""
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(EdgeModel(blocker_id, BLOCK + padded(blocked_id), other_id=blocked_id, created_at=now_ms),
+                        condition=EdgeModel.edge.does_not_exist())
+                tx.save(EdgeModel(blocked_id, BLOCKED_BY + padded(blocker_id), other_id=blocker_id,
+                                  created_at=now_ms))
+        except TransactWriteError as exc:
+            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise
+        return True
+
+    def sever(self, a: int, b: int, *, now_ms: int) -> None:
+        """No follow either way between two accounts (a block's consequence; idempotent)."""
+        self.unfollow(a, b, now_ms=now_ms)
+        self.unfollow(b, a, now_ms=now_ms)
+
+    def unblock(self, blocker_id: int, blocked_id: int) -> bool:
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.delete(EdgeModel(blocker_id, BLOCK + padded(blocked_id)), condition=EdgeModel.edge.exists())
+                tx.delete(EdgeModel(blocked_id, BLOCKED_BY + padded(blocker_id)))
+        except TransactWriteError as exc:
+            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise
+        return True
+
+    def blocks(self, blocker_id: int, blocked_id: int) -> bool:
+        return self._has(blocker_id, BLOCK + padded(blocked_id))
+
+    def blocked_by(self, user_id: int, blocker_id: int) -> bool:
+        """Whether `blocker_id` blocks `user_id` (read in the blocked account's own partition)."""
+        return self._has(user_id, BLOCKED_BY + padded(blocker_id))
+
+    def mute(self, muter_id: int, muted_id: int, *, now_ms: int) -> bool:
+        return self._put_unique(muter_id, MUTE + padded(muted_id), muted_id, now_ms)
+
+    def unmute(self, muter_id: int, muted_id: int) -> bool:
+        return self._delete_existing(muter_id, MUTE + padded(muted_id))
+
+    def blocks_page(self, user_id: int, limit: int, after: str | None = None) -> tuple[list[int], str | None]:
+        return self._page(user_id, BLOCK, limit, after)
+
+    def mutes_page(self, user_id: int, limit: int, after: str | None = None) -> tuple[list[int], str | None]:
+        return self._page(user_id, MUTE, limit, after)
+
+    def home_edges(self, user_id: int) -> HomeEdges:
+        """The celebrities a reader follows (merged into their home timeline at read time) and
+        the accounts they block or mute, in one Query, read consistently: a block or mute
+        holds from the moment its call answered."""
+        celebrities, hidden = {}, set()
+        for e in EdgeModel.query(user_id, EdgeModel.edge.startswith(HOME), consistent_read=True,
+                                 attributes_to_get=["edge", "other_id", "no_reposts"]):
+            if e.edge.startswith(CELEBRITY):
+                celebrities[int(e.other_id)] = not e.no_reposts
+            else:
+                hidden.add(int(e.other_id))
+        return HomeEdges(celebrities, frozenset(hidden))
+
+    def _existing(self, owner_id: int, prefix: str, other_ids: Iterable[int], *, reposts: bool = False) -> set[int]:
+        """Which of these edges of a kind exist now in the owner's partition (consistent reads);
+        with `reposts`, only those whose follower takes the account's reposts."""
         keys = [(owner_id, prefix + padded(other)) for other in dict.fromkeys(other_ids)]
         if not keys:
             return set()
         return {int(e.other_id) for e in EdgeModel.batch_get(keys, consistent_read=True,
-                                                              attributes_to_get=["other_id"])}
+                                                              attributes_to_get=["other_id", "no_reposts"])
+                if not (reposts and e.no_reposts)}
 
     def followed_among(self, follower_id: int, followee_ids: Iterable[int]) -> set[int]:
         """Which of these accounts the follower follows now."""
         return self._existing(follower_id, FOLLOWING, followee_ids)
 
-    def followers_among(self, followee_id: int, follower_ids: Iterable[int]) -> set[int]:
-        """Which of these accounts follow the followee now."""
-        return self._existing(followee_id, FOLLOWER, follower_ids)
+    def followers_among(self, followee_id: int, follower_ids: Iterable[int], *, reposts: bool = False) -> set[int]:
+        """Which of these accounts follow the followee now (with `reposts`: and take its reposts)."""
+        return self._existing(followee_id, FOLLOWER, follower_ids, reposts=reposts)
+
+    def follows_among(self, follower_id: int, followee_ids: Iterable[int]) -> set[int]:
+        """Which of these accounts the follower follows (an eventually consistent read: the
+        home read's reply rule, not a writer's check)."""
+        keys = [(follower_id, FOLLOWING + padded(other)) for other in dict.fromkeys(followee_ids)]
+        if not keys:
+            return set()
+        return {int(e.other_id) for e in EdgeModel.batch_get(keys, attributes_to_get=["other_id"])}
 
     def unfollowed_by(self, followee_id: int) -> set[int]:
         """Who unfollowed this account recently and has not followed again (tombstones)."""
@@ -157,10 +333,11 @@ class GraphStore:
         return [int(e.other_id) for e in EdgeModel.query(
             user_id, EdgeModel.edge.startswith(CELEBRITY), attributes_to_get=["other_id"])]
 
-    def add_celebrity_edges(self, celebrity_id: int, follower_ids: list[int], now_ms: int) -> None:
+    def add_celebrity_edges(self, celebrity_id: int, followers: list[Follower], now_ms: int) -> None:
         self._batch.put(EdgeModel, [
-            EdgeModel(f, CELEBRITY + padded(celebrity_id), other_id=celebrity_id, created_at=now_ms)
-            for f in dict.fromkeys(follower_ids)
+            EdgeModel(f.user_id, CELEBRITY + padded(celebrity_id), other_id=celebrity_id, created_at=now_ms,
+                      no_reposts=None if f.reposts else True)
+            for f in {f.user_id: f for f in followers}.values()
         ])
 
     def remove_celebrity_edges(self, celebrity_id: int, follower_ids: list[int]) -> None:

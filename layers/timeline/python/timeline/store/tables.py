@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from timeline.settings import Settings
@@ -69,12 +69,28 @@ class HandleClaimModel(_Base):
         return f"HANDLE#{handle.casefold()}"
 
 
+# What a home timeline entry needs beyond the keys (records.Tweet.as_entry): the celebrity
+# merge and follow backfills build entries from the index alone, never reading the posts.
+ENTRY_ATTRIBUTES = ["repost_of_id", "repost_of_author_id", "reply_to_id", "reply_to_author_id"]
+
+
 class ByAuthorIndex(GlobalSecondaryIndex):
     class Meta:
         index_name = "ByAuthor"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(ENTRY_ATTRIBUTES)
 
     author_id = NumberAttribute(hash_key=True)
+    tweet_id = NumberAttribute(range_key=True)
+
+
+class ByRepostOfIndex(GlobalSecondaryIndex):
+    """Sparse: only reposts have repost_of_id. Deleting a post finds its reposts here."""
+
+    class Meta:
+        index_name = "ByRepostOf"
+        projection = KeysOnlyProjection()
+
+    repost_of_id = NumberAttribute(hash_key=True)
     tweet_id = NumberAttribute(range_key=True)
 
 
@@ -91,16 +107,23 @@ class TweetModel(_Base):
     media_keys = ListAttribute(of=UnicodeAttribute, null=True)
     # Decided at post time: False when the author was a celebrity (merged at read instead).
     fanout = BooleanAttribute(default=True)
+    repost_of_id = NumberAttribute(null=True)
+    repost_of_author_id = NumberAttribute(null=True)
     by_author = ByAuthorIndex()
+    by_repost_of = ByRepostOfIndex()
 
 
 class EdgeModel(_Base):
     """One direction of a relationship, in the owner's partition.
 
-    edge = "following#<id>" | "follower#<id>" | "celebrity#<id>" | "unfollowed#<id>" (ids
-    zero-padded). The celebrity edges repeat the following edges of celebrity accounts, so a
-    home timeline read lists the celebrities it must merge without walking the whole following
-    list. A follower edge carries when its follower was last stamped active (`seen_at`), so
+    edge = "following#<id>" | "follower#<id>" | "home#celebrity#<id>" | "home#block#<id>" |
+    "home#mute#<id>" | "blocked_by#<id>" | "unfollowed#<id>" | "repost#<post id>" (ids
+    zero-padded). The "home#" edges are everything a home timeline read needs from the graph,
+    in one Query: the celebrities it must merge (repeating the following edges of celebrity
+    accounts, so the read never walks the whole following list) and the accounts it hides.
+    A "blocked_by" edge mirrors a block in the blocked account's partition, so a follow or a
+    user-timeline read checks it in the caller's own partition. A "repost" edge claims the
+    owner's one repost of a post (other_id is the repost's id). A follower edge carries when its follower was last stamped active (`seen_at`), so
     fan-out skips inactive readers from the page it reads anyway. An unfollowed edge is a
     tombstone in the followee's partition (expiring): a fan-out message planned before the
     unfollow drops that reader after its write.
@@ -114,6 +137,8 @@ class EdgeModel(_Base):
     other_id = NumberAttribute()
     created_at = NumberAttribute()
     seen_at = NumberAttribute(null=True)  # follower edges: epoch ms the follower was stamped active
+    # following, follower and celebrity edges: the follower chose not to see this account's reposts
+    no_reposts = BooleanAttribute(null=True)
     expires_at = NumberAttribute(null=True)  # tombstones: epoch seconds, the table's TTL attribute
 
 
@@ -127,6 +152,9 @@ class TimelineEntryModel(_Base):
     # The followed account the entry arrived through (the author, or later a reposter):
     # unfollowing it removes exactly the entries it brought.
     via_id = NumberAttribute(null=True)
+    original_id = NumberAttribute(null=True)  # a repost's entry: the post it shows (else the entry's own)
+    reply_to_id = NumberAttribute(null=True)
+    reply_to_author_id = NumberAttribute(null=True)
     expires_at = NumberAttribute()  # epoch seconds, the table's TTL attribute
 
 

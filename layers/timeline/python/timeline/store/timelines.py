@@ -1,36 +1,48 @@
-"""Materialized home timelines in TimelinesTable: (owner, tweet id) -> author, and the
-followed account the entry came through."""
+"""Materialized home timelines in TimelinesTable: (owner, entry id) -> the post it shows, who
+wrote it, the followed account it came through, and whom it answers."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from timeline.records import Entry
 from timeline.store.batching import BatchWriter
 from timeline.store.tables import TimelineEntryModel
 
+_ENTRY_FIELDS = ["tweet_id", "author_id", "via_id", "original_id", "reply_to_id", "reply_to_author_id"]
 
-def entry(owner_id: int, tweet_id: int, author_id: int, via_id: int, expires_at: int) -> TimelineEntryModel:
-    return TimelineEntryModel(owner_id, tweet_id, author_id=author_id, via_id=via_id, expires_at=expires_at)
+
+def entry(owner_id: int, e: Entry, expires_at: int) -> TimelineEntryModel:
+    return TimelineEntryModel(owner_id, e.tweet_id, author_id=e.author_id, via_id=e.via_id,
+                              original_id=e.original_id if e.is_repost else None,
+                              reply_to_id=e.reply_to_id, reply_to_author_id=e.reply_to_author_id,
+                              expires_at=expires_at)
+
+
+def _num(value) -> int | None:
+    return int(value) if value is not None else None
+
+
+def to_entry(m: TimelineEntryModel) -> Entry:
+    tweet_id, author_id = int(m.tweet_id), int(m.author_id)
+    return Entry(tweet_id, author_id, _num(m.via_id) or author_id, _num(m.original_id) or tweet_id,
+                 _num(m.reply_to_id), _num(m.reply_to_author_id))
 
 
 class TimelineStore:
     def __init__(self, batch_writer: BatchWriter):
         self._batch = batch_writer
 
-    def add(self, owners: Sequence[int], tweet_id: int, author_id: int, via_id: int, expires_at: int) -> None:
-        """One post into many timelines. Idempotent puts: writing an entry twice leaves one."""
-        self._batch.put(TimelineEntryModel, [
-            entry(owner, tweet_id, author_id, via_id, expires_at) for owner in dict.fromkeys(owners)
-        ])
+    def add(self, owners: Sequence[int], e: Entry, expires_at: int) -> None:
+        """One entry into many timelines. Idempotent puts: writing an entry twice leaves one."""
+        self._batch.put(TimelineEntryModel, [entry(owner, e, expires_at) for owner in dict.fromkeys(owners)])
 
-    def add_posts(self, owner_id: int, posts: Iterable[tuple[int, int]], expires_at: int,
-                  via_id: int | None = None) -> None:
-        """Many posts, (tweet id, author id), into one timeline; each came through `via_id`, or
-        through its own author when None."""
-        self._batch.put(TimelineEntryModel, [
-            entry(owner_id, tweet_id, author_id, author_id if via_id is None else via_id, expires_at)
-            for tweet_id, author_id in dict(posts).items()
-        ])
+    def add_posts(self, owner_id: int, entries: Iterable[Entry], expires_at: int) -> None:
+        """Many entries into one timeline, oldest first (so a post a reply answers is written no
+        later than the reply)."""
+        unique = {e.tweet_id: e for e in entries}
+        self._batch.put(TimelineEntryModel, [entry(owner_id, e, expires_at)
+                                             for _, e in sorted(unique.items())])
 
     def remove(self, owners: Sequence[int], tweet_id: int) -> None:
         self.remove_entries((owner, tweet_id) for owner in owners)
@@ -41,12 +53,12 @@ class TimelineStore:
         if keys:
             self._batch.delete(TimelineEntryModel, keys)
 
-    def page(self, owner_id: int, *, before: int | None, limit: int) -> list[tuple[int, int]]:
-        """Newest first: (tweet id, author id) older than `before`."""
+    def page(self, owner_id: int, *, before: int | None, limit: int) -> list[Entry]:
+        """Newest first: entries older than `before`."""
         condition = TimelineEntryModel.tweet_id < before if before is not None else None
-        return [(int(e.tweet_id), int(e.author_id)) for e in TimelineEntryModel.query(
+        return [to_entry(e) for e in TimelineEntryModel.query(
             owner_id, condition, scan_index_forward=False, limit=limit, page_size=limit,
-            attributes_to_get=["tweet_id", "author_id"])]
+            attributes_to_get=_ENTRY_FIELDS)]
 
     def newest_ids(self, owner_id: int, limit: int) -> list[int]:
         """The newest `limit` entry ids, newest first, read consistently (a backfill decides
@@ -55,12 +67,23 @@ class TimelineStore:
             owner_id, scan_index_forward=False, limit=limit, page_size=min(limit, 1000),
             consistent_read=True, attributes_to_get=["tweet_id"])]
 
-    def ids_via(self, owner_id: int, account_id: int) -> list[int]:
-        """Every entry the account brought into this timeline (by it, or through it)."""
+    def ids_via(self, owner_id: int, account_id: int, *, reposts_only: bool = False) -> list[int]:
+        """Every entry the account brought into this timeline (by it, or through it); with
+        `reposts_only`, just its reposts."""
         condition = (TimelineEntryModel.via_id == account_id) | (
             TimelineEntryModel.via_id.does_not_exist() & (TimelineEntryModel.author_id == account_id))
+        if reposts_only:
+            condition = (TimelineEntryModel.via_id == account_id) & TimelineEntryModel.original_id.exists()
         return [int(e.tweet_id) for e in TimelineEntryModel.query(
             owner_id, filter_condition=condition, consistent_read=True, attributes_to_get=["tweet_id"])]
+
+    def present(self, keys: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Which of these (owner id, tweet id) entries exist."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return set()
+        return {(int(m.owner_id), int(m.tweet_id)) for m in TimelineEntryModel.batch_get(
+            wanted, attributes_to_get=["owner_id", "tweet_id"])}
 
     def trim(self, owner_id: int, keep: int) -> int:
         """Delete every entry beyond the newest `keep`; returns how many went."""

@@ -8,9 +8,12 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from timeline.records import Tweet
-from timeline.store.tables import TweetModel, cancellation_codes
+from timeline.records import Entry, Tweet
+from timeline.store.batching import BatchWriter
+from timeline.store.tables import EdgeModel, TweetModel, cancellation_codes, padded
 from timeline.store.timelines import entry
+
+REPOST = "repost#"  # GraphTable edge in the reposter's partition: one repost per post and account
 
 
 class IdTaken(Exception):
@@ -27,7 +30,20 @@ def to_tweet(m: TweetModel) -> Tweet:
         reply_to_id=int(m.reply_to_id) if m.reply_to_id is not None else None,
         reply_to_author_id=int(m.reply_to_author_id) if m.reply_to_author_id is not None else None,
         media_keys=tuple(m.media_keys or ()), fanout=bool(m.fanout),
+        repost_of_id=_num(m.repost_of_id), repost_of_author_id=_num(m.repost_of_author_id),
     )
+
+
+def _num(value) -> int | None:
+    return int(value) if value is not None else None
+
+
+def index_entry(m: TweetModel) -> Entry:
+    """An entry from a ByAuthor index item (keys plus the projected entry attributes)."""
+    tweet_id, author_id = int(m.tweet_id), int(m.author_id)
+    if m.repost_of_id is not None:
+        return Entry(tweet_id, int(m.repost_of_author_id), author_id, int(m.repost_of_id))
+    return Entry(tweet_id, author_id, author_id, tweet_id, _num(m.reply_to_id), _num(m.reply_to_author_id))
 
 
 def from_image(image: dict) -> Tweet:
@@ -35,28 +51,92 @@ def from_image(image: dict) -> Tweet:
     return to_tweet(TweetModel.from_raw_data(image))
 
 
+class AlreadyReposted(Exception):
+    def __init__(self, repost_id: int):
+        super().__init__(repost_id)
+        self.repost_id = repost_id
+
+
 class TweetStore:
-    def __init__(self, connection: Connection):
+    def __init__(self, connection: Connection, batch_writer: BatchWriter | None = None):
         self._connection = connection
+        self._batch = batch_writer
+
+    @staticmethod
+    def _model(tweet: Tweet) -> TweetModel:
+        return TweetModel(
+            tweet.tweet_id, author_id=tweet.author_id, text=tweet.text, created_at=tweet.created_at,
+            reply_to_id=tweet.reply_to_id, reply_to_author_id=tweet.reply_to_author_id,
+            media_keys=list(tweet.media_keys) or None, fanout=tweet.fanout,
+            repost_of_id=tweet.repost_of_id, repost_of_author_id=tweet.repost_of_author_id,
+        )
 
     def put_new(self, tweet: Tweet, *, entry_expires_at: int) -> None:
         """The post and its entry in its author's own home timeline, in one transaction: the
         author's next home read shows it without waiting for the fan-out (read-your-writes),
-        and neither exists without the other."""
-        model = TweetModel(
-            tweet.tweet_id, author_id=tweet.author_id, text=tweet.text, created_at=tweet.created_at,
-            reply_to_id=tweet.reply_to_id, reply_to_author_id=tweet.reply_to_author_id,
-            media_keys=list(tweet.media_keys) or None, fanout=tweet.fanout,
-        )
-        own = entry(tweet.author_id, tweet.tweet_id, tweet.author_id, tweet.author_id, entry_expires_at)
+        and neither exists without the other. A repost also claims its (reposter, post) pair:
+        AlreadyReposted names the repost that holds it."""
         try:
             with TransactWrite(connection=self._connection) as tx:
-                tx.save(model, condition=TweetModel.tweet_id.does_not_exist())
-                tx.save(own)
+                tx.save(self._model(tweet), condition=TweetModel.tweet_id.does_not_exist())
+                tx.save(entry(tweet.author_id, tweet.as_entry(), entry_expires_at))
+                if tweet.is_repost:
+                    tx.save(EdgeModel(tweet.author_id, REPOST + padded(tweet.repost_of_id),
+                                      other_id=tweet.tweet_id, created_at=tweet.created_at),
+                            condition=EdgeModel.edge.does_not_exist())
         except TransactWriteError as exc:
-            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+            codes = cancellation_codes(exc)  # in the order written: post, entry, claim
+            if codes[:1] == ["ConditionalCheckFailed"]:
                 raise IdTaken(tweet.tweet_id) from exc
+            if codes[2:3] == ["ConditionalCheckFailed"]:
+                holder = self.repost_by(tweet.author_id, tweet.repost_of_id)
+                if holder is not None:
+                    raise AlreadyReposted(holder) from exc
             raise
+
+    def repost_by(self, reposter_id: int, original_id: int) -> int | None:
+        """The id of the account's repost of a post, if it has one (read consistently)."""
+        try:
+            return int(EdgeModel.get(reposter_id, REPOST + padded(original_id), consistent_read=True,
+                                     attributes_to_get=["other_id"]).other_id)
+        except DoesNotExist:
+            return None
+
+    def delete_repost(self, reposter_id: int, original_id: int) -> int | None:
+        """Undo the account's repost of a post: the row and its claim together. Returns the
+        repost's id, or None if there was none. The row's REMOVE record takes its entries back."""
+        for _ in range(3):
+            repost_id = self.repost_by(reposter_id, original_id)
+            if repost_id is None:
+                return None
+            try:
+                with TransactWrite(connection=self._connection) as tx:
+                    tx.delete(EdgeModel(reposter_id, REPOST + padded(original_id)),
+                              condition=EdgeModel.other_id == repost_id)
+                    tx.delete(TweetModel(repost_id))
+                return repost_id
+            except TransactWriteError as exc:
+                if "ConditionalCheckFailed" not in cancellation_codes(exc):
+                    raise
+        return None  # pragma: no cover - undone and redone three times while we looked
+
+    def reposts_of(self, original_id: int, limit: int, after: int | None) -> tuple[list[Tweet], int | None]:
+        """A page of the post's reposts (ByRepostOf), read whole for their reposters."""
+        last_key = ({"tweet_id": {"N": str(after)}, "repost_of_id": {"N": str(original_id)}}
+                    if after is not None else None)
+        result = TweetModel.by_repost_of.query(original_id, limit=limit, page_size=limit,
+                                               last_evaluated_key=last_key)
+        ids = [int(m.tweet_id) for m in result]
+        more = result.last_evaluated_key
+        rows = self.get_many(ids)
+        return [rows[i] for i in ids if i in rows], (int(more["tweet_id"]["N"]) if more else None)
+
+    def remove_reposts(self, reposts: list[Tweet]) -> None:
+        """Delete reposts (of a deleted post) and their claims; each row's REMOVE record takes
+        its entries back."""
+        assert self._batch is not None
+        self._batch.delete(EdgeModel, [EdgeModel(r.author_id, REPOST + padded(r.repost_of_id)) for r in reposts])
+        self._batch.delete(TweetModel, [TweetModel(r.tweet_id) for r in reposts])
 
     def get(self, tweet_id: int) -> Tweet | None:
         try:
@@ -91,8 +171,9 @@ class TweetStore:
                 raise NotAuthor(tweet_id) from exc
             raise
 
-    def ids_by_author(self, author_id: int, *, before: int | None, limit: int) -> list[int]:
-        """Newest first: the author's post ids strictly older than `before`."""
+    def entries_by_author(self, author_id: int, *, before: int | None, limit: int) -> list[Entry]:
+        """Newest first: the account's posts and reposts strictly older than `before`, as
+        timeline entries (from the index alone)."""
         condition = TweetModel.tweet_id < before if before is not None else None
-        return [int(m.tweet_id) for m in TweetModel.by_author.query(
+        return [index_entry(m) for m in TweetModel.by_author.query(
             author_id, condition, scan_index_forward=False, limit=limit, page_size=limit)]
