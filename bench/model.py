@@ -54,6 +54,7 @@ TRANSACTION_FACTOR = 2.0  # TransactWriteItems: two write units per 1 KB of each
 class ProductRules:
     page_limit: int = 20  # functions/api/routes_tweets.py:home_timeline, default `limit`
     overfetch: int = 5  # service/reading.py OVERFETCH
+    dedupe_window: int = 40  # service/reading.py DEDUPE_WINDOW: entries read past the page's last
     fanout_chunk: int = 200  # timeline/settings.py fanout_chunk_size (FANOUT_CHUNK_SIZE)
     batch_write_max: int = 25  # store/batching.py MAX_BATCH (BatchWriteItem's limit)
     sqs_batch_max: int = 10  # store/fanout_queue.py:FanoutQueue.send, 10 per SendMessageBatch
@@ -86,6 +87,12 @@ class ProductRules:
         return self.page_limit + self.overfetch
 
     @property
+    def queried(self) -> int:
+        """Entries a home read's first round Queries of every source: the ids it may show plus
+        the dedupe window below them (service/reading.py:Reader._paginate)."""
+        return self.want + self.dedupe_window
+
+    @property
     def trim_interval(self) -> int:
         """service/fanout.py:TrimPolicy.due: an owner's timeline is trimmed when
         crc32("owner:tweet") % (TimelineMax // 8) == 0, about one write in this many (the
@@ -115,7 +122,8 @@ class ItemSizes:
     # a follower edge, which fan-out pages: edge 4+29 ("follower#" + 20 digits) and seen_at 7+8 besides
     # (store/graph.py:GraphStore.follow)
     follower_edge: int = 103
-    # ByAuthor is KEYS_ONLY: author_id 9+11 and tweet_id 8+11 (ByAuthorIndex)
+    # ByAuthor projects the keys, author_id 9+11 and tweet_id 8+11, and what an entry needs:
+    # repost_of_id/_author_id and reply_to_id/_author_id, absent from a plain post (ByAuthorIndex)
     by_author_entry: int = 39
     # powertools' record: id, expiration, status, validation hash and the stored response (~the post)
     idempotency_record: int = 400
@@ -323,7 +331,6 @@ def post_counts(followers: int, celebrity: bool, rules: ProductRules, sizes: Ite
 # ------------------------------------------------------------------------------- one home read
 def _home_read(celebrities, rules: ProductRules, sizes: ItemSizes, hydrated, authors, merged) -> OpCounts:
     c = np.asarray(celebrities, dtype=float)
-    want = rules.want
     entry_bytes = sizes.timeline_entry + (sizes.post if rules.entries_carry_post else 0)
     fetched = merged if rules.entries_carry_post else hydrated
     post_gets = np.ceil(fetched / rules.batch_get_max)
@@ -333,8 +340,8 @@ def _home_read(celebrities, rules: ProductRules, sizes: ItemSizes, hydrated, aut
     trips = 1.0 + np.ceil(c / rules.read_pool_workers) + hydration_trips
     return OpCounts(
         read_requests=2.0 + c + post_gets + author_gets,
-        read_units=(_read_units(c * sizes.edge) + _read_units(want * entry_bytes)
-                    + c * _read_units(want * sizes.by_author_entry)
+        read_units=(_consistent_read_units(c * sizes.edge) + _read_units(rules.queried * entry_bytes)
+                    + c * _read_units(rules.queried * sizes.by_author_entry)
                     + fetched * _read_units(sizes.post) + profiles * _read_units(sizes.profile)),
         invocations=np.ones_like(c),
         sequential_round_trips=trips,
@@ -348,12 +355,13 @@ def home_read_counts(celebrities_followed: int, rules: ProductRules, sizes: Item
                      merged_posts: float | None = None) -> OpCounts:
     """One GET /v1/timeline page (service/reading.py:Reader.home_timeline), in one round.
 
-    A Query of the reader's celebrity edges (store/graph.py:GraphStore.celebrity_followees; a
-    celebrity's own posts are in its own timeline, so it has no edge to itself), in parallel
-    with a Query of the reader's TimelinesTable partition for limit + OVERFETCH entries
-    (store/timelines.py:TimelineStore.page, started before the celebrity list is back:
+    A consistent Query of the reader's "home#" edges, the celebrities to merge and the accounts
+    to hide (store/graph.py:GraphStore.home_edges; a celebrity's own posts are in its own
+    timeline, so it has no edge to itself; no blocks or mutes in the benchmark), in parallel
+    with a Query of the reader's TimelinesTable partition for limit + OVERFETCH entries plus the
+    dedupe window (store/timelines.py:TimelineStore.page, started before the edges are back:
     service/reading.py:_started); then one ByAuthor GSI Query per followed celebrity for as
-    many ids, 16 at a time (the read pool); then the merged candidates are hydrated with two
+    many entries, 16 at a time (the read pool); then the merged candidates are hydrated with two
     BatchGetItems in parallel, the posts (store/tweets.py:TweetStore.get_many) and their distinct
     authors plus the reader's own profile (store/users.py:UserStore.get_many; the profile feeds
     service/reading.py:Reader._record_visit), at most 100 keys a request.

@@ -97,6 +97,7 @@ def seed_history(stack: StrategyStack, graph: Graph, seeded: Seeded, *, history_
     from timeline import ids
     from timeline.settings import Settings
     from timeline.store.tables import TimelineEntryModel, TweetModel
+    from timeline.records import Entry
     from timeline.store.timelines import entry
 
     started = time.perf_counter()
@@ -109,7 +110,7 @@ def seed_history(stack: StrategyStack, graph: Graph, seeded: Seeded, *, history_
         tweet_id, author_id = ids.new_id(), seeded.user_ids[author]
         posts.append(TweetModel(tweet_id, author_id=author_id, text=f"history post {k} by {seeded.handles[author]}",
                                 created_at=int(time.time() * 1000), fanout=author not in seeded.celebrities))
-        own.append(entry(author_id, tweet_id, author_id, author_id, expires_at))
+        own.append(entry(author_id, Entry(tweet_id, author_id, author_id, tweet_id), expires_at))
     writer.put(TimelineEntryModel, own)
     writer.put(TweetModel, posts)
     seeded.history_posts = len(posts)
@@ -140,6 +141,7 @@ def add_filler(stack: StrategyStack, rows: int) -> None:
     from timeline import ids
     from timeline.store.batching import BatchWriter
     from timeline.store.tables import TimelineEntryModel, TweetModel
+    from timeline.records import Entry
     from timeline.store.timelines import entry
 
     writer = BatchWriter(boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region))
@@ -150,5 +152,5 @@ def add_filler(stack: StrategyStack, rows: int) -> None:
         batch = range(start, min(rows, start + 5_000))
         writer.put(TweetModel, [TweetModel(ids.new_id(), author_id=authors[k % len(authors)], text=f"filler {k}",
                                            created_at=now_ms, fanout=False) for k in batch])
-        writer.put(TimelineEntryModel, [entry(authors[k % len(authors)], ids.new_id(), authors[0], authors[0], expires)
-                                        for k in batch])
+        writer.put(TimelineEntryModel, [entry(authors[k % len(authors)], Entry(i, authors[0], authors[0], i), expires)
+                                        for k, i in ((k, ids.new_id()) for k in batch)])

@@ -163,10 +163,11 @@ def test_given_full_timelines_when_posting_then_every_entry_is_later_deleted_by_
 # ------------------------------------------------------------------------------ home reads
 def test_given_no_celebrities_followed_when_reading_home_then_two_queries_and_two_batch_gets():
     counts = model.home_read_counts(0, RULES, SIZES)
-    # Celebrity-edge Query (0.5) || timeline Query of 25 x 91 B (0.5); BatchGetItem of 25 posts
-    # and of 25 authors plus the reader's own profile, each item rounded to 4 KB (0.5 each).
+    # Consistent "home#" edges Query (1) || timeline Query of 25 + 40 (the dedupe window) x 91 B
+    # (2 units of 4 KB, 1); BatchGetItem of 25 posts and of 25 authors plus the reader's own
+    # profile, each item rounded to 4 KB (0.5 each).
     assert counts.read_requests == 4
-    assert counts.read_units == 0.5 + 0.5 + 12.5 + 13
+    assert counts.read_units == 1 + 1 + 12.5 + 13
     assert counts.sequential_round_trips == 2
     assert counts.write_requests == 0 and counts.invocations == 1
 
@@ -174,7 +175,7 @@ def test_given_no_celebrities_followed_when_reading_home_then_two_queries_and_tw
 def test_given_five_celebrities_followed_when_reading_home_then_one_byauthor_query_each():
     counts = model.home_read_counts(5, RULES, SIZES)
     assert counts.read_requests == 4 + 5
-    assert counts.read_units == 0.5 + 0.5 + 5 * 0.5 + 12.5 + 13
+    assert counts.read_units == 1 + 1 + 5 * 0.5 + 12.5 + 13  # 65 index entries of 39 B: one unit each
     assert counts.sequential_round_trips == 3  # edges || timeline, then the five in parallel, then hydration
 
 
