@@ -51,6 +51,8 @@ class SeedPlan:
     follows: list[tuple[int, int]]  # (follower index, followee index)
     posts: list[tuple[int, str]]  # (author index, text), in posting order
     threshold: int
+    # (user index, index into posts, reply text or None for a repost), after the posts
+    reactions: list[tuple[int, int, str | None]] = field(default_factory=list)
 
     def follower_counts(self) -> Counter:
         return Counter(followee for _, followee in self.follows)
@@ -62,10 +64,11 @@ class SeedPlan:
 
 
 def plan(users: int = 200, posts: int = 1500, *, threshold: int = DEFAULT_THRESHOLD,
-         seed: int = 7, zipf_exponent: float = 1.0, mean_following: float = 8.0) -> SeedPlan:
-    """Who exists, who follows whom, who posts what. Index 0 is the demo login, which
-    follows the biggest accounts and a handful of others so its home timeline shows both
-    the fan-out and the celebrity-merge paths."""
+         seed: int = 7, zipf_exponent: float = 1.0, mean_following: float = 8.0,
+         reactions: int = 120) -> SeedPlan:
+    """Who exists, who follows whom, who posts what, and who replies to or reposts what.
+    Index 0 is the demo login, which follows the biggest accounts and a handful of others so
+    its home timeline shows both the fan-out and the celebrity-merge paths."""
     rng = random.Random(seed)
     people = [DemoUser(DEMO_HANDLE, "Demo Reader")]
     for i in range(1, users):
@@ -100,7 +103,13 @@ def plan(users: int = 200, posts: int = 1500, *, threshold: int = DEFAULT_THRESH
         written.append((author, rng.choice(_TEMPLATES).format(t=t, u=u, n=n)))
     ordered = sorted(follows)
     rng.shuffle(ordered)  # follows arrive in no particular order, as they would for real
-    return SeedPlan(users=people, follows=ordered, posts=written, threshold=threshold)
+    # Recent posts draw the replies and reposts: threads and reposts near the top of timelines.
+    recent = list(range(max(0, posts - 300), posts))
+    reacted = []
+    for n in range(reactions if recent else 0):
+        actor, target = rng.choice(ranked), rng.choice(recent)
+        reacted.append((actor, target, None if n % 2 else f"Agreed on {rng.choice(_TOPICS)} (#{n})."))
+    return SeedPlan(users=people, follows=ordered, posts=written, threshold=threshold, reactions=reacted)
 
 
 class SeedError(RuntimeError):
@@ -194,8 +203,12 @@ class ApiClient:
     def follow(self, token: str, handle: str) -> None:
         self.call("POST", f"/v1/users/{handle}/follow", token=token, ok=(200, 201, 204, 409))
 
-    def post(self, token: str, text: str) -> dict[str, Any]:
-        return self.call("POST", "/v1/tweets", token=token, json={"text": text}).json()
+    def post(self, token: str, text: str, reply_to_id: str | None = None) -> dict[str, Any]:
+        body = {"text": text, **({"reply_to_id": reply_to_id} if reply_to_id else {})}
+        return self.call("POST", "/v1/tweets", token=token, json=body).json()
+
+    def repost(self, token: str, tweet_id: str) -> None:
+        self.call("POST", f"/v1/tweets/{tweet_id}/repost", token=token, ok=(200, 201))
 
 
 def _run_phase(pool: ThreadPoolExecutor, name: str, jobs: list[Callable[[], Any]],
@@ -232,12 +245,16 @@ def seed(api_url: str, seed_plan: SeedPlan, *, wait_idle: Callable[[float], bool
                              for u in users], progress)
         _run_phase(pool, "follow", [lambda a=a, b=b: client.follow(tokens[a], users[b].handle)
                                     for a, b in seed_plan.follows], progress)
-        _run_phase(pool, "post", [lambda a=a, t=t: client.post(tokens[a], t)
-                                  for a, t in seed_plan.posts], progress)
+        posted = _run_phase(pool, "post", [lambda a=a, t=t: client.post(tokens[a], t)
+                                           for a, t in seed_plan.posts], progress)
+        _run_phase(pool, "reply/repost", [
+            (lambda a=a, p=posted[i]["id"], t=t: client.post(tokens[a], t, reply_to_id=p)) if t is not None
+            else (lambda a=a, p=posted[i]["id"]: client.repost(tokens[a], p))
+            for a, i, t in seed_plan.reactions], progress)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     report.users, report.follows, report.posts = len(users), len(seed_plan.follows), len(seed_plan.posts)
-    report.requests = 2 * len(users) + len(seed_plan.follows) + len(seed_plan.posts)
+    report.requests = 2 * len(users) + len(seed_plan.follows) + len(seed_plan.posts) + len(seed_plan.reactions)
     report.api_seconds = time.monotonic() - started
     if wait_idle is not None:
         report.settled = wait_idle(settle_timeout)

@@ -156,6 +156,8 @@ def test_make_run_seeds_a_demo_with_celebrities_and_prints_a_working_login():
         token = api.sign_in(handle, password)
         items = api.request("GET", "/v1/timeline?limit=50", token).json()["items"]
         assert len({i["author"]["handle"] for i in items}) >= 2, json.dumps(items)[:500]
+        # And the demo's replies and reposts show there too
+        assert any(i["repost"] for i in items) and any(i["reply_to_id"] for i in items), json.dumps(items)[:500]
     finally:
         code = stack.stop()
     assert code == 0, stack.log()
