@@ -132,6 +132,76 @@ class Api:
         assert resp.status_code == 200, resp.text
         return [item["id"] for item in resp.json()["items"]]
 
+    # -- replies, reposts, follow options, blocks and mutes (issue 8) --
+
+    def reply(self, token: str, text: str, reply_to_id: str) -> str:
+        resp = self.request("POST", "/v1/tweets", token, json={"text": text, "reply_to_id": reply_to_id})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["id"]
+
+    def timeline(self, token: str, limit: int = 50) -> list[dict]:
+        """The home timeline's items (TweetView dicts), newest first."""
+        resp = self.request("GET", f"/v1/timeline?limit={limit}", token)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["items"]
+
+    def user_tweets(self, token: str, handle: str, limit: int = 50) -> list[dict]:
+        resp = self.request("GET", f"/v1/users/{handle}/tweets?limit={limit}", token)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["items"]
+
+    def follow_with(self, token: str, handle: str, reposts: bool) -> dict:
+        resp = self.request("POST", f"/v1/users/{handle}/follow", token, json={"reposts": reposts})
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def repost(self, token: str, tweet_id: str, status: int = 201) -> dict:
+        resp = self.request("POST", f"/v1/tweets/{tweet_id}/repost", token)
+        assert resp.status_code == status, resp.text
+        return resp.json()
+
+    def unrepost(self, token: str, tweet_id: str) -> None:
+        resp = self.request("DELETE", f"/v1/tweets/{tweet_id}/repost", token)
+        assert resp.status_code == 204, resp.text
+
+    def delete_tweet(self, token: str, tweet_id: str) -> None:
+        resp = self.request("DELETE", f"/v1/tweets/{tweet_id}", token)
+        assert resp.status_code == 204, resp.text
+
+    def _moderate(self, method: str, token: str, handle: str, what: str) -> dict:
+        resp = self.request(method, f"/v1/users/{handle}/{what}", token)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def block(self, token: str, handle: str) -> dict:
+        return self._moderate("POST", token, handle, "block")
+
+    def unblock(self, token: str, handle: str) -> dict:
+        return self._moderate("DELETE", token, handle, "block")
+
+    def mute(self, token: str, handle: str) -> dict:
+        return self._moderate("POST", token, handle, "mute")
+
+    def unmute(self, token: str, handle: str) -> dict:
+        return self._moderate("DELETE", token, handle, "mute")
+
+    def user_pages(self, token: str, path: str, limit: int) -> list[list[dict]]:
+        """Every page of a user list (e.g. /v1/me/blocks), following next_cursor to the end."""
+        pages: list[list[dict]] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": limit}
+            if cursor is not None:
+                params["cursor"] = cursor
+            resp = self.request("GET", path, token, params=params)
+            assert resp.status_code == 200, resp.text
+            body = resp.json()
+            pages.append(body["items"])
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return pages
+            assert len(pages) < 20, "pagination does not end"
+
 
 @pytest.fixture()
 def api(local_stack) -> Api:

@@ -294,11 +294,16 @@ class Reader:
         now = clock.now_ms()
         strangers = {e.reply_to_author_id for e in candidates if viewer and viewer.answers_a_stranger(e)}
         in_stream = {e.tweet_id for e in complete}
-        waiting = {e.reply_to_id for e in candidates
-                   if viewer and e.reply_to_id not in in_stream and viewer.may_wait_for_parent(e, now)}
+        waits = [e for e in candidates
+                 if viewer and e.reply_to_id not in in_stream and viewer.may_wait_for_parent(e, now)]
+        waiting = {e.reply_to_id for e in waits}
         wanted_posts = {e.tweet_id for e in candidates} | {e.original_id for e in candidates} | waiting
         tweets_future = _pool.submit(self._tweets.get_many, wanted_posts)
-        follows_future = _pool.submit(self._graph.follows_among, viewer.user_id, strangers) if strangers else None
+        # Whom the reader follows, and since when: the reply rule, and whether a parent's fan-out
+        # included the reader at all (a follow made after the post brought only what its
+        # backfill brought).
+        lookups = strangers | {e.reply_to_author_id for e in waits}
+        follows_future = _pool.submit(self._graph.followed_since, viewer.user_id, lookups) if lookups else None
         arrived_future = (_pool.submit(self._timelines.present, [(viewer.user_id, p) for p in waiting])
                           if waiting else None)
         wanted = {e.author_id for e in candidates} | {e.via_id for e in candidates}
@@ -306,7 +311,7 @@ class Reader:
             wanted.add(viewer.user_id)
         profiles.update(self._users.get_many(wanted - profiles.keys()))
         tweets = tweets_future.result()
-        followed = follows_future.result() if follows_future else set()
+        followed = follows_future.result() if follows_future else {}
         arrived = {p for _, p in arrived_future.result()} if arrived_future else set()
         out: dict[int, Item] = {}
         for e in candidates:
@@ -316,7 +321,9 @@ class Reader:
                 continue  # deleted (or the repost undone) after the entry was written
             if viewer and viewer.answers_a_stranger(e) and e.reply_to_author_id not in followed:
                 continue  # a reply to someone the reader does not follow
-            if e.reply_to_id in waiting and e.reply_to_id not in arrived and e.reply_to_id in tweets:
+            since = followed.get(e.reply_to_author_id)
+            if (e.reply_to_id in waiting and e.reply_to_id not in arrived and e.reply_to_id in tweets
+                    and since is not None and since < ids.timestamp_ms(e.reply_to_id)):
                 continue  # the post it answers is still on its way to this timeline
             if e.is_repost:
                 reposter = profiles.get(row.author_id)

@@ -314,13 +314,14 @@ class GraphStore:
         """Which of these accounts follow the followee now (with `reposts`: and take its reposts)."""
         return self._existing(followee_id, FOLLOWER, follower_ids, reposts=reposts)
 
-    def follows_among(self, follower_id: int, followee_ids: Iterable[int]) -> set[int]:
-        """Which of these accounts the follower follows (an eventually consistent read: the
-        home read's reply rule, not a writer's check)."""
+    def followed_since(self, follower_id: int, followee_ids: Iterable[int]) -> dict[int, int]:
+        """Which of these accounts the follower follows, and since when (epoch ms); an
+        eventually consistent read: the home read's reply rules, not a writer's check."""
         keys = [(follower_id, FOLLOWING + padded(other)) for other in dict.fromkeys(followee_ids)]
         if not keys:
-            return set()
-        return {int(e.other_id) for e in EdgeModel.batch_get(keys, attributes_to_get=["other_id"])}
+            return {}
+        return {int(e.other_id): int(e.created_at)
+                for e in EdgeModel.batch_get(keys, attributes_to_get=["other_id", "created_at"])}
 
     def unfollowed_by(self, followee_id: int) -> set[int]:
         """Who unfollowed this account recently and has not followed again (tombstones)."""
