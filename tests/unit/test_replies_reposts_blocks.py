@@ -830,3 +830,20 @@ def test_given_several_blocks_or_mutes_when_listed_by_one_then_pages_of_one_show
     stolen = h.request("GET", f"/v1/me/{action}s", as_user=users["someone"],
                        query={"limit": 1, "cursor": first["next_cursor"]})
     assert stolen.status == 400
+
+
+@pytest.mark.stack(CelebrityThreshold="3")
+def test_given_a_celebrity_followed_without_reposts_whose_newest_entries_are_all_reposts_then_its_older_post_still_shows(h):
+    """The merge filters the celebrity's reposts after its Query: a page of nothing but
+    reposts must not look like the end of that source (the read asks for more instead)."""
+    reader, star, other = h.sign_up("reader"), h.sign_up("star"), h.sign_up("other")
+    for fan in ("fan1", "fan2"):
+        h.follow(h.sign_up(fan), "star")
+    h.follow(reader, "star", reposts=False)
+    h.drain()
+    assert h.user(star).celebrity
+    older = h.post(star, "the star's own post")
+    shared = [h.post(other, f"other {n}") for n in range(70)]  # more than one Query's worth
+    for post in shared:
+        h.repost(star, post)
+    assert h.home_items(reader, limit=5) == [(older, None)]  # each Query asks for 5 + 5 + 40

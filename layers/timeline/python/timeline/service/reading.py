@@ -260,7 +260,7 @@ class Reader:
                     complete.append(e)
             decidable = len(complete) if floor is None else max(0, len(complete) - window)
             if decidable == 0 and floor is not None:
-                extra = 2 * (extra or window)  # sources filtered down to less than a window: ask for more
+                extra = 2 * (extra or max(window, want))  # filtered down to less than a window: ask for more
                 continue
             exhausted = floor is None and decidable <= want
             candidates = complete[:min(want, decidable)]
@@ -296,7 +296,7 @@ class Reader:
         in_stream = {e.tweet_id for e in complete}
         waits = [e for e in candidates
                  if viewer and e.reply_to_id not in in_stream and viewer.may_wait_for_parent(e, now)]
-        waiting = {e.reply_to_id for e in waits}
+        waiting, waiting_entries = {e.reply_to_id for e in waits}, {e.tweet_id for e in waits}
         wanted_posts = {e.tweet_id for e in candidates} | {e.original_id for e in candidates} | waiting
         tweets_future = _pool.submit(self._tweets.get_many, wanted_posts)
         # Whom the reader follows, and since when: the reply rule, and whether a parent's fan-out
@@ -322,7 +322,7 @@ class Reader:
             if viewer and viewer.answers_a_stranger(e) and e.reply_to_author_id not in followed:
                 continue  # a reply to someone the reader does not follow
             since = followed.get(e.reply_to_author_id)
-            if (e.reply_to_id in waiting and e.reply_to_id not in arrived and e.reply_to_id in tweets
+            if (e.tweet_id in waiting_entries and e.reply_to_id not in arrived and e.reply_to_id in tweets
                     and since is not None and since < ids.timestamp_ms(e.reply_to_id)):
                 continue  # the post it answers is still on its way to this timeline
             if e.is_repost:
