@@ -219,3 +219,7 @@ def test_given_the_sample_events_when_replayed_then_each_route_family_answers(h)
     home = h.api.handler(as_alice("api_home_timeline.json"), LambdaContext("api"))
     assert home["statusCode"] == 200
     assert [i["author"]["handle"] for i in json.loads(home["body"])["items"]] == ["bob", "alice"]
+    mute = h.api.handler(as_alice("api_mute.json"), LambdaContext("api"))
+    assert mute["statusCode"] == 200 and json.loads(mute["body"])["muting"] is True
+    home = h.api.handler(as_alice("api_home_timeline.json"), LambdaContext("api"))
+    assert [i["author"]["handle"] for i in json.loads(home["body"])["items"]] == ["alice"]
