@@ -847,3 +847,18 @@ def test_given_a_celebrity_followed_without_reposts_whose_newest_entries_are_all
     for post in shared:
         h.repost(star, post)
     assert h.home_items(reader, limit=5) == [(older, None)]  # each Query asks for 5 + 5 + 40
+
+
+@pytest.mark.parametrize("hide", ["mute", "block"])
+def test_given_a_followee_reposts_a_reply_to_an_account_the_reader_hides_then_the_repost_is_hidden(h, hide):
+    """Found by the property test: a repost shows the reply it shares, and that reply answers
+    an account the reader blocks or mutes."""
+    reader, reposter, replier, hidden = (h.sign_up(n) for n in ("reader", "reposter", "replier", "hidden"))
+    h.follow(reader, "reposter")
+    h.drain()
+    reply = h.post(replier, "answering", reply_to_id=h.post(hidden, "the post answered"))
+    h.repost(reposter, reply)
+    h.drain()
+    assert h.home_items(reader) == [(reply, "reposter")]
+    getattr(h, hide)(reader, "hidden")
+    assert h.home_items(reader) == []

@@ -325,6 +325,8 @@ class Reader:
             if (e.tweet_id in waiting_entries and e.reply_to_id not in arrived and e.reply_to_id in tweets
                     and since is not None and since < ids.timestamp_ms(e.reply_to_id)):
                 continue  # the post it answers is still on its way to this timeline
+            if viewer and e.is_repost and tweet.reply_to_author_id in viewer.hidden:
+                continue  # a repost of a reply to an account the reader blocks or mutes
             if e.is_repost:
                 reposter = profiles.get(row.author_id)
                 if reposter is not None:
