@@ -422,5 +422,8 @@ def test_given_random_graph_changes_and_shuffled_delivery_then_every_home_timeli
                  "a block removed a follow", "an entry hidden by a block", "an entry hidden by a mute",
                  "a follow without reposts", "a repost left out: followed without reposts",
                  "reposts switched back on", "a repost made again", "a reposted post deleted",
-                 "a repost of a reply shown", "a repost of a reply hidden for whom it answers"):
+                 "a repost of a reply shown"):
         assert SEEN[what], f"no example reached: {what}"
+    # Counted, not required: the ci draws seldom reach it; it has its own unit test
+    # (test_replies_reposts_blocks.py: a followee reposts a reply to an account the reader hides).
+    print("repost of a reply hidden for whom it answers:", SEEN["a repost of a reply hidden for whom it answers"])
