@@ -862,3 +862,19 @@ def test_given_a_followee_reposts_a_reply_to_an_account_the_reader_hides_then_th
     assert h.home_items(reader) == [(reply, "reposter")]
     getattr(h, hide)(reader, "hidden")
     assert h.home_items(reader) == []
+
+
+def test_given_a_block_then_the_blocked_account_no_longer_sees_the_blocker_even_through_others_reposts(h):
+    """A block works both ways in home timelines: the blocked account sees nothing by the
+    blocker either, not even a third account's repost of it, from the moment the call answers."""
+    blocker, blocked, sharer = h.sign_up("blocker"), h.sign_up("blocked"), h.sign_up("sharer")
+    h.follow(blocked, "sharer")
+    h.drain()
+    post = h.post(blocker, "not for you")
+    h.repost(sharer, post)
+    h.drain()
+    assert h.home_items(blocked) == [(post, "sharer")]
+    h.block(blocker, "blocked")
+    assert h.home_items(blocked) == []
+    h.unblock(blocker, "blocked")
+    assert h.home_items(blocked) == [(post, "sharer")]

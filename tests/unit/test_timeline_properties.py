@@ -11,8 +11,9 @@ from the graph and the posts, exactly as the contract defines it:
   own id);
 - an entry is hidden when the same post (itself or a repost of it) is among the 40 older
   RAW entries below it; when its post's author, its reposter or the account a reply answers
-  is blocked or muted by the reader; and, for a reply written by someone else (not a
-  repost), unless it answers the reader, its own author or an account the reader follows.
+  is blocked or muted by the reader, or blocks the reader; and, for a reply written by
+  someone else (not a repost), unless it answers the reader, its own author or an account
+  the reader follows.
 
 Items are compared as (post id, reposter's handle or None), every page of 7.
 
@@ -99,7 +100,7 @@ class TimelineMachine(RuleBasedStateMachine):
 
     def expected_home(self, reader: int) -> list[tuple[str, str | None]]:
         followed = {x for f, x in self.follows if f == reader}
-        blocked = {b for a, b in self.blocks if a == reader}
+        blocked = {b for a, b in self.blocks if a == reader} | {a for a, b in self.blocks if b == reader}
         muted = {m for a, m in self.mutes if a == reader}
         raw = self.raw(reader)
         SEEN["a repost left out: followed without reposts"] += sum(

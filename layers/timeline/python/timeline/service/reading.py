@@ -66,10 +66,10 @@ class _Viewer:
     """The reader of a home timeline, as its filters need them."""
     user_id: int
     celebrities: dict[int, bool]  # followed celebrities -> whether their reposts show
-    hidden: frozenset[int]  # blocked and muted accounts
+    hidden: frozenset[int]  # accounts the reader blocks or mutes, or who block the reader
 
     def shows(self, e: Entry) -> bool:
-        """Blocks and mutes: nothing by, reposted by, or answering a hidden account."""
+        """Blocks (both ways) and mutes: nothing by, reposted by, or answering a hidden account."""
         return not (e.author_id in self.hidden or e.via_id in self.hidden or e.reply_to_author_id in self.hidden)
 
     def _others_reply(self, e: Entry) -> bool:

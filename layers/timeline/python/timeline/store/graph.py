@@ -15,10 +15,11 @@ from pynamodb.transactions import TransactWrite
 from timeline.store.batching import BatchWriter
 from timeline.store.tables import EdgeModel, UserModel, cancellation_codes, padded
 
-FOLLOWING, FOLLOWER, UNFOLLOWED, BLOCKED_BY = "following#", "follower#", "unfollowed#", "blocked_by#"
-# Everything a home read needs from the graph sorts under one prefix: one Query lists it.
+FOLLOWING, FOLLOWER, UNFOLLOWED = "following#", "follower#", "unfollowed#"
+# Everything a home read needs from the graph sorts under one prefix: one Query lists it. The
+# mirror of a block hides the blocker from the blocked account's home timeline too.
 HOME = "home#"
-CELEBRITY, BLOCK, MUTE = HOME + "celebrity#", HOME + "block#", HOME + "mute#"
+CELEBRITY, BLOCK, MUTE, BLOCKED_BY = HOME + "celebrity#", HOME + "block#", HOME + "mute#", HOME + "blocked_by#"
 
 # A tombstone outlives every fan-out message that could have been planned before its unfollow
 # (the queue keeps messages 4 days; the dead-letter queue 14). Older messages check edges.
@@ -53,7 +54,7 @@ class Follower(NamedTuple):
 class HomeEdges:
     """What a home read needs from the reader's graph partition."""
     celebrities: dict[int, bool]  # followed celebrity -> whether its reposts show
-    hidden: frozenset[int]  # blocked or muted accounts
+    hidden: frozenset[int]  # accounts blocked or muted by the reader, or blocking the reader
 
 
 def other_of(edge: str) -> int:
@@ -285,8 +286,8 @@ class GraphStore:
 
     def home_edges(self, user_id: int) -> HomeEdges:
         """The celebrities a reader follows (merged into their home timeline at read time) and
-        the accounts they block or mute, in one Query, read consistently: a block or mute
-        holds from the moment its call answered."""
+        the accounts they block, mute or are blocked by, in one Query, read consistently: a
+        block or mute holds from the moment its call answered."""
         celebrities, hidden = {}, set()
         for e in EdgeModel.query(user_id, EdgeModel.edge.startswith(HOME), consistent_read=True,
                                  attributes_to_get=["edge", "other_id", "no_reposts"]):

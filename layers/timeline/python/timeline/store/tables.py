@@ -117,12 +117,13 @@ class EdgeModel(_Base):
     """One direction of a relationship, in the owner's partition.
 
     edge = "following#<id>" | "follower#<id>" | "home#celebrity#<id>" | "home#block#<id>" |
-    "home#mute#<id>" | "blocked_by#<id>" | "unfollowed#<id>" | "repost#<post id>" (ids
+    "home#mute#<id>" | "home#blocked_by#<id>" | "unfollowed#<id>" | "repost#<post id>" (ids
     zero-padded). The "home#" edges are everything a home timeline read needs from the graph,
     in one Query: the celebrities it must merge (repeating the following edges of celebrity
     accounts, so the read never walks the whole following list) and the accounts it hides.
     A "blocked_by" edge mirrors a block in the blocked account's partition, so a follow or a
-    user-timeline read checks it in the caller's own partition. A "repost" edge claims the
+    user-timeline read checks it in the caller's own partition, and the blocked account's
+    home read hides the blocker. A "repost" edge claims the
     owner's one repost of a post (other_id is the repost's id). A follower edge carries when its follower was last stamped active (`seen_at`), so
     fan-out skips inactive readers from the page it reads anyway. An unfollowed edge is a
     tombstone in the followee's partition (expiring): a fan-out message planned before the
