@@ -49,10 +49,9 @@ class Tweet:
     def as_entry(self) -> Entry:
         """What a home timeline holds for this row: enough to merge, dedupe and filter a page
         without reading the post."""
-        if self.repost_of_id is not None:
-            return Entry(self.tweet_id, self.repost_of_author_id, self.author_id, self.repost_of_id)
-        return Entry(self.tweet_id, self.author_id, self.author_id, self.tweet_id,
-                     self.reply_to_id, self.reply_to_author_id)
+        return Entry.of_row(self.tweet_id, self.author_id, repost_of_id=self.repost_of_id,
+                            repost_of_author_id=self.repost_of_author_id, reply_to_id=self.reply_to_id,
+                            reply_to_author_id=self.reply_to_author_id)
 
 
 class Entry(NamedTuple):
@@ -71,6 +70,30 @@ class Entry(NamedTuple):
     @property
     def is_repost(self) -> bool:
         return self.original_id != self.tweet_id
+
+    @classmethod
+    def of_row(cls, tweet_id, author_id, *, repost_of_id=None, repost_of_author_id=None,
+               reply_to_id=None, reply_to_author_id=None) -> Entry:
+        """The entry a TweetsTable row makes (a post by its author, or a repost by the
+        reposter), from the row or from its ByAuthor index item."""
+        tweet_id, author_id = int(tweet_id), int(author_id)
+        if repost_of_id is not None:
+            return cls(tweet_id, int(repost_of_author_id), author_id, int(repost_of_id))
+        return cls(tweet_id, author_id, author_id, tweet_id, optional_int(reply_to_id),
+                   optional_int(reply_to_author_id))
+
+    @classmethod
+    def stored(cls, tweet_id, author_id, via_id=None, original_id=None, reply_to_id=None,
+               reply_to_author_id=None) -> Entry:
+        """An entry as a timeline item or a queue message holds it (numbers or decimal strings);
+        one written before reposts has no via or original: its author, and itself."""
+        tweet_id, author_id = int(tweet_id), int(author_id)
+        return cls(tweet_id, author_id, optional_int(via_id) or author_id, optional_int(original_id) or tweet_id,
+                   optional_int(reply_to_id), optional_int(reply_to_author_id))
+
+
+def optional_int(value) -> int | None:
+    return int(value) if value is not None else None
 
 
 @dataclass(frozen=True)

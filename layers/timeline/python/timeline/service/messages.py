@@ -28,10 +28,8 @@ def add(e: Entry, owners: list[int], planned_at: int) -> dict:
 
 def entry_of(message: dict) -> Entry:
     """The entry an `add` carries (messages queued before reposts name only the post)."""
-    tweet_id, author_id = int(message["tweet_id"]), int(message["author_id"])
-    opt = (lambda key: int(message[key]) if message.get(key) is not None else None)
-    return Entry(tweet_id, author_id, opt("via_id") or author_id, opt("original_id") or tweet_id,
-                 opt("reply_to_id"), opt("reply_to_author_id"))
+    return Entry.stored(message["tweet_id"], message["author_id"], message.get("via_id"),
+                        message.get("original_id"), message.get("reply_to_id"), message.get("reply_to_author_id"))
 
 
 def remove(tweet_id: int, owners: list[int]) -> dict:

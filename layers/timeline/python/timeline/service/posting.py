@@ -70,9 +70,8 @@ class Posting:
             parent = self._tweets.get(reply_to_id)
             if parent is None:
                 raise Unprocessable(f"reply_to_id {reply_to_id} does not exist", code="reply_target_missing")
-            if parent.is_repost:  # answering a repost answers the post it shows
-                parent = self.get(parent.repost_of_id)
-                reply_to_id = parent.tweet_id
+            parent = self._shown(parent)  # answering a repost answers the post it shows
+            reply_to_id = parent.tweet_id
             self._not_blocked(author_id, parent.author_id)
             reply_to_author_id = parent.author_id
         return self._mint(lambda tweet_id: Tweet(
@@ -100,9 +99,7 @@ class Posting:
         a repost reposts the post it shows. The repost is a row of its own, so it reaches the
         reposter's followers through the same fan-out as a post (or, from a celebrity, the
         same read-time merge)."""
-        original = self.get(tweet_id)
-        if original.is_repost:
-            original = self.get(original.repost_of_id)
+        original = self._shown(self.get(tweet_id))
         self._not_blocked(reposter.user_id, original.author_id)
         try:
             repost = self._mint(lambda repost_id: Tweet(
@@ -132,14 +129,16 @@ class Posting:
             raise NotFound(f"no post {tweet_id}", code="tweet_not_found")
         return tweet
 
+    def _shown(self, tweet: Tweet) -> Tweet:
+        """The post a row shows: itself, or for a repost the post it shares (404 if gone)."""
+        return self.get(tweet.repost_of_id) if tweet.is_repost else tweet
+
     def view(self, caller_id: int, tweet_id: int) -> tuple[Tweet, Tweet | None]:
         """A post as a reader sees it: (the post shown, the repost that shares it or None)."""
-        tweet = self.get(tweet_id)
-        repost = None
-        if tweet.is_repost:
-            repost, tweet = tweet, self.get(tweet.repost_of_id)
+        row = self.get(tweet_id)
+        tweet = self._shown(row)
         self._not_blocked(caller_id, tweet.author_id)
-        return tweet, repost
+        return tweet, (row if row.is_repost else None)
 
     def delete(self, caller_id: int, tweet_id: int) -> None:
         tweet = self.get(tweet_id)

@@ -19,14 +19,8 @@ def entry(owner_id: int, e: Entry, expires_at: int) -> TimelineEntryModel:
                               expires_at=expires_at)
 
 
-def _num(value) -> int | None:
-    return int(value) if value is not None else None
-
-
 def to_entry(m: TimelineEntryModel) -> Entry:
-    tweet_id, author_id = int(m.tweet_id), int(m.author_id)
-    return Entry(tweet_id, author_id, _num(m.via_id) or author_id, _num(m.original_id) or tweet_id,
-                 _num(m.reply_to_id), _num(m.reply_to_author_id))
+    return Entry.stored(m.tweet_id, m.author_id, m.via_id, m.original_id, m.reply_to_id, m.reply_to_author_id)
 
 
 class TimelineStore:

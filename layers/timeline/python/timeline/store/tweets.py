@@ -8,7 +8,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from timeline.records import Entry, Tweet
+from timeline.records import Entry, Tweet, optional_int
 from timeline.store.batching import BatchWriter
 from timeline.store.tables import EdgeModel, TweetModel, cancellation_codes, padded
 from timeline.store.timelines import entry
@@ -27,23 +27,17 @@ class NotAuthor(Exception):
 def to_tweet(m: TweetModel) -> Tweet:
     return Tweet(
         tweet_id=int(m.tweet_id), author_id=int(m.author_id), text=m.text, created_at=int(m.created_at),
-        reply_to_id=int(m.reply_to_id) if m.reply_to_id is not None else None,
-        reply_to_author_id=int(m.reply_to_author_id) if m.reply_to_author_id is not None else None,
+        reply_to_id=optional_int(m.reply_to_id), reply_to_author_id=optional_int(m.reply_to_author_id),
         media_keys=tuple(m.media_keys or ()), fanout=bool(m.fanout),
-        repost_of_id=_num(m.repost_of_id), repost_of_author_id=_num(m.repost_of_author_id),
+        repost_of_id=optional_int(m.repost_of_id), repost_of_author_id=optional_int(m.repost_of_author_id),
     )
-
-
-def _num(value) -> int | None:
-    return int(value) if value is not None else None
 
 
 def index_entry(m: TweetModel) -> Entry:
     """An entry from a ByAuthor index item (keys plus the projected entry attributes)."""
-    tweet_id, author_id = int(m.tweet_id), int(m.author_id)
-    if m.repost_of_id is not None:
-        return Entry(tweet_id, int(m.repost_of_author_id), author_id, int(m.repost_of_id))
-    return Entry(tweet_id, author_id, author_id, tweet_id, _num(m.reply_to_id), _num(m.reply_to_author_id))
+    return Entry.of_row(m.tweet_id, m.author_id, repost_of_id=m.repost_of_id,
+                        repost_of_author_id=m.repost_of_author_id, reply_to_id=m.reply_to_id,
+                        reply_to_author_id=m.reply_to_author_id)
 
 
 def from_image(image: dict) -> Tweet:
