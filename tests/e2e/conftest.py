@@ -122,22 +122,16 @@ class Api:
         assert resp.status_code == 200, resp.text
         return resp.json()
 
-    def post(self, token: str, text: str) -> str:
-        resp = self.request("POST", "/v1/tweets", token, json={"text": text})
+    def post(self, token: str, text: str, reply_to_id: str | None = None) -> str:
+        body = {"text": text, **({"reply_to_id": reply_to_id} if reply_to_id else {})}
+        resp = self.request("POST", "/v1/tweets", token, json=body)
         assert resp.status_code == 201, resp.text
         return resp.json()["id"]
 
     def timeline_ids(self, token: str, limit: int = 50) -> list[str]:
-        resp = self.request("GET", f"/v1/timeline?limit={limit}", token)
-        assert resp.status_code == 200, resp.text
-        return [item["id"] for item in resp.json()["items"]]
+        return [item["id"] for item in self.timeline(token, limit)]
 
     # -- replies, reposts, follow options, blocks and mutes (issue 8) --
-
-    def reply(self, token: str, text: str, reply_to_id: str) -> str:
-        resp = self.request("POST", "/v1/tweets", token, json={"text": text, "reply_to_id": reply_to_id})
-        assert resp.status_code == 201, resp.text
-        return resp.json()["id"]
 
     def timeline(self, token: str, limit: int = 50) -> list[dict]:
         """The home timeline's items (TweetView dicts), newest first."""

@@ -28,8 +28,8 @@ def test_a_reply_to_a_stranger_is_hidden_and_a_self_thread_reply_shows_after_its
     api.follow(reader_token, author)
     parent = api.post(author_token, "thread 1/2")
     theirs = api.post(stranger_token, "a stranger's post")
-    to_stranger = api.reply(author_token, "I disagree", theirs)
-    own = api.reply(author_token, "thread 2/2", parent)
+    to_stranger = api.post(author_token, "I disagree", theirs)
+    own = api.post(author_token, "thread 2/2", parent)
     # The reader sees the thread, its reply after (above) the parent, and not the reply to a stranger
     eventually(lambda: entries(api.timeline(reader_token)) == [(own, None), (parent, None)])
     items = api.timeline(reader_token)
@@ -134,7 +134,7 @@ def test_mute_hides_at_once_and_unmute_restores(api):
     elsewhere = api.post(other_token, "from someone the reader does not follow")
     api.repost(loud_token, elsewhere)
     calm = api.post(friend_token, "calm")
-    answer = api.reply(friend_token, "replying to the noise", noisy)
+    answer = api.post(friend_token, "replying to the noise", noisy)
     everything = [(answer, None), (calm, None), (elsewhere, loud), (noisy, None)]
     eventually(lambda: entries(api.timeline(reader_token)) == everything)
 

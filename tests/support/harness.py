@@ -297,6 +297,20 @@ class Harness:
                                              AttributeNames=["All"]).get("Messages", [])
         return [sqs_record(m, self.queue_arn, "us-east-1") for m in received]
 
+    def dispatch_pending(self) -> None:
+        """Run dispatch on every pending stream record, leaving the queued work unprocessed."""
+        while records := self._stream_records():
+            assert not self.run_dispatch(records).get("batchItemFailures")
+
+    def take_queued(self) -> list[dict]:
+        """Take every visible message off the queue (as SQS records), unprocessed."""
+        out = []
+        while batch := self._queue_records():
+            out += batch
+        for m in out:
+            self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["receiptHandle"])
+        return out
+
     def run_worker(self, records: list[dict]) -> dict:
         event = {"Records": records}
         self.worker_batches.append(event)

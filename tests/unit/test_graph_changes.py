@@ -14,22 +14,6 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from tests.support.harness import LambdaContext
 
 
-def queued_messages(h) -> list[dict]:
-    """Take every visible message off the queue (as SQS records), unprocessed."""
-    out = []
-    while batch := h._queue_records():
-        out += batch
-    for m in out:
-        boto3.client("sqs").delete_message(QueueUrl=h.queue_url, ReceiptHandle=m["receiptHandle"])
-    return out
-
-
-def dispatch_pending(h) -> None:
-    """Run dispatch on every pending stream record, leaving the queued work unprocessed."""
-    while records := h._stream_records():
-        assert not h.run_dispatch(records).get("batchItemFailures")
-
-
 def edges(h, owner: int, prefix: str) -> list[int]:
     items = boto3.client("dynamodb").query(
         TableName=h.settings.graph_table, KeyConditionExpression="user_id = :u AND begins_with(edge, :p)",
@@ -156,8 +140,8 @@ def test_given_follow_unfollow_follow_when_messages_arrive_in_any_order_and_twic
     h.follow(alice, "bob")
     h.unfollow(alice, "bob")
     h.follow(alice, "bob")
-    dispatch_pending(h)
-    messages = queued_messages(h)
+    h.dispatch_pending()
+    messages = h.take_queued()
     assert [json.loads(m["body"])["op"] for m in messages] == ["sync_follow"] * 3
     # And the worker gets them shuffled, each one twice
     replay = messages + messages
@@ -170,8 +154,8 @@ def test_given_follow_unfollow_follow_when_messages_arrive_in_any_order_and_twic
     h.unfollow(alice, "bob")
     h.follow(alice, "bob")
     h.unfollow(alice, "bob")
-    dispatch_pending(h)
-    replay = queued_messages(h) * 2
+    h.dispatch_pending()
+    replay = h.take_queued() * 2
     rng.shuffle(replay)
     for m in replay:
         h.run_worker([m])
@@ -183,8 +167,8 @@ def test_given_a_fan_out_planned_before_an_unfollow_when_applied_after_its_clean
     h.follow(alice, "bob")
     h.drain()
     post = h.post(bob, "in flight")
-    dispatch_pending(h)
-    late_add = queued_messages(h)  # the add for alice, not applied yet
+    h.dispatch_pending()
+    late_add = h.take_queued()  # the add for alice, not applied yet
     # When alice unfollows and the cleanup runs first
     h.unfollow(alice, "bob")
     h.drain()
@@ -202,8 +186,8 @@ def test_given_a_remove_applied_before_its_add_then_no_orphan_entry_is_left(h):
     h.follow(alice, "bob")
     h.drain()
     post = h.post(bob, "soon gone")
-    dispatch_pending(h)
-    late_add = queued_messages(h)
+    h.dispatch_pending()
+    late_add = h.take_queued()
     h.delete(bob, post)
     h.drain()
     for m in late_add:
@@ -506,7 +490,7 @@ def test_given_the_sample_users_and_graph_stream_events_when_dispatched_then_wor
         record["dynamodb"]["Keys"]["edge"]["S"] = f"following#{bob:020d}"
         record["eventSourceARN"] = h.stream_of("GraphTableName")
     assert h.dispatch.handler(event, LambdaContext("fanout_dispatch")) == {"batchItemFailures": []}
-    assert [json.loads(m["body"]) for m in queued_messages(h)] == [
+    assert [json.loads(m["body"]) for m in h.take_queued()] == [
         {"op": "sync_follow", "owner": str(alice), "account": str(bob)}]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 
-import boto3
 import pytest
 
 CELEBRITY = pytest.mark.stack(CelebrityThreshold="3")
@@ -38,22 +37,6 @@ def assert_kind(h, account: int, celebrity: bool) -> None:
 
 def ids(items: list[tuple[str, str | None]]) -> list[str]:
     return [i for i, _ in items]
-
-
-def dispatch_pending(h) -> None:
-    """Run dispatch on every pending stream record, leaving the queued work unprocessed."""
-    while records := h._stream_records():
-        assert not h.run_dispatch(records).get("batchItemFailures")
-
-
-def queued_messages(h) -> list[dict]:
-    """Take every visible message off the queue (as SQS records), unprocessed."""
-    out = []
-    while batch := h._queue_records():
-        out += batch
-    for m in out:
-        boto3.client("sqs").delete_message(QueueUrl=h.queue_url, ReceiptHandle=m["receiptHandle"])
-    return out
 
 
 def adds_by_post(records: list[dict]) -> dict[str, dict]:
@@ -219,8 +202,8 @@ def test_given_a_reply_whose_parent_has_not_reached_the_reader_when_the_reply_ar
     h.drain()
     parent = h.post(author if parent_by == "author" else other, "the parent")
     reply = h.post(author, "the reply", reply_to_id=parent)
-    dispatch_pending(h)
-    queued = queued_messages(h)
+    h.dispatch_pending()
+    queued = h.take_queued()
     adds = adds_by_post(queued)
     assert json.loads(adds[reply]["body"])["owners"] == [str(reader)]
     # When the reply's add is applied before the parent's
@@ -243,8 +226,8 @@ def test_given_a_reply_whose_parent_never_arrives_when_an_hour_has_passed_then_t
     h.drain()
     parent = h.post(other, "the parent")
     reply = h.post(author, "the reply", reply_to_id=parent)
-    dispatch_pending(h)
-    adds = adds_by_post(queued_messages(h))
+    h.dispatch_pending()
+    adds = adds_by_post(h.take_queued())
     apply(h, [adds[reply]])  # the parent's add is lost
     from timeline import clock  # importable once the harness has put the layer on the path
     assert h.home_items(reader) == []
@@ -520,16 +503,23 @@ def test_given_a_post_reposted_by_more_accounts_than_a_page_when_deleted_then_ev
     assert sum(1 for m in drops if m["op"] == "drop_reposts") >= 3  # one page per repost
 
 
-def test_given_a_repost_undone_before_its_fan_out_is_applied_then_no_entry_is_left(h):
+def repost_in_flight(h) -> tuple[int, int, str, str, list[dict]]:
+    """A reader follows a reposter, who reposts a post; the repost's fan-out is planned but
+    not applied. Returns (reader, reposter, original, repost id, the queued records)."""
     reader, reposter, author = h.sign_up("reader"), h.sign_up("reposter"), h.sign_up("author")
     h.follow(reader, "reposter")
     h.drain()
-    original = h.post(author, "briefly shared")
+    original = h.post(author, "shared")
     h.drain()
     repost_id = h.repost(reposter, original)
-    dispatch_pending(h)
-    late = queued_messages(h)
+    h.dispatch_pending()
+    late = h.take_queued()
     assert repost_id in adds_by_post(late)
+    return reader, reposter, original, repost_id, late
+
+
+def test_given_a_repost_undone_before_its_fan_out_is_applied_then_no_entry_is_left(h):
+    reader, reposter, original, repost_id, late = repost_in_flight(h)
     # When the repost is undone and its cleanup runs before the add
     h.unrepost(reposter, original)
     h.drain()
@@ -540,14 +530,7 @@ def test_given_a_repost_undone_before_its_fan_out_is_applied_then_no_entry_is_le
 
 
 def test_given_a_repost_in_flight_when_the_reader_turns_the_reposters_reposts_off_then_it_does_not_land(h):
-    reader, reposter, author = h.sign_up("reader"), h.sign_up("reposter"), h.sign_up("author")
-    h.follow(reader, "reposter")
-    h.drain()
-    original = h.post(author, "shared")
-    h.drain()
-    repost_id = h.repost(reposter, original)
-    dispatch_pending(h)
-    late = queued_messages(h)
+    reader, reposter, _, repost_id, late = repost_in_flight(h)
     h.follow(reader, "reposter", reposts=False)
     h.drain()
     apply(h, late)
