@@ -121,6 +121,10 @@ class UnhostedResources:
       service APIs before the stack, and their Refs/GetAtts replaced by the real values.
     - S3 bucket policies: dropped. The template's only one denies plain-HTTP access, which
       means nothing on an emulator served over http://127.0.0.1.
+    - S3 bucket settings moto's CloudFormation ignores (it applies only encryption and tags):
+      notifications, lifecycle rules, CORS, public access block and ownership controls are
+      applied with the S3 API once the stack exists. SQS queue policies likewise, with
+      SetQueueAttributes. Their Refs and GetAtts travel through stack outputs.
     - CloudWatch alarms: their dimension values become stack outputs so CloudFormation
       resolves them; the alarms are then created with PutMetricAlarm.
 
@@ -128,7 +132,11 @@ class UnhostedResources:
     """
 
     HANDLED = ("AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
-               "AWS::SecretsManager::Secret", "AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy")
+               "AWS::SecretsManager::Secret", "AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy",
+               "AWS::SQS::QueuePolicy")
+    # Bucket properties applied after the stack, through the S3 API (see _BucketSettings).
+    BUCKET_SETTINGS = ("NotificationConfiguration", "LifecycleConfiguration", "CorsConfiguration",
+                       "PublicAccessBlockConfiguration", "OwnershipControls")
 
     def __init__(self, session: boto3.Session, endpoint_url: str | None, stack_name: str,
                  params: dict[str, str], region: str):
@@ -138,6 +146,7 @@ class UnhostedResources:
         self.attrs: dict[tuple[str, str], str] = {}
         self.alarms: dict[str, dict[str, Any]] = {}
         self.report: list[str] = []
+        self.deferred: list[tuple[str, str, Any]] = []  # (logical id, what, settings with placeholders)
 
     def client(self, service: str):
         return self.session.client(service, endpoint_url=self.endpoint_url, region_name=self.region)
@@ -154,16 +163,73 @@ class UnhostedResources:
         for name in [o for o, v in cfn.get("Outputs", {}).items() if _refs(v) & api_ids]:
             del cfn["Outputs"][name]
 
+        for lid, res in resources.items():
+            if res["Type"] == "AWS::S3::Bucket":
+                props = res.get("Properties", {})
+                for name in self.BUCKET_SETTINGS:
+                    if name in props:
+                        self._defer(lid, name, props.pop(name), cfn)
+
         # Order matters: the client needs the pool id.
         for kind in self.HANDLED:
             for lid in [lid for lid, r in resources.items() if r["Type"] == kind]:
                 res = resources.pop(lid)
                 props = res.get("Properties", {})
-                if kind not in ("AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy"):
+                if kind not in ("AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"):
                     props = self._resolve(props)  # the others point into the stack
                 getattr(self, "_create_" + kind.split("::")[1].lower())(lid, props, cfn)
+                for other in resources.values():  # nothing may wait for a resource that is gone
+                    depends = other.get("DependsOn")
+                    if isinstance(depends, str):
+                        depends = [depends]
+                    if depends and lid in depends:
+                        other["DependsOn"] = [d for d in depends if d != lid]
         cfn = _substitute(cfn, self.refs, self.attrs)
         return cfn
+
+    def _defer(self, lid: str, what: str, settings: Any, cfn: dict[str, Any]) -> None:
+        """Keep `settings` for after the stack exists; every intrinsic in it becomes a stack
+        output (CloudFormation resolves it) and a placeholder until then."""
+        outputs = cfn.setdefault("Outputs", {})
+
+        def hoist(node: Any) -> Any:
+            if isinstance(node, dict):
+                if len(node) == 1 and next(iter(node)) in ("Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join"):
+                    name = f"LocalDeferred{len(outputs)}"
+                    outputs[name] = {"Value": node}
+                    return {_PLACEHOLDER: name}
+                return {k: hoist(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [hoist(v) for v in node]
+            return node
+
+        self.deferred.append((lid, what, hoist(settings)))
+
+    def _create_sqs(self, lid: str, props: dict[str, Any], cfn: dict[str, Any]) -> None:
+        self._defer(lid, "QueuePolicy", props, cfn)
+
+    def apply_deferred(self, outputs: dict[str, str], physical: dict[str, str]) -> None:
+        """Apply what moto's CloudFormation would have ignored, with the stack's real values."""
+        def fill(node: Any) -> Any:
+            if isinstance(node, dict):
+                if set(node) == {_PLACEHOLDER}:
+                    return outputs.pop(node[_PLACEHOLDER])
+                return {k: fill(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [fill(v) for v in node]
+            return node
+
+        s3, sqs = self.client("s3"), self.client("sqs")
+        for lid, what, settings in self.deferred:
+            settings = fill(settings)
+            if what == "QueuePolicy":
+                for url in settings["Queues"]:
+                    sqs.set_queue_attributes(QueueUrl=url, Attributes={
+                        "Policy": json.dumps(settings["PolicyDocument"])})
+                self.report.append(f"{lid} (AWS::SQS::QueuePolicy): set via SetQueueAttributes")
+                continue
+            _BucketSettings(s3, physical[lid]).apply(what, settings)
+            self.report.append(f"{lid} (AWS::S3::Bucket): {what} put via the S3 API")
 
     def _resolve(self, props: dict[str, Any]) -> dict[str, Any]:
         pseudo = {"AWS::Region": self.region, "AWS::StackName": self.stack_name,
@@ -227,6 +293,73 @@ class UnhostedResources:
         return names
 
 
+_PLACEHOLDER = "LocalDeferredOutput"
+
+
+class _BucketSettings:
+    """CloudFormation's AWS::S3::Bucket properties in the S3 API's shapes."""
+
+    def __init__(self, s3: Any, bucket: str):
+        self.s3, self.bucket = s3, bucket
+
+    def apply(self, what: str, props: dict[str, Any]) -> None:
+        getattr(self, "_" + what)(props)
+
+    def _NotificationConfiguration(self, props: dict[str, Any]) -> None:  # noqa: N802
+        unsupported = sorted(set(props) - {"QueueConfigurations"})
+        if unsupported:
+            raise ValueError(f"bucket {self.bucket}: {', '.join(unsupported)} are not supported locally "
+                             "(only S3 -> SQS notifications)")
+        queues = []
+        for conf in props.get("QueueConfigurations", []):
+            entry = {"QueueArn": conf["Queue"], "Events": [conf["Event"]]}
+            rules = conf.get("Filter", {}).get("S3Key", {}).get("Rules")
+            if rules:
+                entry["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
+            queues.append(entry)
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.bucket, NotificationConfiguration={"QueueConfigurations": queues})
+
+    def _LifecycleConfiguration(self, props: dict[str, Any]) -> None:  # noqa: N802
+        rules = []
+        for rule in props["Rules"]:
+            tags = [{"Key": t["Key"], "Value": t["Value"]} for t in rule.get("TagFilters", [])]
+            prefix = rule.get("Prefix", "")
+            if tags and (prefix or len(tags) > 1):
+                selector = {"And": {"Prefix": prefix, "Tags": tags}}
+            elif tags:
+                selector = {"Tag": tags[0]}
+            else:
+                selector = {"Prefix": prefix}
+            out: dict[str, Any] = {"ID": rule.get("Id", ""), "Status": rule["Status"], "Filter": selector}
+            if "ExpirationInDays" in rule:
+                out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+            if "AbortIncompleteMultipartUpload" in rule:
+                days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+                out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(days)}
+            rules.append(out)
+        self.s3.put_bucket_lifecycle_configuration(Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})
+
+    def _CorsConfiguration(self, props: dict[str, Any]) -> None:  # noqa: N802
+        rules = []
+        for rule in props["CorsRules"]:
+            out = {k: rule[k] for k in ("AllowedMethods", "AllowedOrigins", "AllowedHeaders", "ExposedHeaders")
+                   if k in rule}
+            if "ExposedHeaders" in out:
+                out["ExposeHeaders"] = out.pop("ExposedHeaders")
+            if "MaxAge" in rule:
+                out["MaxAgeSeconds"] = int(rule["MaxAge"])
+            rules.append(out)
+        self.s3.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": rules})
+
+    def _PublicAccessBlockConfiguration(self, props: dict[str, Any]) -> None:  # noqa: N802
+        self.s3.put_public_access_block(Bucket=self.bucket, PublicAccessBlockConfiguration={
+            k: bool(v) if not isinstance(v, str) else v == "true" for k, v in props.items()})
+
+    def _OwnershipControls(self, props: dict[str, Any]) -> None:  # noqa: N802
+        self.s3.put_bucket_ownership_controls(Bucket=self.bucket, OwnershipControls={"Rules": props["Rules"]})
+
+
 def _zip_dir(folder: Path) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -279,6 +412,7 @@ def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = N
         for res in page["StackResourceSummaries"]:
             physical[res["LogicalResourceId"]] = res["PhysicalResourceId"]
     physical.update(adapter.refs)
+    adapter.apply_deferred(outputs, physical)
 
     lam = client("lambda")
     function_ids = [lid for lid, r in cfn["Resources"].items() if r["Type"] == "AWS::Lambda::Function"]

@@ -12,6 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 import http_errors
 import routes_auth
+import routes_media
 import routes_tweets
 import routes_users
 from timeline.observability import logger, metrics
@@ -26,6 +27,7 @@ http_errors.register(app)
 app.include_router(routes_auth.router)
 app.include_router(routes_users.router)
 app.include_router(routes_tweets.router)
+app.include_router(routes_media.router)
 
 app.enable_swagger(
     path="/v1/docs",

@@ -26,7 +26,8 @@ IdempotencyKey = Annotated[str | None, Header(
 def post_tweet(body: PostRequest, idempotency_key: IdempotencyKey = None) -> Response[TweetView]:
     author = caller(router)
     reply_to = int(body.reply_to_id) if body.reply_to_id is not None else None
-    tweet = services().posting.post(author, body.text, reply_to, idempotency_key)
+    tweet = services().posting.post(author, body.text, reply_to, idempotency_key,
+                                    tuple(int(m) for m in body.media_ids))
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=tweet_view(tweet, author))
 
 

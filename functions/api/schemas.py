@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, field_validator
 
 from timeline.text import check_post_text
 
@@ -17,8 +17,6 @@ Handle = Annotated[StrictStr, Field(pattern=HANDLE_PATTERN, description="1-15 le
                                     examples=["alice"])]
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
 Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
-PostText = Annotated[StrictStr, AfterValidator(check_post_text),
-                     Field(description="1-280 characters, counted as a reader sees them", examples=["hello"])]
 
 
 class Request(BaseModel):
@@ -36,9 +34,29 @@ class TokenRequest(Request):
     password: Annotated[StrictStr, Field(min_length=1, max_length=256)]
 
 
+MediaId = Annotated[StrictStr, Field(pattern=ID_PATTERN, description="a media_id from POST /v1/media")]
+
+
 class PostRequest(Request):
-    text: PostText
+    # Before text: whether the text may be empty depends on it.
+    media_ids: Annotated[list[MediaId], Field(max_length=4, description=(
+        "up to 4 of your uploads whose status is ready; each can be on one post"))] = []
+    text: Annotated[StrictStr, Field(description=(
+        "up to 280 characters, counted as a reader sees them; may be empty when the post has media"),
+        examples=["hello"])] = ""
     reply_to_id: Annotated[StrictStr | None, Field(pattern=ID_PATTERN)] = None
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, text: str, info: ValidationInfo) -> str:
+        return check_post_text(text, media=bool(info.data.get("media_ids")))
+
+
+class MediaUploadRequest(Request):
+    content_type: Annotated[StrictStr, Field(max_length=100, examples=["image/jpeg"], description=(
+        "image/jpeg, image/png, image/gif or image/webp"))]
+    content_length: Annotated[StrictInt, Field(ge=1, examples=[123456], description=(
+        "the file's size in bytes (at most MediaMaxBytes, 5 MB by default)"))]
 
 
 class FollowRequest(Request):
@@ -76,12 +94,52 @@ class RepostView(BaseModel):
     by: AuthorView = Field(description="who reposted it")
 
 
+class ImageView(BaseModel):
+    url: str = Field(description="a presigned GET URL, valid for an hour")
+    content_type: str
+    width: int
+    height: int
+
+
+class AttachmentView(BaseModel):
+    media_id: str
+    original: ImageView
+    preview: ImageView | None = Field(None, description=(
+        "at most 680x680, WebP; absent once the post is older than the variants live (20 days)"))
+
+
+class UploadForm(BaseModel):
+    url: str = Field(description="POST the file here as multipart/form-data")
+    fields: dict[str, str] = Field(description="send every one of these as form fields, then the file as `file`")
+    expires_at: str
+
+
+class MediaView(BaseModel):
+    media_id: str
+    status: str = Field(description="pending (being checked), ready (attach it to a post) or rejected")
+    content_type: str
+    created_at: str
+    reason: str | None = Field(None, description="rejected: a stable code, e.g. type_mismatch, too_many_pixels")
+    message: str | None = Field(None, description="rejected: what was wrong, in words")
+    width: int | None = None
+    height: int | None = None
+    post_id: str | None = Field(None, description="the post it is attached to")
+    original: ImageView | None = None
+    preview: ImageView | None = None
+
+
+class UploadView(MediaView):
+    upload: UploadForm
+    max_bytes: int
+
+
 class TweetView(BaseModel):
     id: str
     text: str
     created_at: str
     author: AuthorView
     reply_to_id: str | None = None
+    media: list[AttachmentView] = Field(default_factory=list)
     repost: RepostView | None = Field(None, description=(
         "set when a followee's repost brought this post: who reposted it, and when"))
 

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from timeline.observability import logger, metrics
+from timeline.service import messages
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 
@@ -20,6 +21,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
+    if message.get("op") == messages.ATTACH_MEDIA:
+        services.media_upkeep.attach(messages.media_of(message))
+        return
+    if message.get("op") == messages.DELETE_MEDIA:
+        services.media_upkeep.delete(messages.media_of(message))
+        return
     services.applier.apply(message)
     metrics.add_metric(name="TimelineEntriesWritten", unit=MetricUnit.Count, value=len(message.get("owners", [])))
 

@@ -95,6 +95,7 @@ class Harness:
         self.api = _load(specs["ApiFunction"].code_dir, f"api_app_{next(_counter)}")
         self.dispatch = _load(specs["FanoutDispatchFunction"].code_dir, f"dispatch_app_{next(_counter)}")
         self.worker = _load(specs["FanoutWorkerFunction"].code_dir, f"worker_app_{next(_counter)}")
+        self.media_processor = _load(specs["MediaProcessorFunction"].code_dir, f"media_app_{next(_counter)}")
         import wiring  # the api function's own module
         self.services = wiring.services()
         Harness._active = self
@@ -107,6 +108,10 @@ class Harness:
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         # Every stream dispatch reads (tweets, users, graph), in the template's order.
         self.stream_arns = [s.source_arn for s in stack.event_sources if s.function == "FanoutDispatchFunction"]
+        self.media_queue_url = stack.outputs["MediaQueueUrl"]
+        self.media_queue_arn = self._sqs.get_queue_attributes(
+            QueueUrl=self.media_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.bucket = stack.outputs["MediaBucketName"]
         self.dispatch_batches: list[dict] = []  # every event dispatch was given
         self.worker_batches: list[dict] = []
 
@@ -133,14 +138,18 @@ class Harness:
         ddb = boto3.client("dynamodb")
         names = self.stack.outputs
         for output in ("UsersTableName", "TweetsTableName", "GraphTableName", "TimelinesTableName",
-                       "IdempotencyTableName"):
+                       "IdempotencyTableName", "MediaTableName"):
             table = names[output]
             keys = [k["AttributeName"] for k in ddb.describe_table(TableName=table)["Table"]["KeySchema"]]
             items = ddb.scan(TableName=table, ProjectionExpression=", ".join(keys))["Items"]
             for start in range(0, len(items), 25):
                 ddb.batch_write_item(RequestItems={table: [
                     {"DeleteRequest": {"Key": item}} for item in items[start:start + 25]]})
-        for url in (self.queue_url, names["FanoutDeadLetterQueueUrl"]):
+        s3 = boto3.client("s3")
+        for obj in s3.list_objects_v2(Bucket=self.bucket).get("Contents", []):
+            s3.delete_object(Bucket=self.bucket, Key=obj["Key"])
+        for url in (self.queue_url, names["FanoutDeadLetterQueueUrl"], self.media_queue_url,
+                    names["MediaDeadLetterQueueUrl"]):
             while messages := self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
                 for m in messages:
                     self._sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
@@ -276,6 +285,53 @@ class Harness:
             cursor = reply.body.get("next_cursor")
             if not cursor:
                 return ids, partial
+
+    # ------------------------------------------------------------------ media
+    def objects(self) -> dict[str, bytes]:
+        """Every object in the media bucket, by key."""
+        s3 = boto3.client("s3")
+        return {o["Key"]: s3.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read()
+                for o in s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])}
+
+    def start_upload(self, user: int, content_type: str, size: int) -> Reply:
+        return self.request("POST", "/v1/media", as_user=user, body={"content_type": content_type,
+                                                                      "content_length": size})
+
+    def upload(self, user: int, data: bytes, content_type: str, *, declared: str | None = None,
+               process: bool = True) -> str:
+        """Request an upload form, put the bytes where it says (as the presigned POST would),
+        and by default run the processor on the notification. Returns the media id."""
+        reply = self.start_upload(user, declared or content_type, len(data))
+        assert reply.status == 201, reply
+        form = reply.body["upload"]
+        boto3.client("s3").put_object(Bucket=self.bucket, Key=form["fields"]["key"], Body=data,
+                                      ContentType=form["fields"]["Content-Type"])
+        if process:
+            self.process_media()
+        return reply.body["media_id"]
+
+    def media_status(self, user: int, media_id: str) -> Reply:
+        return self.request("GET", f"/v1/media/{media_id}", as_user=user)
+
+    def media_records(self) -> list[dict]:
+        """Every message on the media queue (S3 notifications), as SQS records, taken off it."""
+        out = []
+        while received := self._sqs.receive_message(QueueUrl=self.media_queue_url, MaxNumberOfMessages=10,
+                                                    AttributeNames=["All"]).get("Messages", []):
+            out += [sqs_record(m, self.media_queue_arn, "us-east-1") for m in received]
+            for m in received:
+                self._sqs.delete_message(QueueUrl=self.media_queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return out
+
+    def run_media_processor(self, records: list[dict]) -> dict:
+        return self.media_processor.handler({"Records": records}, LambdaContext("media_processor", 1024, 30))
+
+    def process_media(self) -> None:
+        """Hand every S3 notification waiting on the media queue to the processor."""
+        records = self.media_records()
+        for start in range(0, len(records), 5):  # the template's BatchSize
+            result = self.run_media_processor(records[start:start + 5])
+            assert not result.get("batchItemFailures"), result
 
     # ------------------------------------------------------------------ event sources
     def _stream_records(self, stream_arn: str | None = None) -> list[dict]:

@@ -28,6 +28,50 @@ class User:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """An image as a post carries it: enough to sign its URLs and lay it out, no read of
+    the media record."""
+    media_id: int
+    content_type: str  # the original's
+    width: int
+    height: int
+    preview_width: int
+    preview_height: int
+    ready_at: int  # epoch ms the preview was written (it expires with the variants)
+
+    @classmethod
+    def of(cls, value: Attachment | dict) -> Attachment:
+        """From itself or from its dict form (an idempotency record stores the post as a dict)."""
+        return value if isinstance(value, Attachment) else cls(**{k: (v if k == "content_type" else int(v))
+                                                                    for k, v in value.items()})
+
+
+PENDING, READY, REJECTED = "pending", "ready", "rejected"
+
+
+@dataclass(frozen=True)
+class Media:
+    """An upload and what became of it (MediaTable)."""
+    media_id: int
+    owner_id: int
+    content_type: str  # as declared when the upload was requested
+    status: str  # PENDING, READY or REJECTED
+    created_at: int  # epoch ms
+    reason: str | None = None  # rejected: a stable code (images.Rejected.reason)
+    message: str | None = None  # rejected: what was wrong, for the owner to read
+    width: int | None = None
+    height: int | None = None
+    preview_width: int | None = None
+    preview_height: int | None = None
+    ready_at: int | None = None
+    post_id: int | None = None  # the post it is attached to
+
+    def attachment(self) -> Attachment:
+        return Attachment(self.media_id, self.content_type, self.width, self.height, self.preview_width,
+                          self.preview_height, self.ready_at)
+
+
+@dataclass(frozen=True)
 class Tweet:
     tweet_id: int
     author_id: int
@@ -35,7 +79,7 @@ class Tweet:
     created_at: int  # epoch ms
     reply_to_id: int | None = None
     reply_to_author_id: int | None = None
-    media_keys: tuple[str, ...] = field(default_factory=tuple)
+    media: tuple[Attachment, ...] = field(default_factory=tuple)
     fanout: bool = True
     # A repost is a row of its own (its id orders it, its author is the reposter) naming the
     # post it shares; it has no text of its own.

@@ -19,6 +19,8 @@ class Settings(BaseModel):
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
     media_bucket: str = Field("", alias="MEDIA_BUCKET")
+    media_table: str = Field("", alias="MEDIA_TABLE")
+    media_max_bytes: int = Field(5 * 1024 * 1024, alias="MEDIA_MAX_BYTES", ge=1)
     user_pool_id: str = Field("", alias="USER_POOL_ID")
     user_pool_client_id: str = Field("", alias="USER_POOL_CLIENT_ID")
     cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN")
@@ -29,6 +31,11 @@ class Settings(BaseModel):
 
     # Not template parameters: tuning knobs with sensible defaults.
     fanout_chunk_size: int = Field(200, alias="FANOUT_CHUNK_SIZE", ge=1, le=1000)
+    # A decoded 24-megapixel RGBA image is ~100 MB: bounded memory for the processor, and
+    # larger than any phone camera's photo.
+    media_max_pixels: int = Field(24_000_000, alias="MEDIA_MAX_PIXELS", ge=1)
+    media_url_seconds: int = Field(3600, alias="MEDIA_URL_SECONDS", ge=60, le=7 * 86400)
+    upload_form_seconds: int = Field(600, alias="UPLOAD_FORM_SECONDS", ge=60, le=3600)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":

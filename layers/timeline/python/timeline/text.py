@@ -26,10 +26,13 @@ def count_characters(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 
 
-def check_post_text(text: str) -> str:
-    """The normalized text, or ValueError saying what is wrong with it."""
+def check_post_text(text: str, *, media: bool = False) -> str:
+    """The normalized text, or ValueError saying what is wrong with it. A post with media
+    may have no text."""
     text = normalize(text)
     if not text.strip():
+        if media:
+            return ""
         raise ValueError("text must not be empty")
     if _CONTROL.search(text):
         raise ValueError("text must not contain control characters")

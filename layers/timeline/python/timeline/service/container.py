@@ -9,6 +9,7 @@ from timeline.cursors import CursorCodec
 from timeline.service.accounts import Accounts
 from timeline.service.fanout import FanoutApplier, FanoutPlanner
 from timeline.service.graph_changes import ChangePlanner
+from timeline.service.media import MediaLibrary, MediaProcessor, MediaUpkeep
 from timeline.service.posting import Posting
 from timeline.service.reading import Reader
 from timeline.service.social import Social
@@ -29,19 +30,27 @@ class Services:
     planner: FanoutPlanner
     changes: ChangePlanner
     applier: TimelineSync
+    media: MediaLibrary
+    media_processor: MediaProcessor
+    media_upkeep: MediaUpkeep
 
 
 def build_services(settings: Settings) -> Services:
     stores = build_stores(settings)
     cursors = CursorCodec(functools.partial(secrets.cursor_key, settings.cursor_secret_arn))
+    media = MediaLibrary(settings, stores.media)
     return Services(
         settings=settings,
         accounts=Accounts(stores.users, stores.identity),
         social=Social(stores.users, stores.graph, cursors),
-        posting=Posting(stores.tweets, stores.graph, persistence_layer(settings.idempotency_table), settings.timeline_ttl_seconds),
+        posting=Posting(stores.tweets, stores.graph, media, persistence_layer(settings.idempotency_table),
+                        settings.timeline_ttl_seconds),
         reader=Reader(settings, stores.users, stores.tweets, stores.graph, stores.timelines, cursors),
         planner=FanoutPlanner(settings, stores.graph, stores.users, stores.queue),
         changes=ChangePlanner(settings, stores.users, stores.queue),
         applier=TimelineSync(settings, stores.users, stores.tweets, stores.graph, stores.timelines, stores.queue,
                              FanoutApplier(settings, stores.timelines, stores.graph, stores.tweets)),
+        media=media,
+        media_processor=MediaProcessor(settings, stores.media),
+        media_upkeep=MediaUpkeep(stores.media),
     )

@@ -83,6 +83,8 @@ class FanoutPlanner:
                      for owners in self._follower_chunks(tweet.author_id, active_only=True, repost=tweet.is_repost)]
         if self._trim.due(tweet.author_id, tweet.tweet_id):
             batch.append(messages.trim(tweet.author_id))  # the author's own posts fill their timeline too
+        if tweet.media:
+            batch.append(messages.attach_media([a.media_id for a in tweet.media]))
         self._queue.send(batch)
         return len(batch)
 
@@ -95,6 +97,8 @@ class FanoutPlanner:
                   for owners in self._follower_chunks(tweet.author_id, active_only=False)]
         if not tweet.is_repost:  # its reposts go too, each through its own REMOVE record
             batch.append(messages.drop_reposts(tweet.tweet_id, after=None))
+        if tweet.media:
+            batch.append(messages.delete_media([a.media_id for a in tweet.media]))
         self._queue.send(batch)
         return len(batch)
 

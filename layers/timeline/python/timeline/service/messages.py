@@ -11,6 +11,7 @@ from timeline.records import Entry
 ADD, REMOVE, TRIM = "add", "remove", "trim"
 SYNC_FOLLOW, CELEBRITY_PAGE, REBUILD = "sync_follow", "celebrity_page", "rebuild"
 SEVER, DROP_REPOSTS = "sever", "drop_reposts"
+ATTACH_MEDIA, DELETE_MEDIA = "attach_media", "delete_media"
 
 
 def _opt(value) -> str | None:
@@ -66,3 +67,17 @@ def sever(blocker_id: int, blocked_id: int) -> dict:
 def drop_reposts(original_id: int, after: int | None) -> dict:
     """One page of a deleted post's reposts deleted (each row's REMOVE takes its entries back)."""
     return {"op": DROP_REPOSTS, "original": str(original_id), "after": _opt(after)}
+
+
+def attach_media(media_ids: list[int]) -> dict:
+    """Keep a new post's media (its originals retagged as attached)."""
+    return {"op": ATTACH_MEDIA, "media": [str(m) for m in media_ids]}
+
+
+def delete_media(media_ids: list[int]) -> dict:
+    """Delete a deleted post's media: objects and records."""
+    return {"op": DELETE_MEDIA, "media": [str(m) for m in media_ids]}
+
+
+def media_of(message: dict) -> list[int]:
+    return [int(m) for m in message["media"]]

@@ -14,18 +14,19 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 
 from timeline import clock, ids
 from timeline.errors import Conflict, Forbidden, NotFound, Unprocessable
-from timeline.records import Tweet, User
+from timeline.records import Attachment, Tweet, User
+from timeline.service.media import MediaLibrary
 from timeline.store.graph import GraphStore
-from timeline.store.tweets import AlreadyReposted, IdTaken, NotAuthor, TweetStore
+from timeline.store.tweets import AlreadyReposted, IdTaken, MediaUnavailable, NotAuthor, TweetStore
 from timeline.text import check_post_text
 
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
 class Posting:
-    def __init__(self, tweets: TweetStore, graph: GraphStore, idempotency_store: BasePersistenceLayer,
-                 entry_ttl_seconds: int):
-        self._tweets, self._graph, self._entry_ttl_seconds = tweets, graph, entry_ttl_seconds
+    def __init__(self, tweets: TweetStore, graph: GraphStore, media: MediaLibrary,
+                 idempotency_store: BasePersistenceLayer, entry_ttl_seconds: int):
+        self._tweets, self._graph, self._media, self._entry_ttl_seconds = tweets, graph, media, entry_ttl_seconds
         self.idempotency_config = IdempotencyConfig(
             event_key_jmespath="[author, key]",
             payload_validation_jmespath="body",
@@ -37,13 +38,13 @@ class Posting:
         )(self._create_from_request)
 
     def post(self, author: User, text: str, reply_to_id: int | None = None,
-             idempotency_key: str | None = None) -> Tweet:
+             idempotency_key: str | None = None, media_ids: tuple[int, ...] = ()) -> Tweet:
         """Create a post. With an idempotency key, a retried request (same author, same key,
         same body) returns the post it created the first time instead of a second one."""
         if idempotency_key is None:
-            return self._create(author.user_id, author.celebrity, text, reply_to_id)
+            return self._create(author.user_id, author.celebrity, text, reply_to_id, media_ids)
         request = {"author": str(author.user_id), "key": idempotency_key,
-                   "body": {"text": text, "reply_to_id": reply_to_id},
+                   "body": {"text": text, "reply_to_id": reply_to_id, "media_ids": [str(m) for m in media_ids]},
                    "celebrity": author.celebrity}
         try:
             stored = self._create_once(request=request)
@@ -53,18 +54,21 @@ class Posting:
         except IdempotencyAlreadyInProgressError:
             raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly",
                            code="idempotency_in_progress") from None
-        return Tweet(**{**stored, "media_keys": tuple(stored.get("media_keys") or ())})
+        return Tweet(**{**stored, "media": tuple(Attachment.of(a) for a in stored.get("media") or ())})
 
     def _create_from_request(self, request: dict) -> dict:
         body = request["body"]
-        tweet = self._create(int(request["author"]), bool(request["celebrity"]), body["text"], body["reply_to_id"])
+        tweet = self._create(int(request["author"]), bool(request["celebrity"]), body["text"], body["reply_to_id"],
+                             tuple(int(m) for m in body.get("media_ids") or ()))
         return dataclasses.asdict(tweet)
 
-    def _create(self, author_id: int, celebrity: bool, text: str, reply_to_id: int | None) -> Tweet:
+    def _create(self, author_id: int, celebrity: bool, text: str, reply_to_id: int | None,
+                media_ids: tuple[int, ...] = ()) -> Tweet:
         try:
-            text = check_post_text(text)
+            text = check_post_text(text, media=bool(media_ids))
         except ValueError as exc:
             raise Unprocessable(str(exc), code="invalid_text") from None
+        media = self._media.attachable(author_id, media_ids)
         reply_to_author_id = None
         if reply_to_id is not None:
             parent = self._tweets.get(reply_to_id)
@@ -76,7 +80,7 @@ class Posting:
             reply_to_author_id = parent.author_id
         return self._mint(lambda tweet_id: Tweet(
             tweet_id=tweet_id, author_id=author_id, text=text, created_at=ids.timestamp_ms(tweet_id),
-            reply_to_id=reply_to_id, reply_to_author_id=reply_to_author_id,
+            reply_to_id=reply_to_id, reply_to_author_id=reply_to_author_id, media=media,
             fanout=not celebrity))  # celebrities are merged at read time
 
     def _mint(self, make) -> Tweet:
@@ -87,6 +91,9 @@ class Posting:
                 return tweet
             except IdTaken:
                 continue
+            except MediaUnavailable as exc:  # taken by a post that raced this one
+                raise Conflict(f"media {exc.media_id} is already attached to another post", code="media_in_use",
+                               details={"media_id": str(exc.media_id)}) from None
         raise RuntimeError("could not mint a unique post id")
 
     def _not_blocked(self, caller_id: int, author_id: int) -> None:

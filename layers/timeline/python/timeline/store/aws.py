@@ -18,6 +18,7 @@ from timeline.store import tables
 from timeline.store.batching import BatchWriter
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import GraphStore
+from timeline.store.media import MediaStore
 from timeline.store.identity import IdentityProvider
 from timeline.store.timelines import TimelineStore
 from timeline.store.tweets import TweetStore
@@ -26,6 +27,8 @@ from timeline.store.users import UserStore
 # Fail fast and let the caller (Lambda retry, SQS redelivery) try again: standard retry
 # mode already backs off on throttling.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=32)
+# Presigned URLs and forms are SigV4 (required outside us-east-1's legacy endpoints).
+_S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Stores:
     timelines: TimelineStore
     queue: FanoutQueue
     identity: IdentityProvider
+    media: MediaStore
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,6 +64,7 @@ def build_stores(settings: Settings) -> Stores:
         identity=IdentityProvider(session.client("cognito-idp", config=_CONFIG, region_name=region),
                                   settings.user_pool_id, settings.user_pool_client_id,
                                   auto_confirm=settings.auto_confirm_signups),
+        media=MediaStore(session.client("s3", config=_S3_CONFIG, region_name=region), settings.media_bucket),
     )
 
 

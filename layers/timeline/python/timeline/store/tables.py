@@ -6,7 +6,13 @@ the models at the tables named in Settings; every function calls it once at cold
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
@@ -94,6 +100,18 @@ class ByRepostOfIndex(GlobalSecondaryIndex):
     tweet_id = NumberAttribute(range_key=True)
 
 
+class AttachmentMap(MapAttribute):
+    """records.Attachment, as a post stores it."""
+
+    media_id = NumberAttribute()
+    content_type = UnicodeAttribute()
+    width = NumberAttribute()
+    height = NumberAttribute()
+    preview_width = NumberAttribute()
+    preview_height = NumberAttribute()
+    ready_at = NumberAttribute()
+
+
 class TweetModel(_Base):
     class Meta(_Base.Meta):
         pass
@@ -104,7 +122,7 @@ class TweetModel(_Base):
     created_at = NumberAttribute()  # epoch ms
     reply_to_id = NumberAttribute(null=True)
     reply_to_author_id = NumberAttribute(null=True)
-    media_keys = ListAttribute(of=UnicodeAttribute, null=True)
+    media = ListAttribute(of=AttachmentMap, null=True)
     # Decided at post time: False when the author was a celebrity (merged at read instead).
     fanout = BooleanAttribute(default=True)
     repost_of_id = NumberAttribute(null=True)
@@ -159,6 +177,28 @@ class TimelineEntryModel(_Base):
     expires_at = NumberAttribute()  # epoch seconds, the table's TTL attribute
 
 
+class MediaModel(_Base):
+    """records.Media: an upload's owner, state and, once checked, its dimensions."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    media_id = NumberAttribute(hash_key=True)
+    owner_id = NumberAttribute()
+    content_type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = NumberAttribute()
+    reason = UnicodeAttribute(null=True)
+    message = UnicodeAttribute(null=True)
+    width = NumberAttribute(null=True)
+    height = NumberAttribute(null=True)
+    preview_width = NumberAttribute(null=True)
+    preview_height = NumberAttribute(null=True)
+    ready_at = NumberAttribute(null=True)
+    post_id = NumberAttribute(null=True)
+    expires_at = NumberAttribute(null=True)  # epoch seconds, the table's TTL; removed once attached
+
+
 def bind(settings: Settings, region: str) -> None:
     for model, table in (
         (UserModel, settings.users_table),
@@ -166,6 +206,7 @@ def bind(settings: Settings, region: str) -> None:
         (TweetModel, settings.tweets_table),
         (EdgeModel, settings.graph_table),
         (TimelineEntryModel, settings.timelines_table),
+        (MediaModel, settings.media_table),
     ):
         model.Meta.table_name = table
         model.Meta.region = region

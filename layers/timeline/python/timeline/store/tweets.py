@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from timeline.records import Entry, Tweet, optional_int
+from timeline.records import READY, Attachment, Entry, Tweet, optional_int
 from timeline.store.batching import BatchWriter
-from timeline.store.tables import EdgeModel, TweetModel, cancellation_codes, padded
+from timeline.store.tables import (
+    AttachmentMap,
+    EdgeModel,
+    MediaModel,
+    TweetModel,
+    cancellation_codes,
+    padded,
+)
 from timeline.store.timelines import entry
 
 REPOST = "repost#"  # GraphTable edge in the reposter's partition: one repost per post and account
@@ -28,7 +36,9 @@ def to_tweet(m: TweetModel) -> Tweet:
     return Tweet(
         tweet_id=int(m.tweet_id), author_id=int(m.author_id), text=m.text, created_at=int(m.created_at),
         reply_to_id=optional_int(m.reply_to_id), reply_to_author_id=optional_int(m.reply_to_author_id),
-        media_keys=tuple(m.media_keys or ()), fanout=bool(m.fanout),
+        media=tuple(Attachment(int(a.media_id), a.content_type, int(a.width), int(a.height), int(a.preview_width),
+                               int(a.preview_height), int(a.ready_at)) for a in (m.media or ())),
+        fanout=bool(m.fanout),
         repost_of_id=optional_int(m.repost_of_id), repost_of_author_id=optional_int(m.repost_of_author_id),
     )
 
@@ -43,6 +53,15 @@ def index_entry(m: TweetModel) -> Entry:
 def from_image(image: dict) -> Tweet:
     """A Tweet from a stream record's NewImage/OldImage (DynamoDB JSON), read by the model."""
     return to_tweet(TweetModel.from_raw_data(image))
+
+
+class MediaUnavailable(Exception):
+    """An attached media item stopped being the author's ready, unattached upload between the
+    post's check and its write (another post took it)."""
+
+    def __init__(self, media_id: int):
+        super().__init__(media_id)
+        self.media_id = media_id
 
 
 class AlreadyReposted(Exception):
@@ -61,7 +80,7 @@ class TweetStore:
         return TweetModel(
             tweet.tweet_id, author_id=tweet.author_id, text=tweet.text, created_at=tweet.created_at,
             reply_to_id=tweet.reply_to_id, reply_to_author_id=tweet.reply_to_author_id,
-            media_keys=list(tweet.media_keys) or None, fanout=tweet.fanout,
+            media=[AttachmentMap(**dataclasses.asdict(a)) for a in tweet.media] or None, fanout=tweet.fanout,
             repost_of_id=tweet.repost_of_id, repost_of_author_id=tweet.repost_of_author_id,
         )
 
@@ -69,7 +88,8 @@ class TweetStore:
         """The post and its entry in its author's own home timeline, in one transaction: the
         author's next home read shows it without waiting for the fan-out (read-your-writes),
         and neither exists without the other. A repost also claims its (reposter, post) pair:
-        AlreadyReposted names the repost that holds it."""
+        AlreadyReposted names the repost that holds it. A post with media claims each one (the
+        author's, ready, on no other post): MediaUnavailable names one that is not."""
         try:
             with TransactWrite(connection=self._connection) as tx:
                 tx.save(self._model(tweet), condition=TweetModel.tweet_id.does_not_exist())
@@ -78,10 +98,19 @@ class TweetStore:
                     tx.save(EdgeModel(tweet.author_id, REPOST + padded(tweet.repost_of_id),
                                       other_id=tweet.tweet_id, created_at=tweet.created_at),
                             condition=EdgeModel.edge.does_not_exist())
+                for attachment in tweet.media:
+                    tx.update(MediaModel(attachment.media_id),
+                              actions=[MediaModel.post_id.set(tweet.tweet_id), MediaModel.expires_at.remove()],
+                              condition=(MediaModel.owner_id == tweet.author_id) & (MediaModel.status == READY)
+                              & MediaModel.post_id.does_not_exist())
         except TransactWriteError as exc:
-            codes = cancellation_codes(exc)  # in the order written: post, entry, claim
+            codes = cancellation_codes(exc)  # in the order written: post, entry, claim or media
             if codes[:1] == ["ConditionalCheckFailed"]:
                 raise IdTaken(tweet.tweet_id) from exc
+            media_codes = codes[2:] if not tweet.is_repost else []
+            for attachment, code in zip(tweet.media, media_codes):
+                if code == "ConditionalCheckFailed":
+                    raise MediaUnavailable(attachment.media_id) from exc
             if codes[2:3] == ["ConditionalCheckFailed"]:
                 holder = self.repost_by(tweet.author_id, tweet.repost_of_id)
                 if holder is not None:

@@ -1,0 +1,211 @@
+"""Images on posts: uploads straight to S3, checked before anyone sees them.
+
+1. `MediaLibrary.start_upload` records a pending media item and signs a presigned POST for it
+   (the type, a size range and the key fixed in its policy); the client uploads to S3.
+2. S3 notifies the media queue; `MediaProcessor.process` (media_processor) re-checks what
+   the policy claimed, since a client may lie and an emulator may not enforce the policy,
+   writes the original and a preview, and marks the item ready, or deletes the upload and
+   marks it rejected with a reason. It is safe to run twice: only a pending item changes.
+3. A post names up to four ready media of its author (`MediaLibrary.attachable`); the post's
+   transaction claims them. Its stream record then queues `attach_media`, which retags the
+   originals so the unattached-originals lifecycle rule leaves them; deleting the post
+   queues `delete_media` (`MediaUpkeep`, fanout_worker).
+4. Readers get each image as short-lived presigned GET URLs (`MediaLibrary.urls`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Iterable
+
+from timeline import clock, ids, images
+from timeline.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from timeline.records import PENDING, READY, REJECTED, Attachment, Media
+from timeline.settings import Settings
+from timeline.store import media as store
+from timeline.store.media import MediaStore
+
+log = logging.getLogger(__name__)
+
+MAX_MEDIA_PER_POST = 4
+UNATTACHED_SECONDS = 86_400  # the lifecycle's "originals never attached: one day"
+# An upload must be attached well before its unattached original can expire.
+ATTACH_WINDOW_MS = (UNATTACHED_SECONDS - 3600) * 1000
+VARIANT_DAYS = 20  # the lifecycle's variants rule; a post older than this shows its original
+VARIANT_MARGIN_MS = 86_400_000  # lifecycle deletions run up to a day after eligibility: stop earlier
+
+
+@dataclasses.dataclass(frozen=True)
+class Upload:
+    media: Media
+    url: str
+    fields: dict[str, str]
+    expires_at: int  # epoch ms
+
+
+@dataclasses.dataclass(frozen=True)
+class Image:
+    url: str
+    content_type: str
+    width: int
+    height: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Urls:
+    media_id: int
+    original: Image
+    preview: Image | None  # None once the post is older than the variants live
+
+
+class MediaLibrary:
+    """The API side: uploads requested, their state read, media attached and shown."""
+
+    def __init__(self, settings: Settings, media: MediaStore):
+        self._settings, self._media = settings, media
+
+    def start_upload(self, owner_id: int, content_type: str, content_length: int) -> Upload:
+        content_type = content_type.strip().lower()
+        if content_type not in images.ALLOWED_TYPES:
+            raise UnsupportedMediaType(
+                f"{content_type or 'an empty type'} is not accepted; upload one of "
+                f"{', '.join(images.ALLOWED_TYPES)}", code="unsupported_media_type")
+        if content_length < 1:
+            raise Unprocessable("content_length must be at least 1 byte", code="invalid_content_length")
+        limit = self._settings.media_max_bytes
+        if content_length > limit:
+            raise PayloadTooLarge(f"the file is {content_length:,} bytes; the limit is {limit:,}",
+                                  code="media_too_large", details={"max_bytes": limit})
+        media_id = ids.new_id()
+        item = Media(media_id=media_id, owner_id=owner_id, content_type=content_type, status=PENDING,
+                     created_at=ids.timestamp_ms(media_id))
+        self._media.create(item, expires_at=clock.now_s() + UNATTACHED_SECONDS)
+        seconds = self._settings.upload_form_seconds
+        form = self._media.upload_form(store.upload_key(owner_id, media_id), content_type, limit, seconds)
+        return Upload(media=item, url=form["url"], fields=form["fields"], expires_at=clock.now_ms() + seconds * 1000)
+
+    def status(self, caller_id: int, media_id: int) -> Media:
+        item = self._media.get(media_id)
+        if item is None:
+            raise NotFound(f"no media {media_id}", code="media_not_found")
+        if item.owner_id != caller_id:
+            raise Forbidden(f"media {media_id} is not yours", code="media_not_yours")
+        return item
+
+    def attachable(self, owner_id: int, media_ids: Iterable[int]) -> tuple[Attachment, ...]:
+        """The attachments of a new post, in the order given, or a 4xx naming the first media
+        id that cannot be attached and why."""
+        media_ids = list(media_ids)
+        if len(media_ids) > MAX_MEDIA_PER_POST:
+            raise Unprocessable(f"a post carries at most {MAX_MEDIA_PER_POST} media; got {len(media_ids)}",
+                                code="too_many_media")
+        seen: set[int] = set()
+        for media_id in media_ids:
+            if media_id in seen:
+                raise Unprocessable(f"media {media_id} is listed twice", code="duplicate_media",
+                                    details={"media_id": str(media_id)})
+            seen.add(media_id)
+        found = self._media.get_many(media_ids) if media_ids else {}
+        now = clock.now_ms()
+        for media_id in media_ids:
+            self._check_attachable(found.get(media_id), media_id, owner_id, now)
+        return tuple(found[media_id].attachment() for media_id in media_ids)
+
+    @staticmethod
+    def _check_attachable(item: Media | None, media_id: int, owner_id: int, now: int) -> None:
+        details = {"media_id": str(media_id)}
+        if item is None:
+            raise Unprocessable(f"media {media_id} does not exist", code="media_not_found", details=details)
+        if item.owner_id != owner_id:
+            raise Forbidden(f"media {media_id} is not yours", code="media_not_yours", details=details)
+        if item.status == PENDING:
+            raise Conflict(f"media {media_id} is still being checked; attach it once its status is ready",
+                           code="media_not_ready", details=details)
+        if item.status == REJECTED:
+            raise Unprocessable(f"media {media_id} was rejected: {item.message}", code="media_rejected",
+                                details={**details, "reason": item.reason})
+        if item.post_id is not None:
+            raise Conflict(f"media {media_id} is already attached to post {item.post_id}", code="media_in_use",
+                           details=details)
+        if now - item.created_at > ATTACH_WINDOW_MS:
+            raise Unprocessable(f"media {media_id} was uploaded too long ago to attach; upload it again",
+                                code="media_expired", details=details)
+
+    def urls(self, attachment: Attachment) -> Urls:
+        """Short-lived GET URLs for an attached image; no preview once it may have expired."""
+        seconds = self._settings.media_url_seconds
+        original = Image(self._media.url(store.original_key(attachment.media_id), seconds),
+                         attachment.content_type, attachment.width, attachment.height)
+        preview = None
+        if clock.now_ms() < attachment.ready_at + VARIANT_DAYS * 86_400_000 - VARIANT_MARGIN_MS:
+            preview = Image(self._media.url(store.preview_key(attachment.media_id), seconds),
+                            images.PREVIEW_TYPE, attachment.preview_width, attachment.preview_height)
+        return Urls(attachment.media_id, original, preview)
+
+    def item_urls(self, item: Media) -> Urls | None:
+        """An owner's view of a ready upload, before any post shows it."""
+        return self.urls(item.attachment()) if item.status == READY else None
+
+
+class MediaProcessor:
+    """The media_processor side: one upload checked."""
+
+    def __init__(self, settings: Settings, media: MediaStore):
+        self._settings, self._media = settings, media
+
+    def process(self, key: str) -> str:
+        """Check the upload at `key`; returns what happened (for logs and metrics): "ready",
+        "rejected", or "ignored" (not an upload, already settled, or gone)."""
+        parsed = store.parse_upload_key(key)
+        if parsed is None:
+            log.warning("ignoring an object outside the upload layout: %s", key)
+            return "ignored"
+        owner_id, media_id = parsed
+        item = self._media.get(media_id)
+        if item is None or item.owner_id != owner_id or item.status != PENDING:
+            # Unknown, expired, or settled already (a redelivery, or the form used twice):
+            # nothing will ever read these bytes.
+            self._media.delete_upload(key)
+            return "ignored"
+        limit = self._settings.media_max_bytes
+        data = self._media.read_upload(key, limit)
+        if data is None:
+            return "ignored"  # deleted after a settled check; the record says what happened
+        try:
+            checked = images.check(data, item.content_type, max_bytes=limit,
+                                   max_pixels=self._settings.media_max_pixels)
+        except images.Rejected as rejected:
+            # Record first: if the delete fails, the retry finds it settled and deletes.
+            self._media.mark_rejected(media_id, reason=rejected.reason, message=rejected.message)
+            self._media.delete_upload(key)
+            log.info("media %s rejected: %s", media_id, rejected.reason)
+            return "rejected"
+        self._media.put_checked(media_id, checked.original, checked.preview)
+        self._media.mark_ready(media_id, width=checked.original.width, height=checked.original.height,
+                               preview_width=checked.preview.width, preview_height=checked.preview.height,
+                               ready_at=clock.now_ms())
+        self._media.delete_upload(key)
+        return "ready"
+
+
+class MediaUpkeep:
+    """The fanout_worker side: a post's media kept when it is posted, deleted with it."""
+
+    def __init__(self, media: MediaStore):
+        self._media = media
+
+    def attach(self, media_ids: list[int]) -> None:
+        for media_id in media_ids:
+            self._media.keep(media_id)
+
+    def delete(self, media_ids: list[int]) -> None:
+        self._media.delete_objects(media_ids)
+        self._media.forget(media_ids)

@@ -1,0 +1,162 @@
+"""Media: records in MediaTable, objects in the media bucket, and the URLs that reach them.
+
+Keys, all under one private bucket:
+
+    uploads/<owner id>/<media id>        the client's presigned POST; deleted once checked
+    originals/<media id>                 the checked original, tagged attached=false until a
+                                         post attaches it (the lifecycle expires it otherwise)
+    variants/<media id>/preview.webp     the preview (the lifecycle expires variants)
+
+Only the uploads/ prefix notifies the media queue, so what the processor writes never comes
+back to it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from botocore.exceptions import ClientError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import UpdateError
+
+from timeline.records import PENDING, READY, REJECTED, Media, optional_int
+from timeline.store.tables import MediaModel
+
+UPLOADS = "uploads/"
+ATTACHED_TAG = "attached"
+_UPLOAD_KEY = re.compile(r"^uploads/([0-9]{1,20})/([0-9]{1,20})$")
+
+
+def upload_key(owner_id: int, media_id: int) -> str:
+    return f"{UPLOADS}{owner_id}/{media_id}"
+
+
+def parse_upload_key(key: str) -> tuple[int, int] | None:
+    """(owner id, media id) of an upload key, or None for anything else."""
+    match = _UPLOAD_KEY.match(key)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def original_key(media_id: int) -> str:
+    return f"originals/{media_id}"
+
+
+def preview_key(media_id: int) -> str:
+    return f"variants/{media_id}/preview.webp"
+
+
+def to_media(m: MediaModel) -> Media:
+    return Media(
+        media_id=int(m.media_id), owner_id=int(m.owner_id), content_type=m.content_type, status=m.status,
+        created_at=int(m.created_at), reason=m.reason, message=m.message, width=optional_int(m.width),
+        height=optional_int(m.height), preview_width=optional_int(m.preview_width),
+        preview_height=optional_int(m.preview_height), ready_at=optional_int(m.ready_at),
+        post_id=optional_int(m.post_id),
+    )
+
+
+class MediaStore:
+    def __init__(self, s3: Any, bucket: str, connection: Connection | None = None):
+        self._s3, self._bucket, self._connection = s3, bucket, connection
+
+    # ------------------------------------------------------------------ records
+    def create(self, media: Media, *, expires_at: int) -> None:
+        MediaModel(media.media_id, owner_id=media.owner_id, content_type=media.content_type, status=media.status,
+                   created_at=media.created_at, expires_at=expires_at
+                   ).save(condition=MediaModel.media_id.does_not_exist())
+
+    def get(self, media_id: int) -> Media | None:
+        try:
+            return to_media(MediaModel.get(media_id, consistent_read=True))
+        except MediaModel.DoesNotExist:
+            return None
+
+    def get_many(self, media_ids: Iterable[int]) -> dict[int, Media]:
+        """Consistent reads: a post must see the processor's latest word on each upload."""
+        return {int(m.media_id): to_media(m)
+                for m in MediaModel.batch_get(list(dict.fromkeys(media_ids)), consistent_read=True)}
+
+    def mark_ready(self, media_id: int, *, width: int, height: int, preview_width: int, preview_height: int,
+                   ready_at: int) -> bool:
+        """Pending -> ready; False if it was not pending (checked already, or gone)."""
+        return self._settle(media_id, [
+            MediaModel.status.set(READY), MediaModel.width.set(width), MediaModel.height.set(height),
+            MediaModel.preview_width.set(preview_width), MediaModel.preview_height.set(preview_height),
+            MediaModel.ready_at.set(ready_at)])
+
+    def mark_rejected(self, media_id: int, *, reason: str, message: str) -> bool:
+        """Pending -> rejected, with why; False if it was not pending."""
+        return self._settle(media_id, [MediaModel.status.set(REJECTED), MediaModel.reason.set(reason),
+                                       MediaModel.message.set(message)])
+
+    @staticmethod
+    def _settle(media_id: int, actions: list) -> bool:
+        try:
+            MediaModel(media_id).update(actions=actions, condition=MediaModel.status == PENDING)
+            return True
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def forget(self, media_ids: Iterable[int]) -> None:
+        """Delete the records (the post they belonged to is gone)."""
+        with MediaModel.batch_write() as batch:
+            for media_id in dict.fromkeys(media_ids):
+                batch.delete(MediaModel(media_id))
+
+    # ------------------------------------------------------------------ objects
+    def upload_form(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
+        """A presigned POST that can only put `content_type` bytes, 1..max_bytes long, at `key`."""
+        return self._s3.generate_presigned_post(
+            Bucket=self._bucket, Key=key, Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in)
+
+    def url(self, key: str, expires_in: int) -> str:
+        return self._s3.generate_presigned_url("get_object", Params={"Bucket": self._bucket, "Key": key},
+                                               ExpiresIn=expires_in)
+
+    def read_upload(self, key: str, max_bytes: int) -> bytes | None:
+        """The upload's bytes, at most max_bytes + 1 of them (enough to tell it is too large
+        without reading a huge object), or None if there is no such object."""
+        try:
+            response = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{max_bytes}")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            if exc.response["Error"]["Code"] == "InvalidRange":  # an empty object
+                return b""
+            raise
+        return response["Body"].read(max_bytes + 1)
+
+    def delete_upload(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self._bucket, Key=key)
+
+    def put_checked(self, media_id: int, original: Any, preview: Any) -> None:
+        """The checked original (unattached until a post retags it) and its preview."""
+        self._s3.put_object(Bucket=self._bucket, Key=original_key(media_id), Body=original.body,
+                            ContentType=original.content_type, Tagging=f"{ATTACHED_TAG}=false")
+        self._s3.put_object(Bucket=self._bucket, Key=preview_key(media_id), Body=preview.body,
+                            ContentType=preview.content_type)
+
+    def keep(self, media_id: int) -> bool:
+        """Retag an attached original so the unattached-originals rule leaves it; False if it
+        is gone (its post was deleted first)."""
+        try:
+            self._s3.put_object_tagging(Bucket=self._bucket, Key=original_key(media_id),
+                                        Tagging={"TagSet": [{"Key": ATTACHED_TAG, "Value": "true"}]})
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return False
+            raise
+
+    def delete_objects(self, media_ids: Iterable[int]) -> None:
+        keys = [k for media_id in dict.fromkeys(media_ids) for k in (original_key(media_id), preview_key(media_id))]
+        for start in range(0, len(keys), 1000):
+            response = self._s3.delete_objects(Bucket=self._bucket, Delete={
+                "Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True})
+            if response.get("Errors"):
+                raise RuntimeError(f"could not delete media objects: {response['Errors'][:3]}")
