@@ -43,7 +43,7 @@ class PostRequest(Request):
         "up to 4 of your uploads whose status is ready; each can be on one post"))] = []
     text: Annotated[StrictStr, Field(description=(
         "up to 280 characters, counted as a reader sees them; may be empty when the post has media"),
-        examples=["hello"])] = ""
+        examples=["hello"], validate_default=True)] = ""
     reply_to_id: Annotated[StrictStr | None, Field(pattern=ID_PATTERN)] = None
 
     @field_validator("text")
@@ -95,7 +95,7 @@ class RepostView(BaseModel):
 
 
 class ImageView(BaseModel):
-    url: str = Field(description="a presigned GET URL, valid for an hour")
+    url: str = Field(description="a presigned GET URL, valid for at least 45 minutes")
     content_type: str
     width: int
     height: int

@@ -287,7 +287,8 @@ def test_given_media_that_cannot_be_attached_when_posted_then_each_is_refused_by
 def test_given_an_upload_request_then_the_form_fixes_type_key_and_size_and_bad_requests_are_refused(api):
     _, token = api.new_user("former")
 
-    too_big = api.request("POST", "/v1/media", token, json={"content_type": "image/png", "content_length": MAX_BYTES + 1})
+    too_big = api.request("POST", "/v1/media", token,
+                          json={"content_type": "image/png", "content_length": MAX_BYTES + 1})
     assert too_big.status_code == 413 and error_of(too_big)["code"] == "media_too_large", too_big.text
     svg = api.request("POST", "/v1/media", token, json={"content_type": "image/svg+xml", "content_length": 100})
     assert svg.status_code == 415 and error_of(svg)["code"] == "unsupported_media_type", svg.text
@@ -328,6 +329,7 @@ def test_given_a_post_with_an_image_when_the_post_is_deleted_then_the_image_goes
     original_url, preview_url = attached["original"]["url"], attached["preview"]["url"]
     assert fetch(original_url).status_code == 200
     assert fetch(preview_url).status_code == 200
+    assert sorted(keys_about(bucket, media_id)) == [f"originals/{media_id}", f"variants/{media_id}/preview.webp"]
 
     api.delete_tweet(token, post["id"])
     # The URLs handed out before no longer reach anything, and the upload's record is gone

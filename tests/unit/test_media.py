@@ -388,3 +388,21 @@ def test_given_the_deployed_bucket_then_private_encrypted_notifying_and_expiring
     assert rules["UnattachedOriginals"]["Filter"] == {
         "And": {"Prefix": "originals/", "Tags": [{"Key": "attached", "Value": "false"}]}}
     assert rules["Uploads"]["Expiration"] == {"Days": 1}
+
+
+def test_given_a_page_read_again_when_its_images_were_signed_lately_then_the_urls_are_reused(h, alice, monkeypatch):
+    media_id = upload(h, alice, png(), "image/png")
+    store = h.services.media._media
+    signed = []
+    sign = store._s3.generate_presigned_url
+    monkeypatch.setattr(store._s3, "generate_presigned_url", lambda *a, **kw: signed.append(a) or sign(*a, **kw))
+    posted = h.request("POST", "/v1/tweets", as_user=alice, body={"text": "cacheable", "media_ids": [media_id]})
+    assert len(signed) == 2  # the original and the preview
+    # When read within a quarter of the URLs' hour, Then no signing and the same URLs
+    assert h.home(alice).body["items"][0]["media"] == posted.body["media"] and len(signed) == 2
+    # When a quarter of their life has passed, Then fresh URLs are signed
+    from timeline.store import media as media_store
+    later = media_store.time.monotonic() + 901
+    monkeypatch.setattr(media_store.time, "monotonic", lambda: later)
+    h.home(alice)
+    assert len(signed) == 4

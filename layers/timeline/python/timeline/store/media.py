@@ -14,6 +14,9 @@ back to it.
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import OrderedDict
 from typing import Any, Iterable
 
 from botocore.exceptions import ClientError
@@ -26,6 +29,10 @@ from timeline.store.tables import MediaModel
 UPLOADS = "uploads/"
 ATTACHED_TAG = "attached"
 _UPLOAD_KEY = re.compile(r"^uploads/([0-9]{1,20})/([0-9]{1,20})$")
+# A signed GET URL is reused for a quarter of its life: signing costs ~0.5 ms (800 URLs on a
+# page of 100 posts with 4 images each), and a URL that stays the same for a while lets
+# browsers and caches keep the image.
+URL_CACHE_SIZE = 4096
 
 
 def upload_key(owner_id: int, media_id: int) -> str:
@@ -59,6 +66,8 @@ def to_media(m: MediaModel) -> Media:
 class MediaStore:
     def __init__(self, s3: Any, bucket: str, connection: Connection | None = None):
         self._s3, self._bucket, self._connection = s3, bucket, connection
+        self._urls: OrderedDict[tuple[str, int], tuple[float, str]] = OrderedDict()
+        self._urls_lock = threading.Lock()
 
     # ------------------------------------------------------------------ records
     def create(self, media: Media, *, expires_at: int) -> None:
@@ -115,8 +124,20 @@ class MediaStore:
             ExpiresIn=expires_in)
 
     def url(self, key: str, expires_in: int) -> str:
-        return self._s3.generate_presigned_url("get_object", Params={"Bucket": self._bucket, "Key": key},
-                                               ExpiresIn=expires_in)
+        """A presigned GET URL valid for at least 3/4 of `expires_in` seconds from now."""
+        now = time.monotonic()
+        with self._urls_lock:
+            cached = self._urls.get((key, expires_in))
+            if cached is not None and now - cached[0] < expires_in / 4:
+                self._urls.move_to_end((key, expires_in))
+                return cached[1]
+        url = self._s3.generate_presigned_url("get_object", Params={"Bucket": self._bucket, "Key": key},
+                                              ExpiresIn=expires_in)
+        with self._urls_lock:
+            self._urls[(key, expires_in)] = (now, url)
+            if len(self._urls) > URL_CACHE_SIZE:
+                self._urls.popitem(last=False)
+        return url
 
     def read_upload(self, key: str, max_bytes: int) -> bytes | None:
         """The upload's bytes, at most max_bytes + 1 of them (enough to tell it is too large
