@@ -183,6 +183,17 @@ def test_given_a_transparent_png_when_checked_then_the_preview_keeps_its_alpha()
     assert preview.mode == "RGBA" and preview.getpixel((15, 15))[3] == 0 and preview.getpixel((2, 2))[3] == 255
 
 
+def test_given_a_16_bit_grey_png_when_checked_then_the_preview_is_scaled_not_clipped():
+    grey = Image.new("I;16", (8, 8), 32768)  # half of 65,535
+    upload = encode(grey, "PNG")
+    assert reopen(upload).mode == "I;16"
+
+    checked = check(upload, "image/png")
+
+    assert checked.rewritten is False
+    assert reopen(checked.preview.body).convert("L").getpixel((4, 4)) in range(120, 136)
+
+
 def test_given_an_opaque_jpeg_when_checked_then_the_preview_has_no_alpha():
     assert reopen(check(encode(photo(), "JPEG"), "image/jpeg").preview.body).mode == "RGB"
 
@@ -338,6 +349,17 @@ def test_given_an_animated_gif_with_a_comment_when_checked_then_it_is_rewritten_
     assert durations == [100, 200, 300]
 
 
+def test_given_a_still_gif_with_a_comment_when_checked_then_it_is_rewritten_without_it_pixels_identical():
+    image = photo().convert("P")
+    upload = encode(image, "GIF", comment=b"my address")
+
+    checked = check(upload, "image/gif")
+
+    original = reopen(checked.original.body)
+    assert checked.rewritten is True and "comment" not in original.info and b"address" not in checked.original.body
+    assert original.convert("RGB").tobytes() == image.convert("RGB").tobytes()
+
+
 def test_given_a_gif_with_xmp_when_checked_then_it_is_rewritten_without_it():
     upload = with_gif_xmp(encode(photo().convert("P"), "GIF"))
     assert reopen(upload).size == (64, 48)
@@ -386,10 +408,6 @@ def test_given_bytes_contradicting_the_declared_type_when_checked_then_type_mism
     assert rejected.message == f"declared {declared} but the bytes are a {fmt} image"
 
 
-def test_given_a_png_declared_as_jpeg_when_checked_then_type_mismatch():
-    assert rejection(encode(photo(), "PNG"), "image/jpeg").reason == "type_mismatch"
-
-
 @pytest.mark.parametrize("data", [random.Random(7).randbytes(4096), b"hello, this is a text file\n" * 20,
                                   b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"%PDF-1.7\n"],
                          ids=["random", "text", "svg", "pdf"])
@@ -398,7 +416,7 @@ def test_given_bytes_that_are_not_an_image_when_checked_then_not_an_image(data):
 
 
 @pytest.mark.parametrize("fmt", ["BMP", "TIFF", "ICO", "PPM", "TGA", "PCX", "EPS"])
-def test_given_another_pillow_format_declared_as_png_when_checked_then_it_is_never_parsed(fmt, monkeypatch):
+def test_given_another_pillow_format_declared_as_png_when_checked_then_only_our_four_parsers_are_tried(fmt, monkeypatch):
     upload = encode(photo(), fmt)
     formats_tried = []
     open_core = Image.open

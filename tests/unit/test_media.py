@@ -406,3 +406,14 @@ def test_given_a_page_read_again_when_its_images_were_signed_lately_then_the_url
     monkeypatch.setattr(media_store.time, "monotonic", lambda: later)
     h.home(alice)
     assert len(signed) == 4
+
+
+def test_given_the_sample_event_when_its_upload_is_unknown_then_the_processor_deletes_it_and_acknowledges(h):
+    """events/media_processor_upload.json (for `sam local invoke`) is the shape S3 -> SQS delivers."""
+    from tests.support.harness import sample_event
+    event = sample_event("media_processor_upload.json")
+    key = json.loads(event["Records"][0]["body"])["Records"][0]["s3"]["object"]["key"]
+    boto3.client("s3").put_object(Bucket=h.bucket, Key=key, Body=b"left over")
+    h.media_records()  # the notification of that put, not needed: the sample stands in for it
+    assert h.run_media_processor(event["Records"]) == {"batchItemFailures": []}
+    assert h.objects() == {}

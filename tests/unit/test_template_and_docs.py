@@ -17,16 +17,18 @@ def test_every_template_route_is_documented_and_every_documented_route_is_in_the
     assert documented <= template_routes
 
 
-def test_queue_visibility_is_at_least_six_worker_timeouts():
+def test_queue_visibility_is_at_least_six_consumer_timeouts_and_every_queue_has_a_dlq():
     sam = tpl.load_sam()
-    worker = tpl.functions(sam)["FanoutWorkerFunction"]
-    visibility = sam["Resources"]["FanoutQueue"]["Properties"]["VisibilityTimeout"]
-    assert visibility >= 6 * worker.timeout
+    functions = tpl.functions(sam)
+    for queue, consumer in (("FanoutQueue", "FanoutWorkerFunction"), ("MediaQueue", "MediaProcessorFunction")):
+        props = sam["Resources"][queue]["Properties"]
+        assert props["VisibilityTimeout"] >= 6 * functions[consumer].timeout, queue
+        assert props["RedrivePolicy"]["maxReceiveCount"] >= 3, queue
 
 
 def test_every_event_source_reports_partial_failures_and_streams_bisect(h):
     by_function = {s.function: s for s in h.stack.event_sources}
-    assert set(by_function) == {"FanoutDispatchFunction", "FanoutWorkerFunction"}
+    assert set(by_function) == {"FanoutDispatchFunction", "FanoutWorkerFunction", "MediaProcessorFunction"}
     assert all(s.report_failures for s in by_function.values())
     dispatch = by_function["FanoutDispatchFunction"]
     assert dispatch.bisect_on_error and dispatch.on_failure_arn

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from PIL import ExifTags, Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, ImageSequence, UnidentifiedImageError
 from PIL.PngImagePlugin import Blend, Disposal
 
 ALLOWED_TYPES: dict[str, str] = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
@@ -60,9 +60,19 @@ _JPEG_DECODING_SEGMENTS = (("APP0", b"JFIF\0"), ("APP2", b"ICC_PROFILE\0"), ("AP
 # Pillow does not read XMP from a GIF (it sits in an application extension, often after the
 # last frame), so its identifier is looked for in the bytes.
 _GIF_XMP_IDENTIFIER = b"XMP DataXMP"
-_ORIENTATION = ExifTags.Base.Orientation
-_TURNED = range(2, 9)  # the EXIF orientations that need the image turned or flipped
-_SIDEWAYS = range(5, 9)  # ... of which these swap width and height
+# What each EXIF orientation asks of a viewer: turn or flip the stored pixels to show them.
+# (ImageOps.exif_transpose does the same, but then re-serialises the EXIF it leaves behind,
+# which fails on some EXIF Pillow can read; that EXIF is dropped here anyway.)
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SIDEWAYS = {5, 6, 7, 8}  # the orientations that swap width and height
 
 
 class Rejected(Exception):
@@ -106,9 +116,10 @@ def check(data: bytes, declared_type: str, *, max_bytes: int, max_pixels: int,
             metadata = metadata or _frame_carries_metadata(frame)
         metadata = metadata or _file_carries_metadata(img, data)
         img.seek(0)
-        size = _displayed_size(img)
-        preview = _preview(img, preview_edge)
-        body = _reencoded(img, image_format, durations) if metadata else data
+        orientation = _orientation(img)
+        size = _displayed_size(img, orientation)
+        preview = _preview(img, orientation, preview_edge)
+        body = _reencoded(img, orientation, image_format, durations) if metadata else data
         return Checked(Rendition(body, declared_type, *size), preview, rewritten=metadata)
 
 
@@ -192,7 +203,7 @@ def _decoded_frames(img: ImageFile.ImageFile, max_pixels: int) -> Iterator[Image
 def _frame_carries_metadata(img: ImageFile.ImageFile) -> bool:
     """Whether this frame carries data about the owner rather than the picture: where it was
     taken, with what, by whom, and when."""
-    if any(key in img.info for key in _METADATA_KEYS) or img.getexif():
+    if any(key in img.info for key in _METADATA_KEYS) or _exif(img):
         return True
     if img.format in ("JPEG", "MPO"):  # IPTC, a second image, vendor data: anything but decoding
         return not all(_is_decoding_segment(marker, payload) for marker, payload in img.applist)
@@ -213,27 +224,63 @@ def _file_carries_metadata(img: ImageFile.ImageFile, data: bytes) -> bool:
 
 
 # ------------------------------------------------------------------ renditions
-def _displayed_size(img: Image.Image) -> tuple[int, int]:
-    width, height = img.size
-    return (height, width) if _orientation(img) in _SIDEWAYS else (width, height)
+def _exif(img: Image.Image) -> Image.Exif:
+    """The image's EXIF, or none if it is too damaged to read: a browser ignores it then, and
+    a damaged block can only have come from the file's own EXIF, which the rewrite drops."""
+    try:
+        return img.getexif()
+    except Exception:
+        return Image.Exif()
 
 
 def _orientation(img: Image.Image) -> int:
-    return img.getexif().get(_ORIENTATION, 1)
+    return _exif(img).get(ExifTags.Base.Orientation, 1)
 
 
-def _preview(img: Image.Image, edge: int) -> Rendition:
+def _displayed_size(img: Image.Image, orientation: int) -> tuple[int, int]:
+    width, height = img.size
+    return (height, width) if orientation in _SIDEWAYS else (width, height)
+
+
+def _upright(image: Image.Image, orientation: int) -> Image.Image:
+    turn = _TURNS.get(orientation)
+    return image.transpose(turn) if turn is not None else image
+
+
+def _preview(img: Image.Image, orientation: int, edge: int) -> Rendition:
     """The first frame, upright, shrunk into an edge x edge box, as WebP without metadata."""
-    preview = img.convert("RGBA" if img.has_transparency_data else "RGB")
+    frame = _eight_bit(img)
+    mode = "RGBA" if frame.has_transparency_data else "RGB"
+    if frame.mode not in ("L", "LA", "RGB", "RGBA") or "transparency" in frame.info:
+        # Resizing these would pick pixels rather than blend them (P, 1), miss the transparent
+        # colour, or fail (16-bit): convert first.
+        frame = frame.convert(mode)
+    # resize() rather than thumbnail(), which works in place and so would need a full-size copy.
     # Shrink first, turn after: the box is square so the order changes nothing, and turning
-    # the small image is cheap. Turning reads the orientation from the info convert copied.
-    preview.thumbnail((edge, edge), Image.Resampling.LANCZOS)
-    ImageOps.exif_transpose(preview, in_place=True)
-    return Rendition(_encoded(_without_metadata(preview), "WEBP", quality=PREVIEW_QUALITY),
-                     PREVIEW_TYPE, *preview.size)
+    # the small image is cheap.
+    small = frame.resize(_fitted(frame.size, edge), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    preview = _without_metadata(_upright(small.convert(mode), orientation))
+    return Rendition(_encoded(preview, "WEBP", quality=PREVIEW_QUALITY), PREVIEW_TYPE, *preview.size)
 
 
-def _reencoded(img: ImageFile.ImageFile, image_format: str, durations: list[int]) -> bytes:
+def _fitted(size: tuple[int, int], edge: int) -> tuple[int, int]:
+    """The size scaled down into an edge x edge box, keeping the aspect ratio; never scaled up."""
+    width, height = size
+    scale = min(1.0, edge / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """16-bit grey scaled to 8 bits: Pillow's conversion to RGB clips it at 255 instead."""
+    if not img.mode.startswith("I"):
+        return img
+    scaled = img.point(lambda value: value / 256)
+    if "transparency" in scaled.info:
+        scaled.info["transparency"] //= 256
+    return scaled
+
+
+def _reencoded(img: ImageFile.ImageFile, orientation: int, image_format: str, durations: list[int]) -> bytes:
     """The image in its own format, upright, with its metadata dropped and its colour profile kept."""
     # Pillow's writers take EXIF, XMP and text only from save()'s arguments, never from the
     # image, except a JPEG's or GIF's comment: blanked here.
@@ -243,16 +290,17 @@ def _reencoded(img: ImageFile.ImageFile, image_format: str, durations: list[int]
         options.update(save_all=True, duration=durations, **_ANIMATION_OPTIONS.get(image_format, {}))
         if "loop" in img.info:
             options["loop"] = img.info["loop"]
-    if _orientation(img) not in _TURNED:
-        # Saved straight from the file: frames are decoded one at a time, never all held.
+    if orientation not in _TURNS:
+        # Saved straight from the file, so no frame is copied here.
         return _encoded(img, image_format, **options)
     # Turning needs a copy of every frame; the pixel budget for animations bounds them.
     frames = ImageSequence.Iterator(img) if animated else [img]
-    upright = [_without_metadata(ImageOps.exif_transpose(frame)) for frame in frames]
+    upright = [_without_metadata(_upright(frame, orientation)) for frame in frames]
     return _encoded(upright[0], image_format, append_images=upright[1:], **options)
 
 
 def _without_metadata(image: Image.Image) -> Image.Image:
+    """The image, its info (what writers may copy into the file) cut down to transparency."""
     image.info = {key: value for key, value in image.info.items() if key == "transparency"}
     return image
 
