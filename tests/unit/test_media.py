@@ -417,3 +417,15 @@ def test_given_the_sample_event_when_its_upload_is_unknown_then_the_processor_de
     h.media_records()  # the notification of that put, not needed: the sample stands in for it
     assert h.run_media_processor(event["Records"]) == {"batchItemFailures": []}
     assert h.objects() == {}
+
+
+def test_given_the_deployed_media_queue_then_only_this_accounts_s3_may_send_to_it_and_it_has_a_dlq(h):
+    sqs = boto3.client("sqs")
+    attrs = sqs.get_queue_attributes(QueueUrl=h.media_queue_url, AttributeNames=["Policy", "RedrivePolicy"])
+    [statement] = json.loads(attrs["Attributes"]["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    redrive = json.loads(attrs["Attributes"]["RedrivePolicy"])
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=h.stack.outputs["MediaDeadLetterQueueUrl"],
+                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert redrive["deadLetterTargetArn"] == dlq_arn and int(redrive["maxReceiveCount"]) == 5
