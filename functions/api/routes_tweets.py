@@ -22,7 +22,12 @@ IdempotencyKey = Annotated[str | None, Header(
 
 @router.post("/v1/tweets", summary="Post", tags=["tweets"],
              responses={201: {"description": "created", "content": {"application/json": {"model": TweetView}}},
-                        422: {"description": "invalid post", "content": {"application/json": {"model": ErrorResponse}}}})
+                        403: {"description": "a media id is not yours, or the post you answer blocks you",
+                              "content": {"application/json": {"model": ErrorResponse}}},
+                        409: {"description": "a media id is still being checked or already on a post",
+                              "content": {"application/json": {"model": ErrorResponse}}},
+                        422: {"description": "invalid post, or a media id unknown, rejected or expired",
+                              "content": {"application/json": {"model": ErrorResponse}}}})
 def post_tweet(body: PostRequest, idempotency_key: IdempotencyKey = None) -> Response[TweetView]:
     author = caller(router)
     reply_to = int(body.reply_to_id) if body.reply_to_id is not None else None
