@@ -194,7 +194,8 @@ def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str]
     if args.demo:
         seed_plan = demo.plan(args.demo_users, args.demo_posts, threshold=threshold, seed=args.seed)
         report = steps.run(f"demo data: {len(seed_plan.users)} users, {len(seed_plan.follows)} follows, "
-                           f"{len(seed_plan.posts)} posts, {len(seed_plan.reactions)} replies and reposts "
+                           f"{len(seed_plan.posts)} posts, {len(seed_plan.reactions)} replies and reposts, "
+                           f"{len(seed_plan.pictures)} pictures "
                            f"(seed {args.seed})",
                            lambda: _seed_quietly(gateway.url, seed_plan, pollers))
     print(banner(gateway.url, endpoint, emulator.embedded, startup, report), flush=True)
@@ -211,9 +212,9 @@ def _seed_quietly(api_url: str, seed_plan: demo.SeedPlan, pollers: Any) -> demo.
     finally:
         for logger, level in zip(quiet, levels):
             logger.setLevel(level)
-    log.info("seeded %d users, %d follows, %d posts, %d replies and reposts: %d requests in %.1fs "
-             "(%.0f req/s), fan-out settled in %.1fs%s", report.users, report.follows, report.posts,
-             len(seed_plan.reactions), report.requests,
+    log.info("seeded %d users, %d follows, %d posts, %d replies and reposts, %d pictures: %d requests in "
+             "%.1fs (%.0f req/s), fan-out settled in %.1fs%s", report.users, report.follows, report.posts,
+             len(seed_plan.reactions), len(seed_plan.pictures), report.requests,
              report.api_seconds, report.requests_per_second, report.settle_seconds,
              "" if report.settled else " (NOT settled: pollers still busy)")
     log.info("celebrities (followers >= %d): %s", seed_plan.threshold,

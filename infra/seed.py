@@ -1,5 +1,6 @@
 """Demo data for `make run`, written the way real clients would write it: over the public HTTP
-API only (sign up, sign in, follow, post), so the seed also exercises the whole stack.
+API only (sign up, sign in, follow, post, upload an image to the presigned POST), so the seed
+also exercises the whole stack, the media processor included.
 
 The follow graph is power-law shaped, like real social graphs: account popularity follows a
 Zipf law, so a few accounts collect most follows. Those cross CelebrityThreshold and take the
@@ -9,6 +10,7 @@ one random seed, so two runs with the same seed build the same demo.
 
 from __future__ import annotations
 
+import io
 import random
 import sys
 import threading
@@ -30,6 +32,8 @@ _FIRST = ("ada", "alan", "barbara", "claude", "dennis", "edsger", "frances", "gr
           "mary", "robin", "sophie", "tony")
 _TOPICS = ("timelines", "fan-out", "queues", "streams", "caches", "shards", "lambdas",
            "cold starts", "backpressure", "idempotency", "hot partitions", "retries")
+_CAPTIONS = ("Whiteboard from today's design review.", "The fan-out, drawn.", "Dashboard at peak.",
+             "View from the office.", "Latency before and after.", "Our queue depth this morning.")
 _TEMPLATES = ("Thinking about {t} again today.",
               "Hot take: {t} are easier than {u}.",
               "Shipped a fix for {t} #{n}.",
@@ -53,6 +57,8 @@ class SeedPlan:
     threshold: int
     # (user index, index into posts, reply text or None for a repost), after the posts
     reactions: list[tuple[int, int, str | None]] = field(default_factory=list)
+    # (user index, caption, picture seed): posts with an image, after the posts
+    pictures: list[tuple[int, str, int]] = field(default_factory=list)
 
     def follower_counts(self) -> Counter:
         return Counter(followee for _, followee in self.follows)
@@ -65,7 +71,7 @@ class SeedPlan:
 
 def plan(users: int = 200, posts: int = 1500, *, threshold: int = DEFAULT_THRESHOLD,
          seed: int = 7, zipf_exponent: float = 1.0, mean_following: float = 8.0,
-         reactions: int = 120) -> SeedPlan:
+         reactions: int = 120, pictures: int = 12) -> SeedPlan:
     """Who exists, who follows whom, who posts what, and who replies to or reposts what.
     Index 0 is the demo login, which follows the biggest accounts and a handful of others so
     its home timeline shows both the fan-out and the celebrity-merge paths."""
@@ -109,7 +115,29 @@ def plan(users: int = 200, posts: int = 1500, *, threshold: int = DEFAULT_THRESH
     for n in range(reactions if recent else 0):
         actor, target = rng.choice(ranked), rng.choice(recent)
         reacted.append((actor, target, None if n % 2 else f"Agreed on {rng.choice(_TOPICS)} (#{n})."))
-    return SeedPlan(users=people, follows=ordered, posts=written, threshold=threshold, reactions=reacted)
+    # Pictures come from accounts the demo login follows (its timeline shows them) and others.
+    followed = sorted(b for a, b in follows if a == 0)
+    painters = [followed[n % len(followed)] if n % 3 and followed else rng.choice(ranked) for n in range(pictures)]
+    drawn = [(who, rng.choice(_CAPTIONS), rng.randrange(1 << 30)) for who in painters] if ranked else []
+    return SeedPlan(users=people, follows=ordered, posts=written, threshold=threshold, reactions=reacted,
+                    pictures=drawn)
+
+
+def picture(seed: int, width: int = 960, height: int = 640) -> bytes:
+    """A JPEG that looks like something (a tinted Mandelbrot detail), different for each seed."""
+    from PIL import Image  # the runtime's own dependency; imported here so --help stays instant
+
+    rng = random.Random(seed)
+    x, y, span = rng.uniform(-1.8, 0.2), rng.uniform(-0.9, 0.9), rng.uniform(0.2, 2.5)
+    fractal = Image.effect_mandelbrot((width, height), (x - span, y - span * height / width,
+                                                        x + span, y + span * height / width), 96)
+    tint = [rng.randrange(256) for _ in range(3)]
+    gradient = Image.linear_gradient("L").resize((width, height))
+    channels = [Image.blend(fractal, gradient, 0.35).point(lambda v, t=t: (v * t) // 255 + (255 - t) // 3)
+                for t in tint]
+    out = io.BytesIO()
+    Image.merge("RGB", channels).save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 class SeedError(RuntimeError):
@@ -210,6 +238,27 @@ class ApiClient:
     def repost(self, token: str, tweet_id: str) -> None:
         self.call("POST", f"/v1/tweets/{tweet_id}/repost", token=token, ok=(200, 201))
 
+    def post_picture(self, token: str, caption: str, data: bytes, ready_timeout: float = 30.0) -> dict[str, Any]:
+        """Upload as a client does (an upload form, then the file straight to S3), wait for the
+        media processor's verdict, then post with it."""
+        form = self.call("POST", "/v1/media", token=token,
+                         json={"content_type": "image/jpeg", "content_length": len(data)}).json()
+        upload = form["upload"]
+        resp = self._session.post(upload["url"], data=upload["fields"], timeout=self.timeout,
+                                  files={"file": ("picture.jpg", data, "image/jpeg")})
+        if resp.status_code not in (200, 201, 204):
+            raise SeedError(f"upload to {upload['url']} -> {resp.status_code} {resp.text[:300]}")
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            status = self.call("GET", f"/v1/media/{form['media_id']}", token=token).json()
+            if status["status"] == "ready":
+                break
+            if status["status"] == "rejected" or time.monotonic() > deadline:
+                raise SeedError(f"demo picture {form['media_id']}: {status['status']} {status.get('message')}")
+            time.sleep(0.1)
+        return self.call("POST", "/v1/tweets", token=token,
+                         json={"text": caption, "media_ids": [form["media_id"]]}).json()
+
 
 def _run_phase(pool: ThreadPoolExecutor, name: str, jobs: list[Callable[[], Any]],
                progress: Progress) -> list[Any]:
@@ -251,10 +300,13 @@ def seed(api_url: str, seed_plan: SeedPlan, *, wait_idle: Callable[[float], bool
             (lambda a=a, p=posted[i]["id"], t=t: client.post(tokens[a], t, reply_to_id=p)) if t is not None
             else (lambda a=a, p=posted[i]["id"]: client.repost(tokens[a], p))
             for a, i, t in seed_plan.reactions], progress)
+        _run_phase(pool, "pictures", [lambda a=a, c=c, n=n: client.post_picture(tokens[a], c, picture(n))
+                                      for a, c, n in seed_plan.pictures], progress)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     report.users, report.follows, report.posts = len(users), len(seed_plan.follows), len(seed_plan.posts)
-    report.requests = 2 * len(users) + len(seed_plan.follows) + len(seed_plan.posts) + len(seed_plan.reactions)
+    report.requests = (2 * len(users) + len(seed_plan.follows) + len(seed_plan.posts) + len(seed_plan.reactions)
+                       + 4 * len(seed_plan.pictures))  # form, upload, at least one status read, post
     report.api_seconds = time.monotonic() - started
     if wait_idle is not None:
         report.settled = wait_idle(settle_timeout)

@@ -11,6 +11,7 @@ import time
 
 import jwt
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
 
@@ -158,6 +159,11 @@ def test_make_run_seeds_a_demo_with_celebrities_and_prints_a_working_login():
         assert len({i["author"]["handle"] for i in items}) >= 2, json.dumps(items)[:500]
         # And the demo's replies and reposts show there too
         assert any(i["repost"] for i in items) and any(i["reply_to_id"] for i in items), json.dumps(items)[:500]
+        # And pictures, uploaded through the media pipeline, whose URLs work from this machine
+        pictured = [i for i in items if i["media"]]
+        assert pictured, json.dumps(items)[:500]
+        preview = requests.get(pictured[0]["media"][0]["preview"]["url"], timeout=10)
+        assert preview.status_code == 200 and preview.headers["content-type"] == "image/webp"
     finally:
         code = stack.stop()
     assert code == 0, stack.log()
