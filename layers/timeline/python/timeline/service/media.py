@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Iterable
 
 from timeline import clock, ids, images
@@ -28,12 +27,11 @@ from timeline.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from timeline.observability import logger
 from timeline.records import PENDING, READY, REJECTED, Attachment, Media
 from timeline.settings import Settings
 from timeline.store import media as store
 from timeline.store.media import MediaStore
-
-log = logging.getLogger(__name__)
 
 MAX_MEDIA_PER_POST = 4
 UNATTACHED_SECONDS = 86_400  # the lifecycle's "originals never attached: one day"
@@ -166,7 +164,7 @@ class MediaProcessor:
         "rejected", or "ignored" (not an upload, already settled, or gone)."""
         parsed = store.parse_upload_key(key)
         if parsed is None:
-            log.warning("ignoring an object outside the upload layout: %s", key)
+            logger.warning("ignoring an object outside the upload layout", extra={"key": key})
             return "ignored"
         owner_id, media_id = parsed
         item = self._media.get(media_id)
@@ -186,7 +184,8 @@ class MediaProcessor:
             # Record first: if the delete fails, the retry finds it settled and deletes.
             self._media.mark_rejected(media_id, reason=rejected.reason, message=rejected.message)
             self._media.delete_upload(key)
-            log.info("media %s rejected: %s", media_id, rejected.reason)
+            logger.info("media rejected", extra={"media_id": str(media_id), "reason": rejected.reason,
+                                                 "detail": str(rejected.__cause__ or rejected.message)})
             return "rejected"
         self._media.put_checked(media_id, checked.original, checked.preview)
         self._media.mark_ready(media_id, width=checked.original.width, height=checked.original.height,
