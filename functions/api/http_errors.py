@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -21,23 +22,94 @@ def error_response(status: int, code: str, message: str, details=None) -> Respon
                     body=_error_body(code, message, details))
 
 
+MAX_JSON_DEPTH = 32  # our deepest body is two levels; anything far deeper is an attack
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
 def refuse_body(event: dict, max_bytes: int) -> dict | None:
-    """A ready API Gateway response for an oversized or non-JSON body, else None."""
+    """A ready API Gateway response for a body we will not parse, else None: over `max_bytes`
+    bytes (counted in bytes, as Lambda counts its payload), not JSON, not UTF-8, malformed,
+    nested deeper than MAX_JSON_DEPTH, a key given twice, or text that is not text (an
+    unpaired surrogate escape such as "\\ud800"). Checked before routing: powertools would
+    otherwise hand such bodies on (the last key wins, surrogates reach DynamoDB) or crash
+    (RecursionError)."""
     body = event.get("body")
     if not body:
         return None
-    if len(body) > max_bytes:
-        status, code, message = 413, "payload_too_large", f"request bodies are limited to {max_bytes} bytes"
+    try:
+        _check_body(event, body, max_bytes)
+    except _Refused as refused:
+        return {"statusCode": refused.status, "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": _error_body(refused.code, refused.message), "isBase64Encoded": False}
+    return None
+
+
+def _check_body(event: dict, body: str, max_bytes: int) -> None:
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except ValueError:
+            raise _Refused(400, "malformed_body", "the body is not valid base64") from None
     else:
-        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type == "application/json":
-            return None
-        status, code, message = (415, "unsupported_media_type",
-                                 "send the body as JSON with Content-Type: application/json")
-    return {"statusCode": status, "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": _error_body(code, message),
-            "isBase64Encoded": False}
+        raw = body.encode("utf-8", "surrogatepass")
+    if len(raw) > max_bytes:
+        raise _Refused(413, "payload_too_large", f"request bodies are limited to {max_bytes} bytes")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise _Refused(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Refused(400, "invalid_utf8", "the body is not valid UTF-8") from None
+    try:
+        parsed = json.loads(text, object_pairs_hook=_without_duplicate_keys)
+    except _Refused:
+        raise
+    except RecursionError:
+        raise _Refused(400, "malformed_json", f"the body is nested too deeply (the limit is {MAX_JSON_DEPTH})") from None
+    except ValueError:
+        raise _Refused(400, "malformed_json", "the body is not valid JSON") from None
+    _check_values(parsed)
+
+
+def _without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Refused(400, "duplicate_key", f"the key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def _check_values(parsed: object) -> None:
+    """Depth and text, walked without recursion."""
+    stack = [(parsed, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _Refused(400, "malformed_json", f"the body is nested too deeply (the limit is {MAX_JSON_DEPTH})")
+        if isinstance(node, str):
+            _check_text(node)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                _check_text(key)
+                stack.append((value, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+
+
+def _check_text(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Refused(400, "invalid_unicode",
+                       "the body holds an unpaired surrogate (such as \\ud800), which is not text") from None
 
 
 def _describe(errors) -> tuple[bool, list[dict]]:

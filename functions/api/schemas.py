@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, field_validator
 
-from timeline.text import check_post_text
+from timeline.text import MAX_DISPLAY_NAME_CODE_POINTS, check_display_name, check_post_text
 
 HANDLE_PATTERN = r"^[A-Za-z0-9_]{1,15}$"
 ID_PATTERN = r"^[0-9]{1,20}$"
@@ -26,7 +26,9 @@ class Request(BaseModel):
 class SignUpRequest(Request):
     handle: Handle
     password: Annotated[StrictStr, Field(min_length=8, max_length=256)]
-    display_name: Annotated[StrictStr, Field(min_length=1, max_length=50)]
+    display_name: Annotated[StrictStr, Field(min_length=1, max_length=MAX_DISPLAY_NAME_CODE_POINTS, description=(
+        "1-50 characters; no control characters, line breaks or direction controls")),
+        AfterValidator(check_display_name)]
 
 
 class TokenRequest(Request):

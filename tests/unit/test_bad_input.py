@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 
@@ -96,8 +98,74 @@ def test_given_a_body_that_is_not_json_when_posting_then_415(world):
 
 def test_given_a_huge_body_when_posting_then_413(world):
     h, alice, _ = world
-    reply = h.request("POST", "/v1/tweets", as_user=alice, body={"text": "x" * 20_000})
+    reply = h.request("POST", "/v1/tweets", as_user=alice, body={"text": "x" * 40_000})
     assert_error(reply, 413, "payload_too_large")
+
+
+def test_given_a_body_under_the_limit_in_characters_but_over_it_in_bytes_when_posting_then_413(world):
+    # 12,000 characters of three bytes each: 36 KB on the wire, as Lambda counts its payload
+    h, alice, _ = world
+    raw = '{"text": "' + "\u20ac" * 0 + "€" * 12_000 + '"}'
+    assert_error(h.request("POST", "/v1/tweets", as_user=alice, raw_body=raw), 413, "payload_too_large")
+
+
+# Issue 10: these two answered 500 after seconds of retries (a lone surrogate reached DynamoDB;
+# the JSON parser overflowed the stack). Each is now refused before routing.
+@pytest.mark.parametrize("raw, code", [
+    ('{"text": "\\ud800"}', "invalid_unicode"),
+    ('{"text": "a\\udc00b"}', "invalid_unicode"),
+    ('{"text": "hi", "reply_to_id": "\\ud83d"}', "invalid_unicode"),
+    ('{"\\ud800": "key"}', "invalid_unicode"),
+    ("[" * 5000 + "]" * 5000, "malformed_json"),
+    ('{"a":' * 40 + "1" + "}" * 40, "malformed_json"),
+    ('{"text": "a", "text": "b"}', "duplicate_key"),
+])
+def test_given_a_body_that_is_not_sound_json_text_when_posting_then_400_quickly_and_nothing_is_written(
+        world, raw, code):
+    h, alice, _ = world
+    before = table_sizes(h)
+    assert_error(h.request("POST", "/v1/tweets", as_user=alice, raw_body=raw), 400, code)
+    h.drain()
+    assert table_sizes(h) == before
+
+
+COMBINING = "\u0301"
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("\u200b\u200d\u2060\ufeff", "visible"),  # only invisible format characters
+    ("\u202e\u2066 \u2069", "visible"),  # only direction controls
+    ("\ufdd0 hi", "noncharacters"),
+    ("a" + COMBINING * 39, "code points"),  # one character of 40 code points
+    ("a" + "\u200d\U0001F468" * 7000, "code points"),  # a 14,001 code point "character"
+    (("e" + COMBINING * 9) * 280, "code points"),  # 280 characters of 9 code points after NFC: 2,520
+])
+def test_given_text_that_would_abuse_the_limit_when_posting_then_422_naming_the_rule(world, text, problem):
+    h, alice, _ = world
+    raw = json.dumps({"text": text}, ensure_ascii=False)
+    reply = h.request("POST", "/v1/tweets", as_user=alice, raw_body=raw)
+    if len(raw.encode()) > 32 * 1024:
+        assert_error(reply, 413, "payload_too_large")  # the body limit stops it first
+        return
+    assert_error(reply, 422, "invalid_body")
+    assert problem in json.dumps(reply.body["error"]["details"]), reply.body
+
+
+def test_given_280_four_person_families_when_posting_then_accepted_at_2240_code_points(world):
+    h, alice, _ = world
+    family = "\U0001F468\u200D\U0001F469\u200D\U0001F467\u200D\U0001F466"  # 7 code points
+    reply = h.request("POST", "/v1/tweets", as_user=alice, body={"text": family * 280})  # ASCII-escaped: 18 KB
+    assert reply.status == 201, reply
+    assert len(reply.body["text"]) == 1960
+
+
+@pytest.mark.parametrize("name", ["Eve\u202eevil", "two\nlines", "tab\tbed", "\u200b\u200b", "bell\x07",
+                                  "x" * 51])
+def test_given_a_display_name_that_could_deceive_when_signing_up_then_422_and_no_account(h, name):
+    reply = h.request("POST", "/v1/auth/signup", body={"handle": "eve", "password": "correct-horse-9",
+                                                        "display_name": name})
+    assert_error(reply, 422, "invalid_body")
+    assert h.request("GET", "/v1/users/eve", as_user=1).status in (401, 404)
 
 
 @pytest.mark.parametrize("method, path", [
