@@ -10,10 +10,10 @@ from typing import NamedTuple
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from timeline.store.batching import BatchWriter
 from timeline.store.tables import EdgeModel, UserModel, cancellation_codes, padded
+from timeline.store.transactions import Transaction
 
 FOLLOWING, FOLLOWER, UNFOLLOWED = "following#", "follower#", "unfollowed#"
 # Everything a home read needs from the graph sorts under one prefix: one Query lists it. The
@@ -81,7 +81,7 @@ class GraphStore:
             UserModel.celebrity.does_not_exist() | (UserModel.celebrity == False))  # noqa: E712
         no_reposts = None if reposts else True
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 tx.condition_check(EdgeModel, follower_id, BLOCK + padded(followee_id),
                                    condition=EdgeModel.edge.does_not_exist())
                 tx.condition_check(EdgeModel, follower_id, BLOCKED_BY + padded(followee_id),
@@ -139,7 +139,7 @@ class GraphStore:
         """Remove both edges (and any celebrity edge) and both counters, and leave a tombstone
         in the followee's partition. False if not following."""
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 tx.delete(EdgeModel(follower_id, FOLLOWING + padded(followee_id)),
                           condition=EdgeModel.edge.exists())
                 tx.delete(EdgeModel(followee_id, FOLLOWER + padded(follower_id)),
@@ -238,7 +238,7 @@ class GraphStore:
         already stood. The caller removes the follows both ways (and the block's stream record
         does it again, should the caller fail)."""
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 tx.save(EdgeModel(blocker_id, BLOCK + padded(blocked_id), other_id=blocked_id, created_at=now_ms),
                         condition=EdgeModel.edge.does_not_exist())
                 tx.save(EdgeModel(blocked_id, BLOCKED_BY + padded(blocker_id), other_id=blocker_id,
@@ -256,7 +256,7 @@ class GraphStore:
 
     def unblock(self, blocker_id: int, blocked_id: int) -> bool:
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 tx.delete(EdgeModel(blocker_id, BLOCK + padded(blocked_id)), condition=EdgeModel.edge.exists())
                 tx.delete(EdgeModel(blocked_id, BLOCKED_BY + padded(blocker_id)))
         except TransactWriteError as exc:

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from timeline.records import READY, Attachment, Entry, Tweet, optional_int
 from timeline.store.batching import BatchWriter
@@ -20,6 +19,7 @@ from timeline.store.tables import (
     padded,
 )
 from timeline.store.timelines import entry
+from timeline.store.transactions import Transaction
 
 REPOST = "repost#"  # GraphTable edge in the reposter's partition: one repost per post and account
 
@@ -91,7 +91,7 @@ class TweetStore:
         AlreadyReposted names the repost that holds it. A post with media claims each one (the
         author's, ready, on no other post): MediaUnavailable names one that is not."""
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 tx.save(self._model(tweet), condition=TweetModel.tweet_id.does_not_exist())
                 tx.save(entry(tweet.author_id, tweet.as_entry(), entry_expires_at))
                 if tweet.is_repost:
@@ -133,7 +133,7 @@ class TweetStore:
             if repost_id is None:
                 return None
             try:
-                with TransactWrite(connection=self._connection) as tx:
+                with Transaction(connection=self._connection) as tx:
                     tx.delete(EdgeModel(reposter_id, REPOST + padded(original_id)),
                               condition=EdgeModel.other_id == repost_id)
                     tx.delete(TweetModel(repost_id))

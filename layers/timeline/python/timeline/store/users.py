@@ -6,10 +6,10 @@ from collections.abc import Iterable
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from timeline.records import User
 from timeline.store.tables import HandleClaimModel, UserModel, cancellation_codes
+from timeline.store.transactions import Transaction
 
 
 class HandleTaken(Exception):
@@ -52,7 +52,7 @@ class UserStore:
             last_seen_at=user.created_at, stamped_at=user.created_at,
         )
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 tx.save(claim, condition=HandleClaimModel.pk.does_not_exist())
                 tx.save(profile, condition=UserModel.pk.does_not_exist())
         except TransactWriteError as exc:
@@ -63,7 +63,7 @@ class UserStore:
 
     def delete(self, user: User) -> None:
         """Undo `create` (used when the identity provider refuses the sign-up)."""
-        with TransactWrite(connection=self._connection) as tx:
+        with Transaction(connection=self._connection) as tx:
             tx.delete(HandleClaimModel(HandleClaimModel.key(user.handle)),
                       condition=HandleClaimModel.user_id == user.user_id)
             tx.delete(UserModel(UserModel.key(user.user_id)))
