@@ -30,6 +30,73 @@ def apply() -> None:
     _consumed_capacity_as_billed()
     _dynamodb_responses_serialized_directly()
     _sqs_receive_cost_independent_of_depth()
+    _cognito_confirmation_codes()
+
+
+CONFIRMATION_CODES: dict[tuple[str, str], str] = {}  # (client id, username) -> the code Cognito would send
+
+
+def _cognito_confirmation_codes() -> None:
+    """moto confirms a sign-up whatever code it is given and has no ResendConfirmationCode, so
+    a `prod`-stage sign-up could not be tried locally as it works on AWS. Here sign-up draws a
+    six-digit code (Cognito would email it; the local stack logs it, logger
+    "infra.cognito"), ConfirmSignUp checks it (CodeMismatchException, and
+    NotAuthorizedException for a confirmed user, as Cognito answers), and
+    ResendConfirmationCode draws a new one."""
+    import logging
+    import secrets as random_codes
+
+    from moto.cognitoidp.exceptions import CodeMismatchException, NotAuthorizedError
+    from moto.cognitoidp.models import CognitoIdpBackend, UserStatus
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.responses import ActionResult
+
+    log = logging.getLogger("infra.cognito")
+
+    def draw(client_id: str, username: str) -> None:
+        code = f"{random_codes.randbelow(10**6):06d}"
+        CONFIRMATION_CODES[(client_id, username)] = code
+        log.warning("confirmation code for user %s: %s (Cognito would send it by email)", username, code)
+
+    original_sign_up = CognitoIdpBackend.sign_up
+
+    def sign_up(self, client_id, username, password, attributes):
+        result = original_sign_up(self, client_id, username, password, attributes)
+        draw(client_id, username)
+        return result
+
+    def confirm_sign_up(self, client_id: str, username: str, code: str | None = None) -> str:
+        pool = next(p for p in self.user_pools.values() if client_id in p.clients)
+        user = self.admin_get_user(pool.id, username)
+        if user.status == UserStatus.CONFIRMED:
+            raise NotAuthorizedError("User cannot be confirmed. Current status is CONFIRMED")
+        if code is None or CONFIRMATION_CODES.get((client_id, username)) != code:
+            raise CodeMismatchException("Invalid verification code provided, please try again.")
+        CONFIRMATION_CODES.pop((client_id, username), None)
+        user.status = UserStatus.CONFIRMED
+        return ""
+
+    def responds_confirm_sign_up(self) -> ActionResult:
+        backend = self._get_region_agnostic_backend()._find_backend_for_clientid(self._get_param("ClientId"))
+        confirm_sign_up(backend, self._get_param("ClientId"), self._get_param("Username"),
+                        self._get_param("ConfirmationCode"))
+        return ActionResult({})
+
+    def resend_confirmation_code(self) -> ActionResult:
+        client_id, username = self._get_param("ClientId"), self._get_param("Username")
+        backend = self._get_region_agnostic_backend()._find_backend_for_clientid(client_id)
+        pool = next(p for p in backend.user_pools.values() if client_id in p.clients)
+        user = backend.admin_get_user(pool.id, username)  # UserNotFoundException, as Cognito
+        if user.status == UserStatus.CONFIRMED:
+            raise NotAuthorizedError("User is already confirmed.")
+        draw(client_id, username)
+        return ActionResult({"CodeDeliveryDetails": {"Destination": "the local stack's log",
+                                                     "DeliveryMedium": "EMAIL", "AttributeName": "email"}})
+
+    CognitoIdpBackend.sign_up = sign_up
+    CognitoIdpBackend.confirm_sign_up = confirm_sign_up
+    CognitoIdpResponse.confirm_sign_up = responds_confirm_sign_up
+    CognitoIdpResponse.resend_confirmation_code = resend_confirmation_code
 
 
 def _sqs_receive_cost_independent_of_depth() -> None:

@@ -1,13 +1,24 @@
-"""POST /v1/auth/signup and /v1/auth/token (no token needed)."""
+"""Sign-up, sign-in, token refresh, confirmation (stage prod) and sign-out."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from schemas import ErrorResponse, SignUpRequest, TokenRequest, TokenResponse, UserView
+from schemas import (
+    ConfirmRequest,
+    ErrorResponse,
+    RefreshRequest,
+    ResendRequest,
+    ResendView,
+    SignUpRequest,
+    TokenRequest,
+    TokenResponse,
+    UserView,
+)
+from timeline.records import Tokens
 from views import user_view
-from wiring import services
+from wiring import caller_id, services
 
 router = APIGatewayHttpRouter()
 
@@ -25,5 +36,39 @@ def sign_up(body: SignUpRequest) -> Response[UserView]:
              responses={401: {"description": "wrong handle or password",
                               "content": {"application/json": {"model": ErrorResponse}}}})
 def token(body: TokenRequest) -> TokenResponse:
-    tokens = services().accounts.issue_tokens(body.handle, body.password)
-    return TokenResponse(id_token=tokens.id_token, access_token=tokens.access_token, expires_in=tokens.expires_in)
+    return _token_response(services().accounts.issue_tokens(body.handle, body.password))
+
+
+@router.post("/v1/auth/refresh", summary="Fresh tokens for a refresh token", tags=["auth"],
+             responses={401: {"description": "refresh token expired, revoked or not ours",
+                              "content": {"application/json": {"model": ErrorResponse}}}})
+def refresh(body: RefreshRequest) -> TokenResponse:
+    return _token_response(services().accounts.refresh_tokens(body.refresh_token))
+
+
+@router.post("/v1/auth/confirm", summary="Confirm a sign-up with the code sent to you (stage prod)", tags=["auth"],
+             responses={400: {"description": "wrong or expired code",
+                              "content": {"application/json": {"model": ErrorResponse}}}})
+def confirm(body: ConfirmRequest) -> UserView:
+    return user_view(services().accounts.confirm(body.handle, body.code))
+
+
+@router.post("/v1/auth/confirm/resend", summary="Send the confirmation code again", tags=["auth"],
+             responses={202: {"description": "sent, if there is such an unconfirmed account",
+                              "content": {"application/json": {"model": ResendView}}}})
+def resend_confirmation(body: ResendRequest) -> Response[ResendView]:
+    destination = services().accounts.resend_confirmation(body.handle)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
+                    body=ResendView(sent=True, destination=destination))
+
+
+@router.post("/v1/auth/signout", summary="Sign out everywhere: revoke your refresh tokens", tags=["auth"],
+             responses={204: {"description": "signed out; tokens already issued expire within the hour"}})
+def sign_out():
+    services().accounts.sign_out_everywhere(caller_id(router))
+    return Response(status_code=204)
+
+
+def _token_response(tokens: Tokens) -> TokenResponse:
+    return TokenResponse(id_token=tokens.id_token, access_token=tokens.access_token,
+                         refresh_token=tokens.refresh_token or "", expires_in=tokens.expires_in)

@@ -67,11 +67,31 @@ class FollowRequest(Request):
         "brings them back"))] = True
 
 
+class RefreshRequest(Request):
+    refresh_token: Annotated[StrictStr, Field(min_length=1, max_length=4096)]
+
+
+class ConfirmRequest(Request):
+    handle: Handle
+    code: Annotated[StrictStr, Field(pattern=r"^[0-9A-Za-z]{1,16}$", description="the code sent to you")]
+
+
+class ResendRequest(Request):
+    handle: Handle
+
+
 class TokenResponse(BaseModel):
     id_token: str
     access_token: str
+    refresh_token: str = Field(description="send it to /v1/auth/refresh for fresh tokens (valid 30 days, "
+                                           "until a sign-out revokes it)")
     expires_in: int
     token_type: str = "Bearer"
+
+
+class ResendView(BaseModel):
+    sent: bool = Field(description="always true: whether the account exists is not disclosed")
+    destination: str | None = Field(None, description="where the code went, masked (e.g. a***@e***)")
 
 
 class UserView(BaseModel):

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from timeline import clock, ids
-from timeline.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from timeline.errors import Conflict, InvalidInput, NotFound, Unauthorized, Unprocessable
 from timeline.records import Tokens, User
-from timeline.store.identity import BadCredentials, IdentityProvider, UsernameExists, WeakPassword
+from timeline.store.identity import (
+    AlreadyConfirmed,
+    BadCode,
+    BadCredentials,
+    IdentityProvider,
+    UsernameExists,
+    WeakPassword,
+)
 from timeline.store.users import HandleTaken, UserStore
 
 
@@ -53,6 +60,38 @@ class Accounts:
             return self._identity.authenticate(str(user_id), password)
         except BadCredentials:
             raise invalid from None
+
+    def refresh_tokens(self, refresh_token: str) -> Tokens:
+        try:
+            return self._identity.refresh(refresh_token)
+        except BadCredentials:
+            raise Unauthorized("this refresh token is not valid (expired, revoked by a sign-out, or not ours); "
+                               "sign in again", code="bad_refresh_token") from None
+
+    def confirm(self, handle: str, code: str) -> User:
+        """Confirm a sign-up (stage prod) with the code sent to the account; idempotent."""
+        user = self._users.get_by_handle(handle)
+        if user is None:  # the same answer as a wrong code: handles are not probed this way
+            raise InvalidInput("the confirmation code is wrong", code="bad_confirmation_code")
+        try:
+            self._identity.confirm(str(user.user_id), code)
+        except BadCode as exc:
+            if exc.expired:
+                raise InvalidInput("the confirmation code has expired; ask for a new one",
+                                   code="confirmation_code_expired") from None
+            raise InvalidInput("the confirmation code is wrong", code="bad_confirmation_code") from None
+        except AlreadyConfirmed:
+            pass
+        return user
+
+    def resend_confirmation(self, handle: str) -> str | None:
+        """Send the confirmation code again, if there is such an unconfirmed account; the
+        answer is the same either way."""
+        user_id = self._users.id_for_handle(handle)
+        return self._identity.resend_code(str(user_id)) if user_id is not None else None
+
+    def sign_out_everywhere(self, user_id: int) -> None:
+        self._identity.sign_out_everywhere(str(user_id))
 
     def profile(self, handle: str) -> User:
         return user_by_handle(self._users, handle)
