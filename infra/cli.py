@@ -125,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
         origin = "from --param" if "CelebrityThreshold" in params else "template default"
     threshold = params.get("CelebrityThreshold") or tpl.parameter_defaults(sam).get("CelebrityThreshold")
     log.info("CelebrityThreshold=%s (%s)", threshold, origin)
+    if args.demo and "PostRateLimitPerMinute" not in params:
+        # The demo's busiest accounts post dozens of times in its first minute.
+        params["PostRateLimitPerMinute"] = str(demo.DEMO_POST_RATE_LIMIT)
+        log.info("PostRateLimitPerMinute=%s (demo default; change with --param PostRateLimitPerMinute=N)",
+                 params["PostRateLimitPerMinute"])
 
     _install_signal_handlers()
     started = time.perf_counter()

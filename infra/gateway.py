@@ -8,8 +8,10 @@ Per request, in API Gateway's order:
   1. body over the payload limit -> 413
   2. CORS preflight (OPTIONS with Origin + Access-Control-Request-Method) -> 204, no auth
   3. route match on method + path -> 404 {"message":"Not Found"}
-  4. JWT authorizer on guarded routes -> 401 {"message":"Unauthorized"} before any handler
-  5. a v2.0 event to the route's function; its response translated back (crash -> 500)
+  4. the stage's route throttling (DefaultRouteSettings: a token bucket per route, rate and
+     burst) -> 429 {"message":"Too Many Requests"}
+  5. JWT authorizer on guarded routes -> 401 {"message":"Unauthorized"} before any handler
+  6. a v2.0 event to the route's function; its response translated back (crash -> 500)
 """
 
 from __future__ import annotations
@@ -75,11 +77,38 @@ class CorsConfig:
 
 
 @dataclass(frozen=True)
+class ThrottleConfig:
+    rate: float  # requests per second, refilled continuously
+    burst: int  # the bucket's size
+
+
+class TokenBucket:
+    """API Gateway's throttling algorithm: `burst` tokens, refilled at `rate` a second; a
+    request takes one or is refused."""
+
+    def __init__(self, config: ThrottleConfig, clock=time.monotonic):
+        self.config, self._clock = config, clock
+        self._tokens, self._at = float(config.burst), clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.config.burst, self._tokens + (now - self._at) * self.config.rate)
+            self._at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            return False
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     routes: tuple[Route, ...]
     jwt: JwtConfig | None
     cors: CorsConfig | None
     region: str = "us-east-1"
+    throttle: ThrottleConfig | None = None  # per route, from DefaultRouteSettings
 
     @classmethod
     def from_template(cls, sam: dict[str, Any], stack: Any) -> "ApiConfig":
@@ -94,7 +123,15 @@ class ApiConfig:
                 "AWS::StackName": stack.name}
         resolved = _substitute(props, refs, {})
         return cls(routes=tuple(routes(sam)), jwt=_jwt_config(resolved.get("Auth", {})),
-                   cors=_cors_config(resolved.get("CorsConfiguration")), region=stack.region)
+                   cors=_cors_config(resolved.get("CorsConfiguration")), region=stack.region,
+                   throttle=_throttle_config(resolved.get("DefaultRouteSettings") or {}))
+
+
+def _throttle_config(settings: dict[str, Any]) -> ThrottleConfig | None:
+    if "ThrottlingRateLimit" not in settings and "ThrottlingBurstLimit" not in settings:
+        return None
+    return ThrottleConfig(rate=float(settings.get("ThrottlingRateLimit", 10_000)),
+                          burst=int(settings.get("ThrottlingBurstLimit", 5_000)))
 
 
 def _jwt_config(auth: dict[str, Any]) -> JwtConfig | None:
@@ -447,6 +484,8 @@ class Gateway:
     def __init__(self, config: ApiConfig, invoker: Invoker, authorizer: JwtAuthorizer | None):
         self.config, self.invoker, self.authorizer = config, invoker, authorizer
         self.table = RouteTable(config.routes)
+        self._buckets = {(r.method, r.path): TokenBucket(config.throttle) for r in config.routes} \
+            if config.throttle else {}
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -483,6 +522,9 @@ class Gateway:
         if found is None:
             return gateway_error(404, "Not Found")
         route, path_params = found
+        bucket = self._buckets.get((route.method, route.path))
+        if bucket is not None and not bucket.take():
+            return gateway_error(429, "Too Many Requests")
 
         claims = None
         if route.authorized and self.authorizer is not None:

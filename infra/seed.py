@@ -25,6 +25,7 @@ import requests
 DEMO_HANDLE = "demo"
 DEMO_PASSWORD = "demo-password-1"  # local demo only; every seeded account shares it
 DEFAULT_THRESHOLD = 50  # the demo's CelebrityThreshold: the Zipf head crosses it, the tail does not
+DEMO_POST_RATE_LIMIT = 1000  # the demo's PostRateLimitPerMinute: its busiest account posts ~60 times at once
 
 _FIRST = ("ada", "alan", "barbara", "claude", "dennis", "edsger", "frances", "grace", "hedy",
           "ivan", "john", "ken", "leslie", "margaret", "niklaus", "radia", "shafi", "tim",

@@ -17,9 +17,9 @@ def _error_body(code: str, message: str, details=None) -> str:
     return json.dumps({"error": {"code": code, "message": message, "details": details}})
 
 
-def error_response(status: int, code: str, message: str, details=None) -> Response:
+def error_response(status: int, code: str, message: str, details=None, headers=None) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=_error_body(code, message, details))
+                    body=_error_body(code, message, details), headers=headers)
 
 
 MAX_JSON_DEPTH = 32  # our deepest body is two levels; anything far deeper is an attack
@@ -141,7 +141,9 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(DomainError)
     def domain_error(exc: DomainError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        retry_after = getattr(exc, "retry_after", None)
+        return error_response(exc.status, exc.code, exc.message, exc.details,
+                              {"Retry-After": str(retry_after)} if retry_after is not None else None)
 
     @app.not_found
     def not_found(_exc) -> Response:

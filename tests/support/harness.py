@@ -138,7 +138,7 @@ class Harness:
         ddb = boto3.client("dynamodb")
         names = self.stack.outputs
         for output in ("UsersTableName", "TweetsTableName", "GraphTableName", "TimelinesTableName",
-                       "IdempotencyTableName", "MediaTableName"):
+                       "IdempotencyTableName", "MediaTableName", "RateLimitsTableName"):
             table = names[output]
             keys = [k["AttributeName"] for k in ddb.describe_table(TableName=table)["Table"]["KeySchema"]]
             items = ddb.scan(TableName=table, ProjectionExpression=", ".join(keys))["Items"]

@@ -334,3 +334,31 @@ def test_over_http_with_keep_alive_a_log_line_per_request_and_413_for_big_bodies
         assert gateway.functions.calls[-1][1]["rawPath"] == "/v1/auth/signup"
     finally:
         gateway.close()
+
+
+def test_given_the_templates_route_throttling_then_the_gateway_reads_rate_and_burst(cognito):
+    config = ApiConfig.from_template(tpl.load_sam(), cognito.stack)
+    settings = tpl.load_sam()["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert (config.throttle.rate, config.throttle.burst) == (settings["ThrottlingRateLimit"],
+                                                             settings["ThrottlingBurstLimit"])
+
+
+def test_given_a_route_over_its_burst_when_called_then_429_as_api_gateway_answers_and_other_routes_serve(cognito):
+    from dataclasses import replace
+
+    from infra.gateway import ThrottleConfig, TokenBucket
+    functions = EchoFunctions()
+    config = replace(ApiConfig.from_template(tpl.load_sam(), cognito.stack), throttle=ThrottleConfig(rate=0.5, burst=3))
+    gw = Gateway(config, functions, None)
+    answers = [gw.handle(request()).status for _ in range(5)]
+    assert answers == [200, 200, 200, 429, 429]
+    refused = gw.handle(request())
+    assert json.loads(refused.body) == {"message": "Too Many Requests"}
+    assert gw.handle(request("GET", "/v1/openapi.json")).status == 200  # a bucket per route
+    assert len(functions.calls) == 4  # refused requests never reached a function
+    # the bucket refills at its rate
+    now = [0.0]
+    bucket = TokenBucket(ThrottleConfig(rate=2.0, burst=1), clock=lambda: now[0])
+    assert [bucket.take(), bucket.take()] == [True, False]
+    now[0] += 0.5
+    assert bucket.take() is True

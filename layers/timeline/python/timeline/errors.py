@@ -63,3 +63,7 @@ class UnsupportedMediaType(DomainError):
 class TooManyRequests(DomainError):
     status = 429
     code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after  # seconds, sent as Retry-After

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from timeline import clock, ids
-from timeline.errors import Conflict, InvalidInput, NotFound, Unauthorized, Unprocessable
+from timeline.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from timeline.records import Tokens, User
 from timeline.store.identity import (
     AlreadyConfirmed,
@@ -13,6 +13,7 @@ from timeline.store.identity import (
     UsernameExists,
     WeakPassword,
 )
+from timeline.store.rate_limits import Limited, Window
 from timeline.store.users import HandleTaken, UserStore
 
 
@@ -25,8 +26,8 @@ def user_by_handle(users: UserStore, handle: str) -> User:
 
 
 class Accounts:
-    def __init__(self, users: UserStore, identity: IdentityProvider):
-        self._users, self._identity = users, identity
+    def __init__(self, users: UserStore, identity: IdentityProvider, sign_ins_per_minute: int = 10):
+        self._users, self._identity, self._sign_ins_per_minute = users, identity, sign_ins_per_minute
 
     def sign_up(self, handle: str, password: str, display_name: str) -> User:
         """Claim the handle, then create the login. If the identity provider refuses,
@@ -53,6 +54,11 @@ class Accounts:
 
     def issue_tokens(self, handle: str, password: str) -> Tokens:
         invalid = Unauthorized("handle or password is wrong", code="bad_credentials")
+        try:  # every attempt counts, right or wrong, known handle or not: guessing is slowed alike
+            Window.now("signin", handle.casefold(), self._sign_ins_per_minute).hit()
+        except Limited as exc:
+            raise TooManyRequests(f"too many sign-in attempts for @{handle}; try again in {exc.retry_after} s",
+                                  code="rate_limited", retry_after=exc.retry_after) from None
         user_id = self._users.id_for_handle(handle)
         if user_id is None:
             raise invalid

@@ -41,10 +41,10 @@ def build_services(settings: Settings) -> Services:
     media = MediaLibrary(settings, stores.media)
     return Services(
         settings=settings,
-        accounts=Accounts(stores.users, stores.identity),
+        accounts=Accounts(stores.users, stores.identity, settings.sign_in_rate_limit_per_minute),
         social=Social(stores.users, stores.graph, cursors),
         posting=Posting(stores.tweets, stores.graph, media, persistence_layer(settings.idempotency_table),
-                        settings.timeline_ttl_seconds),
+                        settings.timeline_ttl_seconds, settings.post_rate_limit_per_minute),
         reader=Reader(settings, stores.users, stores.tweets, stores.graph, stores.timelines, cursors),
         planner=FanoutPlanner(settings, stores.graph, stores.users, stores.queue),
         changes=ChangePlanner(settings, stores.users, stores.queue),

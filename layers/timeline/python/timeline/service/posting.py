@@ -13,10 +13,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 from timeline import clock, ids
-from timeline.errors import Conflict, Forbidden, NotFound, Unprocessable
+from timeline.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
 from timeline.records import Attachment, Tweet, User
 from timeline.service.media import MediaLibrary
 from timeline.store.graph import GraphStore
+from timeline.store.rate_limits import Limited, Window
 from timeline.store.tweets import AlreadyReposted, IdTaken, MediaUnavailable, NotAuthor, TweetStore
 from timeline.text import check_post_text
 
@@ -25,8 +26,9 @@ IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 class Posting:
     def __init__(self, tweets: TweetStore, graph: GraphStore, media: MediaLibrary,
-                 idempotency_store: BasePersistenceLayer, entry_ttl_seconds: int):
+                 idempotency_store: BasePersistenceLayer, entry_ttl_seconds: int, posts_per_minute: int):
         self._tweets, self._graph, self._media, self._entry_ttl_seconds = tweets, graph, media, entry_ttl_seconds
+        self._posts_per_minute = posts_per_minute
         self.idempotency_config = IdempotencyConfig(
             event_key_jmespath="[author, key]",
             payload_validation_jmespath="body",
@@ -86,11 +88,16 @@ class Posting:
     def _mint(self, make) -> Tweet:
         for _ in range(3):  # a fresh id if two id generators collided
             tweet = make(ids.new_id())
+            window = Window.now("post", str(tweet.author_id), self._posts_per_minute)
             try:
-                self._tweets.put_new(tweet, entry_expires_at=clock.now_s() + self._entry_ttl_seconds)
+                self._tweets.put_new(tweet, entry_expires_at=clock.now_s() + self._entry_ttl_seconds, window=window)
                 return tweet
             except IdTaken:
                 continue
+            except Limited as exc:
+                raise TooManyRequests(f"you can post {self._posts_per_minute} times a minute; "
+                                      f"try again in {exc.retry_after} s", code="rate_limited",
+                                      retry_after=exc.retry_after) from None
             except MediaUnavailable as exc:  # taken by a post that raced this one
                 raise Conflict(f"media {exc.media_id} is already attached to another post", code="media_in_use",
                                details={"media_id": str(exc.media_id)}) from None

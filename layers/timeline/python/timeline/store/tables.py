@@ -199,6 +199,17 @@ class MediaModel(_Base):
     expires_at = NumberAttribute(null=True)  # epoch seconds, the table's TTL; removed once attached
 
 
+class RateLimitModel(_Base):
+    """Hits in one fixed window: pk = "<what>#<who>#<window number>"."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    hits = NumberAttribute()
+    expires_at = NumberAttribute()  # epoch seconds, the table's TTL
+
+
 def bind(settings: Settings, region: str) -> None:
     for model, table in (
         (UserModel, settings.users_table),
@@ -207,6 +218,7 @@ def bind(settings: Settings, region: str) -> None:
         (EdgeModel, settings.graph_table),
         (TimelineEntryModel, settings.timelines_table),
         (MediaModel, settings.media_table),
+        (RateLimitModel, settings.rate_limits_table),
     ):
         model.Meta.table_name = table
         model.Meta.region = region

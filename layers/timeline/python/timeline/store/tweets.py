@@ -18,6 +18,7 @@ from timeline.store.tables import (
     cancellation_codes,
     padded,
 )
+from timeline.store.rate_limits import Limited, Window
 from timeline.store.timelines import entry
 from timeline.store.transactions import Transaction
 
@@ -84,12 +85,13 @@ class TweetStore:
             repost_of_id=tweet.repost_of_id, repost_of_author_id=tweet.repost_of_author_id,
         )
 
-    def put_new(self, tweet: Tweet, *, entry_expires_at: int) -> None:
+    def put_new(self, tweet: Tweet, *, entry_expires_at: int, window: Window | None = None) -> None:
         """The post and its entry in its author's own home timeline, in one transaction: the
         author's next home read shows it without waiting for the fan-out (read-your-writes),
         and neither exists without the other. A repost also claims its (reposter, post) pair:
         AlreadyReposted names the repost that holds it. A post with media claims each one (the
-        author's, ready, on no other post): MediaUnavailable names one that is not."""
+        author's, ready, on no other post): MediaUnavailable names one that is not. With a rate
+        limit `window`, the post counts against it in the same transaction (Limited if full)."""
         try:
             with Transaction(connection=self._connection) as tx:
                 tx.save(self._model(tweet), condition=TweetModel.tweet_id.does_not_exist())
@@ -103,11 +105,16 @@ class TweetStore:
                               actions=[MediaModel.post_id.set(tweet.tweet_id), MediaModel.expires_at.remove()],
                               condition=(MediaModel.owner_id == tweet.author_id) & (MediaModel.status == READY)
                               & MediaModel.post_id.does_not_exist())
+                if window is not None:
+                    window.hit_within(tx)
         except TransactWriteError as exc:
-            codes = cancellation_codes(exc)  # in the order written: post, entry, claim or media
+            # pynamodb sends puts, then updates: post, entry, (claim), media..., (window)
+            codes = cancellation_codes(exc)
             if codes[:1] == ["ConditionalCheckFailed"]:
                 raise IdTaken(tweet.tweet_id) from exc
-            media_codes = codes[2:] if not tweet.is_repost else []
+            if window is not None and codes[-1:] == ["ConditionalCheckFailed"]:
+                raise Limited(window.retry_after) from exc
+            media_codes = codes[2:2 + len(tweet.media)] if not tweet.is_repost else []
             for attachment, code in zip(tweet.media, media_codes):
                 if code == "ConditionalCheckFailed":
                     raise MediaUnavailable(attachment.media_id) from exc
