@@ -56,6 +56,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run.add_argument("--demo-users", type=int, default=200)
     run.add_argument("--demo-posts", type=int, default=1500)
     run.add_argument("--verbose", action="store_true", help="debug logs, incl. the emulator's")
+    redrive = sub.add_parser("redrive", help="move dead-lettered messages back to their queue, after a fix")
+    redrive.add_argument("--queue", choices=["fanout", "media", "all"], default="all")
+    redrive.add_argument("--stack-name", default="timeline-local")
+    redrive.add_argument("--local", action="store_true",
+                         help=f"the local stack's emulator (http://127.0.0.1:{EMULATOR_PORT}, fake credentials) "
+                              "instead of AWS_ENDPOINT_URL or your AWS account")
+    redrive.add_argument("--max", type=int, default=None, help="move at most this many messages per queue")
     return parser.parse_args(argv)
 
 
@@ -131,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
         log.info("PostRateLimitPerMinute=%s (demo default; change with --param PostRateLimitPerMinute=N)",
                  params["PostRateLimitPerMinute"])
 
+    if params.get("Stage") == "prod":  # no auto-confirm: show the codes Cognito would email
+        from infra import moto_patches
+        moto_patches.ANNOUNCE_CONFIRMATION_CODES = True
     _install_signal_handlers()
     started = time.perf_counter()
     steps = Steps(6 if args.demo else 5)
@@ -268,10 +278,27 @@ def _json(**fields: str) -> str:
     return json.dumps(fields, separators=(",", ":"))
 
 
+def redrive(args: argparse.Namespace) -> int:
+    import boto3
+
+    from infra.redrive import redrive_stack
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    endpoint = None
+    if args.local:
+        use_fake_credentials(region)
+        endpoint = f"http://127.0.0.1:{EMULATOR_PORT}"
+    which = ["fanout", "media"] if args.queue == "all" else [args.queue]
+    results = redrive_stack(boto3.Session(region_name=region), args.stack_name, which, endpoint_url=endpoint,
+                            limit=args.max)
+    return 1 if any(r.failed for r in results) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "run":
         return run(args)
+    if args.command == "redrive":
+        return redrive(args)
     return 2  # pragma: no cover - argparse rejects other commands
 
 

@@ -38,6 +38,7 @@ from infra.template import Route, routes
 log = logging.getLogger("infra.gateway")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API's request payload quota
+MAX_REQUEST_LINE_AND_HEADERS = 10 * 1024  # HTTP API's quota: request line and headers together
 ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_API_ID = "local"  # the API is not a resource on the emulator, so it has no real id
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")  # "Currently, only RSA-based algorithms are supported"
@@ -394,9 +395,11 @@ def build_event(request: HttpRequest, route: Route, path_params: dict[str, str],
         event["pathParameters"] = path_params
     if request.body:
         content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
-        as_text = TEXT_TYPES.match(content_type) if content_type else _is_utf8(request.body)
+        # A text type whose bytes are not UTF-8 travels base64-encoded, so the function sees the
+        # bytes the client sent (and can refuse them), never a text with U+FFFD put in.
+        as_text = (TEXT_TYPES.match(content_type) or not content_type) and _is_utf8(request.body)
         if as_text:
-            event["body"], event["isBase64Encoded"] = request.body.decode("utf-8", "replace"), False
+            event["body"], event["isBase64Encoded"] = request.body.decode("utf-8"), False
         else:
             event["body"], event["isBase64Encoded"] = base64.b64encode(request.body).decode(), True
     else:
@@ -617,13 +620,37 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     # median, for a handler time of about 14 ms.
     disable_nagle_algorithm = True
 
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = _HeaderLines(self.rfile)
+
+    def parse_request(self) -> bool:
+        self.rfile.start()  # the request line is read; its headers are next
+        return super().parse_request()
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, PROPFIND, BREW...) is routed like the rest: no route serves
+        # it, so API Gateway's JSON 404, never the standard library's 501 HTML page.
+        if name.startswith("do_"):
+            return self.do_request
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (request line too long, malformed request) as
+        JSON, like every other answer of the gateway."""
+        self.close_connection = True
+        self._write(gateway_error(code, message or http.HTTPStatus(code).phrase, [("connection", "close")]))
+
     def do_request(self) -> None:
         started = time.perf_counter()
         raw_path, _, raw_query = self.path.partition("?")
+        refused = self._refuse_framing()
         try:
+            if refused is not None:
+                raise _Refused(*refused)
             body = self._read_body()
-        except _TooLarge:
-            response = gateway_error(413, "Request Entity Too Large", [("connection", "close")])
+        except _Refused as exc:
+            response = gateway_error(exc.status, exc.message, [("connection", "close")])
             self.close_connection = True
         except ValueError:
             response = gateway_error(400, "Bad Request", [("connection", "close")])
@@ -678,5 +705,52 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         pass  # one line per request is written by do_request
 
 
-class _TooLarge(Exception):
-    pass
+    def _refuse_framing(self) -> tuple[int, str] | None:
+        """What API Gateway refuses before routing: a bare CR inside a header line (RFC 9112
+        lets a server reject it; Python's parser would split it into a second header, a header
+        injection), Content-Length given twice with different values, and a request line and
+        headers over HTTP API's 10 KB quota."""
+        if self.rfile.bare_cr:
+            return 400, "Bad Request"
+        lengths = {v.strip() for v in self.headers.get_all("content-length") or []}
+        if len(lengths) > 1:
+            return 400, "Bad Request"
+        if len(self.requestline) + self.rfile.header_bytes > MAX_REQUEST_LINE_AND_HEADERS:
+            return 431, "Request Header Fields Too Large"
+        return None
+
+
+class _HeaderLines:
+    """The connection's input, watching the header lines of the request being parsed (from
+    `start()` to the blank line; the body is not watched)."""
+
+    def __init__(self, raw: Any):
+        self._raw = raw
+        self.bare_cr, self.header_bytes, self._watching = False, 0, False
+
+    def start(self) -> None:
+        self.bare_cr, self.header_bytes, self._watching = False, 0, True
+
+    def readline(self, *args: Any) -> bytes:
+        line = self._raw.readline(*args)
+        if self._watching:
+            if line in (b"\r\n", b"\n", b""):
+                self._watching = False
+            else:
+                self.header_bytes += len(line)
+                self.bare_cr = self.bare_cr or b"\r" in line.rstrip(b"\r\n")
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class _TooLarge(_Refused):
+    def __init__(self) -> None:
+        super().__init__(413, "Request Entity Too Large")

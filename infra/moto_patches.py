@@ -34,12 +34,13 @@ def apply() -> None:
 
 
 CONFIRMATION_CODES: dict[tuple[str, str], str] = {}  # (client id, username) -> the code Cognito would send
+ANNOUNCE_CONFIRMATION_CODES = False  # set by `make run` with Stage=prod: codes are logged, as Cognito emails them
 
 
 def _cognito_confirmation_codes() -> None:
     """moto confirms a sign-up whatever code it is given and has no ResendConfirmationCode, so
     a `prod`-stage sign-up could not be tried locally as it works on AWS. Here sign-up draws a
-    six-digit code (Cognito would email it; the local stack logs it, logger
+    six-digit code (Cognito would email it; `make run` with Stage=prod logs it, logger
     "infra.cognito"), ConfirmSignUp checks it (CodeMismatchException, and
     NotAuthorizedException for a confirmed user, as Cognito answers), and
     ResendConfirmationCode draws a new one."""
@@ -56,7 +57,8 @@ def _cognito_confirmation_codes() -> None:
     def draw(client_id: str, username: str) -> None:
         code = f"{random_codes.randbelow(10**6):06d}"
         CONFIRMATION_CODES[(client_id, username)] = code
-        log.warning("confirmation code for user %s: %s (Cognito would send it by email)", username, code)
+        if ANNOUNCE_CONFIRMATION_CODES:
+            log.warning("confirmation code for user %s: %s (Cognito would send it by email)", username, code)
 
     original_sign_up = CognitoIdpBackend.sign_up
 

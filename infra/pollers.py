@@ -4,7 +4,9 @@ Lambda's pollers are part of the service, not of the function; the emulator cann
 (it cannot invoke anything without Docker), so the local runtime does, with Lambda's rules:
 
 SQS (`_QueuePoller`): long-poll, gather up to BatchSize messages within the batching window,
-invoke, delete what succeeded. With ReportBatchItemFailures only the reported messages stay;
+invoke, delete what succeeded. Each SQS mapping runs SQS_CONCURRENT_BATCHES pollers, as Lambda
+starts with five: batches of one queue are in flight together, so concurrent writes to one
+timeline, a message received twice and trims racing adds happen here as they do on AWS. With ReportBatchItemFailures only the reported messages stay;
 an error (exception, timeout) keeps the whole batch. Kept messages reappear after the queue's
 visibility timeout and the queue's own redrive policy moves them to its DLQ, as in AWS.
 
@@ -47,6 +49,7 @@ STREAM_IDLE_MIN, STREAM_IDLE_MAX = 0.05, 0.25
 WINDOW_TICK = 0.05  # how often a filling batch is topped up while its window is open
 DISCOVERY_INTERVAL = 5.0  # seconds between DescribeStream calls looking for new shards
 RETRY_BACKOFF_MAX = 2.0
+SQS_CONCURRENT_BATCHES = 5  # Lambda's initial pollers per SQS event source mapping
 JOIN_TIMEOUT = 10.0
 
 
@@ -69,7 +72,9 @@ class Pollers:
             if poller_cls is None:
                 log(f"event source {source.source_arn}: unsupported service {kind!r}, not polled")
                 continue
-            pollers.append(poller_cls(stack, source, functions, endpoint_url, log, activity))
+            copies = SQS_CONCURRENT_BATCHES if poller_cls is _QueuePoller else 1  # a shard is read in order
+            pollers += [poller_cls(stack, source, functions, endpoint_url, log, activity, number=n)
+                        for n in range(copies)]
         for poller in pollers:
             poller.prime()  # synchronous, so LATEST means "from now" for the caller
         for poller in pollers:
@@ -172,9 +177,9 @@ class _Activity:
 
 class _Poller(threading.Thread):
     def __init__(self, stack: Stack, source: EventSource, functions: LocalFunctions,
-                 endpoint_url: str, log: Callable[[str], None], activity: _Activity):
+                 endpoint_url: str, log: Callable[[str], None], activity: _Activity, number: int = 0):
         self.source = source
-        self.label = f"{source.function} <- {_short_name(source.source_arn)}"
+        self.label = f"{source.function} <- {_short_name(source.source_arn)}" + (f" #{number + 1}" if number else "")
         super().__init__(name=f"poller {self.label}", daemon=True)
         self.stack, self.functions, self.log, self.activity = stack, functions, log, activity
         self.region = source.source_arn.split(":")[3]

@@ -60,9 +60,12 @@ def _check_body(event: dict, body: str, max_bytes: int) -> None:
     if len(raw) > max_bytes:
         raise _Refused(413, "payload_too_large", f"request bodies are limited to {max_bytes} bytes")
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise _Refused(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
+    content_type, *parameters = (headers.get("content-type") or "").lower().split(";")
+    charset = next((p.split("=", 1)[1].strip().strip('"') for p in parameters if p.strip().startswith("charset=")),
+                   "utf-8")
+    if content_type.strip() != "application/json" or charset not in ("utf-8", "utf8"):
+        raise _Refused(415, "unsupported_media_type",
+                       "send the body as JSON (UTF-8) with Content-Type: application/json")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -43,7 +43,7 @@ class CursorCodec:
         """The position, or InvalidInput if the cursor is malformed, forged or someone else's."""
         invalid = InvalidInput("cursor is not valid for this request; start again without it",
                                code="invalid_cursor")
-        if not cursor or len(cursor) > MAX_CURSOR_LENGTH or cursor.count(".") != 1:
+        if not cursor or len(cursor) > MAX_CURSOR_LENGTH or cursor.count(".") != 1 or not cursor.isascii():
             raise invalid
         body, tag = cursor.split(".")
         try:
