@@ -6,11 +6,16 @@ the response. Errors become HTTP responses in http_errors.py and nowhere else.
 
 from __future__ import annotations
 
+import functools
+import json
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.shared.json_encoder import Encoder
 
 import http_errors
+import openapi_doc
 import routes_auth
 import routes_media
 import routes_tweets
@@ -22,7 +27,11 @@ from wiring import services
 # surrogate pair ("\\ud83d\\udc68", 12 bytes): about 27 KB.
 MAX_BODY_BYTES = 32 * 1024
 
-app = APIGatewayHttpResolver(enable_validation=True)
+# Responses as UTF-8 rather than ASCII escapes: a post in a non-Latin script or of emoji is a
+# third of the bytes, and the Lambda result (which escapes the body string once more) stays
+# well under the 6 MB limit at the largest page (tests/unit/test_response_bounds.py).
+app = APIGatewayHttpResolver(enable_validation=True, serializer=functools.partial(
+    json.dumps, separators=(",", ":"), cls=Encoder, ensure_ascii=False))
 http_errors.register(app)
 
 
@@ -31,21 +40,29 @@ app.include_router(routes_users.router)
 app.include_router(routes_tweets.router)
 app.include_router(routes_media.router)
 
+SECURITY_SCHEMES = {"bearerAuth": HTTPBearer(bearerFormat="JWT")}
+SECURITY = [{"bearerAuth": []}]
 app.enable_swagger(
     path="/v1/docs",
     title="Timeline API",
     version="1.0.0",
     description="Home timelines with hybrid fan-out. Sign up, get a token from /v1/auth/token, "
                 "then send it as `Authorization: Bearer <id_token>`.",
-    security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
-    security=[{"bearerAuth": []}],
+    security_schemes=SECURITY_SCHEMES,
+    security=SECURITY,
 )
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)
 def openapi_json():
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
-                    body=app.get_openapi_json_schema(title="Timeline API", version="1.0.0"))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document())
+
+
+@functools.lru_cache(maxsize=1)
+def openapi_document() -> str:
+    spec = json.loads(app.get_openapi_json_schema(
+        title="Timeline API", version="1.0.0", security_schemes=SECURITY_SCHEMES, security=SECURITY))
+    return json.dumps(openapi_doc.complete(spec), separators=(",", ":"))
 
 
 @app.get("/v1/health", summary="Liveness", tags=["meta"], security=[])

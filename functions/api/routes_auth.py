@@ -23,37 +23,43 @@ from wiring import caller_id, services
 router = APIGatewayHttpRouter()
 
 
-@router.post("/v1/auth/signup", summary="Create an account", tags=["auth"],
+@router.post("/v1/auth/signup", summary="Create an account", tags=["auth"], security=[],
              responses={201: {"description": "created", "content": {"application/json": {"model": UserView}}},
-                        400: {"description": "weak password", "content": {"application/json": {"model": ErrorResponse}}},
-                        409: {"description": "handle taken", "content": {"application/json": {"model": ErrorResponse}}}})
+                        409: {"description": "handle taken", "content": {"application/json": {"model": ErrorResponse}}},
+                        422: {"description": "invalid fields, or a password too weak",
+                              "content": {"application/json": {"model": ErrorResponse}}}})
 def sign_up(body: SignUpRequest) -> Response[UserView]:
     user = services().accounts.sign_up(body.handle, body.password, body.display_name)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=user_view(user))
 
 
 @router.post("/v1/auth/token", summary="Sign in: exchange handle and password for tokens", tags=["auth"],
-             responses={401: {"description": "wrong handle or password",
+             security=[],
+             responses={200: {"description": "tokens", "content": {"application/json": {"model": TokenResponse}}},
+                        401: {"description": "wrong handle or password, or not confirmed yet",
                               "content": {"application/json": {"model": ErrorResponse}}}})
 def token(body: TokenRequest) -> TokenResponse:
     return _token_response(services().accounts.issue_tokens(body.handle, body.password))
 
 
-@router.post("/v1/auth/refresh", summary="Fresh tokens for a refresh token", tags=["auth"],
-             responses={401: {"description": "refresh token expired, revoked or not ours",
+@router.post("/v1/auth/refresh", summary="Fresh tokens for a refresh token", tags=["auth"], security=[],
+             responses={200: {"description": "tokens", "content": {"application/json": {"model": TokenResponse}}},
+                        401: {"description": "refresh token expired, revoked or not ours",
                               "content": {"application/json": {"model": ErrorResponse}}}})
 def refresh(body: RefreshRequest) -> TokenResponse:
     return _token_response(services().accounts.refresh_tokens(body.refresh_token))
 
 
 @router.post("/v1/auth/confirm", summary="Confirm a sign-up with the code sent to you (stage prod)", tags=["auth"],
-             responses={400: {"description": "wrong or expired code",
+             security=[],
+             responses={200: {"description": "confirmed", "content": {"application/json": {"model": UserView}}},
+                        400: {"description": "wrong or expired code",
                               "content": {"application/json": {"model": ErrorResponse}}}})
 def confirm(body: ConfirmRequest) -> UserView:
     return user_view(services().accounts.confirm(body.handle, body.code))
 
 
-@router.post("/v1/auth/confirm/resend", summary="Send the confirmation code again", tags=["auth"],
+@router.post("/v1/auth/confirm/resend", summary="Send the confirmation code again", tags=["auth"], security=[],
              responses={202: {"description": "sent, if there is such an unconfirmed account",
                               "content": {"application/json": {"model": ResendView}}}})
 def resend_confirmation(body: ResendRequest) -> Response[ResendView]:

@@ -36,7 +36,8 @@ def start_upload(body: MediaUploadRequest) -> Response[UploadView]:
 
 
 @router.get("/v1/media/<media_id>", summary="An upload's status (yours only)", tags=["media"],
-            responses={403: _error("someone else's upload"), 404: _error("no such upload")})
+            responses={200: {"description": "the upload's status", "content": {"application/json": {"model": MediaView}}},
+                       403: _error("someone else's upload"), 404: _error("no such upload")})
 def media_status(media_id: MediaIdPath) -> MediaView:
     item = services().media.status(caller_id(router), int(media_id))
     return media_view(item, services().media.item_urls(item))

@@ -1,0 +1,53 @@
+"""The OpenAPI document clients get: powertools' schema from the routes and their models,
+completed with what every operation can answer besides its own responses.
+
+Powertools documents each route's success and its validation 422 (in FastAPI's
+`{"detail": [...]}` shape, which this API never sends). Every operation can also be refused
+before or around its handler: a bad parameter or body (400), no valid token (401, from API
+Gateway's authorizer), a block or someone else's resource (403), no such route or resource
+(404), a conflicting change (409), a body too large or not JSON (413, 415), throttling (429).
+Errors from the function are `ErrorResponse`; those API Gateway answers itself are
+`{"message": ...}` (`GatewayError`). tests/e2e/test_schemathesis.py holds the running API to
+this document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GATEWAY_ERROR = {"title": "GatewayError", "type": "object", "required": ["message"],
+                 "properties": {"message": {"type": "string"}},
+                 "description": "an answer of API Gateway itself (authorizer, throttling, routing, limits)"}
+COMMON = {
+    "400": "a malformed body, or a path, query or header value that is not valid (e.g. a cursor)",
+    "403": "not yours, or a block stands between you and that account",
+    "404": "no such route, account, post or upload",
+    "409": "a conflicting change; try again",
+    "413": "the body is larger than allowed",
+    "415": "the body is not JSON (UTF-8)",
+    "422": "the body is JSON but not a valid request",
+    "429": "too many requests: the stage's route throttling or a per-account limit (see Retry-After)",
+}
+SIGNED_IN = {"401": "no valid token: send Authorization: Bearer <access or id token>"}
+BODY_ONLY = ("413", "415")
+
+
+def complete(spec: dict[str, Any]) -> dict[str, Any]:
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["GatewayError"] = GATEWAY_ERROR
+    errors = {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/ErrorResponse"},
+                                                        {"$ref": "#/components/schemas/GatewayError"}]}}}
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            wanted = {**COMMON, **({} if operation.get("security") == [] else SIGNED_IN)}
+            for code, description in wanted.items():
+                if code in BODY_ONLY and "requestBody" not in operation:
+                    continue
+                responses.setdefault(code, {"description": description})
+            for code, response in responses.items():
+                if code.startswith(("4", "5")):
+                    response["content"] = errors
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return spec
