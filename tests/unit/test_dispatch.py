@@ -62,8 +62,10 @@ def test_given_a_stream_batch_with_a_broken_record_then_only_its_sequence_number
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "102"}]}
     # 803's removal: one message for the author's own entry, one for the page of followers,
-    # one for its reposts
-    assert sorted((m["op"], m.get("tweet_id") or m["original"]) for m in queued(h)) == [
+    # one for its reposts (801 may also queue a trim of the author's timeline: TrimPolicy picks
+    # about one post in TimelineMax/8 by a hash of the author's id, which is random per run)
+    messages = [m for m in queued(h) if m["op"] != "trim"]
+    assert sorted((m["op"], m.get("tweet_id") or m["original"]) for m in messages) == [
         ("add", "801"), ("drop_reposts", "803"), ("remove", "803"), ("remove", "803")]
 
 
