@@ -43,7 +43,7 @@ def test_given_an_insert_for_an_author_with_followers_then_one_chunk_per_page_of
     result = h.dispatch.handler(event, LambdaContext("fanout_dispatch"))
 
     assert result == {"batchItemFailures": []}
-    messages = queued(h)
+    messages = [m for m in queued(h) if m["op"] != "trim"]  # a trim of the author's timeline may ride along
     assert [m["op"] for m in messages] == ["add"]
     # the author's own entry was written with the post: only the followers are fanned out to
     assert sorted(messages[0]["owners"]) == sorted(str(u) for u in fans)
