@@ -4,9 +4,10 @@ Lambda's pollers are part of the service, not of the function; the emulator cann
 (it cannot invoke anything without Docker), so the local runtime does, with Lambda's rules:
 
 SQS (`_QueuePoller`): long-poll, gather up to BatchSize messages within the batching window,
-invoke, delete what succeeded. Each SQS mapping runs SQS_CONCURRENT_BATCHES pollers, as Lambda
-starts with five: batches of one queue are in flight together, so concurrent writes to one
-timeline, a message received twice and trims racing adds happen here as they do on AWS. With ReportBatchItemFailures only the reported messages stay;
+invoke, delete what succeeded. Up to SQS_CONCURRENT_BATCHES batches of one mapping are in
+flight at once (Lambda starts with five pollers): the poller hands each batch to its own
+thread and goes on receiving, so concurrent writes to one timeline and trims racing adds
+happen here as they do on AWS. With ReportBatchItemFailures only the reported messages stay;
 an error (exception, timeout) keeps the whole batch. Kept messages reappear after the queue's
 visibility timeout and the queue's own redrive policy moves them to its DLQ, as in AWS.
 
@@ -30,6 +31,7 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -72,9 +74,7 @@ class Pollers:
             if poller_cls is None:
                 log(f"event source {source.source_arn}: unsupported service {kind!r}, not polled")
                 continue
-            copies = SQS_CONCURRENT_BATCHES if poller_cls is _QueuePoller else 1  # a shard is read in order
-            pollers += [poller_cls(stack, source, functions, endpoint_url, log, activity, number=n)
-                        for n in range(copies)]
+            pollers.append(poller_cls(stack, source, functions, endpoint_url, log, activity))
         for poller in pollers:
             poller.prime()  # synchronous, so LATEST means "from now" for the caller
         for poller in pollers:
@@ -177,9 +177,9 @@ class _Activity:
 
 class _Poller(threading.Thread):
     def __init__(self, stack: Stack, source: EventSource, functions: LocalFunctions,
-                 endpoint_url: str, log: Callable[[str], None], activity: _Activity, number: int = 0):
+                 endpoint_url: str, log: Callable[[str], None], activity: _Activity):
         self.source = source
-        self.label = f"{source.function} <- {_short_name(source.source_arn)}" + (f" #{number + 1}" if number else "")
+        self.label = f"{source.function} <- {_short_name(source.source_arn)}"
         super().__init__(name=f"poller {self.label}", daemon=True)
         self.stack, self.functions, self.log, self.activity = stack, functions, log, activity
         self.region = source.source_arn.split(":")[3]
@@ -279,15 +279,48 @@ class _QueuePoller(_Poller):
         self.sqs = self.client("sqs")
         _, _, _, _, account, name = self.source.source_arn.split(":", 5)
         self.queue_url = self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        self._slots = threading.Semaphore(SQS_CONCURRENT_BATCHES)
+        self._batches = ThreadPoolExecutor(SQS_CONCURRENT_BATCHES, thread_name_prefix=f"batch {self.label}")
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        super().run()
+        self._batches.shutdown(wait=True)  # batches in flight finish (and delete) before close returns
 
     def poll_once(self) -> None:
         looked_at = time.monotonic()
-        messages = self._gather()
+        while not self._slots.acquire(timeout=SQS_LONG_POLL):  # every batch slot is busy
+            if self.stop_event.is_set():
+                return
+        try:
+            messages = self._gather()
+        except BaseException:
+            self._slots.release()
+            raise
         if not messages:
-            if self._drained():
+            self._slots.release()
+            with self._lock:
+                idle = self._in_flight == 0
+            if idle and self._drained():
                 self.idle_since = looked_at
             return
         self.idle_since = None
+        with self._lock:
+            self._in_flight += 1
+        self._batches.submit(self._handle, messages)
+
+    def _handle(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._handle_batch(messages)
+        except Exception as exc:  # the messages stay; they come back after the visibility timeout
+            _log.exception("%s: batch failed: %s", self.label, exc)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+            self._slots.release()
+
+    def _handle_batch(self, messages: list[dict[str, Any]]) -> None:
         records = [self._record(m) for m in messages]
         outcome = self.invoke(records, lambda r: r["messageId"])
         # Failed messages are left alone: they reappear after the visibility timeout and the
