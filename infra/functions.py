@@ -42,9 +42,6 @@ DEFAULT_ACCOUNT = "123456789012"  # moto's and LocalStack's default account
 # Lambda allows 10 s for the init phase; a cold import of boto3 + powertools on a busy
 # laptop with several workers booting at once can need more, so be generous locally.
 INIT_TIMEOUT = 30.0
-# Variables the parent may carry (a developer's profile, a real session token, a Lambda
-# environment the tests run in) that must not leak into a function's sandbox.
-_STRIPPED_PREFIXES = ("AWS_", "LAMBDA_", "_X_AMZN", "POWERTOOLS_", "_HANDLER")
 
 
 class FunctionError(Exception):
@@ -368,9 +365,14 @@ def _layer_dirs(sam: dict[str, Any], logical_id: str) -> list[str]:
 
 def _sandbox_env(stack: Stack, spec: FunctionSpec, function_name: str, endpoint_url: str,
                  extra_env: Mapping[str, str]) -> dict[str, str]:
-    """Clean parent env < the function's env from the stack < what Lambda itself sets <
-    extra_env. Lambda's reserved variables cannot be overridden by a template either."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES)}
+    """What a Lambda execution environment holds, and nothing from this process's shell: the
+    runtime's own variables < the function's env from the stack < what Lambda itself sets <
+    extra_env. Lambda's reserved variables cannot be overridden by a template either. A
+    variable exported in the developer's shell (say FANOUT_CHUNK_SIZE) does not reach the
+    function, as it would not on AWS. TMPDIR is the function's own folder (Lambda's /tmp is
+    per execution environment, never shared between functions)."""
+    tmp = _tmp_dir(spec.logical_id)
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "en_US.UTF-8", "TMPDIR": str(tmp)}
     env.update(stack.function_env.get(spec.logical_id, {}))
     env.update({
         # The emulator, with throwaway credentials: nothing can reach a real account.
@@ -399,6 +401,13 @@ def _sandbox_env(stack: Stack, spec: FunctionSpec, function_name: str, endpoint_
     })
     env.update(extra_env)
     return env
+
+
+def _tmp_dir(logical_id: str) -> Path:
+    """The function's /tmp: a folder of its own under .local/tmp (shared by its workers)."""
+    folder = Path(__file__).resolve().parent.parent / ".local" / "tmp" / logical_id
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 # ------------------------------------------------------------------------------ worker side

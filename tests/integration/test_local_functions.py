@@ -161,3 +161,23 @@ def test_given_a_log_dir_when_a_handler_prints_then_its_output_lands_in_that_fun
         functions.invoke("ApiFunction", {})
     log_text = (tmp_path / "ApiFunction.log").read_text()
     assert log_text.count("echo handler says hello on stdout") == 2
+
+
+def test_given_variables_exported_in_the_developers_shell_then_no_function_sees_them(
+        deployed_stack, moto_endpoint, fixture_spec, monkeypatch):
+    # Given a shell that exports a tuning knob the code reads, and anything else
+    monkeypatch.setenv("FANOUT_CHUNK_SIZE", "7")
+    monkeypatch.setenv("DEVELOPER_ONLY", "leaked")
+    specs = {fn: fixture_spec("echo", fn) for fn in ("FanoutWorkerFunction", "ApiFunction")}
+    # When the functions start
+    with LocalFunctions.start(deployed_stack, endpoint_url=moto_endpoint, concurrency=1, specs=specs) as functions:
+        seen = {fn: functions.invoke(fn, {"env": ["FANOUT_CHUNK_SIZE", "DEVELOPER_ONLY", "TMPDIR", "LANG",
+                                                  "TWEETS_TABLE"]})["env"] for fn in specs}
+    # Then only the template's environment and Lambda's own variables are there
+    for fn, env in seen.items():
+        assert env["FANOUT_CHUNK_SIZE"] is None and env["DEVELOPER_ONLY"] is None, fn
+        assert env["TWEETS_TABLE"] == deployed_stack.function_env[fn]["TWEETS_TABLE"]
+        assert env["LANG"] == "en_US.UTF-8"
+    # and each function has a /tmp of its own
+    assert seen["ApiFunction"]["TMPDIR"] != seen["FanoutWorkerFunction"]["TMPDIR"]
+    assert seen["ApiFunction"]["TMPDIR"].endswith("ApiFunction")
