@@ -153,6 +153,11 @@ def run(args: argparse.Namespace) -> int:
         except EmulatorError as exc:
             log.error("%s", exc)
             return 1
+        except ValueError as exc:  # infra.deployer.UnsupportedSetting: the template asks too much
+            if type(exc).__name__ != "UnsupportedSetting":
+                raise
+            log.error("%s", exc)
+            return 1
         # Leaving the `with` closes gateway, pollers, functions, emulator, in that order.
     log.info("stopped cleanly")
     return 0

@@ -45,6 +45,13 @@ class EventSource:
     bisect_on_error: bool
     maximum_retry_attempts: int | None
     on_failure_arn: str | None
+    enabled: bool = True  # the template's Enabled: a disabled mapping is not polled
+    max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency (SQS)
+
+
+class UnsupportedSetting(ValueError):
+    """The template asks for something the local runtime would otherwise silently ignore, or
+    that AWS itself would refuse at deploy time."""
 
 
 @dataclass
@@ -360,6 +367,35 @@ class _BucketSettings:
         self.s3.put_bucket_ownership_controls(Bucket=self.bucket, OwnershipControls={"Rules": props["Rules"]})
 
 
+# Mapping settings the pollers (infra/pollers.py) implement; any other one that is set is refused.
+_HONOURED = {"UUID", "BatchSize", "EventSourceArn", "EventSourceMappingArn", "FunctionArn", "LastModified",
+             "LastProcessingResult", "State", "StateTransitionReason", "StartingPosition",
+             "BisectBatchOnFunctionError", "DestinationConfig", "FunctionResponseTypes",
+             "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts", "ScalingConfig", "ResponseMetadata"}
+_UNSET = (None, "", [], {}, -1, 0)
+
+
+def _mapping_problems(function: str, mapping: dict[str, Any], function_timeout: int, sqs: Any) -> list[str]:
+    where = f"{function} <- {mapping['EventSourceArn'].split(':')[-1]}"
+    problems = []
+    for name, value in mapping.items():
+        if name in _HONOURED or value in _UNSET:
+            continue
+        if name == "ParallelizationFactor" and value == 1:
+            continue
+        problems.append(f"{where}: {name}={value!r} is not supported by the local pollers "
+                        f"(remove it, or implement it in infra/pollers.py)")
+    if mapping["EventSourceArn"].split(":")[2] == "sqs":
+        account, name = mapping["EventSourceArn"].split(":")[4:6]
+        url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        visibility = int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+                         ["Attributes"]["VisibilityTimeout"])
+        if visibility < function_timeout:
+            problems.append(f"{where}: the queue's visibility timeout ({visibility} s) is less than the "
+                            f"function's timeout ({function_timeout} s); AWS refuses this mapping")
+    return problems
+
+
 def _zip_dir(folder: Path) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -381,17 +417,19 @@ def upload_artifacts(s3, sam: dict[str, Any]) -> None:
 
 def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = None, *,
            endpoint_url: str | None = None, region: str = "us-east-1",
-           session: boto3.Session | None = None) -> Stack:
+           session: boto3.Session | None = None, template_path: Path = tpl.TEMPLATE_PATH) -> Stack:
     """Create the stack on the endpoint (None: whatever boto3 is configured for, e.g. moto's
-    in-process mock) and read back everything the local runtime and tests need."""
+    in-process mock) and read back everything the local runtime and tests need. Event source
+    settings the local pollers cannot honour, and mappings AWS would refuse, raise
+    UnsupportedSetting naming each."""
     session = session or boto3.Session(region_name=region)
-    sam = tpl.load_sam()
+    sam = tpl.load_sam(template_path)
     params = {**tpl.parameter_defaults(sam), **(params or {})}
     client = lambda name: session.client(name, endpoint_url=endpoint_url, region_name=region)  # noqa: E731
 
     upload_artifacts(client("s3"), sam)
     adapter = UnhostedResources(session, endpoint_url, stack_name, params, region)
-    cfn = adapter.prepare(tpl.translate(params, region))
+    cfn = adapter.prepare(tpl.translate(params, region, path=template_path))
     declared = set(sam.get("Parameters", {}))
     cloudformation = client("cloudformation")
     cloudformation.create_stack(
@@ -418,17 +456,21 @@ def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = N
     function_ids = [lid for lid, r in cfn["Resources"].items() if r["Type"] == "AWS::Lambda::Function"]
     by_name = {}
     function_env = {}
+    timeouts = {}
     for lid in function_ids:
         conf = lam.get_function_configuration(FunctionName=physical[lid])
         by_name[conf["FunctionArn"]] = lid
         by_name[conf["FunctionName"]] = lid
+        timeouts[lid] = int(conf.get("Timeout", 3))
         function_env[lid] = {k: str(v) for k, v in conf.get("Environment", {}).get("Variables", {}).items()}
 
     event_sources = []
+    problems: list[str] = []
     for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
         fn = by_name.get(mapping["FunctionArn"]) or by_name.get(mapping["FunctionArn"].split(":")[-1])
         if fn is None:
             continue
+        problems += _mapping_problems(fn, mapping, timeouts[fn], client("sqs"))
         # The local runtime's pollers are the only consumers: the emulator's own mapping is
         # switched off. That stops LocalStack's pollers and moto's SQS push (which receives each
         # new message once, so ApproximateReceiveCount runs one ahead and the redrive fires a
@@ -445,7 +487,12 @@ def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = N
             bisect_on_error=bool(mapping.get("BisectBatchOnFunctionError", False)),
             maximum_retry_attempts=mapping.get("MaximumRetryAttempts"),
             on_failure_arn=mapping.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+            enabled=mapping.get("State", "Enabled") == "Enabled",
+            max_concurrency=(mapping.get("ScalingConfig") or {}).get("MaximumConcurrency"),
         ))
+    if problems:
+        raise UnsupportedSetting("template.yaml asks for event source settings the local runtime cannot "
+                                 "honour, or that AWS would refuse:\n  " + "\n  ".join(problems))
     for line in adapter.report:
         log.info("not in the emulator's CloudFormation: %s", line)
     return Stack(name=stack_name, region=region, endpoint_url=endpoint_url, outputs=outputs,

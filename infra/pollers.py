@@ -70,6 +70,9 @@ class Pollers:
         pollers: list[_Poller] = []
         for source in stack.event_sources:
             kind = source.source_arn.split(":")[2]
+            if not source.enabled:
+                log(f"event source {source.source_arn}: disabled in the template (Enabled: false), not polled")
+                continue
             poller_cls = {"sqs": _QueuePoller, "dynamodb": _StreamPoller, "kinesis": _StreamPoller}.get(kind)
             if poller_cls is None:
                 log(f"event source {source.source_arn}: unsupported service {kind!r}, not polled")
@@ -279,8 +282,10 @@ class _QueuePoller(_Poller):
         self.sqs = self.client("sqs")
         _, _, _, _, account, name = self.source.source_arn.split(":", 5)
         self.queue_url = self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-        self._slots = threading.Semaphore(SQS_CONCURRENT_BATCHES)
-        self._batches = ThreadPoolExecutor(SQS_CONCURRENT_BATCHES, thread_name_prefix=f"batch {self.label}")
+        # ScalingConfig.MaximumConcurrency caps the batches in flight, as it caps Lambda's pollers.
+        slots = min(SQS_CONCURRENT_BATCHES, self.source.max_concurrency or SQS_CONCURRENT_BATCHES)
+        self._slots = threading.Semaphore(slots)
+        self._batches = ThreadPoolExecutor(slots, thread_name_prefix=f"batch {self.label}")
         self._in_flight = 0
         self._lock = threading.Lock()
 

@@ -1,0 +1,48 @@
+"""Settings the template may use are honoured or refused: the deployer reads every event source
+mapping back and stops on a setting the local pollers would otherwise silently ignore, or on a
+mapping AWS itself would refuse (a queue's visibility timeout below its function's timeout)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from infra import template as tpl
+from infra.deployer import UnsupportedSetting, deploy
+
+
+def variant(tmp_path, change) -> "Path":  # noqa: F821
+    sam = yaml.safe_load(tpl.TEMPLATE_PATH.read_text().replace("!", "__BANG__"))
+    change(sam["Resources"])
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(sam, sort_keys=False).replace("__BANG__", "!"))
+    return path
+
+
+def test_given_a_filter_and_a_short_visibility_timeout_when_deploying_then_both_are_refused_by_name(aws, tmp_path):
+    def change(resources):
+        worker = resources["FanoutWorkerFunction"]["Properties"]["Events"]["FanoutQueue"]["Properties"]
+        worker["FilterCriteria"] = {"Filters": [{"Pattern": '{"body": {"op": ["add"]}}'}]}
+        resources["FanoutQueue"]["Properties"]["VisibilityTimeout"] = 10
+    with pytest.raises(UnsupportedSetting) as refused:
+        deploy("checks-refused", template_path=variant(tmp_path, change))
+    message = str(refused.value)
+    assert "FanoutWorkerFunction" in message and "FilterCriteria" in message
+    assert "visibility timeout (10 s) is less than the function's timeout (30 s)" in message
+
+
+def test_given_a_disabled_mapping_and_a_concurrency_cap_when_deploying_then_the_pollers_are_told(aws, tmp_path):
+    def change(resources):
+        media = resources["MediaProcessorFunction"]["Properties"]["Events"]["Uploads"]["Properties"]
+        media["Enabled"] = False
+        worker = resources["FanoutWorkerFunction"]["Properties"]["Events"]["FanoutQueue"]["Properties"]
+        worker["ScalingConfig"] = {"MaximumConcurrency": 2}
+    stack = deploy("checks-honoured", template_path=variant(tmp_path, change))
+    sources = {s.function: s for s in stack.event_sources}
+    assert sources["MediaProcessorFunction"].enabled is False
+    assert sources["FanoutWorkerFunction"].max_concurrency == 2
+    assert sources["FanoutWorkerFunction"].enabled is True
+
+
+def test_given_the_template_when_deploying_then_nothing_is_refused(h):
+    assert all(s.enabled for s in h.stack.event_sources)
