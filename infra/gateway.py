@@ -10,13 +10,17 @@ Per request, in API Gateway's order:
   3. route match on method + path -> 404 {"message":"Not Found"}
   4. the stage's route throttling (DefaultRouteSettings: a token bucket per route, rate and
      burst) -> 429 {"message":"Too Many Requests"}
-  5. JWT authorizer on guarded routes -> 401 {"message":"Unauthorized"} before any handler
-  6. a v2.0 event to the route's function; its response translated back (crash -> 500)
+  5. JWT authorizer on guarded routes -> 401 {"message":"Unauthorized"} before any handler;
+     a route's AuthorizationScopes must meet the token's `scope` claim -> 403 {"message":"Forbidden"}
+  6. a v2.0 event to the route's function (an event over Lambda's 6 MB payload limit -> 413);
+     its response translated back (crash, or a result over 6 MB -> 500; no answer within the
+     30 s integration timeout -> 503 {"message":"Service Unavailable"})
 """
 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import http.server
 import json
 import logging
@@ -39,11 +43,18 @@ log = logging.getLogger("infra.gateway")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API's request payload quota
 MAX_REQUEST_LINE_AND_HEADERS = 10 * 1024  # HTTP API's quota: request line and headers together
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024  # synchronous invoke: the event in, the result out
+INTEGRATION_TIMEOUT = 30.0  # HTTP API's maximum integration timeout: then 503, the function runs on
 ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_API_ID = "local"  # the API is not a resource on the emulator, so it has no real id
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")  # "Currently, only RSA-based algorithms are supported"
 # Content types API Gateway hands to Lambda as text; anything else arrives base64-encoded.
 TEXT_TYPES = re.compile(r"^(text/.*|application/(json|xml|javascript|.*\+json|.*\+xml))$")
+
+
+# Invocations run here so a request can stop waiting at the integration timeout while the
+# function goes on, as it does behind API Gateway.
+_integrations = concurrent.futures.ThreadPoolExecutor(64, thread_name_prefix="integration")
 
 
 class Invoker(Protocol):
@@ -486,6 +497,7 @@ class Gateway:
 
     def __init__(self, config: ApiConfig, invoker: Invoker, authorizer: JwtAuthorizer | None):
         self.config, self.invoker, self.authorizer = config, invoker, authorizer
+        self.integration_timeout = INTEGRATION_TIMEOUT
         self.table = RouteTable(config.routes)
         self._buckets = {(r.method, r.path): TokenBucket(config.throttle) for r in config.routes} \
             if config.throttle else {}
@@ -539,16 +551,29 @@ class Gateway:
                     challenge += f' error_description="{exc}"'
                     log.info("401 %s %s: %s", request.method, request.raw_path, exc)
                 return gateway_error(401, "Unauthorized", [("www-authenticate", challenge)])
+            if route.scopes and not set(route.scopes) & set(str(claims.get("scope", "")).split()):
+                return gateway_error(403, "Forbidden")
 
         event = build_event(request, route, path_params, claims)
+        if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT:
+            return gateway_error(413, "Request Entity Too Large")
+        invocation = _integrations.submit(self.invoker.invoke, route.function, event)
         try:
-            result = self.invoker.invoke(route.function, event)
+            result = invocation.result(timeout=self.integration_timeout)
+        except concurrent.futures.TimeoutError:
+            log.error("%s did not answer %s %s within %.0f s", route.function, request.method, request.raw_path,
+                      self.integration_timeout)
+            return gateway_error(503, "Service Unavailable")
         except Exception as exc:  # noqa: BLE001 - any function failure is API Gateway's 500
             log.error("%s failed on %s %s: %s: %s", route.function, request.method, request.raw_path,
                       getattr(exc, "error_type", type(exc).__name__),
                       getattr(exc, "error_message", str(exc)))
             for line in getattr(exc, "stack", None) or []:
                 log.error("  %s", str(line).rstrip())
+            return gateway_error(500, "Internal Server Error")
+        if len(json.dumps(result)) > LAMBDA_PAYLOAD_LIMIT:
+            log.error("%s returned more than Lambda's 6 MB response limit on %s %s", route.function,
+                      request.method, request.raw_path)
             return gateway_error(500, "Internal Server Error")
         try:
             return translate_response(result)

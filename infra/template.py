@@ -35,6 +35,7 @@ class Route:
     function: str  # logical id of the function serving it
     authorized: bool
     event_name: str
+    scopes: tuple[str, ...] = ()  # Auth.AuthorizationScopes: the token must carry one of them
 
 
 @dataclass(frozen=True)
@@ -134,5 +135,6 @@ def routes(sam: dict[str, Any]) -> list[Route]:
                 function=logical_id,
                 authorized=authorizer != "NONE",
                 event_name=event_name,
+                scopes=tuple(props.get("Auth", {}).get("AuthorizationScopes") or ()),
             ))
     return found

@@ -362,3 +362,45 @@ def test_given_a_route_over_its_burst_when_called_then_429_as_api_gateway_answer
     assert [bucket.take(), bucket.take()] == [True, False]
     now[0] += 0.5
     assert bucket.take() is True
+
+
+def test_given_a_body_over_lambdas_6_mb_payload_limit_when_sent_then_413_and_no_invocation(gateway):
+    body = json.dumps({"text": "x" * (6 * 1024 * 1024)}).encode()  # under HTTP API's 10 MB, over Lambda's 6
+    response = gateway.handle(request("POST", "/v1/auth/signup", headers=[("content-type", "application/json")],
+                                      body=body))
+    assert response.status == 413 and json.loads(response.body) == {"message": "Request Entity Too Large"}
+    assert gateway.functions.calls == []
+
+
+def test_given_a_result_over_lambdas_6_mb_response_limit_then_500(cognito):
+    class Huge:
+        def invoke(self, logical_id, event):
+            return {"statusCode": 200, "body": "x" * (6 * 1024 * 1024 + 1)}
+    gw = Gateway(ApiConfig.from_template(tpl.load_sam(), cognito.stack), Huge(), None)
+    response = gw.handle(request())
+    assert response.status == 500 and json.loads(response.body) == {"message": "Internal Server Error"}
+
+
+def test_given_a_function_slower_than_the_integration_timeout_then_503_while_it_runs_on(gateway):
+    gateway.integration_timeout = 0.3  # API Gateway's is 30 s; the rule, not the figure, is under test
+    slow = gateway.functions.handler
+    gateway.functions.handler = lambda event, context: (time.sleep(1.0), slow(event, context))[1]
+    response = gateway.handle(request())
+    assert response.status == 503 and json.loads(response.body) == {"message": "Service Unavailable"}
+
+
+def test_given_a_route_with_authorization_scopes_then_a_token_without_one_of_them_is_403(cognito):
+    from dataclasses import replace
+
+    from infra.gateway import JwksCache, JwtAuthorizer
+    config = ApiConfig.from_template(tpl.load_sam(), cognito.stack)
+    timeline = next(r for r in config.routes if r.path == "/v1/timeline")
+    token = cognito.tokens()["AccessToken"]  # Cognito's access tokens carry aws.cognito.signin.user.admin
+    jwks = JwksCache(f"{cognito.emulator.endpoint_url}/{cognito.pool}/.well-known/jwks.json")
+    for scopes, status in ((("timeline/read",), 403), (("timeline/read", "aws.cognito.signin.user.admin"), 200)):
+        routes = tuple(replace(r, scopes=scopes) if r is timeline else r for r in config.routes)
+        gw = Gateway(replace(config, routes=routes), EchoFunctions(), JwtAuthorizer(config.jwt, jwks))
+        response = gw.handle(request("GET", "/v1/timeline", headers=[("authorization", f"Bearer {token}")]))
+        assert response.status == status, response.body
+        if status == 403:
+            assert json.loads(response.body) == {"message": "Forbidden"}
