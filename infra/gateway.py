@@ -375,7 +375,7 @@ def build_event(request: HttpRequest, route: Route, path_params: dict[str, str],
         "domainPrefix": host.split(".")[0].split(":")[0],
         "http": {
             "method": request.method,
-            "path": request.raw_path,
+            "path": urllib.parse.unquote(request.raw_path),
             "protocol": request.protocol,
             "sourceIp": request.source_ip,
             "userAgent": headers.get("user-agent", ""),
@@ -393,7 +393,9 @@ def build_event(request: HttpRequest, route: Route, path_params: dict[str, str],
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
-        "rawPath": request.raw_path,
+        # HTTP APIs deliver the path percent-decoded, in rawPath as in requestContext.http.path
+        # (REST APIs and function URLs keep it encoded); path parameters are decoded too.
+        "rawPath": urllib.parse.unquote(request.raw_path),
         "rawQueryString": request.raw_query,
     }
     if cookies:

@@ -404,3 +404,11 @@ def test_given_a_route_with_authorization_scopes_then_a_token_without_one_of_the
         assert response.status == status, response.body
         if status == 403:
             assert json.loads(response.body) == {"message": "Forbidden"}
+
+
+def test_given_a_percent_encoded_path_then_the_event_carries_it_decoded_as_http_apis_do(gateway, cognito):
+    token = cognito.tokens()["AccessToken"]
+    gateway.handle(request("GET", "/v1/users/caf%C3%A9", headers=[("authorization", f"Bearer {token}")]))
+    [(_, event)] = gateway.functions.calls
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/v1/users/café"
+    assert event["pathParameters"] == {"handle": "café"}
