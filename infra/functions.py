@@ -42,6 +42,8 @@ DEFAULT_ACCOUNT = "123456789012"  # moto's and LocalStack's default account
 # Lambda allows 10 s for the init phase; a cold import of boto3 + powertools on a busy
 # laptop with several workers booting at once can need more, so be generous locally.
 INIT_TIMEOUT = 30.0
+# Synchronous invocation's payload quota, for the event in and for the result out.
+PAYLOAD_LIMIT = 6 * 1024 * 1024
 
 
 class FunctionError(Exception):
@@ -52,6 +54,11 @@ class FunctionError(Exception):
         self.error_type = error_type
         self.error_message = error_message
         self.stack = list(stack or [])
+
+
+class RequestTooLarge(FunctionError):
+    """The event is over the invoke quota: Lambda refuses it before any execution environment
+    sees it (Invoke's 413 RequestEntityTooLargeException)."""
 
 
 class FunctionTimeout(FunctionError):
@@ -288,6 +295,9 @@ class LocalFunctions:
         except KeyError:
             raise ValueError(f"no local function {logical_id!r}; have {sorted(self._pools)}") from None
         payload = json.dumps(event)  # a TypeError here is the caller's bug, not the handler's
+        if len(payload) > PAYLOAD_LIMIT:
+            raise RequestTooLarge("RequestEntityTooLargeException", f"{len(payload)} byte payload is too large "
+                                  f"for the RequestResponse invocation type (limit {PAYLOAD_LIMIT} bytes)")
         request_id = str(uuid.uuid4())
         timeout = pool.sandbox.timeout
         worker = pool.acquire()
@@ -600,6 +610,11 @@ def _worker_main(boot_json: str) -> None:
         except (TypeError, ValueError) as exc:  # the handler returned something JSON cannot hold
             encoded = json.dumps({"id": request["id"], "error": _error(
                 exc, "Runtime.MarshalError", f"Unable to marshal response: {exc}")})
+        # The reply is the result plus a little: measure the result itself only when it may be over.
+        if len(encoded) > PAYLOAD_LIMIT and "result" in reply and len(json.dumps(reply["result"])) > PAYLOAD_LIMIT:
+            encoded = json.dumps({"id": request["id"], "error": {
+                "errorType": "Function.ResponseSizeTooLarge",
+                "errorMessage": f"Response payload size exceeded maximum allowed payload size ({PAYLOAD_LIMIT} bytes)."}})
         sys.stdout.flush()
         sys.stderr.flush()
         replies.write(encoded + "\n")

@@ -12,9 +12,9 @@ Per request, in API Gateway's order:
      burst) -> 429 {"message":"Too Many Requests"}
   5. JWT authorizer on guarded routes -> 401 {"message":"Unauthorized"} before any handler;
      a route's AuthorizationScopes must meet the token's `scope` claim -> 403 {"message":"Forbidden"}
-  6. a v2.0 event to the route's function (an event over Lambda's 6 MB payload limit -> 413);
-     its response translated back (crash, or a result over 6 MB -> 500; no answer within the
-     30 s integration timeout -> 503 {"message":"Service Unavailable"})
+  6. a v2.0 event to the route's function (an event Lambda refuses as over its 6 MB payload
+     quota -> 413); its response translated back (crash, or a result over 6 MB -> 500; no
+     answer within the 30 s integration timeout -> 503 {"message":"Service Unavailable"})
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ from typing import Any, Protocol
 import jwt
 
 from infra.deployer import _substitute  # the deployer's Ref/GetAtt/Sub resolver, reused
+from infra.functions import RequestTooLarge
 from infra.template import Route, routes
 
 log = logging.getLogger("infra.gateway")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API's request payload quota
 MAX_REQUEST_LINE_AND_HEADERS = 10 * 1024  # HTTP API's quota: request line and headers together
-LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024  # synchronous invoke: the event in, the result out
 INTEGRATION_TIMEOUT = 30.0  # HTTP API's maximum integration timeout: then 503, the function runs on
 ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_API_ID = "local"  # the API is not a resource on the emulator, so it has no real id
@@ -557,8 +557,6 @@ class Gateway:
                 return gateway_error(403, "Forbidden")
 
         event = build_event(request, route, path_params, claims)
-        if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT:
-            return gateway_error(413, "Request Entity Too Large")
         invocation = _integrations.submit(self.invoker.invoke, route.function, event)
         try:
             result = invocation.result(timeout=self.integration_timeout)
@@ -566,16 +564,15 @@ class Gateway:
             log.error("%s did not answer %s %s within %.0f s", route.function, request.method, request.raw_path,
                       self.integration_timeout)
             return gateway_error(503, "Service Unavailable")
-        except Exception as exc:  # noqa: BLE001 - any function failure is API Gateway's 500
+        except RequestTooLarge as exc:  # Lambda's payload quota refused the event itself
+            log.info("%s %s: %s", request.method, request.raw_path, exc.error_message)
+            return gateway_error(413, "Request Entity Too Large")
+        except Exception as exc:  # noqa: BLE001 - any function failure (a result over 6 MB too) is a 500
             log.error("%s failed on %s %s: %s: %s", route.function, request.method, request.raw_path,
                       getattr(exc, "error_type", type(exc).__name__),
                       getattr(exc, "error_message", str(exc)))
             for line in getattr(exc, "stack", None) or []:
                 log.error("  %s", str(line).rstrip())
-            return gateway_error(500, "Internal Server Error")
-        if len(json.dumps(result)) > LAMBDA_PAYLOAD_LIMIT:
-            log.error("%s returned more than Lambda's 6 MB response limit on %s %s", route.function,
-                      request.method, request.raw_path)
             return gateway_error(500, "Internal Server Error")
         try:
             return translate_response(result)

@@ -181,3 +181,18 @@ def test_given_variables_exported_in_the_developers_shell_then_no_function_sees_
     # and each function has a /tmp of its own
     assert seen["ApiFunction"]["TMPDIR"] != seen["FanoutWorkerFunction"]["TMPDIR"]
     assert seen["ApiFunction"]["TMPDIR"].endswith("ApiFunction")
+
+
+def test_given_an_event_or_a_result_over_the_6_mb_invoke_quota_then_lambdas_errors(echo_functions):
+    from infra.functions import PAYLOAD_LIMIT, RequestTooLarge
+    seen = []
+    echo_functions.add_observer(seen.append)
+    # An event over the quota is refused before any worker runs it
+    with pytest.raises(RequestTooLarge) as refused:
+        echo_functions.invoke("ApiFunction", {"padding": "x" * PAYLOAD_LIMIT})
+    assert refused.value.error_type == "RequestEntityTooLargeException" and seen == []
+    # A result over it is the function's error, and the worker serves on
+    with pytest.raises(FunctionError) as failed:
+        echo_functions.invoke("ApiFunction", {"respond_bytes": PAYLOAD_LIMIT})
+    assert failed.value.error_type == "Function.ResponseSizeTooLarge"
+    assert echo_functions.invoke("ApiFunction", {"respond_bytes": 1000})["padding"] == "x" * 1000

@@ -364,18 +364,28 @@ def test_given_a_route_over_its_burst_when_called_then_429_as_api_gateway_answer
     assert bucket.take() is True
 
 
-def test_given_a_body_over_lambdas_6_mb_payload_limit_when_sent_then_413_and_no_invocation(gateway):
+def test_given_an_event_lambda_refuses_as_over_its_payload_quota_then_413_and_no_handler_ran(cognito):
+    from infra.functions import RequestTooLarge
+
+    class Refusing(EchoFunctions):  # LocalFunctions refuses a 6 MB event before any worker sees it
+        def invoke(self, logical_id, event):
+            raise RequestTooLarge("RequestEntityTooLargeException", "7340032 byte payload is too large")
+    functions = Refusing()
+    gw = Gateway(ApiConfig.from_template(tpl.load_sam(), cognito.stack), functions, None)
     body = json.dumps({"text": "x" * (6 * 1024 * 1024)}).encode()  # under HTTP API's 10 MB, over Lambda's 6
-    response = gateway.handle(request("POST", "/v1/auth/signup", headers=[("content-type", "application/json")],
-                                      body=body))
+    response = gw.handle(request("POST", "/v1/auth/signup", headers=[("content-type", "application/json")],
+                                 body=body))
     assert response.status == 413 and json.loads(response.body) == {"message": "Request Entity Too Large"}
-    assert gateway.functions.calls == []
+    assert functions.calls == []
 
 
 def test_given_a_result_over_lambdas_6_mb_response_limit_then_500(cognito):
-    class Huge:
+    from infra.functions import FunctionError
+
+    class Huge:  # what LocalFunctions raises when a worker's result is over the quota
         def invoke(self, logical_id, event):
-            return {"statusCode": 200, "body": "x" * (6 * 1024 * 1024 + 1)}
+            raise FunctionError("Function.ResponseSizeTooLarge",
+                                "Response payload size exceeded maximum allowed payload size (6291456 bytes).")
     gw = Gateway(ApiConfig.from_template(tpl.load_sam(), cognito.stack), Huge(), None)
     response = gw.handle(request())
     assert response.status == 500 and json.loads(response.body) == {"message": "Internal Server Error"}
