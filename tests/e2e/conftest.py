@@ -179,6 +179,10 @@ class Api:
     def unmute(self, token: str, handle: str) -> dict:
         return self._moderate("DELETE", token, handle, "mute")
 
+    def timeline_all(self, token: str) -> list[str]:
+        """Every page of the home timeline: the post ids, newest first."""
+        return [item["id"] for page in self.user_pages(token, "/v1/timeline", 100) for item in page]
+
     def user_pages(self, token: str, path: str, limit: int) -> list[list[dict]]:
         """Every page of a user list (e.g. /v1/me/blocks), following next_cursor to the end."""
         pages: list[list[dict]] = []

@@ -50,18 +50,6 @@ def call(api: Api, http: requests.Session, method: str, path: str, token: str, *
                                                           **kw.pop("headers", {})}, timeout=60, **kw)
 
 
-def every_page(api: Api, token: str) -> list[str]:
-    ids, cursor = [], None
-    while True:
-        resp = api.request("GET", "/v1/timeline", token, params={"limit": 100, **({"cursor": cursor} if cursor else {})})
-        assert resp.status_code == 200, resp.text
-        body = resp.json()
-        ids += [item["id"] for item in body["items"]]
-        cursor = body["next_cursor"]
-        if not cursor:
-            return ids
-
-
 def test_given_50_concurrent_follow_and_unfollow_toggles_then_edges_counters_and_timeline_agree(api):
     fan, fan_token = api.new_user("toggler")
     star, star_token = api.new_user("toggled")
@@ -96,8 +84,8 @@ def test_given_200_concurrent_posts_from_20_authors_then_each_arrives_exactly_on
     posted = {a.json()["id"] for a in answers}
     assert len(posted) == 200
     for _, token in readers:
-        eventually(lambda token=token: set(every_page(api, token)) == posted, timeout=120)
-        timeline = every_page(api, token)
+        eventually(lambda token=token: set(api.timeline_all(token)) == posted, timeout=120)
+        timeline = api.timeline_all(token)
         assert len(timeline) == len(set(timeline)) == 200  # once each, nothing else
         assert timeline == sorted(timeline, key=int, reverse=True)  # newest first
 

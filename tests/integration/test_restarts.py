@@ -16,17 +16,6 @@ from infra.pollers import Pollers
 from tests.e2e.conftest import Api
 
 
-def every_page(api: Api, token: str) -> list[str]:
-    ids, cursor = [], None
-    while True:
-        resp = api.request("GET", "/v1/timeline", token, params={"limit": 100, **({"cursor": cursor} if cursor else {})})
-        assert resp.status_code == 200, resp.text
-        ids += [item["id"] for item in resp.json()["items"]]
-        cursor = resp.json()["next_cursor"]
-        if not cursor:
-            return ids
-
-
 def test_given_pollers_stopped_and_restarted_mid_load_then_every_timeline_is_exact(moto_endpoint):
     stack = deploy(f"restart-{uuid.uuid4().hex[:6]}", {"PostRateLimitPerMinute": "100000"},
                    endpoint_url=moto_endpoint)
@@ -51,7 +40,7 @@ def test_given_pollers_stopped_and_restarted_mid_load_then_every_timeline_is_exa
         # Then each reader has every post exactly once, newest first, and the counters hold
         expected = sorted(posted, key=int, reverse=True)
         for _, token in readers:
-            assert every_page(api, token) == expected
+            assert api.timeline_all(token) == expected
         for handle, token in authors:
             assert api.profile(token, handle)["followers_count"] == len(readers)
         for handle, token in readers:
