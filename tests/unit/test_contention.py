@@ -9,40 +9,27 @@ from __future__ import annotations
 import boto3
 import pytest
 
-
-class _Http:
-    status_code = 400
-    headers: dict = {}
+from tests.support.aws_answers import Injected, error
 
 
-class Cancellations:
+class Cancellations(Injected):
     """Cancels the next `count` TransactWriteItems calls with `reason`, then lets calls through."""
 
     def __init__(self, h, count: int, reason: str = "TransactionConflict"):
-        self.client = h.services.accounts._users._connection.client
+        super().__init__(h.services.accounts._users._connection.client, "dynamodb.TransactWriteItems")
         self.count, self.reason = count, reason
         self.cancelled = self.calls = 0
 
-    def __call__(self, **_kwargs):
+    def __call__(self, params, **_kwargs):
         self.calls += 1
         if self.cancelled >= self.count:
             return None
         self.cancelled += 1
-        return _Http(), {
-            "Error": {"Code": "TransactionCanceledException",
-                      "Message": f"Transaction cancelled, please refer cancellation reasons for specific "
-                                 f"reasons [{self.reason}, None]"},
-            "CancellationReasons": [{"Code": self.reason, "Message": "Transaction is ongoing for the item"},
-                                    {"Code": "None"}],
-            "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}},
-        }
-
-    def __enter__(self):
-        self.client.meta.events.register("before-call.dynamodb.TransactWriteItems", self)
-        return self
-
-    def __exit__(self, *exc):
-        self.client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", self)
+        return error(400, "TransactionCanceledException",
+                     f"Transaction cancelled, please refer cancellation reasons for specific reasons "
+                     f"[{self.reason}, None]",
+                     CancellationReasons=[{"Code": self.reason, "Message": "Transaction is ongoing for the item"},
+                                          {"Code": "None"}])
 
 
 def users(h) -> list[dict]:

@@ -20,22 +20,17 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.exceptions import ConnectionClosedError
 
 from infra.redrive import redrive_stack
+from tests.support.aws_answers import Injected, answer, error
 
 
-class _Http:
-    headers: dict = {}
-
-    def __init__(self, status: int):
-        self.status_code = status
-
-
-class Faults:
+class Faults(Injected):
     """Every `every`-th BatchWriteItem of the worker fails: alternately throttled (400
     ProvisionedThroughputExceeded), half its items returned unprocessed (200), or the
     connection dropped (the worker dies mid-message, some of its writes done)."""
 
     def __init__(self, client, every: int, seed: int):
-        self.client, self.every, self.rng = client, every, random.Random(seed)
+        super().__init__(client, "dynamodb.BatchWriteItem")
+        self.every, self.rng = every, random.Random(seed)
         self.calls = self.injected = 0
         self.kinds: dict[str, int] = {}
 
@@ -49,10 +44,8 @@ class Faults:
         if kind == "dropped":
             raise ConnectionClosedError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
         if kind == "throttled":
-            return _Http(400), {"Error": {"Code": "ProvisionedThroughputExceededException",
-                                          "Message": "The level of configured provisioned throughput for the table "
-                                                     "was exceeded."},
-                                "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}
+            return error(400, "ProvisionedThroughputExceededException",
+                         "The level of configured provisioned throughput for the table was exceeded.")
         request = json.loads(params["body"])["RequestItems"]
         table, items = next(iter(request.items()))
         return None if len(items) < 2 else self._half_unprocessed(table, items)
@@ -61,15 +54,7 @@ class Faults:
         # Write the first half for real, hand the second back as DynamoDB does under load.
         half = len(items) // 2
         boto3.client("dynamodb").batch_write_item(RequestItems={table: items[:half]})
-        return _Http(200), {"UnprocessedItems": {table: items[half:]},
-                            "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}}}
-
-    def __enter__(self):
-        self.client.meta.events.register("before-call.dynamodb.BatchWriteItem", self)
-        return self
-
-    def __exit__(self, *exc):
-        self.client.meta.events.unregister("before-call.dynamodb.BatchWriteItem", self)
+        return answer(200, {"UnprocessedItems": {table: items[half:]}})
 
 
 def hostile_drain(h, rng: random.Random, max_rounds: int = 500) -> dict[str, int]:
