@@ -37,8 +37,7 @@ def to_tweet(m: TweetModel) -> Tweet:
     return Tweet(
         tweet_id=int(m.tweet_id), author_id=int(m.author_id), text=m.text, created_at=int(m.created_at),
         reply_to_id=optional_int(m.reply_to_id), reply_to_author_id=optional_int(m.reply_to_author_id),
-        media=tuple(Attachment(int(a.media_id), a.content_type, int(a.width), int(a.height), int(a.preview_width),
-                               int(a.preview_height), int(a.ready_at)) for a in (m.media or ())),
+        media=tuple(Attachment.of(a.as_dict()) for a in (m.media or ())),
         fanout=bool(m.fanout),
         repost_of_id=optional_int(m.repost_of_id), repost_of_author_id=optional_int(m.repost_of_author_id),
     )
