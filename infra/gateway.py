@@ -653,8 +653,8 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         return super().parse_request()
 
     def __getattr__(self, name: str) -> Any:
-        # Any other method (TRACE, PROPFIND, BREW...) is routed like the rest: no route serves
-        # it, so API Gateway's JSON 404, never the standard library's 501 HTML page.
+        # Every method (GET, POST, ... and TRACE, PROPFIND, BREW) is routed alike: one no route
+        # serves gets API Gateway's JSON 404, never the standard library's 501 HTML page.
         if name.startswith("do_"):
             return self.do_request
         raise AttributeError(name)
@@ -668,10 +668,8 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     def do_request(self) -> None:
         started = time.perf_counter()
         raw_path, _, raw_query = self.path.partition("?")
-        refused = self._refuse_framing()
         try:
-            if refused is not None:
-                raise _Refused(*refused)
+            self._check_framing()
             body = self._read_body()
         except _Refused as exc:
             response = gateway_error(exc.status, exc.message, [("connection", "close")])
@@ -687,8 +685,6 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         self._write(response)
         log.info("%s %s %d %.1fms", self.command, raw_path, response.status,
                  (time.perf_counter() - started) * 1000)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
@@ -729,19 +725,17 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         pass  # one line per request is written by do_request
 
 
-    def _refuse_framing(self) -> tuple[int, str] | None:
+    def _check_framing(self) -> None:
         """What API Gateway refuses before routing: a bare CR inside a header line (RFC 9112
         lets a server reject it; Python's parser would split it into a second header, a header
         injection), Content-Length given twice with different values, and a request line and
         headers over HTTP API's 10 KB quota."""
         if self.rfile.bare_cr:
-            return 400, "Bad Request"
-        lengths = {v.strip() for v in self.headers.get_all("content-length") or []}
-        if len(lengths) > 1:
-            return 400, "Bad Request"
+            raise _Refused(400, "Bad Request")
+        if len({v.strip() for v in self.headers.get_all("content-length") or []}) > 1:
+            raise _Refused(400, "Bad Request")
         if len(self.requestline) + self.rfile.header_bytes > MAX_REQUEST_LINE_AND_HEADERS:
-            return 431, "Request Header Fields Too Large"
-        return None
+            raise _Refused(431, "Request Header Fields Too Large")
 
 
 class _HeaderLines:
