@@ -153,9 +153,7 @@ def run(args: argparse.Namespace) -> int:
         except EmulatorError as exc:
             log.error("%s", exc)
             return 1
-        except ValueError as exc:  # infra.deployer.UnsupportedSetting: the template asks too much
-            if type(exc).__name__ != "UnsupportedSetting":
-                raise
+        except tpl.UnsupportedSetting as exc:  # the template asks for what cannot run here
             log.error("%s", exc)
             return 1
         # Leaving the `with` closes gateway, pollers, functions, emulator, in that order.

@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 
 from infra import template as tpl
+from infra.template import UnsupportedSetting
 
 try:  # the embedded emulator lives in this process when moto is installed
     from infra import moto_patches
@@ -47,11 +48,6 @@ class EventSource:
     on_failure_arn: str | None
     enabled: bool = True  # the template's Enabled: a disabled mapping is not polled
     max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency (SQS)
-
-
-class UnsupportedSetting(ValueError):
-    """The template asks for something the local runtime would otherwise silently ignore, or
-    that AWS itself would refuse at deploy time."""
 
 
 @dataclass

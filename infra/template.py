@@ -28,6 +28,11 @@ TEMPLATE_PATH = ROOT / "template.yaml"
 ARTIFACT_BUCKET = "timeline-local-artifacts"
 
 
+class UnsupportedSetting(ValueError):
+    """The template asks for something the local runtime would otherwise silently ignore, or
+    that AWS itself would refuse at deploy time."""
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
