@@ -12,11 +12,13 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml layers/deps/requirements.txt
 	@test -n "$(PYTHON)" || { echo "need python3.11 (or python3 >= 3.11) on PATH"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "==> installing pinned dependencies into $(VENV) (first run takes about a minute)"
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@echo "==> building the functions' dependency layer as sam build lays it out (.local/layers)"
+	@$(BIN)/python -m infra.layers
 	@touch $(STAMP)
 
 run: $(STAMP)

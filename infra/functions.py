@@ -3,7 +3,8 @@
 Each function gets `concurrency` worker processes, the local stand-in for Lambda execution
 environments: a fresh interpreter whose environment holds only that function's variables
 (from the deployed stack) plus what the Lambda runtime itself sets, whose sys.path is the
-function's code folder and its layers, which imports the handler module once (the cold
+function's code folder, its layers as `sam build` lays them out (infra/layers.py) and the
+standard library, nothing from the development virtualenv, which imports the handler module once (the cold
 start) and then serves invocations one at a time. Nothing is shared between functions, so
 two functions reading the same variable name see their own values, as in the cloud.
 
@@ -11,7 +12,7 @@ Parent and worker talk JSON lines over the worker's stdin and a private copy of 
 the worker points fd 1 at stderr before importing anything, so a handler's print() lands in
 the log instead of corrupting the protocol.
 
-This file is also the worker's entry point (`python -I infra/functions.py BOOT_JSON`), so its
+This file is also the worker's entry point (`python -I -S infra/functions.py BOOT_JSON`), so its
 top level imports only the standard library: the worker must not pay for boto3 or the
 template translator that the parent side uses.
 """
@@ -125,10 +126,11 @@ class _Worker:
         self.ready = False
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         log_file = open(sandbox.log_path, "a", encoding="utf-8") if sandbox.log_path else None  # noqa: SIM115
-        # -I: ignore PYTHON* variables, the user site and the script's folder, so sys.path
-        # is exactly what the worker builds (code folder, layers, then the interpreter's).
+        # -I: ignore PYTHON* variables, the user site and the script's folder; -S: no
+        # site-packages at all, not the virtualenv's nor the interpreter's. sys.path is exactly
+        # what the worker builds: code folder, layers (as sam build lays them out), stdlib.
         self.process = subprocess.Popen(
-            [sys.executable, "-I", __file__, sandbox.boot_argument()],
+            [sys.executable, "-I", "-S", __file__, sandbox.boot_argument()],
             env=dict(sandbox.env), cwd=sandbox.code_dir,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
             text=True, encoding="utf-8", bufsize=1,
@@ -265,7 +267,8 @@ class LocalFunctions:
         request and capacity counts. Workers start importing in the background; the first
         invoke waits for its worker.
         """
-        from infra import template as tpl  # parent-side only (see the module docstring)
+        from infra import layers  # parent-side only (see the module docstring)
+        from infra import template as tpl
 
         sam = tpl.load_sam()
         specs = dict(specs) if specs is not None else tpl.functions(sam)
@@ -279,7 +282,7 @@ class LocalFunctions:
                 function_arn=f"arn:aws:lambda:{stack.region}:{account}:function:{name}",
                 handler=spec.handler,
                 code_dir=Path(spec.code_dir),
-                python_path=(str(spec.code_dir), *_layer_dirs(sam, logical_id)),
+                python_path=(str(spec.code_dir), *layers.layer_paths(sam, logical_id)),
                 timeout=spec.timeout,
                 memory=spec.memory,
                 env=_sandbox_env(stack, spec, name, endpoint_url, extra_env or {}),
@@ -353,24 +356,6 @@ def _account_id(stack: Stack) -> str:
         if len(parts) > 4 and parts[4].isdigit():
             return parts[4]
     return DEFAULT_ACCOUNT
-
-
-def _layer_dirs(sam: dict[str, Any], logical_id: str) -> list[str]:
-    """The local `python/` folders of the function's layers (Globals first, as SAM merges
-    them). Lambda mounts a layer at /opt and puts /opt/python on sys.path; third-party
-    layers built from requirements (DepsLayer) are the project virtualenv locally."""
-    resources = sam.get("Resources", {})
-    layers = list(sam.get("Globals", {}).get("Function", {}).get("Layers", []))
-    layers += resources.get(logical_id, {}).get("Properties", {}).get("Layers", [])
-    found = []
-    for layer in layers:
-        ref = layer.get("Ref") if isinstance(layer, dict) else None
-        uri = resources.get(ref, {}).get("Properties", {}).get("ContentUri")
-        if isinstance(uri, str) and not uri.startswith("s3://"):
-            folder = Path(__file__).resolve().parent.parent / uri / "python"
-            if folder.is_dir():
-                found.append(str(folder))
-    return found
 
 
 def _sandbox_env(stack: Stack, spec: FunctionSpec, function_name: str, endpoint_url: str,

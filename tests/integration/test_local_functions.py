@@ -196,3 +196,32 @@ def test_given_an_event_or_a_result_over_the_6_mb_invoke_quota_then_lambdas_erro
         echo_functions.invoke("ApiFunction", {"respond_bytes": PAYLOAD_LIMIT})
     assert failed.value.error_type == "Function.ResponseSizeTooLarge"
     assert echo_functions.invoke("ApiFunction", {"respond_bytes": 1000})["padding"] == "x" * 1000
+
+
+def test_given_a_function_importing_a_dev_only_package_then_it_fails_as_it_would_deployed(
+        deployed_stack, moto_endpoint, fixture_spec):
+    # Given a handler importing requests, which the dev virtualenv has and no layer does
+    specs = {"ApiFunction": fixture_spec("devonly", "ApiFunction")}
+    with LocalFunctions.start(deployed_stack, endpoint_url=moto_endpoint, concurrency=1, specs=specs) as functions:
+        # When it is invoked
+        with pytest.raises(FunctionError) as caught:
+            functions.invoke("ApiFunction", {})
+    # Then the init phase fails the way Lambda reports it
+    assert caught.value.error_type == "Runtime.ImportModuleError"
+    assert "Unable to import module 'app': No module named 'requests'" in caught.value.error_message
+
+
+def test_given_the_template_layers_then_workers_import_from_them_as_sam_build_lays_them_out(echo_functions):
+    from infra.layers import BUILD_ROOT
+
+    # When a worker reports where packages would come from
+    found = echo_functions.invoke("ApiFunction", {"modules": [
+        "timeline", "boto3", "botocore", "aws_lambda_powertools", "PIL", "moto", "jwt", "pytest", "numpy"]})["modules"]
+
+    # Then our layer code comes from the TimelineLayer's python/ folder, third-party code from
+    # the DepsLayer built from its requirements.txt (the SDK included), and dev-only packages
+    # from nowhere
+    assert found["timeline"].startswith(str(ROOT / "layers/timeline/python/timeline"))
+    for name in ("boto3", "botocore", "aws_lambda_powertools", "PIL"):
+        assert found[name].startswith(str(BUILD_ROOT / "DepsLayer-")), (name, found[name])
+    assert [found[name] for name in ("moto", "jwt", "pytest", "numpy")] == [None] * 4

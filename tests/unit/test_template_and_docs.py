@@ -55,3 +55,24 @@ def test_given_a_fault_inside_the_service_then_500_json_without_internals_and_a_
     assert reply.body == {"error": {"code": "internal_error",
                                     "message": "something went wrong on our side; try again", "details": None}}
     assert '"InternalErrors"' in capsys.readouterr().out  # the EMF line the alarm watches
+
+
+def test_given_the_deps_layer_requirements_then_each_pin_is_the_one_the_tests_ran_with():
+    # Given what the layer installs deployed (and the local workers import) and what the
+    # development virtualenv was installed from
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    layer = {}
+    for line in (root / "layers/deps/requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            layer[name.lower()] = version
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    pinned = {d.partition("==")[0].lower(): d.partition("==")[2] for d in project}
+    # Then every layer package is pinned exactly, at the project's version, the SDK included
+    assert all(layer.values()), layer
+    assert {name: pinned.get(name) for name in layer} == layer
+    assert {"boto3", "botocore"} <= set(layer)
