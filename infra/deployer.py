@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - deploying to LocalStack without moto i
 log = logging.getLogger("infra.deployer")
 
 API_GATEWAY_PREFIX = "AWS::ApiGatewayV2::"
+LOCAL_API_ID = "local"  # the API is not a resource on the emulator: the local gateway's id
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Stack:
     physical_ids: dict[str, str]  # logical id -> physical id
     function_env: dict[str, dict[str, str]]  # logical id -> resolved environment
     event_sources: list[EventSource]
+    roles: dict[str, str] = field(default_factory=dict)  # function logical id -> execution role ARN
     alarms: list[str] = field(default_factory=list)
     unhosted: list[str] = field(default_factory=list)  # "LogicalId (Type): how it was handled"
 
@@ -156,13 +158,16 @@ class UnhostedResources:
 
     def prepare(self, cfn: dict[str, Any]) -> dict[str, Any]:
         resources = cfn["Resources"]
-        api_ids = {lid for lid, r in resources.items() if r["Type"].startswith(API_GATEWAY_PREFIX)}
+        api_types = {lid: r["Type"] for lid, r in resources.items() if r["Type"].startswith(API_GATEWAY_PREFIX)}
+        api_ids = set(api_types)
         for lid in list(resources):
             res = resources[lid]
             if lid in api_ids or (res["Type"] == "AWS::Lambda::Permission" and _refs(res) & api_ids):
                 del resources[lid]
                 if lid in api_ids:
                     self.report.append(f"{lid} ({res['Type']}): served by the local HTTP gateway")
+        # What still names the API (an alarm's or a dashboard's ApiId) names the local gateway's.
+        self.refs.update({lid: LOCAL_API_ID for lid, kind in api_types.items() if kind == API_GATEWAY_PREFIX + "Api"})
         for name in [o for o, v in cfn.get("Outputs", {}).items() if _refs(v) & api_ids]:
             del cfn["Outputs"][name]
 
@@ -453,11 +458,13 @@ def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = N
     by_name = {}
     function_env = {}
     timeouts = {}
+    roles = {}
     for lid in function_ids:
         conf = lam.get_function_configuration(FunctionName=physical[lid])
         by_name[conf["FunctionArn"]] = lid
         by_name[conf["FunctionName"]] = lid
         timeouts[lid] = int(conf.get("Timeout", 3))
+        roles[lid] = conf["Role"]
         function_env[lid] = {k: str(v) for k, v in conf.get("Environment", {}).get("Variables", {}).items()}
 
     event_sources = []
@@ -493,4 +500,4 @@ def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = N
         log.info("not in the emulator's CloudFormation: %s", line)
     return Stack(name=stack_name, region=region, endpoint_url=endpoint_url, outputs=outputs,
                  physical_ids=physical, function_env=function_env, event_sources=event_sources,
-                 alarms=alarms, unhosted=adapter.report)
+                 roles=roles, alarms=alarms, unhosted=adapter.report)

@@ -22,11 +22,13 @@ log = logging.getLogger("infra.emulator")
 DEFAULT_PORT = 4566  # LocalStack's port, so tools and docs written for it carry over
 HOST = "127.0.0.1"
 
-# The emulator accepts any credentials. Pinning fake ones keeps a developer's real AWS
-# credentials out of every request and every worker process, so a call that somehow
-# missed the endpoint override fails instead of touching a real account.
+# The platform's credentials: the local account's root (the embedded moto lets its key do
+# anything, and holds every other key, the functions' assumed roles, to its IAM policies).
+# Pinning fake ones keeps a developer's real AWS credentials out of every request and every
+# worker process, so a call that somehow missed the endpoint override fails instead of
+# touching a real account.
 FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_ACCESS_KEY_ID": moto_patches.ROOT_ACCESS_KEY_ID,
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
@@ -81,7 +83,7 @@ class Emulator:
               host: str = HOST, patch_moto: bool = True) -> "Emulator":
         """Use `endpoint_url` (default: $AWS_ENDPOINT_URL) if given, else start moto on `port`
         (0 picks a free one). `patch_moto=False` leaves moto's classes untouched (for tests
-        that share the process with other moto users)."""
+        that share the process with other moto users), IAM unenforced included."""
         external = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
         if external:
             wait_until_ready(external, timeout=10)
@@ -99,6 +101,7 @@ class Emulator:
 
         if patch_moto:
             moto_patches.apply()
+            moto_patches.enforce_iam()  # functions act with their roles' policies, as deployed
         server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         server.start()
         bound_host, bound_port = server.get_host_and_port()

@@ -218,6 +218,8 @@ class _Pool:
                 continue
 
     def release(self, worker: _Worker) -> None:
+        if worker in self._reloading and self._swap_for_reload(worker):
+            return  # reload() ran while it was busy: a fresh worker has taken its place
         self._idle.put(worker)
 
     def replace(self, worker: _Worker) -> None:
@@ -229,6 +231,45 @@ class _Pool:
                 return
             fresh = self._spawn()
         self._idle.put(fresh)
+
+    # Code reload (infra.reloader): the workers to retire as soon as they are free. An empty
+    # class-level default, so a pool that never reloads pays one set lookup per release.
+    _reloading: set[_Worker] | frozenset[_Worker] = frozenset()
+
+    def reload(self) -> int:
+        """Replace every worker with a fresh one (the code as it is now, a cold start) without
+        cutting an invocation short: idle workers are stopped and replaced at once, busy ones
+        when they are released. Returns how many workers are being replaced."""
+        with self._lock:
+            if self._closed:
+                return 0
+            self._reloading = set(self._all)
+            count = len(self._reloading)
+        idle = []
+        while True:
+            try:
+                idle.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        for worker in idle:
+            if not self._swap_for_reload(worker):
+                self._idle.put(worker)  # spawned after the reload began: already fresh
+        return count
+
+    def _swap_for_reload(self, worker: _Worker) -> bool:
+        """Put a fresh worker in the place of `worker`, a free one that reload() marked, and stop
+        the old one in the background (EOF, then a kill after the grace). False if not marked."""
+        with self._lock:
+            if worker not in self._reloading:
+                return False
+            self._reloading.discard(worker)  # type: ignore[union-attr]
+            self._all.discard(worker)
+            fresh = None if self._closed else self._spawn()
+        if fresh is not None:
+            self._idle.put(fresh)
+        threading.Thread(target=worker.stop, daemon=True,
+                         name=f"{self.sandbox.logical_id}-{worker.number}-retire").start()
+        return True
 
     def close(self) -> None:
         with self._lock:
@@ -276,6 +317,7 @@ class LocalFunctions:
         pools = {}
         for logical_id, spec in specs.items():
             name = stack.physical_ids.get(logical_id) or logical_id
+            credentials = _role_credentials(stack, logical_id, name, endpoint_url)
             sandbox = _Sandbox(
                 logical_id=logical_id,
                 function_name=name,
@@ -285,7 +327,7 @@ class LocalFunctions:
                 python_path=(str(spec.code_dir), *layers.layer_paths(sam, logical_id)),
                 timeout=spec.timeout,
                 memory=spec.memory,
-                env=_sandbox_env(stack, spec, name, endpoint_url, extra_env or {}),
+                env=_sandbox_env(stack, spec, name, endpoint_url, credentials, extra_env or {}),
                 log_path=(Path(log_dir) / f"{logical_id}.log") if log_dir else None,
                 meter=meter,
             )
@@ -335,6 +377,16 @@ class LocalFunctions:
     def function_ids(self) -> list[str]:
         return sorted(self._pools)
 
+    def reload(self, logical_ids: list[str]) -> list[str]:
+        """Fresh workers for these functions, running their code as it is now (_Pool.reload):
+        invocations in flight finish on the old workers. Returns the ids reloaded."""
+        unknown = sorted(set(logical_ids) - set(self._pools))
+        if unknown:
+            raise ValueError(f"no local function {', '.join(unknown)}; have {sorted(self._pools)}")
+        for logical_id in logical_ids:
+            self._pools[logical_id].reload()
+        return list(logical_ids)
+
     def close(self) -> None:
         pools = list(self._pools.values())
         threads = [threading.Thread(target=pool.close) for pool in pools]
@@ -358,8 +410,30 @@ def _account_id(stack: Stack) -> str:
     return DEFAULT_ACCOUNT
 
 
+def _role_credentials(stack: Stack, logical_id: str, function_name: str, endpoint_url: str) -> dict[str, str]:
+    """The function's execution role, assumed through the emulator's STS as Lambda assumes it:
+    the worker signs every call with these, so the emulator holds it to the template's policies
+    (infra.moto_patches enforces them). A function without a role in the stack (a test's own
+    spec) gets the local account's fake root credentials."""
+    from infra.emulator import FAKE_CREDENTIALS  # parent side only
+
+    role_arn = stack.roles.get(logical_id)
+    if not role_arn:
+        return dict(FAKE_CREDENTIALS)
+    import boto3
+
+    session = boto3.Session(region_name=stack.region,  # as the local account's root
+                            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"])
+    sts = session.client("sts", endpoint_url=endpoint_url)
+    issued = sts.assume_role(RoleArn=role_arn, RoleSessionName=function_name[:64])["Credentials"]
+    return {"AWS_ACCESS_KEY_ID": issued["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": issued["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": issued["SessionToken"]}
+
+
 def _sandbox_env(stack: Stack, spec: FunctionSpec, function_name: str, endpoint_url: str,
-                 extra_env: Mapping[str, str]) -> dict[str, str]:
+                 credentials: Mapping[str, str], extra_env: Mapping[str, str]) -> dict[str, str]:
     """What a Lambda execution environment holds, and nothing from this process's shell: the
     runtime's own variables < the function's env from the stack < what Lambda itself sets <
     extra_env. Lambda's reserved variables cannot be overridden by a template either. A
@@ -370,13 +444,12 @@ def _sandbox_env(stack: Stack, spec: FunctionSpec, function_name: str, endpoint_
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "en_US.UTF-8", "TMPDIR": str(tmp)}
     env.update(stack.function_env.get(spec.logical_id, {}))
     env.update({
-        # The emulator, with throwaway credentials: nothing can reach a real account.
+        # The emulator, with the execution role's credentials from its STS: nothing can reach
+        # a real account, and the role's policies are what the function may do.
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_REGION": stack.region,
         "AWS_DEFAULT_REGION": stack.region,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        **credentials,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",

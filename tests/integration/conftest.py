@@ -42,11 +42,16 @@ def aws_env():
 def moto_endpoint(aws_env) -> str:
     from moto.server import ThreadedMotoServer
 
+    from infra import moto_patches
+
+    moto_patches.apply()
+    moto_patches.enforce_iam()  # as make run does: functions act with their roles' policies
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # 0: a free port
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+    moto_patches.enforce_iam(False)
 
 
 @pytest.fixture(scope="session")

@@ -38,17 +38,19 @@ def test_given_the_deployed_stack_when_invoked_then_the_worker_sees_that_functio
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == deployed_stack.region
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == deployed_stack.physical_ids["ApiFunction"]
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
-    assert env["AWS_ACCESS_KEY_ID"] == "testing"
+    assert env["AWS_ACCESS_KEY_ID"] != "testing"  # the execution role's, from STS
     assert env["_HANDLER"] == "app.handler"
     assert result["sys_path_head"] == [env["LAMBDA_TASK_ROOT"], str(ROOT / "layers/timeline/python")]
     assert result["cwd"] == env["LAMBDA_TASK_ROOT"]
 
 
 def test_given_two_functions_with_the_same_variable_then_each_sees_its_own_and_never_the_parents(
-        deployed_stack, moto_endpoint, fixture_spec, monkeypatch):
-    # Given: the parent process has a value and a secret of its own
+        deployed_stack, moto_endpoint, fixture_spec, monkeypatch, tmp_path):
+    # Given: the parent process has a value, a secret and a profile of its own
     monkeypatch.setenv("COLOR", "parent-green")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "parent-real-secret")
+    (tmp_path / "config").write_text("[profile prod-admin]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_PROFILE", "prod-admin")
     env = {fn: {**vars_, "COLOR": color} for (fn, vars_), color in
            zip(deployed_stack.function_env.items(), ["red", "blue", "amber"])}
@@ -63,7 +65,7 @@ def test_given_two_functions_with_the_same_variable_then_each_sees_its_own_and_n
     # Then
     for fn, expected in env.items():
         assert seen[fn]["COLOR"] == expected["COLOR"]
-        assert seen[fn]["AWS_SECRET_ACCESS_KEY"] == "testing"
+        assert seen[fn]["AWS_SECRET_ACCESS_KEY"] != "parent-real-secret"
         assert seen[fn]["AWS_PROFILE"] is None
         assert seen[fn]["AWS_LAMBDA_FUNCTION_NAME"] == stack.physical_ids[fn]
     assert len({s["COLOR"] for s in seen.values()}) == 3

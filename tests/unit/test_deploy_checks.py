@@ -5,18 +5,9 @@ mapping AWS itself would refuse (a queue's visibility timeout below its function
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from infra import template as tpl
 from infra.deployer import UnsupportedSetting, deploy
-
-
-def variant(tmp_path, change) -> "Path":  # noqa: F821
-    sam = yaml.safe_load(tpl.TEMPLATE_PATH.read_text().replace("!", "__BANG__"))
-    change(sam["Resources"])
-    path = tmp_path / "template.yaml"
-    path.write_text(yaml.safe_dump(sam, sort_keys=False).replace("__BANG__", "!"))
-    return path
+from tests.support.template_variants import variant
 
 
 def test_given_a_filter_and_a_short_visibility_timeout_when_deploying_then_both_are_refused_by_name(aws, tmp_path):

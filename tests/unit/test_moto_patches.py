@@ -1057,3 +1057,54 @@ def test_given_stream_records_of_rich_items_when_polled_then_the_direct_encoding
         assert direct[0] == expected[0] and direct[1] == expected[1] and direct[2] == expected[2]
     finally:
         ddb.delete_table(TableName=name)
+
+
+# ------------------------------------------------------------------ IAM as the functions see it
+
+class _Request:
+    """What moto's response object offers the IAM check: region, account, method, body."""
+
+    def __init__(self, body, method="POST"):
+        self.region, self.current_account, self.method, self.body = "us-east-1", "123456789012", method, body
+
+
+def test_given_a_transaction_then_each_item_is_checked_under_its_own_action_on_its_own_table():
+    # Given a transaction over two tables, as posting writes it
+    body = {"TransactItems": [{"Put": {"TableName": "Tweets"}}, {"Update": {"TableName": "RateLimits"}},
+                              {"ConditionCheck": {"TableName": "Users"}}]}
+    # When the checks it needs are listed
+    checks = moto_patches._iam_checks(_Request(body), "dynamodb", "dynamodb:TransactWriteItems", "*")
+    # Then there is one per item, as DynamoDB authorizes a transaction
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
+    assert checks == [("dynamodb:PutItem", table + "Tweets"), ("dynamodb:UpdateItem", table + "RateLimits"),
+                      ("dynamodb:ConditionCheckItem", table + "Users")]
+
+
+def test_given_batches_queries_on_indexes_and_multi_deletes_then_every_resource_touched_is_checked():
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
+    batch = moto_patches._iam_checks(_Request({"RequestItems": {"A": [], "B": []}}), "dynamodb",
+                                     "dynamodb:BatchWriteItem", "*")
+    query = moto_patches._iam_checks(_Request({"TableName": "Graph", "IndexName": "by_followee"}), "dynamodb",
+                                     "dynamodb:Query", "*")
+    deletes = moto_patches._iam_checks(
+        _Request(b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>originals/1</Key></Object>'
+                 b'<Object><Key>variants/1</Key></Object></Delete>'), "s3", "s3:DeleteObject", "arn:aws:s3:::media")
+    assert batch == [("dynamodb:BatchWriteItem", table + "A"), ("dynamodb:BatchWriteItem", table + "B")]
+    assert query == [("dynamodb:Query", table + "Graph/index/by_followee")]
+    assert deletes == [("s3:DeleteObject", "arn:aws:s3:::media/originals/1"),
+                       ("s3:DeleteObject", "arn:aws:s3:::media/variants/1")]
+
+
+def test_given_identity_policies_then_a_deny_wins_wildcards_match_and_unknown_resources_check_the_action():
+    allow_prefix = {"Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "sqs:SendMessage"],
+                                   "Resource": "arn:aws:s3:::media/originals/*"}]}
+    deny_secret = {"Statement": {"Effect": "Deny", "NotAction": "s3:GetObject*", "Resource": "*"}}
+    allows = moto_patches._iam_allows
+    assert allows([allow_prefix], "s3:GetObject", "arn:aws:s3:::media/originals/1")
+    assert allows([allow_prefix], "S3:getobject", "arn:aws:s3:::media/originals/1")  # actions ignore case
+    assert not allows([allow_prefix], "s3:GetObject", "arn:aws:s3:::media/uploads/1")
+    assert not allows([allow_prefix], "s3:PutObject", "arn:aws:s3:::media/originals/1")
+    assert not allows([allow_prefix, deny_secret], "s3:GetBucketPolicy", "arn:aws:s3:::media/originals/x")
+    assert allows([allow_prefix], "sqs:SendMessage", None)  # resource unknown: the action decides
+    assert not allows([allow_prefix], "sqs:DeleteMessage", None)
+    assert not allows([], "s3:GetObject", "arn:aws:s3:::media/originals/1")
