@@ -7,8 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.metrics import MetricUnit
 
 from schemas import ID_PATTERN, Cursor, Limit, ErrorResponse, HomeTimelinePage, PostRequest, TweetView
+from timeline.observability import metrics
 from views import item_view, tweet_view
 from wiring import caller, caller_id, services
 
@@ -75,5 +77,9 @@ def delete_tweet(tweet_id: TweetIdPath):
 @router.get("/v1/timeline", summary="Your home timeline, newest first", tags=["timelines"])
 def home_timeline(limit: Limit = 20, cursor: Cursor = None) -> HomeTimelinePage:
     page = services().reader.home_timeline(caller_id(router), limit, cursor)
+    # One sample each per home read: CelebrityMerges' average is merges per read (its sample
+    # count the reads), PartialReads' sum the reads that answered partial.
+    metrics.add_metric(name="CelebrityMerges", unit=MetricUnit.Count, value=page.celebrities_merged)
+    metrics.add_metric(name="PartialReads", unit=MetricUnit.Count, value=int(page.partial))
     return HomeTimelinePage(items=[item_view(i) for i in page.items],
                             next_cursor=page.next_cursor, partial=page.partial)

@@ -11,6 +11,9 @@ Each record is handled on its own (powertools BatchProcessor), so one bad record
 reported in batchItemFailures and retried (the event source bisects and, after the
 template's MaximumRetryAttempts, sends it to the on-failure queue) without holding up
 the rest of the shard.
+
+A new post's record carries the correlation id of the request that made it: the record's
+log lines, and every message it queues, carry it too (timeline.observability).
 """
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,7 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from timeline.observability import logger, metrics
+from timeline.observability import correlate, correlated, logger, metrics
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 from timeline.store import tweets, users
@@ -37,7 +40,11 @@ def _source_table(record: DynamoDBRecord) -> str:
 
 def _tweet_record(record: DynamoDBRecord, raw: dict) -> int:
     if record.event_name == DynamoDBRecordEventName.INSERT:
-        return services.planner.posted(tweets.from_image(raw["NewImage"]))
+        correlate(tweets.correlation_of(raw["NewImage"]))
+        tweet = tweets.from_image(raw["NewImage"])
+        sent = services.planner.posted(tweet)
+        logger.debug("post dispatched", extra={"tweet_id": str(tweet.tweet_id), "messages": sent})
+        return sent
     if record.event_name == DynamoDBRecordEventName.REMOVE:
         return services.planner.deleted(tweets.from_image(raw["OldImage"]))
     return 0  # posts are immutable: nothing to do for MODIFY
@@ -54,16 +61,25 @@ def _graph_record(record: DynamoDBRecord, raw: dict) -> int:
                                          created=record.event_name == DynamoDBRecordEventName.INSERT)
 
 
-def record_handler(record: DynamoDBRecord) -> None:
+def _dispatch(record: DynamoDBRecord) -> int:
     raw, table = record.raw_event["dynamodb"], _source_table(record)
     if table == settings.tweets_table:
-        sent = _tweet_record(record, raw)
-    elif table == settings.users_table:
-        sent = _user_record(raw)
-    elif table == settings.graph_table:
-        sent = _graph_record(record, raw)
-    else:
-        raise ValueError(f"a stream record from an unexpected table: {table}")
+        return _tweet_record(record, raw)
+    if table == settings.users_table:
+        return _user_record(raw)
+    if table == settings.graph_table:
+        return _graph_record(record, raw)
+    raise ValueError(f"a stream record from an unexpected table: {table}")
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    with correlated():
+        try:
+            sent = _dispatch(record)
+        except Exception:
+            # The batch reports the record and retries it; this line says why, with its id.
+            logger.exception("stream record failed", extra={"event_id": record.event_id})
+            raise
     if sent:
         metrics.add_metric(name="FanoutMessagesQueued", unit=MetricUnit.Count, value=sent)
 

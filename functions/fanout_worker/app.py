@@ -2,15 +2,21 @@
 
 Failed messages are reported in batchItemFailures and come back after the queue's
 visibility timeout; after maxReceiveCount they move to the dead-letter queue.
+
+Each message's work logs with the correlation id it carries (the request that caused it).
+Per batch: TimelineEntriesWritten (entries its `add` messages wrote) and FanoutLag (for
+each post, epoch ms from its creation, which its id holds, to its entries written).
 """
 
 import json
+from dataclasses import dataclass, field
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from timeline.observability import logger, metrics
+from timeline import clock, ids
+from timeline.observability import CORRELATION_ATTRIBUTE, correlated, logger, metrics
 from timeline.service import messages
 from timeline.service.container import build_services
 from timeline.settings import get_settings
@@ -19,20 +25,63 @@ services = build_services(get_settings())
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: SQSRecord) -> None:
-    message = json.loads(record.body)
-    if message.get("op") == messages.ATTACH_MEDIA:
+@dataclass
+class BatchTally:
+    """What one batch's `add` messages did, emitted once per invocation."""
+    entries: int = 0
+    lag_ms: dict[int, int] = field(default_factory=dict)  # post id -> ms from created to written
+
+    def added(self, tweet_id: int, owners: int, now_ms: int) -> None:
+        self.entries += owners
+        self.lag_ms[tweet_id] = max(self.lag_ms.get(tweet_id, 0), now_ms - ids.timestamp_ms(tweet_id))
+
+    def emit(self) -> None:
+        """Add the batch's metrics (flushed by log_metrics) and start the next batch empty."""
+        if self.entries:
+            metrics.add_metric(name="TimelineEntriesWritten", unit=MetricUnit.Count, value=self.entries)
+        for lag in self.lag_ms.values():  # a batch holds at most ten posts: ten values
+            metrics.add_metric(name="FanoutLag", unit=MetricUnit.Milliseconds, value=max(0, lag))
+        self.entries, self.lag_ms = 0, {}
+
+
+tally = BatchTally()
+
+
+def _apply(message: dict) -> None:
+    op = message.get("op")
+    if op == messages.ATTACH_MEDIA:
         services.media_upkeep.attach(messages.media_of(message))
         return
-    if message.get("op") == messages.DELETE_MEDIA:
+    if op == messages.DELETE_MEDIA:
         services.media_upkeep.delete(messages.media_of(message))
         return
     services.applier.apply(message)
-    metrics.add_metric(name="TimelineEntriesWritten", unit=MetricUnit.Count, value=len(message.get("owners", [])))
+    if op == messages.ADD:
+        owners = len(message["owners"])
+        tally.added(int(message["tweet_id"]), owners, clock.now_ms())
+        logger.debug("entries written", extra={"tweet_id": message["tweet_id"], "owners": owners})
+
+
+def _correlation_of(record: SQSRecord) -> str | None:
+    attribute = (record.get("messageAttributes") or {}).get(CORRELATION_ATTRIBUTE) or {}
+    return attribute.get("stringValue")
+
+
+def record_handler(record: SQSRecord) -> None:
+    with correlated(_correlation_of(record)):
+        try:
+            _apply(json.loads(record.body))
+        except Exception:
+            # The batch reports the message for redelivery; this line says why, with its id.
+            logger.exception("fan-out message failed", extra={"message_id": record.message_id})
+            raise
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event, context):
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    try:
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    finally:
+        tally.emit()

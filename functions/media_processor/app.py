@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from timeline.observability import logger, metrics
+from timeline.observability import correlated, logger, metrics
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 
@@ -33,7 +33,12 @@ def uploaded_keys(notification: dict) -> list[str]:
 
 def record_handler(record: SQSRecord) -> None:
     for key in uploaded_keys(json.loads(record.body)):
-        outcome = services.media_processor.process(key)
+        with correlated():  # the upload request's id, once the processor has read its record
+            try:
+                outcome = services.media_processor.process(key)
+            except Exception:
+                logger.exception("upload check failed", extra={"key": key})
+                raise
         metrics.add_metric(name=_METRIC[outcome], unit=MetricUnit.Count, value=1)
 
 

@@ -350,8 +350,8 @@ class Harness:
 
     def _queue_records(self) -> list[dict]:
         received = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                             AttributeNames=["All"]).get("Messages", [])
-        return [sqs_record(m, self.queue_arn, "us-east-1") for m in received]
+                                             AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+        return [sqs_record(m, self.queue_arn, "us-east-1") for m in received]  # as the pollers receive
 
     def dispatch_pending(self) -> None:
         """Run dispatch on every pending stream record, leaving the queued work unprocessed."""

@@ -65,6 +65,9 @@ class Media:
     preview_height: int | None = None
     ready_at: int | None = None
     post_id: int | None = None  # the post it is attached to
+    # The upload request's correlation id: the processor's log lines carry it. Not part of
+    # what the media is, so not compared.
+    correlation_id: str | None = field(default=None, compare=False, repr=False)
 
     def attachment(self) -> Attachment:
         return Attachment(self.media_id, self.content_type, self.width, self.height, self.preview_width,

@@ -27,7 +27,7 @@ from timeline.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from timeline.observability import logger
+from timeline.observability import correlate, correlation_id, logger
 from timeline.records import PENDING, READY, REJECTED, Attachment, Media
 from timeline.settings import Settings
 from timeline.store import media as store
@@ -84,7 +84,7 @@ class MediaLibrary:
                                   code="media_too_large", details={"max_bytes": limit})
         media_id = ids.new_id()
         item = Media(media_id=media_id, owner_id=owner_id, content_type=content_type, status=PENDING,
-                     created_at=ids.timestamp_ms(media_id))
+                     created_at=ids.timestamp_ms(media_id), correlation_id=correlation_id())
         self._media.create(item, expires_at=clock.now_s() + UNATTACHED_SECONDS)
         seconds = self._settings.upload_form_seconds
         form = self._media.upload_form(store.upload_key(owner_id, media_id), content_type, limit, seconds)
@@ -168,6 +168,8 @@ class MediaProcessor:
             return "ignored"
         owner_id, media_id = parsed
         item = self._media.get(media_id)
+        if item is not None:
+            correlate(item.correlation_id)  # the upload request's: its log lines from here on
         if item is None or item.owner_id != owner_id or item.status != PENDING:
             # Unknown, expired, or settled already (a redelivery, or the form used twice):
             # nothing will ever read these bytes.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
@@ -14,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 
 from timeline import clock, ids
 from timeline.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
+from timeline.observability import correlation_id, metrics
 from timeline.records import Attachment, Tweet, User
 from timeline.service.media import MediaLibrary
 from timeline.store.graph import GraphStore
@@ -80,17 +82,21 @@ class Posting:
             reply_to_id = parent.tweet_id
             self._not_blocked(author_id, parent.author_id)
             reply_to_author_id = parent.author_id
-        return self._mint(lambda tweet_id: Tweet(
+        tweet = self._mint(lambda tweet_id: Tweet(
             tweet_id=tweet_id, author_id=author_id, text=text, created_at=ids.timestamp_ms(tweet_id),
             reply_to_id=reply_to_id, reply_to_author_id=reply_to_author_id, media=media,
             fanout=not celebrity))  # celebrities are merged at read time
+        # Counted where the row is written: a replayed Idempotency-Key never gets here.
+        metrics.add_metric(name="PostsCreated", unit=MetricUnit.Count, value=1)
+        return tweet
 
     def _mint(self, make) -> Tweet:
         for _ in range(3):  # a fresh id if two id generators collided
             tweet = make(ids.new_id())
             window = Window.now("post", str(tweet.author_id), self._posts_per_minute)
             try:
-                self._tweets.put_new(tweet, entry_expires_at=clock.now_s() + self._entry_ttl_seconds, window=window)
+                self._tweets.put_new(tweet, entry_expires_at=clock.now_s() + self._entry_ttl_seconds, window=window,
+                                     correlation_id=correlation_id())
                 return tweet
             except IdTaken:
                 continue

@@ -50,6 +50,7 @@ class Page:
     items: list[Item]
     next_cursor: str | None
     partial: bool = False
+    celebrities_merged: int = 0  # celebrity accounts whose posts this read merged (home timeline)
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,8 @@ class Reader:
         incomplete = self._record_visit(reader)
         next_cursor = self._cursors.encode(reader=reader_id, scope=scope, position=[
             str(merged.position), timeline.taken_through(merged.position)]) if merged.more else None
-        return Page(items=merged.items, next_cursor=next_cursor, partial=merged.partial or incomplete)
+        return Page(items=merged.items, next_cursor=next_cursor, partial=merged.partial or incomplete,
+                    celebrities_merged=len(home.celebrities))
 
     def _home_position(self, cursor: str, reader_id: int, scope: str) -> tuple[int, int]:
         position = self._cursors.decode(cursor, reader=reader_id, scope=scope)

@@ -1,10 +1,17 @@
-"""The fan-out queue (SQS): JSON messages, sent ten at a time, failures resent."""
+"""The fan-out queue (SQS): JSON messages, sent ten at a time, failures resent.
+
+Every message sent while a correlation id is set (an HTTP request, or the stream record or
+message being handled) carries it as a message attribute, so the work a request causes logs
+with the request's id however many messages it takes (timeline.observability).
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Sequence
+
+from timeline.observability import CORRELATION_ATTRIBUTE, correlation_id
 
 
 class QueueSendError(Exception):
@@ -16,9 +23,14 @@ class FanoutQueue:
         self._client, self._url, self._max_attempts = client, queue_url, max_attempts
 
     def send(self, messages: Sequence[dict]) -> None:
+        current = correlation_id()
+        attributes = {CORRELATION_ATTRIBUTE: {"DataType": "String", "StringValue": current}} if current else None
         for start in range(0, len(messages), 10):
             entries = [{"Id": str(i), "MessageBody": json.dumps(m, separators=(",", ":"))}
                        for i, m in enumerate(messages[start:start + 10])]
+            if attributes:
+                for entry in entries:
+                    entry["MessageAttributes"] = attributes
             for attempt in range(self._max_attempts):
                 failed = self._client.send_message_batch(QueueUrl=self._url, Entries=entries).get("Failed", [])
                 if not failed:

@@ -59,7 +59,7 @@ def to_media(m: MediaModel) -> Media:
         created_at=int(m.created_at), reason=m.reason, message=m.message, width=optional_int(m.width),
         height=optional_int(m.height), preview_width=optional_int(m.preview_width),
         preview_height=optional_int(m.preview_height), ready_at=optional_int(m.ready_at),
-        post_id=optional_int(m.post_id),
+        post_id=optional_int(m.post_id), correlation_id=m.correlation_id,
     )
 
 
@@ -72,7 +72,7 @@ class MediaStore:
     # ------------------------------------------------------------------ records
     def create(self, media: Media, *, expires_at: int) -> None:
         MediaModel(media.media_id, owner_id=media.owner_id, content_type=media.content_type, status=media.status,
-                   created_at=media.created_at, expires_at=expires_at
+                   created_at=media.created_at, expires_at=expires_at, correlation_id=media.correlation_id
                    ).save(condition=MediaModel.media_id.does_not_exist())
 
     def get(self, media_id: int) -> Media | None:

@@ -127,6 +127,9 @@ class TweetModel(_Base):
     fanout = BooleanAttribute(default=True)
     repost_of_id = NumberAttribute(null=True)
     repost_of_author_id = NumberAttribute(null=True)
+    # The request that made the row (API Gateway's request id): the stream carries it to the
+    # fan-out's log lines. Never projected into an index, never in a response.
+    correlation_id = UnicodeAttribute(null=True)
     by_author = ByAuthorIndex()
     by_repost_of = ByRepostOfIndex()
 
@@ -197,6 +200,7 @@ class MediaModel(_Base):
     ready_at = NumberAttribute(null=True)
     post_id = NumberAttribute(null=True)
     expires_at = NumberAttribute(null=True)  # epoch seconds, the table's TTL; removed once attached
+    correlation_id = UnicodeAttribute(null=True)  # the upload request's: the processor logs with it
 
 
 class RateLimitModel(_Base):

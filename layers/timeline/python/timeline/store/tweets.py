@@ -55,6 +55,11 @@ def from_image(image: dict) -> Tweet:
     return to_tweet(TweetModel.from_raw_data(image))
 
 
+def correlation_of(image: dict) -> str | None:
+    """The correlation id of the request that wrote a stream record's image, if it kept one."""
+    return (image.get("correlation_id") or {}).get("S")
+
+
 class MediaUnavailable(Exception):
     """An attached media item stopped being the author's ready, unattached upload between the
     post's check and its write (another post took it)."""
@@ -76,24 +81,27 @@ class TweetStore:
         self._batch = batch_writer
 
     @staticmethod
-    def _model(tweet: Tweet) -> TweetModel:
+    def _model(tweet: Tweet, correlation_id: str | None = None) -> TweetModel:
         return TweetModel(
             tweet.tweet_id, author_id=tweet.author_id, text=tweet.text, created_at=tweet.created_at,
             reply_to_id=tweet.reply_to_id, reply_to_author_id=tweet.reply_to_author_id,
             media=[AttachmentMap(**dataclasses.asdict(a)) for a in tweet.media] or None, fanout=tweet.fanout,
             repost_of_id=tweet.repost_of_id, repost_of_author_id=tweet.repost_of_author_id,
+            correlation_id=correlation_id,
         )
 
-    def put_new(self, tweet: Tweet, *, entry_expires_at: int, window: Window | None = None) -> None:
+    def put_new(self, tweet: Tweet, *, entry_expires_at: int, window: Window | None = None,
+                correlation_id: str | None = None) -> None:
         """The post and its entry in its author's own home timeline, in one transaction: the
         author's next home read shows it without waiting for the fan-out (read-your-writes),
         and neither exists without the other. A repost also claims its (reposter, post) pair:
         AlreadyReposted names the repost that holds it. A post with media claims each one (the
         author's, ready, on no other post): MediaUnavailable names one that is not. With a rate
-        limit `window`, the post counts against it in the same transaction (Limited if full)."""
+        limit `window`, the post counts against it in the same transaction (Limited if full).
+        The row keeps `correlation_id` for the stream (see timeline.observability)."""
         try:
             with Transaction(connection=self._connection) as tx:
-                tx.save(self._model(tweet), condition=TweetModel.tweet_id.does_not_exist())
+                tx.save(self._model(tweet, correlation_id), condition=TweetModel.tweet_id.does_not_exist())
                 tx.save(entry(tweet.author_id, tweet.as_entry(), entry_expires_at))
                 if tweet.is_repost:
                     tx.save(EdgeModel(tweet.author_id, REPOST + padded(tweet.repost_of_id),
