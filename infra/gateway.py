@@ -7,7 +7,8 @@ against the deployed stack; nothing about this project is hard-coded here.
 Per request, in API Gateway's order:
   1. body over the payload limit -> 413
   2. CORS preflight (OPTIONS with Origin + Access-Control-Request-Method) -> 204, no auth
-  3. route match on method + path -> 404 {"message":"Not Found"}
+  3. route match on method + path -> 404 {"message":"Not Found"} (GET/HEAD outside /v1 first try
+     the web client's files: infra/static_site.py)
   4. the stage's route throttling (DefaultRouteSettings: a token bucket per route, rate and
      burst) -> 429 {"message":"Too Many Requests"}
   5. JWT authorizer on guarded routes -> 401 {"message":"Unauthorized"} before any handler;
@@ -36,8 +37,9 @@ from typing import Any, Protocol
 
 import jwt
 
-from infra.deployer import _substitute  # the deployer's Ref/GetAtt/Sub resolver, reused
+from infra.deployer import LOCAL_API_ID, _substitute  # the deployer's Ref/GetAtt/Sub resolver, reused
 from infra.functions import RequestTooLarge
+from infra.static_site import SITE as WEB_CLIENT
 from infra.template import Route, routes
 
 log = logging.getLogger("infra.gateway")
@@ -46,7 +48,6 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API's request payload quota
 MAX_REQUEST_LINE_AND_HEADERS = 10 * 1024  # HTTP API's quota: request line and headers together
 INTEGRATION_TIMEOUT = 30.0  # HTTP API's maximum integration timeout: then 503, the function runs on
 ACCOUNT_ID = "123456789012"  # moto's default account
-LOCAL_API_ID = "local"  # the API is not a resource on the emulator, so it has no real id
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")  # "Currently, only RSA-based algorithms are supported"
 # Content types API Gateway hands to Lambda as text; anything else arrives base64-encoded.
 TEXT_TYPES = re.compile(r"^(text/.*|application/(json|xml|javascript|.*\+json|.*\+xml))$")
@@ -537,6 +538,9 @@ class Gateway:
     def _dispatch(self, request: HttpRequest) -> HttpResponse:
         found = self.table.match(request.method, request.raw_path)
         if found is None:
+            if WEB_CLIENT.serves(request.method, request.raw_path):  # web/: GET/HEAD outside /v1 only
+                return HttpResponse(*WEB_CLIENT.respond(request.method, request.raw_path,
+                                                        request.header("if-none-match")))
             return gateway_error(404, "Not Found")
         route, path_params = found
         bucket = self._buckets.get((route.method, route.path))

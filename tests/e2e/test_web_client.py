@@ -1,0 +1,241 @@
+"""The web client (web/, served by the local gateway at /) driven in headless Chromium.
+
+Two people sign up in two browsers; A follows B by handle; B posts a picture (a PNG made here)
+through the page's upload flow (upload form, the file straight to the emulator's S3, the media
+processor's verdict); A's home timeline shows B's post with the picture, once fan-out has
+carried it (bounded wait, no fixed sleeps); A reposts it. Then A's access token goes bad and the
+page refreshes it on the API's 401 and retries, without signing A out.
+
+Chromium and its driver come from Debian's packages (`chromium`, `chromium-driver`; .ci/run
+installs them). Selenium is given both paths, so Selenium Manager never downloads anything.
+Screenshots go to tests/e2e/artifacts/.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from PIL import Image
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.e2e.conftest import WAIT
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1280,1000")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+UI_WAIT = 15.0  # one step of the page (a request or two, an upload and its check)
+PASSWORD = "web-client-pass-1"
+
+
+# ---------------------------------------------------------------- the browser
+@pytest.fixture(scope="module")
+def chromium() -> tuple[str, str]:
+    """Debian's Chromium and chromedriver, or a failure saying how to get them (never a skip:
+    CI installs them, so their absence is a broken machine, not an optional test)."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not (p.is_file() and os.access(p, os.X_OK))]
+    if missing:
+        pytest.fail(f"headless Chromium is needed for the web client test, missing: {', '.join(missing)}; "
+                    "install Debian's packages: apt-get install -y chromium chromium-driver (.ci/run does)",
+                    pytrace=False)
+    return str(CHROMIUM), str(CHROMEDRIVER)
+
+
+@pytest.fixture()
+def browsers(chromium, request):
+    """A factory of fresh browsers (each its own profile, so its own session); all are shot and
+    closed at the end, pass or fail."""
+    opened: list[tuple[str, WebDriver]] = []
+    profiles: list[tempfile.TemporaryDirectory] = []
+
+    def open_browser(name: str) -> WebDriver:
+        profile = tempfile.TemporaryDirectory(prefix="web-client-chromium-")
+        profiles.append(profile)
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium[0]
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile.name}"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(service=Service(executable_path=chromium[1]), options=options)
+        driver.set_page_load_timeout(UI_WAIT)
+        opened.append((name, driver))
+        return driver
+
+    yield open_browser
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, driver in opened:
+        try:
+            driver.save_screenshot(str(ARTIFACTS / f"{request.node.name}-{name}-last.png"))
+            errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+            if errors:
+                print(f"browser {name} console errors:\n  " + "\n  ".join(errors))
+        except WebDriverException:
+            pass
+        driver.quit()
+    for profile in profiles:
+        profile.cleanup()
+
+
+def wait_for(driver: WebDriver, what: str, check: Callable[[WebDriver], object], timeout: float = UI_WAIT):
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(check)
+    except TimeoutException:
+        toasts = [t.text for t in driver.find_elements(By.CSS_SELECTOR, ".toast")]
+        errors = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".form-error, .feed-error") if e.text]
+        pytest.fail(f"the page did not show {what} within {timeout:.0f}s (messages: {toasts + errors})")
+
+
+def shown(css: str) -> Callable[[WebDriver], WebElement | bool]:
+    def check(driver: WebDriver):
+        found = [e for e in driver.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
+        return found[0] if found else False
+    return check
+
+
+def shot(driver: WebDriver, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"web_client_{name}.png"))
+
+
+# ---------------------------------------------------------------- what a person does
+def sign_up(driver: WebDriver, url: str, handle: str, name: str) -> None:
+    driver.get(url + "/")
+    wait_for(driver, "the sign-in form", shown("#tab-signup")).click()
+    driver.find_element(By.ID, "signup-name").send_keys(name)
+    driver.find_element(By.ID, "signup-handle").send_keys(handle)
+    driver.find_element(By.ID, "signup-password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "#signup-form button[type=submit]").click()
+    wait_for(driver, "the composer after signing up", shown("#composer"))
+    assert driver.find_element(By.CSS_SELECTOR, ".session-me span:last-child").text == f"@{handle}"
+
+
+def follow(driver: WebDriver, handle: str) -> None:
+    box = driver.find_element(By.ID, "find-handle")
+    box.send_keys(handle, Keys.ENTER)
+    wait_for(driver, f"@{handle} found", shown(f'#find-result .follow-button[data-handle="{handle}"]')).click()
+    wait_for(driver, f"@{handle} followed", shown(f'#following-list .user-row[data-handle="{handle}"]'))
+    button = driver.find_element(By.CSS_SELECTOR, f'#find-result .follow-button[data-handle="{handle}"]')
+    assert button.get_attribute("aria-pressed") == "true"
+
+
+def picture_file(directory: Path) -> Path:
+    gradient = Image.linear_gradient("L").resize((320, 200))
+    image = Image.merge("RGB", (gradient, gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+                                Image.new("L", (320, 200), 200)))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    path = directory / "sunrise.png"
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def post_with_picture(driver: WebDriver, text: str, picture: Path) -> WebElement:
+    driver.find_element(By.ID, "compose-text").send_keys(text)
+    driver.find_element(By.ID, "compose-files").send_keys(str(picture))
+    wait_for(driver, "the picture checked by the media processor", shown(".thumb[data-media-id]"))
+    submit = wait_for(driver, "the post button enabled",
+                      lambda d: (b := d.find_element(By.ID, "compose-submit")).is_enabled() and b)
+    submit.click()
+    return wait_for(driver, "the new post on top of the author's timeline", post_card(text))
+
+
+def post_card(text: str) -> Callable[[WebDriver], WebElement | bool]:
+    def check(driver: WebDriver):
+        for card in driver.find_elements(By.CSS_SELECTOR, "article.post"):
+            if text in card.find_element(By.CSS_SELECTOR, ".post-main").text:
+                return card
+        return False
+    return check
+
+
+def images_loaded(driver: WebDriver, card: WebElement) -> int:
+    """How many of the card's images the browser fetched and decoded."""
+    return driver.execute_script(
+        "return [...arguments[0].querySelectorAll('.media-grid img')]"
+        ".filter(i => i.complete && i.naturalWidth > 0).length", card)
+
+
+def in_home_timeline(text: str) -> Callable[[WebDriver], WebElement | bool]:
+    """The post once fan-out has written it to the reader's timeline: reload the feed (the
+    Refresh button) until it shows, at most once a second."""
+    last = [0.0]
+
+    def check(driver: WebDriver):
+        card = post_card(text)(driver)
+        if card:
+            return card
+        if time.monotonic() - last[0] > 1.0 and driver.find_element(By.CSS_SELECTOR, ".feed").get_attribute(
+                "aria-busy") == "false":
+            last[0] = time.monotonic()
+            driver.find_element(By.ID, "refresh").click()
+        return False
+    return check
+
+
+# ---------------------------------------------------------------- the test
+def test_two_people_follow_post_a_picture_read_it_and_the_token_is_refreshed(local_stack, browsers, tmp_path):
+    url = local_stack.url
+    suffix = f"{os.getpid() % 1000}{int(time.time()) % 1000}"
+    reader, author = f"ann{suffix}", f"bob{suffix}"
+    text = f"Sunrise over the bay, from {author}"
+
+    # Given two people who sign up in the page, each in their own browser
+    a, b = browsers("reader"), browsers("author")
+    sign_up(a, url, reader, "Ann Reader")
+    sign_up(b, url, author, "Bob Author")
+
+    # When A follows B by handle
+    follow(a, author)
+
+    # And B posts a picture (upload form, S3, the processor's verdict, then the post)
+    own = post_with_picture(b, text, picture_file(tmp_path))
+    wait_for(b, "the picture in the author's own post", lambda d: images_loaded(d, own) == 1)
+    shot(b, "author")
+
+    # Then A's home timeline shows B's post with its picture, once fan-out has carried it
+    card = wait_for(a, "B's post in A's home timeline", in_home_timeline(text), timeout=WAIT)
+    assert card.get_attribute("data-author") == author
+    wait_for(a, "the picture loaded from the timeline's URL", lambda d: images_loaded(d, card) == 1)
+    src = card.find_element(By.CSS_SELECTOR, ".media-grid img").get_attribute("src")
+    assert "X-Amz-Signature=" in src, src  # a presigned URL from the timeline, not the local file
+
+    # And A can repost it
+    card.find_element(By.CSS_SELECTOR, ".act-repost").click()
+    wait_for(a, "the repost acknowledged",
+             lambda d: card.find_element(By.CSS_SELECTOR, ".act-repost").get_attribute("aria-pressed") == "true")
+    shot(a, "home")
+
+    # When A's access token stops being valid (tampered signature) and the page is opened again
+    key = f"timeline.session:{url}"
+    tampered = a.execute_script(
+        "const s = JSON.parse(localStorage.getItem(arguments[0]));"
+        "s.access = s.access.slice(0, -4) + (s.access.endsWith('AAAA') ? 'BBBB' : 'AAAA');"
+        "localStorage.setItem(arguments[0], JSON.stringify(s)); return s.access;", key)
+    log_mark = len(local_stack.lines)
+    a.get(url + "/")
+
+    # Then the page gets a 401, refreshes the token once, retries, and A stays signed in
+    wait_for(a, "the timeline again after the token refresh", post_card(text))
+    fresh = a.execute_script("return JSON.parse(localStorage.getItem(arguments[0])).access", key)
+    assert fresh and fresh != tampered
+    assert not a.find_elements(By.ID, "signin-form")
+    log = "\n".join(local_stack.lines[log_mark:])
+    assert "signature does not verify" in log and "POST /v1/auth/refresh 200" in log, log
