@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml layers/deps/requirements.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m infra.cli run $(ARGS)
+	$(BIN)/timeline up $(ARGS)
 
 # Push, pull and hybrid fan-out side by side on the local stack: bench/results/ (JSON, PNG plots).
 bench: $(STAMP)

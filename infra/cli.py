@@ -1,10 +1,11 @@
 """`make run`: the whole stack on this machine, no Docker.
 
     python -m infra.cli run [--no-demo] [--port 3000] [--emulator-port 4566]
-                            [--param Name=Value ...] [--stack-name NAME]
+                            [--param Name=Value ...] [--stack-name NAME] [--no-reload]
 
-emulator -> deploy template.yaml -> function workers -> event-source pollers -> HTTP gateway
--> demo data -> foreground until Ctrl-C / SIGTERM, then everything stops in reverse order.
+emulator -> deploy template.yaml -> function workers (reloaded when their code changes) ->
+event-source pollers -> HTTP gateway -> demo data -> foreground until Ctrl-C / SIGTERM, then
+everything stops in reverse order. `timeline up` (infra.commands) is the same command.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import shlex
 import signal
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from typing import Any, Callable, Sequence
 
 from infra import seed as demo
-from infra import template as tpl
+from infra.commands.defaults import API_PORT, DEMO_POSTS, DEMO_SEED, DEMO_USERS, LOG_DIR, STACK_NAME
 from infra.emulator import DEFAULT_PORT as EMULATOR_PORT
 from infra.emulator import Emulator, EmulatorError, use_fake_credentials
 
@@ -46,24 +47,39 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="start the local stack in the foreground")
     run.add_argument("--no-demo", dest="demo", action="store_false", help="skip the demo data")
-    run.add_argument("--port", type=int, default=3000, help="HTTP API port (0: any free port)")
+    run.add_argument("--port", type=int, default=API_PORT, help="HTTP API port (0: any free port)")
     run.add_argument("--emulator-port", type=int, default=EMULATOR_PORT,
                      help="embedded moto port (0: any free port; ignored with AWS_ENDPOINT_URL)")
     run.add_argument("--param", type=_param, action="append", default=[], metavar="Name=Value",
                      help="template parameter override, repeatable (e.g. CelebrityThreshold=3)")
-    run.add_argument("--stack-name", default="timeline-local")
-    run.add_argument("--seed", type=int, default=7, help="random seed of the demo data")
-    run.add_argument("--demo-users", type=int, default=200)
-    run.add_argument("--demo-posts", type=int, default=1500)
+    run.add_argument("--stack-name", default=STACK_NAME)
+    run.add_argument("--seed", type=int, default=DEMO_SEED, help="random seed of the demo data")
+    run.add_argument("--demo-users", type=int, default=DEMO_USERS)
+    run.add_argument("--demo-posts", type=int, default=DEMO_POSTS)
     run.add_argument("--verbose", action="store_true", help="debug logs, incl. the emulator's")
+    run.add_argument("--no-reload", dest="reload", action="store_false",
+                     help="keep the workers when functions/ or layers/ change (default: reload them)")
     redrive = sub.add_parser("redrive", help="move dead-lettered messages back to their queue, after a fix")
     redrive.add_argument("--queue", choices=["fanout", "media", "all"], default="all")
-    redrive.add_argument("--stack-name", default="timeline-local")
+    redrive.add_argument("--stack-name", default=STACK_NAME)
     redrive.add_argument("--local", action="store_true",
                          help=f"the local stack's emulator (http://127.0.0.1:{EMULATOR_PORT}, fake credentials) "
                               "instead of AWS_ENDPOINT_URL or your AWS account")
     redrive.add_argument("--max", type=int, default=None, help="move at most this many messages per queue")
     return parser.parse_args(argv)
+
+
+def run_options(**overrides: Any) -> argparse.Namespace:
+    """The run command's arguments: its defaults, with `overrides` (same names as the parsed
+    arguments: demo, port, emulator_port, param, stack_name, seed, demo_users, demo_posts,
+    verbose, reload)."""
+    args = parse_args(["run"])
+    unknown = set(overrides) - set(vars(args))
+    if unknown:
+        raise TypeError(f"unknown run option(s): {', '.join(sorted(unknown))}")
+    for name, value in overrides.items():
+        setattr(args, name, value)
+    return args
 
 
 class _Formatter(logging.Formatter):
@@ -118,6 +134,8 @@ def _install_signal_handlers() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from infra import template as tpl  # boto3 and the SAM translator: not for --help
+
     setup_logging(args.verbose)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     use_fake_credentials(region)
@@ -191,7 +209,7 @@ def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str]
 
     log_dir = None
     if not args.verbose:  # function output (JSON logs, metrics) goes to files, like CloudWatch
-        log_dir = tpl.ROOT / ".local" / "logs"
+        log_dir = LOG_DIR
         log_dir.mkdir(parents=True, exist_ok=True)
         for old in log_dir.glob("*.log"):  # state is in memory, so are the logs: one run each
             old.unlink()
@@ -199,6 +217,13 @@ def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str]
     functions = steps.run("function workers",
                           lambda: LocalFunctions.start(stack, endpoint_url=endpoint, log_dir=log_dir))
     running.callback(functions.close)
+    if getattr(args, "reload", True):
+        from infra.reloader import Reloader
+
+        reloader = Reloader.for_template(sam, functions).start()
+        running.callback(reloader.stop)
+        log.info("code reload: a change under %s restarts its function's workers (--no-reload: off)",
+                 ", ".join(reloader.describe_folders()))
     pollers = steps.run(f"pollers for {len(stack.event_sources)} event source mapping(s)",
                         lambda: Pollers.start(stack, functions, endpoint_url=endpoint))
     running.callback(pollers.close)
@@ -226,7 +251,15 @@ def _seed_quietly(api_url: str, seed_plan: demo.SeedPlan, pollers: Any) -> demo.
     for logger in quiet:
         logger.setLevel(logging.WARNING)
     try:
-        report = demo.seed(api_url, seed_plan, wait_idle=pollers.wait_idle)
+        # A progress bar on a terminal; plain progress lines otherwise (CI logs, tests).
+        if sys.stderr.isatty():
+            from infra.commands.progress import SeedProgressBar
+            bar = SeedProgressBar()
+        else:
+            bar = nullcontext(None)
+        with bar as progress:
+            wait_idle = progress.waiting(pollers.wait_idle) if progress else pollers.wait_idle
+            report = demo.seed(api_url, seed_plan, wait_idle=wait_idle, progress=progress)
     finally:
         for logger, level in zip(quiet, levels):
             logger.setLevel(level)

@@ -1,0 +1,53 @@
+"""`timeline`: one command for working on the service locally (installed by `make` into .venv/bin).
+
+    timeline up                                    make run: the local stack, demo data, code reload
+    timeline seed                                  demo data into a running stack
+    timeline invoke api -e events/api_health.json  sam local invoke, against the running stack
+    timeline logs api -f                           a function's log, followed
+    timeline redrive --local                       dead-lettered messages back to their queue
+    timeline bench                                 make bench: push, pull and hybrid side by side
+    timeline capacity                              the capacity and cost model at Twitter's scale
+    timeline doctor                                can this machine run the stack?
+
+Each command's module keeps its heavy imports inside the command, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from infra.commands import bench, doctor, invoke, logs, stack
+
+app = typer.Typer(
+    name="timeline",
+    help="Work on the serverless home-timeline service locally: run the stack (no Docker), load demo "
+         "data, invoke a function, read its logs, benchmark, model the bill, check the machine.\n\n"
+         "Start with **timeline up** (what `make run` does); **timeline COMMAND --help** "
+         "tells more.",
+    epilog="Examples: timeline up --no-demo · timeline invoke api -e events/api_health.json · "
+           "timeline logs api -f · timeline doctor",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_LOCAL, _TOOLS = "Local stack", "Benchmark and model"
+app.command("up", rich_help_panel=_LOCAL)(stack.up)
+app.command("seed", rich_help_panel=_LOCAL)(stack.seed)
+app.command("invoke", rich_help_panel=_LOCAL)(invoke.invoke)
+app.command("logs", rich_help_panel=_LOCAL)(logs.logs)
+app.command("redrive", rich_help_panel=_LOCAL)(stack.redrive)
+app.command("doctor", rich_help_panel=_LOCAL)(doctor.doctor)
+app.command("bench", rich_help_panel=_TOOLS,
+            context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(bench.bench)
+app.command("capacity", rich_help_panel=_TOOLS)(bench.capacity)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
