@@ -49,8 +49,11 @@ MAX_REQUEST_LINE_AND_HEADERS = 10 * 1024  # HTTP API's quota: request line and h
 INTEGRATION_TIMEOUT = 30.0  # HTTP API's maximum integration timeout: then 503, the function runs on
 ACCOUNT_ID = "123456789012"  # moto's default account
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")  # "Currently, only RSA-based algorithms are supported"
-# Content types API Gateway hands to Lambda as text; anything else arrives base64-encoded.
-TEXT_TYPES = re.compile(r"^(text/.*|application/(json|xml|javascript|.*\+json|.*\+xml))$")
+# Content types an HTTP API (payload 2.0) hands to Lambda as text. Everything else arrives
+# base64-encoded: a missing Content-Type, form posts and structured-syntax types (+json, +xml)
+# included. AWS documents the mechanism but not the list; this is the split observed on AWS
+# (ministackorg/ministack#766, checked against a deployed HTTP API).
+TEXT_TYPES = re.compile(r"^(text/.*|application/(json|xml|javascript))$")
 
 
 # Invocations run here so a request can stop waiting at the integration timeout while the
@@ -411,7 +414,7 @@ def build_event(request: HttpRequest, route: Route, path_params: dict[str, str],
         content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
         # A text type whose bytes are not UTF-8 travels base64-encoded, so the function sees the
         # bytes the client sent (and can refuse them), never a text with U+FFFD put in.
-        as_text = (TEXT_TYPES.match(content_type) or not content_type) and _is_utf8(request.body)
+        as_text = bool(TEXT_TYPES.match(content_type)) and _is_utf8(request.body)
         if as_text:
             event["body"], event["isBase64Encoded"] = request.body.decode("utf-8"), False
         else:

@@ -166,6 +166,26 @@ def test_binary_bodies_arrive_base64_encoded_and_absent_parts_are_left_out():
     assert "authorizer" not in event["requestContext"]
 
 
+@pytest.mark.parametrize("content_type, as_text", [
+    ("application/json", True), ("application/json; charset=utf-8", True), ("Text/Plain", True),
+    ("text/csv", True), ("application/xml", True), ("application/javascript", True),
+    # API Gateway (HTTP API, payload 2.0) hands everything else to Lambda base64-encoded,
+    # a missing Content-Type and form posts included (checked against AWS, see gateway.py)
+    (None, False), ("application/x-www-form-urlencoded", False), ("application/problem+json", False),
+    ("application/octet-stream", False), ("multipart/form-data; boundary=x", False),
+])
+def test_given_a_body_then_it_is_text_or_base64_by_api_gateways_content_type_rules(content_type, as_text):
+    # Given a UTF-8 JSON body sent with this Content-Type (or none)
+    headers = [("content-type", content_type)] if content_type else []
+    route = tpl.Route("POST", "/v1/tweets", "F", False, "T")
+    # When the gateway builds the function's event
+    event = build_event(request("POST", "/v1/tweets", headers=headers, body=b'{"text": "hi"}'), route, {}, None)
+    # Then the body is text exactly for API Gateway's text types, and the bytes are intact either way
+    assert event["isBase64Encoded"] is (not as_text)
+    body = event["body"] if as_text else base64.b64decode(event["body"]).decode()
+    assert body == '{"text": "hi"}'
+
+
 # ------------------------------------------------------------------ the JWT authorizer
 
 def test_a_public_route_runs_without_a_token(gateway):
@@ -269,15 +289,17 @@ def test_a_full_response_with_cookies_multi_value_headers_and_base64_body():
 
 def test_a_crashing_handler_is_api_gateways_500(gateway, cognito, caplog):
     with caplog.at_level(logging.ERROR, logger="infra.gateway"):
-        response = gateway.handle(request("POST", "/v1/tweets", headers=bearer(cognito.tokens()["AccessToken"]),
-                                          body=json.dumps({"raise": "boom"}).encode()))
+        response = gateway.handle(request("POST", "/v1/tweets", headers=[
+            *bearer(cognito.tokens()["AccessToken"]), ("content-type", "application/json")],
+            body=json.dumps({"raise": "boom"}).encode()))
     assert response.status == 500 and json.loads(response.body) == {"message": "Internal Server Error"}
     assert "boom" in caplog.text
 
 
 def test_a_malformed_function_response_is_500(gateway):
     body = json.dumps({"respond": {"statusCode": "teapot"}}).encode()
-    response = gateway.handle(request("POST", "/v1/auth/token", body=body))
+    response = gateway.handle(request("POST", "/v1/auth/token", headers=[("content-type", "application/json")],
+                                      body=body))
     assert response.status == 500
 
 
