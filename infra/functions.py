@@ -367,7 +367,10 @@ class LocalFunctions:
                                   "error" in reply or not reply, reply.get("calls") or [])
                 for observer in self._observers:
                     observer(done)
-        pool.release(worker)
+        if reply.get("fatal"):  # the worker killed itself (memory limit): a fresh one takes its place
+            pool.replace(worker)
+        else:
+            pool.release(worker)
         if "error" in reply:
             err = reply["error"]
             raise FunctionError(err["errorType"], err["errorMessage"], err.get("stackTrace"))
@@ -621,6 +624,32 @@ class _Meter:
         return calls
 
 
+MEMORY_CHECK_INTERVAL = 0.05  # seconds between looks at the worker's resident memory
+
+
+def _watch_memory(limit_mb: int, exceeded: Callable[[int], None], lock: threading.Lock) -> None:
+    """Call `exceeded(rss)` (holding `lock`, so no reply is half-written) once the process's
+    resident memory passes the function's memory size. Lambda counts the whole runtime's
+    memory the same way. Where there is no /proc (macOS), the limit is not enforced."""
+    statm = "/proc/self/statm"
+    if not os.path.exists(statm):
+        return
+    page = os.sysconf("SC_PAGE_SIZE")
+    limit = limit_mb * 1024 * 1024
+
+    def watch() -> None:
+        while True:
+            with open(statm) as f:
+                rss = int(f.read().split()[1]) * page
+            if rss > limit:
+                with lock:
+                    exceeded(rss)
+                return
+            time.sleep(MEMORY_CHECK_INTERVAL)
+
+    threading.Thread(target=watch, daemon=True, name="memory-limit").start()
+
+
 def _worker_main(boot_json: str) -> None:
     import signal
 
@@ -640,12 +669,34 @@ def _worker_main(boot_json: str) -> None:
         except _InitError as exc:
             return None, exc.payload, (time.perf_counter() - started) * 1000
 
+    write_lock = threading.Lock()
+    current: dict[str, str | None] = {"id": None}
+
+    def reply_line(text: str) -> None:
+        with write_lock:
+            replies.write(text + "\n")
+
+    def out_of_memory(rss: int) -> None:
+        # What Lambda does to a function over its memory size: the runtime is killed. The
+        # invocation in flight gets the error the platform reports, then the process dies.
+        used = rss // (1024 * 1024)
+        print(f"Runtime.OutOfMemory: {used} MB used, memory size {boot['memory']} MB", file=sys.stderr, flush=True)
+        if current["id"] is not None:  # write_lock is held: no reply is half-written
+            replies.write(json.dumps({"id": current["id"], "fatal": True, "error": {
+                "errorType": "Runtime.OutOfMemory",
+                "errorMessage": f"RequestId: {current['id']} Error: Runtime exited with error: signal: killed"}})
+                          + "\n")
+            replies.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    _watch_memory(boot["memory"], out_of_memory, write_lock)
     meter = _Meter.install() if boot.get("meter") else None
     handler, init_error, init_ms = init()
-    replies.write(json.dumps({"ready": True, "init_ms": init_ms, "init_error": init_error}) + "\n")
+    reply_line(json.dumps({"ready": True, "init_ms": init_ms, "init_error": init_error}))
 
     for line in sys.stdin:
         request = json.loads(line)
+        current["id"] = request["id"]
         deadline = time.monotonic() + boot["timeout"]
         if handler is None:  # Lambda retries the init phase in a fresh sandbox; so do we
             sys.modules.pop(boot["handler"].rpartition(".")[0].replace("/", "."), None)
@@ -675,7 +726,9 @@ def _worker_main(boot_json: str) -> None:
                 "errorMessage": f"Response payload size exceeded maximum allowed payload size ({PAYLOAD_LIMIT} bytes)."}})
         sys.stdout.flush()
         sys.stderr.flush()
-        replies.write(encoded + "\n")
+        with write_lock:
+            current["id"] = None
+            replies.write(encoded + "\n")
 
 
 if __name__ == "__main__":

@@ -227,3 +227,19 @@ def test_given_the_template_layers_then_workers_import_from_them_as_sam_build_la
     for name in ("boto3", "botocore", "aws_lambda_powertools", "PIL"):
         assert found[name].startswith(str(BUILD_ROOT / "DepsLayer-")), (name, found[name])
     assert [found[name] for name in ("moto", "jwt", "pytest", "numpy")] == [None] * 4
+
+
+def test_given_a_handler_over_its_memory_size_then_lambdas_out_of_memory_error_and_a_fresh_worker(
+        deployed_stack, moto_endpoint, fixture_spec):
+    # Given a function with 128 MB, whose handler can hold memory on request
+    specs = {"ApiFunction": fixture_spec("echo", "ApiFunction", memory=128)}
+    with LocalFunctions.start(deployed_stack, endpoint_url=moto_endpoint, concurrency=1, specs=specs) as functions:
+        within = functions.invoke("ApiFunction", {"allocate_mb": 32})
+        # When an invocation holds more than the function's memory size
+        with pytest.raises(FunctionError) as caught:
+            functions.invoke("ApiFunction", {"allocate_mb": 200})
+        after = functions.invoke("ApiFunction", {})
+    # Then it fails as Lambda reports it, and the next invocation gets a fresh worker
+    assert caught.value.error_type == "Runtime.OutOfMemory"
+    assert "Runtime exited with error: signal: killed" in caught.value.error_message
+    assert after["pid"] != within["pid"] and after["init_count"] == 1
