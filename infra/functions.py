@@ -374,6 +374,10 @@ class LocalFunctions:
         if "error" in reply:
             err = reply["error"]
             raise FunctionError(err["errorType"], err["errorMessage"], err.get("stackTrace"))
+        if "result_bytes" in reply:  # a handler that returned bytes: the payload, as it is
+            import base64
+
+            return base64.b64decode(reply["result_bytes"])
         return reply["result"]
 
     @property
@@ -624,6 +628,35 @@ class _Meter:
         return calls
 
 
+def _marshal(result: Any) -> tuple[str, str, int]:
+    """The result as the Python runtime sends it (awslambdaric's marshaller): JSON in which a
+    Decimal is its exact number (not a float, not an error), or bytes passed through as they
+    are. Returns (reply field, its JSON, the payload's size in bytes)."""
+    if isinstance(result, (bytes, bytearray)):
+        import base64
+
+        return "result_bytes", json.dumps(base64.b64encode(result).decode()), len(result)
+    import decimal
+
+    numbers: dict[str, str] = {}
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [swap(v) for v in value]
+        if isinstance(value, decimal.Decimal):
+            token = f"\x00decimal{len(numbers)}\x00"
+            numbers[json.dumps(token)] = "NaN" if value.is_nan() else str(value)
+            return token
+        return value
+
+    encoded = json.dumps(swap(result))
+    for token, number in numbers.items():
+        encoded = encoded.replace(token, number, 1)
+    return "result", encoded, len(encoded)  # ASCII (the runtime's ensure_ascii on 3.11): chars are bytes
+
+
 MEMORY_CHECK_INTERVAL = 0.05  # seconds between looks at the worker's resident memory
 
 
@@ -715,15 +748,17 @@ def _worker_main(boot_json: str) -> None:
         if meter is not None:
             reply["calls"] = meter.take(started)
         try:
+            field, result, size = _marshal(reply.pop("result")) if "result" in reply else (None, "", 0)
             encoded = json.dumps(reply)
         except (TypeError, ValueError) as exc:  # the handler returned something JSON cannot hold
-            encoded = json.dumps({"id": request["id"], "error": _error(
+            field, encoded = None, json.dumps({"id": request["id"], "error": _error(
                 exc, "Runtime.MarshalError", f"Unable to marshal response: {exc}")})
-        # The reply is the result plus a little: measure the result itself only when it may be over.
-        if len(encoded) > PAYLOAD_LIMIT and "result" in reply and len(json.dumps(reply["result"])) > PAYLOAD_LIMIT:
+        if field and size > PAYLOAD_LIMIT:
             encoded = json.dumps({"id": request["id"], "error": {
                 "errorType": "Function.ResponseSizeTooLarge",
                 "errorMessage": f"Response payload size exceeded maximum allowed payload size ({PAYLOAD_LIMIT} bytes)."}})
+        elif field:
+            encoded = f'{encoded[:-1]}, "{field}": {result}}}'
         sys.stdout.flush()
         sys.stderr.flush()
         with write_lock:

@@ -243,3 +243,12 @@ def test_given_a_handler_over_its_memory_size_then_lambdas_out_of_memory_error_a
     assert caught.value.error_type == "Runtime.OutOfMemory"
     assert "Runtime exited with error: signal: killed" in caught.value.error_message
     assert after["pid"] != within["pid"] and after["init_count"] == 1
+
+
+def test_given_results_only_the_runtimes_marshaller_accepts_then_they_arrive_as_it_sends_them(echo_functions):
+    # When handlers return Decimals (what a DynamoDB read hands out) and raw bytes
+    numbers = echo_functions.invoke("ApiFunction", {"decimals": ["12.50", "3", "-0.001"]})
+    raw = echo_functions.invoke("ApiFunction", {"raw_bytes": "plain payload"})
+    # Then, as awslambdaric marshals them: Decimals are their exact numbers, bytes pass as they are
+    assert numbers == {"values": [12.5, 3, -0.001]} and isinstance(numbers["values"][1], int)
+    assert raw == b"plain payload"
