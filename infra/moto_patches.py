@@ -1101,10 +1101,11 @@ def _dynamodb_responses_serialized_directly() -> None:
 
 # ------------------------------------------------------------------ IAM, as Lambda's roles see it
 
-# The account root of the local stack: the platform (deployer, pollers, gateway, tests, the
-# developer's shell) signs with it and, as an account's root user, may do anything. Every
-# other key must be a real IAM principal of the emulator (a function's execution role, assumed
-# through STS by infra.functions) and is held to its policies.
+# The account root of the local stack: the platform (deployer, pollers, gateway, tests) signs
+# with it and, as an account's root user, may do anything; so may any key the emulator did not
+# issue (the developer's own, so `aws --endpoint-url ...` works with whatever is configured).
+# Keys the emulator issued, a function's execution role assumed through STS by
+# infra.functions or an IAM user's key, are held to their policies.
 ROOT_ACCESS_KEY_ID = "testing"
 
 # DynamoDB checks a transaction's items one by one, each under its own action.
@@ -1146,9 +1147,12 @@ def _iam_enforced_for_execution_roles() -> None:
         if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
             return original(self, iam_request_cls, resource)
         authorization = self.headers.get("Authorization") or ""
-        credential = authorization.partition("Credential=")[2].partition("/")[0]
+        scope = authorization.partition("Credential=")[2].partition(",")[0].split("/")
+        credential = scope[0]
         if not credential or credential == ROOT_ACCESS_KEY_ID:
             return None
+        if not _issued_here(self.current_account, scope[2] if len(scope) > 2 else "us-east-1", credential):
+            return None  # your shell's keys, whatever they are: the account's root, as ROOT_ACCESS_KEY_ID
         if self.headers.get("X-Amz-Target") in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
             return None
         query = urlparse(self.uri).query
@@ -1173,6 +1177,19 @@ def _iam_enforced_for_execution_roles() -> None:
         return None
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authenticate_and_authorize_action
+
+
+def _issued_here(account: str, region: str, access_key_id: str) -> bool:
+    """Whether the emulator issued this key: an STS session (a function's role) or an IAM user's
+    key. Only those are principals with policies; any other key is the developer's."""
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    partition = get_partition(region)
+    if sts_backends[account][partition].get_assumed_role_from_access_key(access_key_id) is not None:
+        return True
+    return access_key_id in iam_backends[account][partition].access_keys
 
 
 def _policy_document(policy_cls: Any, policy: Any) -> dict:

@@ -73,3 +73,15 @@ def test_given_a_function_then_its_credentials_are_its_roles_and_not_the_platfor
     # Then it holds session credentials of its own role, never the local root's
     assert env["AWS_ACCESS_KEY_ID"] not in (None, "testing") and env["AWS_SESSION_TOKEN"] not in (None, "testing")
     assert deployed_stack.roles[logical_id].split("/")[-1].startswith(f"itest-{logical_id}Role")
+
+
+def test_given_keys_the_emulator_never_issued_then_they_act_as_the_accounts_root(deployed_stack, moto_endpoint):
+    # Given the developer's own credentials, whatever their shell has configured
+    import boto3
+
+    session = boto3.Session(aws_access_key_id="AKIAIOSFODNN7EXAMPLE", region_name=deployed_stack.region,
+                            aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    # When they use the emulator, as `aws --endpoint-url ...` does
+    tables = session.client("dynamodb", endpoint_url=moto_endpoint).list_tables()["TableNames"]
+    # Then it answers: only keys it issued (the functions' roles) are held to policies
+    assert any("TimelinesTable" in name for name in tables)
