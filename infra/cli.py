@@ -2,6 +2,7 @@
 
     python -m infra.cli run [--no-demo] [--port 3000] [--emulator-port 4566]
                             [--param Name=Value ...] [--stack-name NAME] [--no-reload]
+                            [--log-dir .local/logs] [--no-metrics]
 
 emulator -> deploy template.yaml -> function workers (reloaded when their code changes) ->
 event-source pollers -> HTTP gateway -> demo data -> foreground until Ctrl-C / SIGTERM, then
@@ -18,6 +19,7 @@ import signal
 import sys
 import time
 from contextlib import ExitStack, nullcontext
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from infra import seed as demo
@@ -59,6 +61,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run.add_argument("--verbose", action="store_true", help="debug logs, incl. the emulator's")
     run.add_argument("--no-reload", dest="reload", action="store_false",
                      help="keep the workers when functions/ or layers/ change (default: reload them)")
+    run.add_argument("--log-dir", type=Path, default=LOG_DIR,
+                     help="the functions' log files, <Function>.log, replaced each run (ignored with --verbose)")
+    run.add_argument("--no-metrics", dest="metrics", action="store_false",
+                     help="no live metrics line from the function logs and dead-letter queues")
     redrive = sub.add_parser("redrive", help="move dead-lettered messages back to their queue, after a fix")
     redrive.add_argument("--queue", choices=["fanout", "media", "all"], default="all")
     redrive.add_argument("--stack-name", default=STACK_NAME)
@@ -72,7 +78,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run_options(**overrides: Any) -> argparse.Namespace:
     """The run command's arguments: its defaults, with `overrides` (same names as the parsed
     arguments: demo, port, emulator_port, param, stack_name, seed, demo_users, demo_posts,
-    verbose, reload)."""
+    verbose, reload, log_dir, metrics)."""
     args = parse_args(["run"])
     unknown = set(overrides) - set(vars(args))
     if unknown:
@@ -209,7 +215,7 @@ def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str]
 
     log_dir = None
     if not args.verbose:  # function output (JSON logs, metrics) goes to files, like CloudWatch
-        log_dir = LOG_DIR
+        log_dir = Path(getattr(args, "log_dir", None) or LOG_DIR).expanduser()
         log_dir.mkdir(parents=True, exist_ok=True)
         for old in log_dir.glob("*.log"):  # state is in memory, so are the logs: one run each
             old.unlink()
@@ -231,6 +237,15 @@ def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str]
                         .serve(args.port))
     running.callback(gateway.close)
     log.info("HTTP API on %s (%d routes)", gateway.url, len(gateway.config.routes))
+    metrics_line = None
+    if log_dir is not None and getattr(args, "metrics", True):
+        live, metrics_line = _live_metrics(stack, log_dir, endpoint, region)
+        # The demo's progress bar owns a terminal while it runs: the line waits for the banner.
+        metrics_line.held = bool(args.demo) and sys.stderr.isatty()
+        running.callback(live.stop)
+        live.start()
+        log.info("live metrics: a line every %gs while they change, from %s and the dead-letter queues "
+                 "(--no-metrics: off; `timeline metrics`: a table)", live.interval, log_dir)
     startup = time.perf_counter() - started
 
     report = None
@@ -242,6 +257,34 @@ def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str]
                            f"(seed {args.seed})",
                            lambda: _seed_quietly(gateway.url, seed_plan, pollers))
     print(banner(gateway.url, endpoint, emulator.embedded, startup, report), flush=True)
+    if metrics_line is not None:
+        metrics_line.held = False
+
+
+class _MetricsLine:
+    """LiveMetrics' `out`: each line through this module's logger, so that it interleaves with
+    the stack's other lines; dropped while `held` (LiveMetrics prints the next change)."""
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def __call__(self, line: str) -> None:
+        if not self.held:
+            log.info("%s", line)
+
+
+def _live_metrics(stack: Any, log_dir: Path, endpoint: str, region: str) -> tuple[Any, _MetricsLine]:
+    """infra.live_metrics.LiveMetrics on the function logs and the stack's dead-letter queues
+    (asked through the stack's emulator, briefly: a metrics line never holds anything up)."""
+    import boto3
+    from botocore.config import Config
+
+    from infra.live_metrics import LiveMetrics, dead_letter_queues
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region,
+                       config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}))
+    out = _MetricsLine()
+    return LiveMetrics(log_dir, dead_letter_queues(stack.outputs, stack.physical_ids), out=out, sqs=sqs), out
 
 
 def _seed_quietly(api_url: str, seed_plan: demo.SeedPlan, pollers: Any) -> demo.SeedReport:
@@ -282,6 +325,7 @@ def banner(api: str, endpoint: str, embedded: bool, startup: float,
     lines = [
         "",
         f"Local stack is up (startup {startup:.1f}s" + (f", demo data {report.seconds:.1f}s)" if report else ")"),
+        f"  Web       {api}/  (the web client)",
         f"  API       {api}",
         f"  Docs      {api}/v1/docs",
         f"  Emulator  {endpoint} ({'embedded moto' if embedded else 'external, from AWS_ENDPOINT_URL'}); "

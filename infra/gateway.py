@@ -495,6 +495,20 @@ def _header_value(value: Any) -> str:
     return str(value)
 
 
+def content_length(method: str, response: HttpResponse) -> str | None:
+    """The Content-Length to send with `response` (RFC 9110 section 8.6), None for none. A 304
+    carries none: it would have to be the full representation's, which the 304 has not got.
+    A HEAD answer gets the length GET would send: its body's (the static site and the
+    gateway's own errors answer HEAD with GET's body, which is then not sent), else the
+    length a function declared, else none. Anything else: its body's."""
+    if response.status == 304:
+        return None
+    if method == "HEAD" and not response.body:
+        declared = next((v.strip() for k, v in response.headers if k == "content-length"), "")
+        return declared if declared.isdigit() else None
+    return str(len(response.body))
+
+
 # ------------------------------------------------------------------ the gateway
 
 class Gateway:
@@ -723,9 +737,11 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         for name, value in response.headers:
             if name not in ("content-length", "transfer-encoding"):
                 self.send_header(name, value)
-        self.send_header("content-length", str(len(response.body)))
+        length = content_length(self.command, response)
+        if length is not None:
+            self.send_header("content-length", length)
         self.end_headers()
-        if self.command != "HEAD" and response.body:
+        if self.command != "HEAD" and response.status != 304 and response.body:  # a 304 has no content
             self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

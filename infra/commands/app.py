@@ -4,6 +4,7 @@
     timeline seed                                  demo data into a running stack
     timeline invoke api -e events/api_health.json  sam local invoke, against the running stack
     timeline logs api -f                           a function's log, followed
+    timeline metrics --watch                       posts/s, fan-out lag, DLQs, from the logs
     timeline redrive --local                       dead-lettered messages back to their queue
     timeline bench                                 make bench: push, pull and hybrid side by side
     timeline capacity                              the capacity and cost model at Twitter's scale
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import typer
 
-from infra.commands import bench, doctor, invoke, logs, stack
+from infra.commands import bench, doctor, invoke, logs, metrics, stack
 
 app = typer.Typer(
     name="timeline",
@@ -38,6 +39,7 @@ app.command("up", rich_help_panel=_LOCAL)(stack.up)
 app.command("seed", rich_help_panel=_LOCAL)(stack.seed)
 app.command("invoke", rich_help_panel=_LOCAL)(invoke.invoke)
 app.command("logs", rich_help_panel=_LOCAL)(logs.logs)
+app.command("metrics", rich_help_panel=_LOCAL)(metrics.metrics)
 app.command("redrive", rich_help_panel=_LOCAL)(stack.redrive)
 app.command("doctor", rich_help_panel=_LOCAL)(doctor.doctor)
 app.command("bench", rich_help_panel=_TOOLS,

@@ -150,7 +150,7 @@ def logs(
     lines: Annotated[Optional[int], typer.Option("--lines", "-n", help="Only the last N lines (default: all).")]
     = None,
     raw: Annotated[bool, typer.Option("--raw", help="The lines as written, JSON and all.")] = False,
-    log_dir: Annotated[Path, typer.Option(help="Where `timeline up` writes the logs.")] = LOG_DIR,
+    log_dir: Annotated[Path, typer.Option(help="Where `timeline up` writes the logs (its --log-dir).")] = LOG_DIR,
 ) -> None:
     """Print a function's log from the running (or last) local stack; -f follows it.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
@@ -36,26 +37,35 @@ def up(
         help="Debug logs, the emulator's included; function output here instead of .local/logs/.")] = False,
     reload: Annotated[bool, typer.Option(
         "--reload/--no-reload", help="Restart a function's workers when functions/ or layers/ code changes.")] = True,
+    log_dir: Annotated[Path, typer.Option(
+        help="The functions' log files (`<Function>.log`), replaced each run; one folder per stack.")]
+    = defaults.LOG_DIR,
+    metrics: Annotated[bool, typer.Option(
+        "--metrics/--no-metrics",
+        help="A live metrics line (posts/s, fan-out lag, DLQ depth) from the function logs.")] = True,
 ) -> None:
     """Start the local stack in the foreground: **what `make run` does**.
 
     Embedded AWS emulator (moto) on :4566, template.yaml deployed to it, a worker per function,
     the event-source pollers, the HTTP API on :3000, then demo data. Prints the API URL, a demo
     login and curl commands; Ctrl-C stops everything. Function output goes to
-    `.local/logs/<Function>.log` (`timeline logs api -f`). Editing `functions/<name>/` or
-    `layers/timeline/python/` reloads the functions concerned.
+    `.local/logs/<Function>.log` (`timeline logs api -f`; --log-dir elsewhere), and a metrics
+    line from it every few seconds while it changes (`timeline metrics`: a table). Editing
+    `functions/<name>/` or `layers/timeline/python/` reloads the functions concerned.
 
     **Examples**
 
         timeline up
         timeline up --no-demo --param CelebrityThreshold=3
+        timeline up --log-dir /tmp/stack-b/logs --port 3001 --emulator-port 4567 --no-metrics
         AWS_ENDPOINT_URL=http://127.0.0.1:4566 timeline up   # LocalStack instead of moto
     """
     from infra.cli import run, run_options
 
     args = run_options(demo=demo, port=port, emulator_port=emulator_port,
                            param=[parse_assignment(p) for p in param or []], stack_name=stack_name, seed=seed,
-                           demo_users=demo_users, demo_posts=demo_posts, verbose=verbose, reload=reload)
+                           demo_users=demo_users, demo_posts=demo_posts, verbose=verbose, reload=reload,
+                           log_dir=log_dir, metrics=metrics)
     raise typer.Exit(run(args))
 
 

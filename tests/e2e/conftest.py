@@ -12,10 +12,11 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -26,13 +27,19 @@ WAIT = 30.0  # bound for "eventually" (fan-out through stream -> SQS -> worker)
 
 
 class LocalStack:
-    """One `infra.cli run` process; its log is kept for assertions and for failure reports."""
+    """One `infra.cli run` process; its log is kept for assertions and for failure reports.
+    Its functions log to a folder of its own (`log_dir`, under the session's log root), never
+    to a developer's .local/logs/, which a stack wipes when it starts."""
+
+    log_root: Path | None = None  # set for the session by the stack_log_root fixture
 
     def __init__(self, *args: str):
         env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}  # always embedded moto
         env["PYTHONUNBUFFERED"] = "1"
+        self.log_dir = Path(tempfile.mkdtemp(prefix="stack-", dir=self.log_root))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "run", "--port", "0", "--emulator-port", "0", *args],
+            [sys.executable, "-m", "infra.cli", "run", "--port", "0", "--emulator-port", "0",
+             "--log-dir", str(self.log_dir), *args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self._ready = threading.Event()
@@ -69,8 +76,16 @@ class LocalStack:
         return self.proc.returncode
 
 
+@pytest.fixture(scope="session", autouse=True)
+def stack_log_root(tmp_path_factory) -> Iterator[Path]:
+    """Where this session's stacks log: pytest's temporary folder, kept for the last few runs."""
+    LocalStack.log_root = tmp_path_factory.mktemp("stack-logs")
+    yield LocalStack.log_root
+    LocalStack.log_root = None
+
+
 @pytest.fixture(scope="session")
-def local_stack():
+def local_stack(stack_log_root):
     stack = LocalStack("--no-demo", "--param", "CelebrityThreshold=3")
     stack.wait_ready()
     yield stack

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import boto3
@@ -28,7 +26,7 @@ import pytest
 from moto.utilities.utils import load_resource
 
 from infra import template as tpl
-from tests.e2e.conftest import ROOT, Api
+from tests.e2e.conftest import Api
 
 pytestmark = pytest.mark.e2e
 
@@ -558,23 +556,7 @@ def test_given_a_distinctive_password_when_signing_up_in_and_refreshing_then_no_
 
 
 def function_logs(local_stack) -> dict[str, str]:
-    """The stack's function logs (ROOT/.local/logs/<Function>.log), read where possible through
-    its workers' own stderr (fd 2): another stack started in this checkout meanwhile (the demo
-    stack of test_local_stack, a parallel run) unlinks those files and writes its own there."""
-    logs: dict[str, str] = {}
-    proc = Path("/proc")
-    for stat in proc.glob("[0-9]*/stat") if proc.is_dir() else ():
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if ppid != local_stack.proc.pid:
-                continue
-            fd = stat.parent / "fd" / "2"
-            target = os.readlink(fd)
-            if "/.local/logs/" in target:
-                with open(fd, encoding="utf-8", errors="replace") as f:
-                    logs[Path(target.removesuffix(" (deleted)")).name] = f.read()
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile, or not ours to read
-    for path in sorted((ROOT / ".local" / "logs").glob("*.log")):
-        logs.setdefault(path.name, path.read_text(errors="replace"))
-    return logs
+    """The stack's function logs: <Function>.log in the log folder of its own that
+    tests/e2e/conftest.py gives each stack, so no other stack (the demo stack of
+    test_local_stack, a parallel run, a developer's `make run`) wipes or writes them."""
+    return {path.name: path.read_text(errors="replace") for path in sorted(local_stack.log_dir.glob("*.log"))}

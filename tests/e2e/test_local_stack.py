@@ -135,6 +135,31 @@ def test_cors_preflight_is_answered_by_the_gateway(api):
     assert "POST" in resp.headers["access-control-allow-methods"]
 
 
+def test_a_web_client_on_another_origin_caches_preflights_and_reads_retry_after(api):
+    preflight = api.request("OPTIONS", "/v1/tweets", headers={
+        "Origin": "https://web.example", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204 and preflight.headers["access-control-max-age"] == "600"
+    resp = api.request("GET", "/v1/health", headers={"Origin": "https://web.example"})
+    assert resp.headers["access-control-expose-headers"] == "Retry-After"
+
+
+def test_the_stack_logs_to_its_own_folder_and_prints_live_metrics_from_it(local_stack, api):
+    # Given the session's stack, started with a log folder of its own (tests/e2e/conftest.py)
+    log_dir = local_stack.log_dir
+    assert log_dir.parent == LocalStack.log_root and ".local" not in log_dir.parts
+    # When a post goes through the API
+    _, token = api.new_user("metrics")
+    api.post(token, "counted")
+    # Then the functions' output is in that folder, PostsCreated included
+    eventually(lambda: "PostsCreated" in (log_dir / "ApiFunction.log").read_text(errors="replace"))
+    # And the stack said where, and prints the live metrics line from it
+    assert any(f"function logs: {log_dir}/<Function>.log" in line for line in local_stack.lines)
+    assert any("live metrics: a line every 5s" in line for line in local_stack.lines)
+    # (the dead-letter queues found and asked: "DLQ n", not "DLQ ?")
+    eventually(lambda: [line for line in local_stack.lines
+                        if " metrics 10s: posts " in line and "DLQ " in line and "DLQ ?" not in line])
+
+
 # ------------------------------------------------------------------ make run with demo data
 
 def test_make_run_seeds_a_demo_with_celebrities_and_prints_a_working_login():

@@ -444,3 +444,97 @@ def test_given_a_percent_encoded_path_then_the_event_carries_it_decoded_as_http_
     [(_, event)] = gateway.functions.calls
     assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/v1/users/café"
     assert event["pathParameters"] == {"handle": "café"}
+
+
+# ------------------------------------------------------------------ CORS for a web client on another origin
+
+def test_given_the_template_then_the_cors_exposes_retry_after_and_preflights_are_cached_ten_minutes(cognito):
+    config = ApiConfig.from_template(tpl.load_sam(), cognito.stack)
+    assert config.cors.expose_headers == ("Retry-After",) and config.cors.max_age == 600
+
+
+def test_given_a_preflight_then_it_carries_max_age_and_no_expose_headers(gateway):
+    response = gateway.handle(request("OPTIONS", "/v1/tweets", headers=[
+        ("Origin", "https://web.example"), ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Headers", "authorization,content-type")]))
+    headers = dict(response.headers)
+    assert response.status == 204 and headers["access-control-max-age"] == "600"
+    assert "access-control-expose-headers" not in headers
+
+
+def test_given_a_cross_origin_429_then_retry_after_is_exposed_to_the_page_and_no_max_age(gateway):
+    # Given a function answering 429 with Retry-After (and CORS headers of its own, which lose)
+    respond = {"statusCode": 429, "headers": {"Retry-After": "7", "Access-Control-Expose-Headers": "X-Mine"},
+               "body": json.dumps({"message": "slow down"})}
+    response = gateway.handle(request("POST", "/v1/auth/signup", headers=[
+        ("Origin", "https://web.example"), ("content-type", "application/json")],
+        body=json.dumps({"respond": respond}).encode()))
+    # Then the browser may read Retry-After: the gateway exposes it, as API Gateway would
+    headers = dict(response.headers)
+    assert response.status == 429 and headers["retry-after"] == "7"
+    assert headers["access-control-expose-headers"] == "Retry-After"
+    assert headers["access-control-allow-origin"] == "*" and "access-control-max-age" not in headers
+
+
+def test_given_a_same_origin_request_then_no_cors_headers_at_all(gateway):
+    response = gateway.handle(request("GET", "/v1/health"))
+    assert not [name for name, _ in response.headers if name.startswith("access-control-")]
+
+
+# ------------------------------------------------------------------ Content-Length on 304 and HEAD
+
+def test_given_a_304_or_a_head_answer_then_its_content_length_is_none_or_the_length_of_get():
+    from infra.gateway import HttpResponse, content_length
+
+    # A 304 carries no Content-Length, whatever body or length it was given
+    assert content_length("GET", HttpResponse(304, [("etag", '"x"')], b"")) is None
+    assert content_length("HEAD", HttpResponse(304, [("content-length", "12")], b"stale")) is None
+    # HEAD: the length GET would send, from the body the answer carries, else the length declared
+    assert content_length("HEAD", HttpResponse(200, [], b"0123456789")) == "10"
+    assert content_length("HEAD", HttpResponse(200, [("content-length", "42")], b"")) == "42"
+    assert content_length("HEAD", HttpResponse(200, [("content-length", "-1")], b"")) is None
+    assert content_length("HEAD", HttpResponse(200, [], b"")) is None  # unknown: none rather than a wrong 0
+    # Anything else: the body's
+    assert content_length("GET", HttpResponse(200, [("content-length", "99")], b"abc")) == "3"
+    assert content_length("POST", HttpResponse(204, [], b"")) == "0"
+
+
+def test_over_http_a_304_has_no_content_length_nor_body_and_head_gets_the_length_of_get(gateway):
+    import http.client
+
+    gateway.serve(port=0)
+    host, port = gateway.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    raw_headers = {}
+
+    def call(method, path, headers=None, body=None):
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        raw_headers[(method, path, response.status)] = [name.lower() for name in response.headers]
+        return response, response.read()
+
+    try:
+        # Given the web client's page and its ETag
+        page, page_body = call("GET", "/")
+        etag = page.getheader("etag")
+        # When it is revalidated, Then 304 without Content-Length (nor a body)
+        revalidated, body = call("GET", "/", {"If-None-Match": etag})
+        assert (revalidated.status, body) == (304, b"")
+        assert "content-length" not in raw_headers[("GET", "/", 304)] and revalidated.getheader("etag") == etag
+        # And a function's 304 loses its body too: the keep-alive connection stays in step
+        stale, body = call("POST", "/v1/auth/signup", {"content-type": "application/json"},
+                           json.dumps({"respond": {"statusCode": 304, "body": "stale bytes"}}))
+        assert (stale.status, body, stale.getheader("content-length")) == (304, b"", None)
+        # When HEAD asks for the page or a path with no route, Then GET's length and no body
+        head, body = call("HEAD", "/")
+        assert (head.status, body, head.getheader("content-length")) == (200, b"", str(len(page_body)))
+        missing, missing_body = call("GET", "/v1/nowhere")
+        head, body = call("HEAD", "/v1/nowhere")
+        assert (head.status, body) == (404, b"")
+        assert head.getheader("content-length") == missing.getheader("content-length") == str(len(missing_body))
+        # And the connection still serves a whole answer after all that
+        health, body = call("GET", "/v1/health")
+        assert health.status == 200 and json.loads(body)["event"]["rawPath"] == "/v1/health"
+    finally:
+        conn.close()
+        gateway.close()

@@ -432,3 +432,195 @@ def test_given_a_watched_folder_when_a_file_is_saved_then_the_watcher_reloads_it
     finally:
         reloader.stop()
     assert functions.reloaded == [["FnFunction"]]
+
+
+# ------------------------------------------------------------------------------ metrics, --log-dir, --no-metrics
+
+def _emf(at: float, **metrics: list[float]) -> str:
+    """One EMF line as powertools Metrics prints it, stamped `at` (epoch s)."""
+    return json.dumps({"_aws": {"Timestamp": int(at * 1000), "CloudWatchMetrics": [{
+        "Namespace": "Timeline", "Dimensions": [["service"]],
+        "Metrics": [{"Name": name, "Unit": "Count"} for name in metrics]}]}, "service": "timeline", **metrics})
+
+
+class StubQueues:
+    """The stack lookup and SQS of `timeline metrics`, without an emulator: the stack's
+    dead-letter queues and their depths, and what was asked."""
+
+    def __init__(self, depths: dict[str, int] | None):
+        self.depths, self.found_with, self.asked = depths, [], 0
+
+    def find_queues(self, endpoint_url, stack_name):
+        self.found_with.append((endpoint_url, stack_name))
+        return None if self.depths is None else {label: f"http://sqs.local/{label}" for label in self.depths}
+
+    def sqs_client(self, endpoint_url):
+        return self
+
+    def get_queue_attributes(self, QueueUrl, AttributeNames):  # noqa: N803 - boto3's names
+        self.asked += 1
+        return {"Attributes": {"ApproximateNumberOfMessages": str(self.depths[QueueUrl.rsplit("/", 1)[1]])}}
+
+
+@pytest.fixture
+def metrics_logs(tmp_path) -> Path:
+    """A stack's log folder: the api and the fan-out worker logged EMF metrics (and other lines)
+    over the last half minute, and 300 posts two minutes ago, outside a 60 s window."""
+    now = time.time()
+    (tmp_path / "ApiFunction.log").write_text("\n".join([
+        _emf(now - 120, PostsCreated=[300.0]),
+        json.dumps(POWERTOOLS),
+        _emf(now - 20, PostsCreated=[1.0, 1.0], CelebrityMerges=[2.0], PartialReads=[0.0]),
+        _emf(now - 10, PostsCreated=[1.0], CelebrityMerges=[0.0, 1.0], PartialReads=[1.0]),
+        "Traceback (most recent call last): boom",
+    ]) + "\n")
+    (tmp_path / "FanoutWorkerFunction.log").write_text("\n".join([
+        _emf(now - 15, TimelineEntriesWritten=[40.0, 20.0], FanoutLag=[100.0, 300.0, 200.0]),
+        _emf(now - 5, TimelineEntriesWritten=[60.0], FanoutLag=[900.0]),
+    ]) + "\n")
+    return tmp_path
+
+
+@pytest.fixture
+def stub_queues(monkeypatch):
+    from infra.commands import metrics as metrics_cmd
+
+    stub = StubQueues({"fanout": 2, "media": 0, "dispatch": 0})
+    monkeypatch.setattr(metrics_cmd, "find_queues", stub.find_queues)
+    monkeypatch.setattr(metrics_cmd, "sqs_client", stub.sqs_client)
+    return stub
+
+
+def test_given_emf_logs_and_dead_letters_when_metrics_then_a_table_and_the_compact_line(metrics_logs, stub_queues):
+    # Given the logs of the fixture and a stack with two dead letters in its fan-out DLQ
+    # When `timeline metrics` reads the last minute
+    result = timeline("metrics", "--log-dir", str(metrics_logs), "--window", "60")
+    # Then the table has the window's figures, the older posts left out
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip()
+            for line in result.output.splitlines() if line.count("│") == 4}
+    assert rows["posts created"] == "3  (0.1/s)"
+    assert rows["timeline entries written"] == "120  (2.0/s)"
+    assert (rows["fan-out lag p50"], rows["fan-out lag p99"], rows["fan-out lag max"]) == ("200 ms", "900 ms", "900 ms")
+    assert (rows["home reads"], rows["celebrity merges per read"], rows["partial reads"]) == ("3", "1.00", "1")
+    assert (rows["DLQ fanout"], rows["DLQ media"], rows["DLQ dispatch"]) == ("2", "0", "0")
+    # And the compact line `timeline up` prints, whole on one line
+    line = next(line for line in result.output.splitlines() if line.startswith("metrics 60s: "))
+    assert "posts 0.1/s" in line and "lag p50 200 ms p99 900 ms" in line and line.endswith("DLQ 2 (fanout 2)")
+    # And the queues were those of the local stack's emulator, asked once each
+    assert stub_queues.found_with == [("http://127.0.0.1:4566", "timeline-local")] and stub_queues.asked == 3
+
+
+def test_given_json_an_endpoint_and_a_stack_name_when_metrics_then_the_snapshot_of_that_stack(
+        metrics_logs, stub_queues, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9999")
+    # When asked for JSON of another stack, on the endpoint given (over AWS_ENDPOINT_URL)
+    result = timeline("metrics", "--log-dir", str(metrics_logs), "--json", "--stack-name", "other",
+                      "--endpoint-url", "http://127.0.0.1:4567/")
+    # Then the snapshot's numbers are exact
+    assert result.exit_code == 0, result.output
+    snap = json.loads(result.output)
+    assert (snap["posts"], snap["entries"], snap["reads"], snap["partial_reads"]) == (3, 120, 3, 1)
+    assert snap["lag_ms"] == {"p50": 200.0, "p99": 900.0, "max": 900.0, "count": 4}
+    assert snap["dlq"] == {"fanout": 2, "media": 0, "dispatch": 0} and snap["dlq_total"] == 2
+    assert stub_queues.found_with == [("http://127.0.0.1:4567", "other")]
+    # And without --endpoint-url, AWS_ENDPOINT_URL is the emulator
+    timeline("metrics", "--log-dir", str(metrics_logs), "--json")
+    assert stub_queues.found_with[-1] == ("http://127.0.0.1:9999", "timeline-local")
+
+
+def test_given_a_short_window_when_metrics_then_only_its_samples_count(metrics_logs, stub_queues):
+    result = timeline("metrics", "--log-dir", str(metrics_logs), "--json", "--window", "12")
+    snap = json.loads(result.output)
+    assert (snap["window_s"], snap["posts"], snap["entries"], snap["lag_ms"]["count"]) == (12.0, 1, 60, 1)
+
+
+def test_given_no_stack_when_metrics_then_the_logs_still_count_and_it_says_the_queues_were_not(
+        metrics_logs, monkeypatch):
+    from infra.commands import metrics as metrics_cmd
+
+    stub = StubQueues(None)
+    monkeypatch.setattr(metrics_cmd, "find_queues", stub.find_queues)
+    monkeypatch.setattr(metrics_cmd, "sqs_client", lambda endpoint_url: pytest.fail("no SQS without a stack"))
+    result = timeline("metrics", "--log-dir", str(metrics_logs))
+    assert result.exit_code == 0, result.output
+    assert "no stack 'timeline-local' at http://127.0.0.1:4566" in result.output
+    assert "stack not found" in result.output and "posts created" in result.output
+    assert "DLQ" not in next(line for line in result.output.splitlines() if line.startswith("metrics 60s: "))
+
+
+def test_given_no_stack_and_no_logs_when_metrics_then_it_says_how_to_start_one_and_exits_1(tmp_path, monkeypatch):
+    from infra.commands import metrics as metrics_cmd
+
+    monkeypatch.setattr(metrics_cmd, "find_queues", StubQueues(None).find_queues)
+    result = timeline("metrics", "--log-dir", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1 and "timeline up" in result.output
+
+
+def test_given_watch_when_metrics_then_it_refreshes_every_interval_until_ctrl_c(metrics_logs, stub_queues, monkeypatch):
+    from types import SimpleNamespace
+
+    from infra.commands import metrics as metrics_cmd
+
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the second nap is interrupted by Ctrl-C
+        naps.append(seconds)
+        if len(naps) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(metrics_cmd, "time", SimpleNamespace(sleep=sleep))
+    result = timeline("metrics", "--log-dir", str(metrics_logs), "--watch", "--interval", "2")
+    # Then: a snapshot, a refresh after the interval, and a clean exit at Ctrl-C with the last table shown
+    assert result.exit_code == 0, result.output
+    assert naps == [2.0, 2.0] and stub_queues.asked == 2 * 3
+    assert "posts created" in result.output and "metrics 60s: " in result.output
+
+
+def test_given_metrics_when_asked_for_help_then_it_explains_itself_with_an_example():
+    result = timeline("metrics", "--help")
+    assert result.exit_code == 0 and "timeline metrics --window" in result.output
+    assert " metrics " in timeline().output
+
+
+def test_given_log_dir_and_no_metrics_when_up_then_run_gets_what_the_argparse_cli_parses(recorded_run, tmp_path):
+    flags = ["--log-dir", str(tmp_path / "stack-b"), "--no-metrics"]
+    result = timeline("up", *flags)
+    assert result.exit_code == 0, result.output
+    assert vars(recorded_run[0]) == vars(cli.parse_args(["run", *flags]))
+    assert (recorded_run[0].log_dir, recorded_run[0].metrics) == (tmp_path / "stack-b", False)
+    # And by default: .local/logs and the metrics line, as before
+    defaults = cli.parse_args(["run"])
+    assert (defaults.log_dir, defaults.metrics) == (ROOT / ".local" / "logs", True)
+
+
+def test_given_the_stacks_log_dir_then_the_live_metrics_line_goes_through_the_cli_logger_unless_held(
+        metrics_logs, caplog):
+    from types import SimpleNamespace
+
+    # Given the live metrics `timeline up` starts for a stack without dead-letter queue outputs
+    stack = SimpleNamespace(outputs={}, physical_ids={})
+    live, line = cli._live_metrics(stack, metrics_logs, "http://127.0.0.1:1", "us-east-1")
+    try:
+        with caplog.at_level(logging.INFO, logger="infra.cli"):
+            # When it looks while held (the demo's progress bar on a terminal), Then nothing is printed
+            line.held = True
+            live.tick()
+            assert not [r for r in caplog.records if r.name == "infra.cli"]
+            # When released and the figures change, Then the line is logged by infra.cli
+            line.held = False
+            with (metrics_logs / "ApiFunction.log").open("a") as log:
+                log.write(_emf(time.time(), PostsCreated=[5.0]) + "\n")
+            printed = live.tick()
+        assert printed and printed.startswith("metrics 10s: ")
+        assert [r.getMessage() for r in caplog.records if r.name == "infra.cli"] == [printed]
+    finally:
+        live.stop()
+
+
+def test_the_banner_names_the_web_client_above_the_api_and_still_ends_with_ctrl_c():
+    text = cli.banner("http://127.0.0.1:3000", "http://127.0.0.1:4566", True, 1.5, None)
+    lines = text.splitlines()
+    web = lines.index("  Web       http://127.0.0.1:3000/  (the web client)")
+    assert lines[web + 1] == "  API       http://127.0.0.1:3000"
+    assert lines[-1] == "Ctrl-C stops everything."
