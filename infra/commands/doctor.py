@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import sys
 import tomllib
 import urllib.error
@@ -109,13 +108,9 @@ def check_packages(pinned: dict[str, str], installed: Callable[[str], str | None
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
+    from infra.emulator import _port_free  # the check the emulator makes before it binds
+
+    return _port_free(host, port)
 
 
 def _get(url: str, timeout: float = 2.0) -> tuple[int, str] | None:
