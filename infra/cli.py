@@ -2,11 +2,18 @@
 
     python -m infra.cli run [--no-demo] [--port 3000] [--emulator-port 4566]
                             [--param Name=Value ...] [--stack-name NAME] [--no-reload]
-                            [--log-dir .local/logs] [--no-metrics]
+                            [--log-dir .local/logs] [--no-metrics] [--persist DIR]
 
 emulator -> deploy template.yaml -> function workers (reloaded when their code changes) ->
 event-source pollers -> HTTP gateway -> demo data -> foreground until Ctrl-C / SIGTERM, then
 everything stops in reverse order. `timeline up` (infra.commands) is the same command.
+
+Demo data (infra/demo_loader.py): its accounts and follows are written through the store
+layer while the workers, pollers and gateway start, and the banner comes once they are (the
+demo login signs in before); posts, pictures and the pipeline's fan-out follow in the
+background, and the log says when the whole demo is readable. With `--persist DIR`
+(infra/snapshot.py) the emulator's state is saved on a clean stop and loaded on the next
+start, which then neither deploys nor seeds.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import shlex
 import signal
 import sys
 import time
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -65,6 +72,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                      help="the functions' log files, <Function>.log, replaced each run (ignored with --verbose)")
     run.add_argument("--no-metrics", dest="metrics", action="store_false",
                      help="no live metrics line from the function logs and dead-letter queues")
+    run.add_argument("--persist", type=Path, default=None, metavar="DIR",
+                     help="keep the emulator's state in DIR: saved on a clean stop, loaded on the next start "
+                          "(which then skips deploying and seeding); see infra/snapshot.py")
     redrive = sub.add_parser("redrive", help="move dead-lettered messages back to their queue, after a fix")
     redrive.add_argument("--queue", choices=["fanout", "media", "all"], default="all")
     redrive.add_argument("--stack-name", default=STACK_NAME)
@@ -78,7 +88,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run_options(**overrides: Any) -> argparse.Namespace:
     """The run command's arguments: its defaults, with `overrides` (same names as the parsed
     arguments: demo, port, emulator_port, param, stack_name, seed, demo_users, demo_posts,
-    verbose, reload, log_dir, metrics)."""
+    verbose, reload, log_dir, metrics, persist)."""
     args = parse_args(["run"])
     unknown = set(overrides) - set(vars(args))
     if unknown:
@@ -148,7 +158,17 @@ def run(args: argparse.Namespace) -> int:
     sam = tpl.load_sam()
     params = dict(args.param)
     validate_params(sam, params)
-    if args.demo and "CelebrityThreshold" not in params:
+    persistence = None
+    if getattr(args, "persist", None):
+        try:
+            persistence = _persistence(args, region, params)
+        except EmulatorError as exc:  # a snapshot that does not fit this run: say so, start nothing
+            log.error("%s", exc)
+            return 1
+    if persistence is not None and persistence.restorable:
+        params = dict(persistence.params)  # the stack as it was deployed (explicit --param checked)
+        origin = f"as deployed, from the snapshot in {persistence.directory}"
+    elif args.demo and "CelebrityThreshold" not in params:
         # The template's production default (10000) would leave the demo without celebrities.
         params["CelebrityThreshold"] = str(demo.DEFAULT_THRESHOLD)
         origin = "demo default; change with --param CelebrityThreshold=N"
@@ -156,21 +176,17 @@ def run(args: argparse.Namespace) -> int:
         origin = "from --param" if "CelebrityThreshold" in params else "template default"
     threshold = params.get("CelebrityThreshold") or tpl.parameter_defaults(sam).get("CelebrityThreshold")
     log.info("CelebrityThreshold=%s (%s)", threshold, origin)
-    if args.demo and "PostRateLimitPerMinute" not in params:
-        # The demo's busiest accounts post dozens of times in its first minute.
-        params["PostRateLimitPerMinute"] = str(demo.DEMO_POST_RATE_LIMIT)
-        log.info("PostRateLimitPerMinute=%s (demo default; change with --param PostRateLimitPerMinute=N)",
-                 params["PostRateLimitPerMinute"])
 
     if params.get("Stage") == "prod":  # no auto-confirm: show the codes Cognito would email
         from infra import moto_patches
         moto_patches.ANNOUNCE_CONFIRMATION_CODES = True
     _install_signal_handlers()
     started = time.perf_counter()
-    steps = Steps(6 if args.demo else 5)
+    seeding = args.demo and not (persistence is not None and persistence.restorable)
+    steps = Steps(6 if seeding else 5)
     with ExitStack() as running:
         try:
-            _start(args, sam, params, int(threshold), region, steps, running, started)
+            _start(args, sam, params, int(threshold), region, steps, running, started, persistence)
             signal.pause() if hasattr(signal, "pause") else _sleep_forever()
         except Stop as why:
             log.info("%s received: stopping", why)
@@ -191,7 +207,7 @@ def _sleep_forever() -> None:  # pragma: no cover - platforms without signal.pau
 
 
 def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str], threshold: int,
-           region: str, steps: Steps, running: ExitStack, started: float) -> None:
+           region: str, steps: Steps, running: ExitStack, started: float, persistence: Any = None) -> None:
     # Imported here: these pull in heavier modules, and `--help` should stay instant.
     from infra.deployer import deploy
     from infra.functions import LocalFunctions
@@ -201,17 +217,38 @@ def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str]
     emulator = steps.run("AWS emulator", lambda: Emulator.start(args.emulator_port))
     running.callback(emulator.stop)
     endpoint = emulator.endpoint_url
+    restored = None
+    if persistence is not None:
+        if not emulator.embedded:
+            raise EmulatorError("--persist keeps the embedded emulator's state; with AWS_ENDPOINT_URL the "
+                                "emulator is someone else's (LocalStack keeps its own state)")
+        running.callback(persistence.save)  # once workers and pollers have stopped, before the emulator
+    if persistence is not None and persistence.restorable:
+        restored = steps.run(f"restoring the emulator's state from {persistence.directory}",
+                             lambda: persistence.restore(endpoint))
+        stack = restored.stack
+        log.info("restored the snapshot taken %s in %.1fs (%s): stack %r as deployed then, no deploy, no seeding",
+                 restored.taken_at, restored.seconds,
+                 ", ".join(f"{n} {s}" for s, n in sorted(restored.services.items())), stack.name)
+    else:
+        deployer_log = logging.getLogger("infra.deployer")
+        level, deployer_log.level = deployer_log.level, logging.WARNING  # its report is printed below
+        try:
+            stack = steps.run(f"deploying template.yaml as stack {args.stack_name!r}",
+                              lambda: deploy(args.stack_name, params, endpoint_url=endpoint, region=region))
+        finally:
+            deployer_log.setLevel(level)
+        log.info("not hosted by the emulator's CloudFormation, handled here instead:")
+        for line in stack.unhosted:
+            log.info("  %s", line)
+        if persistence is not None:
+            from infra import template as tpl
 
-    deployer_log = logging.getLogger("infra.deployer")
-    level, deployer_log.level = deployer_log.level, logging.WARNING  # its report is printed below
-    try:
-        stack = steps.run(f"deploying template.yaml as stack {args.stack_name!r}",
-                          lambda: deploy(args.stack_name, params, endpoint_url=endpoint, region=region))
-    finally:
-        deployer_log.setLevel(level)
-    log.info("not hosted by the emulator's CloudFormation, handled here instead:")
-    for line in stack.unhosted:
-        log.info("  %s", line)
+            persistence.remember(stack, {**tpl.parameter_defaults(sam), **params}, demo=bool(args.demo))
+    loading = None
+    if args.demo and restored is None:  # written while the workers, pollers and gateway start
+        loading = _DemoLoad.start(args, stack, emulator, threshold, persistence)
+        running.callback(loading.stop)
 
     log_dir = None
     if not args.verbose:  # function output (JSON logs, metrics) goes to files, like CloudWatch
@@ -247,15 +284,17 @@ def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str]
         log.info("live metrics: a line every %gs while they change, from %s and the dead-letter queues "
                  "(--no-metrics: off; `timeline metrics`: a table)", live.interval, log_dir)
     startup = time.perf_counter() - started
+    if persistence is not None:
+        persistence.pollers = pollers  # their checkpoints: the saved streams start after what was handled
 
     report = None
-    if args.demo:
-        seed_plan = demo.plan(args.demo_users, args.demo_posts, threshold=threshold, seed=args.seed)
-        report = steps.run(f"demo data: {len(seed_plan.users)} users, {len(seed_plan.follows)} follows, "
-                           f"{len(seed_plan.posts)} posts, {len(seed_plan.reactions)} replies and reposts, "
-                           f"{len(seed_plan.pictures)} pictures "
-                           f"(seed {args.seed})",
-                           lambda: _seed_quietly(gateway.url, seed_plan, pollers))
+    if loading is not None:
+        report = steps.run(loading.title, lambda: loading.written(gateway.url, started))
+        loading.finish_in_background(gateway.url, pollers, started)
+    elif restored is not None and restored.demo:
+        from infra.demo_loader import LoadReport
+
+        report = LoadReport()  # the demo is in the restored state: the banner shows its login
     print(banner(gateway.url, endpoint, emulator.embedded, startup, report), flush=True)
     if metrics_line is not None:
         metrics_line.held = False
@@ -287,33 +326,143 @@ def _live_metrics(stack: Any, log_dir: Path, endpoint: str, region: str) -> tupl
     return LiveMetrics(log_dir, dead_letter_queues(stack.outputs, stack.physical_ids), out=out, sqs=sqs), out
 
 
-def _seed_quietly(api_url: str, seed_plan: demo.SeedPlan, pollers: Any) -> demo.SeedReport:
-    # Thousands of per-request and per-batch lines would bury the progress line.
-    quiet = [logging.getLogger(name) for name in ("infra.gateway", "infra.pollers", "infra.functions")]
-    levels = [logger.level for logger in quiet]
-    for logger in quiet:
-        logger.setLevel(logging.WARNING)
-    try:
-        # A progress bar on a terminal; plain progress lines otherwise (CI logs, tests).
-        if sys.stderr.isatty():
-            from infra.commands.progress import SeedProgressBar
-            bar = SeedProgressBar()
-        else:
-            bar = nullcontext(None)
-        with bar as progress:
-            wait_idle = progress.waiting(pollers.wait_idle) if progress else pollers.wait_idle
-            report = demo.seed(api_url, seed_plan, wait_idle=wait_idle, progress=progress)
-    finally:
-        for logger, level in zip(quiet, levels):
-            logger.setLevel(level)
-    log.info("seeded %d users, %d follows, %d posts, %d replies and reposts, %d pictures: %d requests in "
-             "%.1fs (%.0f req/s), fan-out settled in %.1fs%s", report.users, report.follows, report.posts,
-             len(seed_plan.reactions), len(seed_plan.pictures), report.requests,
-             report.api_seconds, report.requests_per_second, report.settle_seconds,
-             "" if report.settled else " (NOT settled: pollers still busy)")
-    log.info("celebrities (followers >= %d): %s", seed_plan.threshold,
-             ", ".join(f"{h} ({n})" for h, n in report.celebrities) or "none")
-    return report
+def _persistence(args: argparse.Namespace, region: str, explicit: dict[str, str]) -> Any:
+    """The --persist directory: with a snapshot in it, checked against this run (SnapshotError,
+    an EmulatorError, if it does not fit) and ready to restore."""
+    from infra import template as tpl
+    from infra.snapshot import Persistence
+
+    persistence = Persistence(args.persist, stack_name=args.stack_name, region=region,
+                              template_path=tpl.TEMPLATE_PATH)
+    if persistence.exists():
+        persistence.prepare(explicit)
+        log.info("--persist %s: a snapshot taken %s is there: it is loaded instead of deploying and seeding",
+                 persistence.directory, persistence.taken_at)
+    else:
+        log.info("--persist %s: no snapshot yet; the emulator's state is saved there on a clean stop",
+                 persistence.directory)
+    return persistence
+
+
+class _DemoLoad:
+    """The demo data (infra.demo_loader), written through the store layer:
+
+    - its accounts and follows while the workers, pollers and gateway start; the demo login
+      announced (after a real sign-in through the API) as soon as it works; the banner once
+      every account and follow is written;
+    - then, in the background: the pipeline syncs the follows (graph stream -> sync_follow);
+      once it has, the posts, replies and reposts are written (a follow synced before the
+      posts exist costs the pipeline two reads; synced after, a backfill: about 20 s more for
+      the default demo on two cores), the pictures go through the API, and the pipeline fans
+      everything out. Progress lines meanwhile, and a last line when the whole demo is readable.
+
+    The per-request and per-batch lines are held back until then (thousands would bury
+    everything else); the live metrics line shows the fan-out meanwhile."""
+
+    QUIET = ("infra.gateway", "infra.pollers", "infra.functions")
+
+    def __init__(self, plan: demo.SeedPlan, loader: Any, persistence: Any, embedded: bool):
+        import threading
+
+        self.plan, self.loader, self.persistence, self.embedded = plan, loader, persistence, embedded
+        self.report: Any = None
+        self.error: BaseException | None = None
+        self.finisher: Any = None
+        self._levels = {name: logging.getLogger(name).level for name in self.QUIET}
+        self._thread = threading.Thread(target=self._write, name="demo-accounts", daemon=True)
+        self.title = (f"demo data: {len(plan.users)} accounts, {len(plan.follows)} follows "
+                      f"(then {len(plan.posts)} posts, {len(plan.reactions)} replies and reposts, "
+                      f"{len(plan.pictures)} pictures in the background)")
+
+    @classmethod
+    def start(cls, args: argparse.Namespace, stack: Any, emulator: Emulator, threshold: int,
+              persistence: Any) -> "_DemoLoad":
+        from infra.demo_loader import DemoLoader
+
+        plan = demo.plan(args.demo_users, args.demo_posts, threshold=threshold, seed=args.seed)
+        loading = cls(plan, DemoLoader(stack, emulator.endpoint_url), persistence, emulator.embedded)
+        if persistence is not None:  # a half-loaded demo is never saved: the next start seeds afresh
+            persistence.hold = "the demo data was still loading"
+        for name in cls.QUIET:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        loading._thread.start()
+        log.info("demo data (seed %d): accounts and follows written from now on, while the rest starts",
+                 args.seed)
+        return loading
+
+    def _write(self) -> None:
+        try:
+            self.report = self.loader.write_accounts(self.plan)
+        except BaseException as exc:  # handed to the main thread by written()
+            self.error = exc
+            self.loader.login_ready.set()
+
+    def written(self, api_url: str, started: float) -> Any:
+        """Wait for the demo login (and prove it with a sign-in), then for every account and follow."""
+        self.loader.login_ready.wait()
+        if self.error is None:
+            try:
+                demo.ApiClient(api_url, retries=1).sign_in(demo.DEMO_HANDLE, demo.DEMO_PASSWORD)
+                log.info("API and demo login ready at %.1fs (handle %r)", time.perf_counter() - started,
+                         demo.DEMO_HANDLE)
+            except Exception as exc:  # the milestone is reported, not required
+                log.warning("the demo login does not work yet: %s", exc)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        report = self.report
+        log.info("demo accounts written at %.1fs: %d accounts (each can sign in), %d follows, in %.1fs",
+                 time.perf_counter() - started, report.users, report.follows, report.written_seconds)
+        return report
+
+    def finish_in_background(self, api_url: str, pollers: Any, started: float) -> None:
+        from infra.demo_loader import Finisher
+
+        def posts_written(report: Any) -> None:
+            log.info("demo posts written at %.1fs: %d posts, %d replies, %d reposts in %.1fs; celebrities "
+                     "(followers >= %d, flagged by the pipeline: %s): %s", time.perf_counter() - started,
+                     report.posts, report.replies, report.reposts, report.posts_seconds, self.plan.threshold,
+                     ", ".join(report.promoted) or "none",
+                     ", ".join(f"{h} ({n})" for h, n in report.celebrities) or "none")
+
+        def pictures_done(count: int) -> None:
+            logging.getLogger("infra.gateway").setLevel(self._levels["infra.gateway"])
+            if self.persistence is not None:
+                self.persistence.hold = None  # every row is written: the state may be saved from now on
+
+        def done(finished: Any) -> None:
+            for name, level in self._levels.items():
+                logging.getLogger(name).setLevel(level)
+            r = self.report
+            log.info("demo fully readable at %.1fs: %d accounts, %d follows, %d posts, %d replies, %d reposts, "
+                     "%d pictures; the fan-out %s", time.perf_counter() - started, r.users, r.follows, r.posts,
+                     r.replies, r.reposts, finished.pictures,
+                     "has settled" if finished.settled else "has NOT settled (pollers still busy)")
+
+        log.info("demo data loading in the background: the pipeline syncs the follows, then %d posts, %d "
+                 "replies and reposts and %d pictures are written and fanned out (the log says when the whole "
+                 "demo is readable)", len(self.plan.posts), len(self.plan.reactions), len(self.plan.pictures))
+        def backlog() -> str:
+            from infra.snapshot import stream_backlog
+
+            waiting = {name.split("-")[-2] if name.count("-") >= 2 else name: n
+                       for name, n in stream_backlog(pollers).items() if n}
+            queued = self.loader.stores.fanout_backlog()
+            return ", ".join([f"{n} {table} stream records" for table, n in sorted(waiting.items())]
+                             + ([f"{queued} fan-out messages"] if queued else [])) + " to go"
+
+        self.finisher = Finisher(self.loader, self.plan, api_url, wait_idle=pollers.wait_idle,
+                                 on_posts=posts_written, on_pictures=pictures_done, on_done=done,
+                                 backlog=backlog if self.embedded else None)
+        self.finisher.start()
+
+    def stop(self) -> None:
+        self.loader.cancelled.set()
+        if self.finisher is not None:
+            self.finisher.stop()
+        self._thread.join(10.0)
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def banner(api: str, endpoint: str, embedded: bool, startup: float,

@@ -1,6 +1,9 @@
-"""Demo data for `make run`, written the way real clients would write it: over the public HTTP
-API only (sign up, sign in, follow, post, upload an image to the presigned POST), so the seed
-also exercises the whole stack, the media processor included.
+"""Demo data: the plan (who exists, who follows whom, who posts, replies, reposts and paints
+what), and `seed`, which writes a plan the way real clients would: over the public HTTP API
+only (sign up, sign in, follow, post, upload an image to the presigned POST), so it also
+exercises the whole stack. `timeline seed` loads a running stack that way. `make run` loads
+the same plan in bulk through the store layer instead, and leaves the fan-out to the pipeline
+(infra/demo_loader.py); its pictures still go through the API with `ApiClient.post_picture`.
 
 The follow graph is power-law shaped, like real social graphs: account popularity follows a
 Zipf law, so a few accounts collect most follows. Those cross CelebrityThreshold and take the
@@ -25,7 +28,7 @@ import requests
 DEMO_HANDLE = "demo"
 DEMO_PASSWORD = "demo-password-1"  # local demo only; every seeded account shares it
 DEFAULT_THRESHOLD = 50  # the demo's CelebrityThreshold: the Zipf head crosses it, the tail does not
-DEMO_POST_RATE_LIMIT = 1000  # the demo's PostRateLimitPerMinute: its busiest account posts ~60 times at once
+DEMO_POST_RATE_LIMIT = 1000  # for `timeline seed` over the API: its busiest account posts ~60 times at once
 
 _FIRST = ("ada", "alan", "barbara", "claude", "dennis", "edsger", "frances", "grace", "hedy",
           "ivan", "john", "ken", "leslie", "margaret", "niklaus", "radia", "shafi", "tim",

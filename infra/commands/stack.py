@@ -43,6 +43,10 @@ def up(
     metrics: Annotated[bool, typer.Option(
         "--metrics/--no-metrics",
         help="A live metrics line (posts/s, fan-out lag, DLQ depth) from the function logs.")] = True,
+    persist: Annotated[Optional[Path], typer.Option(
+        metavar="DIR",
+        help="Keep the emulator's state in DIR: saved on a clean stop (Ctrl-C), loaded on the next start, "
+             "which then skips deploying and seeding (a changed template.yaml is refused).")] = None,
 ) -> None:
     """Start the local stack in the foreground: **what `make run` does**.
 
@@ -58,6 +62,7 @@ def up(
         timeline up
         timeline up --no-demo --param CelebrityThreshold=3
         timeline up --log-dir /tmp/stack-b/logs --port 3001 --emulator-port 4567 --no-metrics
+        timeline up --persist .local/state   # your data survives a restart; the next start takes seconds
         AWS_ENDPOINT_URL=http://127.0.0.1:4566 timeline up   # LocalStack instead of moto
     """
     from infra.cli import run, run_options
@@ -65,7 +70,7 @@ def up(
     args = run_options(demo=demo, port=port, emulator_port=emulator_port,
                            param=[parse_assignment(p) for p in param or []], stack_name=stack_name, seed=seed,
                            demo_users=demo_users, demo_posts=demo_posts, verbose=verbose, reload=reload,
-                           log_dir=log_dir, metrics=metrics)
+                           log_dir=log_dir, metrics=metrics, persist=persist)
     raise typer.Exit(run(args))
 
 

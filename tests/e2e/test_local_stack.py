@@ -7,6 +7,7 @@ posts are merged at read time instead of fanned out.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import jwt
@@ -162,24 +163,49 @@ def test_the_stack_logs_to_its_own_folder_and_prints_live_metrics_from_it(local_
 
 # ------------------------------------------------------------------ make run with demo data
 
-def test_make_run_seeds_a_demo_with_celebrities_and_prints_a_working_login():
+def _line(stack: LocalStack, pattern: str, timeout: float = 0.0) -> re.Match:
+    """The first log line matching `pattern`, waiting up to `timeout` seconds for it."""
+    def find():
+        return next((m for m in map(re.compile(pattern).search, list(stack.lines)) if m), None)
+    found = eventually(find, timeout=timeout) if timeout else find()
+    assert found, f"no line matching {pattern!r} in:\n{stack.log()}"
+    return found
+
+
+def test_make_run_loads_a_demo_with_celebrities_serves_while_it_loads_and_prints_a_working_login():
     # Given `make run` with a small demo (same code path as the default, fewer accounts)
     stack = LocalStack("--demo-users", "30", "--demo-posts", "80", "--param", "CelebrityThreshold=5")
     try:
         stack.wait_ready()
         log = stack.log()
-        # Then the threshold in force, the celebrities and the curl commands are printed
+        # Then the threshold in force and the curl commands are printed, and the demo login
+        # was proven to work (a sign-in through the API) before the banner
         assert "CelebrityThreshold=5 (from --param)" in log
-        celebrities = next(line for line in stack.lines if "celebrities (followers >= 5)" in line)
-        assert celebrities.count("(") >= 3, celebrities  # the threshold and at least two accounts
         assert f"{stack.url}/v1/docs" in log and "curl -s" in log
+        login_ready = float(_line(stack, r"API and demo login ready at ([0-9.]+)s").group(1))
+        accounts = _line(stack, r"demo accounts written at ([0-9.]+)s: 30 accounts")
+        assert login_ready <= float(accounts.group(1))
         login = next(line for line in stack.lines if line.strip().startswith("Login"))
         handle, password = login.split("'")[1], login.split("'")[3]
 
-        # And the printed login reads a home timeline with posts by several authors
+        # When the printed login is used at once, while the demo still loads in the background
         from tests.e2e.conftest import Api
         api = Api(stack.url)
         token = api.sign_in(handle, password)
+        # Then its account and its follows are there already
+        me = api.profile(token, handle)
+        assert me["following_count"] >= 3, me
+
+        # And the log says when the whole demo is readable: after the login, pipeline settled
+        readable = _line(stack, r"demo fully readable at ([0-9.]+)s: 30 accounts, (\d+) follows, 80 posts, "
+                                r"(\d+) replies, (\d+) reposts, (\d+) pictures; the fan-out has settled", timeout=240)
+        assert float(readable.group(1)) > login_ready
+        celebrities = _line(stack, r"celebrities \(followers >= 5, flagged by the pipeline: ([^)]*)\): (.*)$")
+        flagged = celebrities.group(1).split(", ")
+        assert len(flagged) >= 2 and all(f"{h} (" in celebrities.group(2) for h in flagged), celebrities.group(0)
+        print(f"\ndemo milestones: login ready at {login_ready}s, fully readable at {readable.group(1)}s")
+
+        # And the printed login reads a home timeline with posts by several authors
         items = api.request("GET", "/v1/timeline?limit=50", token).json()["items"]
         assert len({i["author"]["handle"] for i in items}) >= 2, json.dumps(items)[:500]
         # And the demo's replies and reposts show there too
@@ -189,6 +215,13 @@ def test_make_run_seeds_a_demo_with_celebrities_and_prints_a_working_login():
         assert pictured, json.dumps(items)[:500]
         preview = requests.get(pictured[0]["media"][0]["preview"]["url"], timeout=10)
         assert preview.status_code == 200 and preview.headers["content-type"] == "image/webp"
+        # And a celebrity the login follows is merged at read time: flagged, and its newest
+        # post (never fanned out to anyone) is in the login's home timeline
+        followed = {u["handle"] for page in api.user_pages(token, f"/v1/users/{handle}/following", 100) for u in page}
+        celebrity = next(h for h in flagged if h in followed)
+        assert api.profile(token, celebrity)["celebrity"] is True
+        newest = api.user_tweets(token, celebrity, limit=1)[0]
+        assert newest["id"] in api.timeline_all(token)
     finally:
         code = stack.stop()
     assert code == 0, stack.log()
