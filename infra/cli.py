@@ -295,7 +295,13 @@ def _start(args: argparse.Namespace, sam: dict[str, Any], params: dict[str, str]
         from infra.demo_loader import LoadReport
 
         report = LoadReport()  # the demo is in the restored state: the banner shows its login
-    print(banner(gateway.url, endpoint, emulator.embedded, startup, report), flush=True)
+    note = ""
+    if loading is not None:
+        note = ("Demo      posts, replies, reposts and pictures are loading in the background; the log says "
+                "'demo fully readable at ...s' when every timeline is filled")
+    elif restored is not None:
+        note = f"Restored  from {persistence.directory}: no deploy, no seeding; saved again on Ctrl-C"
+    print(banner(gateway.url, endpoint, emulator.embedded, startup, report, note=note), flush=True)
     if metrics_line is not None:
         metrics_line.held = False
 
@@ -466,14 +472,14 @@ class _DemoLoad:
 
 
 def banner(api: str, endpoint: str, embedded: bool, startup: float,
-           report: demo.SeedReport | None) -> str:
+           report: demo.SeedReport | None, note: str = "") -> str:
     q = shlex.quote
     token_cmd = (f"TOKEN=$(curl -s -X POST {api}/v1/auth/token -H 'content-type: application/json' "
                  f"-d {q(_json(handle=demo.DEMO_HANDLE if report else 'me', password=demo.DEMO_PASSWORD if report else 'change-me-123'))} "
                  "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')")
     lines = [
         "",
-        f"Local stack is up (startup {startup:.1f}s" + (f", demo data {report.seconds:.1f}s)" if report else ")"),
+        f"Local stack is up (startup {startup:.1f}s" + (f", demo accounts {report.seconds:.1f}s)" if report else ")"),
         f"  Web       {api}/  (the web client)",
         f"  API       {api}",
         f"  Docs      {api}/v1/docs",
@@ -483,6 +489,9 @@ def banner(api: str, endpoint: str, embedded: bool, startup: float,
     if report:
         lines.append(f"  Login     handle {demo.DEMO_HANDLE!r}, password {demo.DEMO_PASSWORD!r} "
                      f"(every demo account has this password)")
+    if note:
+        lines.append(f"  {note}")
+    if report:
         lines += ["", "Try it:", "  # sign in"]
     else:
         lines += ["", "Try it (no demo data: sign up first):",

@@ -624,3 +624,16 @@ def test_the_banner_names_the_web_client_above_the_api_and_still_ends_with_ctrl_
     web = lines.index("  Web       http://127.0.0.1:3000/  (the web client)")
     assert lines[web + 1] == "  API       http://127.0.0.1:3000"
     assert lines[-1] == "Ctrl-C stops everything."
+
+
+def test_given_a_demo_still_loading_then_the_banner_says_so_below_the_login():
+    from infra.demo_loader import LoadReport
+
+    # Given the accounts written and the posts still loading in the background
+    text = cli.banner("http://127.0.0.1:3000", "http://127.0.0.1:4566", True, 1.5, LoadReport(),
+                      note="Demo      posts ... are loading in the background")
+    lines = text.splitlines()
+    # Then the login comes first, then what is still on its way
+    login = next(i for i, line in enumerate(lines) if line.startswith("  Login     handle 'demo'"))
+    assert lines[login + 1] == "  Demo      posts ... are loading in the background"
+    assert "demo accounts 0.0s" in lines[1]
