@@ -234,7 +234,7 @@ def _trim(rules: ProductRules, sizes: ItemSizes, entry_bytes: int) -> tuple[floa
     return float(pages), read_units, delete_calls, float(interval * _write_units(entry_bytes))
 
 
-def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes) -> OpCounts:
+def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes, author_trimmed=None) -> OpCounts:
     """Vectorised core of post_counts."""
     f = np.asarray(followers, dtype=float)
     celeb = np.asarray(celebrity, dtype=bool)
@@ -262,9 +262,11 @@ def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes) -> OpCoun
     adds = np.where(push, np.ceil(f / rules.fanout_chunk), 0.0)
     # A celebrity's post: one consistent GetItem of the author's profile (FanoutPlanner._fans_out).
     # Any post: about one in trim_interval also queues a trim of the author's own timeline.
+    # A probe that knows whether its draw queued the author's trim (author_trimmed) uses that.
     p_trim = 1.0 / rules.trim_interval
+    p_author = p_trim if author_trimmed is None else np.asarray(author_trimmed, dtype=float)
     (sends0, chunks0, workers0), (sends1, chunks1, workers1) = (_queue(adds, pushed, t, rules, sizes) for t in (0, 1))
-    sends, chunks, workers = ((1 - p_trim) * a + p_trim * b for a, b in
+    sends, chunks, workers = ((1 - p_author) * a + p_author * b for a, b in
                               ((sends0, sends1), (chunks0, chunks1), (workers0, workers1)))
 
     # fanout_worker (service/fanout.py:FanoutApplier.add): each message's entries in
@@ -274,13 +276,13 @@ def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes) -> OpCoun
     # trim_interval, and the author, is trimmed.
     writes = np.where(push, _batch_writes(f, rules), 0.0)
     check_units = _consistent_read_units(sizes.post) + _consistent_read_units(0)
-    trims = (pushed + 1) * p_trim
+    trims = pushed * p_trim + p_author
     trim_reads, trim_units, trim_deletes, trim_delete_units = _trim(rules, sizes, entry_bytes)
     trim_calls = trim_reads + trim_deletes
     first_followers = np.minimum(f, rules.worker_batch_size * rules.fanout_chunk)
     first_adds = np.minimum(adds, rules.worker_batch_size)
     first_worker_calls = (_batch_writes(first_followers, rules) + first_adds
-                          + (first_followers * p_trim + np.where(adds < rules.worker_batch_size, p_trim, 0.0))
+                          + (first_followers * p_trim + np.where(adds < rules.worker_batch_size, p_author, 0.0))
                           * trim_calls)
 
     return OpCounts(
@@ -289,7 +291,7 @@ def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes) -> OpCoun
         read_requests=1.0 + celeb + push * pages + 2 * adds + trims * trim_reads,
         read_units=(_read_units(sizes.profile) + celeb * _consistent_read_units(sizes.profile)
                     + push * page_units + adds * check_units + trims * trim_units),
-        sqs_messages=adds + p_trim,
+        sqs_messages=adds + p_author,
         # SendMessageBatch chunks, the same messages received in batches of worker_batch_size
         # (== sqs_batch_max, so the same chunks), and one DeleteMessageBatch per worker batch.
         sqs_requests=2 * chunks + workers,
@@ -300,7 +302,8 @@ def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes) -> OpCoun
     )
 
 
-def post_counts(followers: int, celebrity: bool, rules: ProductRules, sizes: ItemSizes) -> OpCounts:
+def post_counts(followers: int, celebrity: bool, rules: ProductRules, sizes: ItemSizes,
+                author_trimmed: bool | None = None) -> OpCounts:
     """One whole post: the API request, fanout_dispatch for its stream record, and the
     fanout_worker invocations for its messages, measured in isolation.
 
@@ -324,8 +327,10 @@ def post_counts(followers: int, celebrity: bool, rules: ProductRules, sizes: Ite
     one follower in TimelineMax // 8 has its whole timeline Queried for a trim
     (FanoutApplier.trim, store/timelines.py:TimelineStore.trim), and so has the author after a
     trim message. The stream's GetRecords are free to Lambda triggers and not counted.
+    `author_trimmed`, which a measured post knows, replaces the author's one-in-interval trim
+    draw by its outcome: a handful of probes is then not held to an expectation over many posts.
     """
-    return _scalar(_post(followers, celebrity, rules, sizes))
+    return _scalar(_post(followers, celebrity, rules, sizes, author_trimmed))
 
 
 # ------------------------------------------------------------------------------- one home read

@@ -126,7 +126,8 @@ def _model_agreement(runs: dict[str, StrategyRun], rules: model.ProductRules, si
         rules = replace(rules, fresh_timeline_entries=run.timeline_entries_mean)
         for p in run.post_probes:
             measured_post += p.counts
-            predicted_post = predicted_post + model.post_counts(p.followers, p.celebrity, rules, sizes)
+            predicted_post = predicted_post + model.post_counts(p.followers, p.celebrity, rules, sizes,
+                                                                author_trimmed=p.author_trimmed)
         for r in run.read_probes:
             measured_read += r.counts
             predicted_read = predicted_read + model.home_read_counts(

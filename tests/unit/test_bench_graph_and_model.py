@@ -270,3 +270,15 @@ def test_given_measured_sizes_when_running_capacity_then_it_prints_push_pull_and
     header = next(line for line in out.splitlines() if "push" in line and "pull" in line)
     assert "hybrid" in header
     assert "USD/month total" in out
+
+
+def test_given_a_measured_posts_trim_draw_then_the_model_counts_its_outcome_not_the_expectation():
+    # Given a post of an author with 450 followers (three add messages)
+    expected = model.post_counts(450, False, RULES, SIZES)
+    # When the model is told whether that post's draw queued the author's trim
+    trimmed = model.post_counts(450, False, RULES, SIZES, author_trimmed=True)
+    untrimmed = model.post_counts(450, False, RULES, SIZES, author_trimmed=False)
+    # Then it counts that message exactly, and the expectation lies between the two outcomes
+    assert (untrimmed.sqs_messages, trimmed.sqs_messages) == (3.0, 4.0)
+    assert untrimmed.sqs_messages < expected.sqs_messages < trimmed.sqs_messages
+    assert untrimmed.read_requests < expected.read_requests < trimmed.read_requests
