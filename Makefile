@@ -8,7 +8,7 @@ PROFILE ?= quick
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint bench clean venv
+.PHONY: run test lint bench clean venv browser
 
 venv: $(STAMP)
 
@@ -36,7 +36,17 @@ lint: $(STAMP)
 	@echo "==> sam validate --lint"
 	@SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file template.yaml --region $(AWS_REGION)
 
-test: lint
+# The web client's e2e test drives Debian's headless Chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "==> installing Debian's chromium and chromium-driver (tests/e2e/test_web_client.py)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "==> tests/e2e/test_web_client.py needs Debian's chromium and chromium-driver: sudo apt-get install chromium chromium-driver"; \
+	  fi; }
+
+test: lint browser
 	@echo "==> pytest"
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
