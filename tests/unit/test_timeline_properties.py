@@ -30,7 +30,7 @@ Blocks and mutes mostly pick an account the reader's timeline holds something of
 reposts sometimes a reply, or one made already: chosen blindly, they would seldom hide
 anything. Every example starts from six users and some follows and posts.
 
-Budget: about a minute in `make test` (profile "ci": 40 examples of
+Budget: about a minute to a minute and a half in `make test` (profile "ci": 60 examples of
 30 steps; a failure adds up to five minutes of shrinking). A longer run (300 examples of 60
 steps, about ten minutes and more while shrinking):
     HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/unit/test_timeline_properties.py
@@ -48,7 +48,7 @@ import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
-settings.register_profile("ci", max_examples=40, stateful_step_count=30, deadline=None,
+settings.register_profile("ci", max_examples=60, stateful_step_count=30, deadline=None,
                           suppress_health_check=list(HealthCheck), derandomize=True)
 settings.register_profile("long", max_examples=300, stateful_step_count=60, deadline=None,
                           suppress_health_check=list(HealthCheck))
