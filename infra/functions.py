@@ -19,6 +19,7 @@ template translator that the parent side uses.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -314,10 +315,11 @@ class LocalFunctions:
         sam = tpl.load_sam()
         specs = dict(specs) if specs is not None else tpl.functions(sam)
         account = _account_id(stack)
+        sts = functools.cache(lambda: _platform_sts(stack, endpoint_url))  # made once, if any role
         pools = {}
         for logical_id, spec in specs.items():
             name = stack.physical_ids.get(logical_id) or logical_id
-            credentials = _role_credentials(stack, logical_id, name, endpoint_url)
+            credentials = _role_credentials(stack, logical_id, name, sts)
             sandbox = _Sandbox(
                 logical_id=logical_id,
                 function_name=name,
@@ -417,7 +419,21 @@ def _account_id(stack: Stack) -> str:
     return DEFAULT_ACCOUNT
 
 
-def _role_credentials(stack: Stack, logical_id: str, function_name: str, endpoint_url: str) -> dict[str, str]:
+def _platform_sts(stack: Stack, endpoint_url: str) -> Any:
+    """One STS client of the emulator, signing as the local account's root: it assumes every
+    function's role at start."""
+    import boto3  # parent side only
+
+    from infra.emulator import FAKE_CREDENTIALS
+
+    session = boto3.Session(region_name=stack.region,
+                            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"])
+    return session.client("sts", endpoint_url=endpoint_url)
+
+
+def _role_credentials(stack: Stack, logical_id: str, function_name: str, sts: Callable[[], Any]) -> dict[str, str]:
     """The function's execution role, assumed through the emulator's STS as Lambda assumes it:
     the worker signs every call with these, so the emulator holds it to the template's policies
     (infra.moto_patches enforces them). A function without a role in the stack (a test's own
@@ -427,14 +443,7 @@ def _role_credentials(stack: Stack, logical_id: str, function_name: str, endpoin
     role_arn = stack.roles.get(logical_id)
     if not role_arn:
         return dict(FAKE_CREDENTIALS)
-    import boto3
-
-    session = boto3.Session(region_name=stack.region,  # as the local account's root
-                            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"])
-    sts = session.client("sts", endpoint_url=endpoint_url)
-    issued = sts.assume_role(RoleArn=role_arn, RoleSessionName=function_name[:64])["Credentials"]
+    issued = sts().assume_role(RoleArn=role_arn, RoleSessionName=function_name[:64])["Credentials"]
     return {"AWS_ACCESS_KEY_ID": issued["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": issued["SecretAccessKey"],
             "AWS_SESSION_TOKEN": issued["SessionToken"]}
 
