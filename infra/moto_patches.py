@@ -32,6 +32,8 @@ def apply() -> None:
     _consumed_capacity_as_billed()
     _dynamodb_responses_serialized_directly()
     _sqs_receive_cost_independent_of_depth()
+    _sqs_queues_consistent_under_concurrent_requests()
+    _requests_routed_by_a_remembered_host()
     _cognito_confirmation_codes()
     _iam_enforced_for_execution_roles()
 
@@ -102,6 +104,56 @@ def _cognito_confirmation_codes() -> None:
     CognitoIdpBackend.confirm_sign_up = confirm_sign_up
     CognitoIdpResponse.confirm_sign_up = responds_confirm_sign_up
     CognitoIdpResponse.resend_confirmation_code = resend_confirmation_code
+
+
+def _sqs_queues_consistent_under_concurrent_requests() -> None:
+    """moto's DeleteMessage rebuilds a queue's message list from a copy and swaps it in,
+    outside the lock SendMessage appends under: a message sent meanwhile was lost, and of two
+    deletes at once the later one put back the message the other had deleted (still in
+    flight, so it came back after the visibility timeout). ReceiveMessage marks messages
+    received, and moves them to the dead-letter queue, unlocked too. The server serves each
+    request on its own thread, and the pollers delete while the functions send: all three now
+    hold the queue's lock (reentrant; a long poll's wait releases it)."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    original_delete, original_receive = Queue.delete_message, SQSBackend.receive_message
+
+    @functools.wraps(original_delete)
+    def delete_message(self, receipt_handle):
+        with self._messages_lock:
+            return original_delete(self, receipt_handle)
+
+    @functools.wraps(original_receive)
+    def receive_message(self, queue_name, *args, **kwargs):
+        with self.get_queue(queue_name)._messages_lock:
+            return original_receive(self, queue_name, *args, **kwargs)
+
+    delete_message._local_runtime = True  # type: ignore[attr-defined]
+    Queue.delete_message = delete_message
+    SQSBackend.receive_message = receive_message
+
+
+def _requests_routed_by_a_remembered_host() -> None:
+    """moto's server finds each request's backend by trying its host against the URL pattern
+    of every service it emulates (hundreds of regular expressions), under one lock that every
+    request takes: about a sixth of the emulator's time under load. The answer depends on the
+    host alone (the patterns never change), so it is remembered per host."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.get_backend_for_host
+    remembered: dict[str, Any] = {}
+
+    @functools.wraps(original)
+    def get_backend_for_host(self, host):
+        backend = remembered.get(host)
+        if backend is None:
+            backend = original(self, host)
+            if backend is not None:  # no answer (an unknown host) is not remembered
+                remembered[host] = backend
+        return backend
+
+    get_backend_for_host._local_runtime = True  # type: ignore[attr-defined]
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
 
 
 def _sqs_receive_cost_independent_of_depth() -> None:

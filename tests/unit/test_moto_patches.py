@@ -1108,3 +1108,66 @@ def test_given_identity_policies_then_a_deny_wins_wildcards_match_and_unknown_re
     assert allows([allow_prefix], "sqs:SendMessage", None)  # resource unknown: the action decides
     assert not allows([allow_prefix], "sqs:DeleteMessage", None)
     assert not allows([], "s3:GetObject", "arn:aws:s3:::media/originals/1")
+
+
+def test_given_a_host_seen_before_then_its_backend_is_remembered_rather_than_searched_for_again(monkeypatch):
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    moto_patches.apply()
+    app = DomainDispatcherApplication(create_backend_app)
+    # Given moto's search found the backends of two hosts once
+    assert app.get_backend_for_host("dynamodb.us-east-1.amazonaws.com") == "dynamodb"
+    assert app.get_backend_for_host("sqs.us-east-1.amazonaws.com") == "sqs"
+    # When the patterns it searches are gone, then the same hosts still route, from memory
+    monkeypatch.setattr(app, "backend_url_patterns", [])
+    assert app.get_backend_for_host("dynamodb.us-east-1.amazonaws.com") == "dynamodb"
+    assert app.get_backend_for_host("sqs.us-east-1.amazonaws.com") == "sqs"
+    # And a host never seen is still searched for (and found nowhere now), its miss not kept
+    assert app.get_backend_for_host("sns-never-seen.us-east-1.amazonaws.com") is None
+
+
+def test_given_sends_receives_and_deletes_racing_on_one_queue_then_no_message_is_lost_or_comes_back(aws):
+    """moto's delete rebuilds the queue's message list from a copy, outside the queue's lock:
+    a message sent meanwhile vanished, and of two deletes at once the later one put back the
+    message the other had deleted (in flight, so it came back after the visibility timeout:
+    a three-minute stall in `make run`'s demo)."""
+    from moto.sqs.models import sqs_backends
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=f"race-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    name = url.rsplit("/", 1)[1]
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    sent = [f"m{n}" for n in range(1200)]
+    received: list[str] = []
+    lock, senders_done = threading.Lock(), threading.Event()
+
+    def send(bodies):
+        for body in bodies:
+            backend.send_message(name, body)
+
+    def consume():
+        while True:
+            batch = backend.receive_message(name, 10, 0, 600)
+            if not batch:
+                if senders_done.is_set() and not backend.receive_message(name, 10, 0, 600):
+                    return
+                continue
+            for message in batch:
+                backend.delete_message(name, message.receipt_handle)
+            with lock:
+                received.extend(m.body for m in batch)
+
+    # Given two senders and three consumers on one queue
+    senders = [threading.Thread(target=send, args=(sent[i::2],)) for i in range(2)]
+    consumers = [threading.Thread(target=consume) for _ in range(3)]
+    for t in senders + consumers:
+        t.start()
+    for t in senders:
+        t.join()
+    senders_done.set()
+    for t in consumers:
+        t.join(timeout=60)
+    # Then every message sent was received, and none is left behind in flight
+    assert set(received) == set(sent)
+    assert backend.get_queue(name)._messages == []
+    sqs.delete_queue(QueueUrl=url)
