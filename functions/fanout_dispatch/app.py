@@ -7,30 +7,40 @@
 - GraphTable: a follow, an unfollow or a change of reposts queues the follower's timeline
   sync with that account; a block queues the removal of the follows both ways.
 
-Each record is handled on its own (powertools BatchProcessor), so one bad record is
-reported in batchItemFailures and retried (the event source bisects and, after the
-template's MaximumRetryAttempts, sends it to the on-failure queue) without holding up
-the rest of the shard.
+Each record is handled on its own, so one bad record is reported in batchItemFailures and
+retried (the event source bisects and, after the template's MaximumRetryAttempts, sends it
+to the on-failure queue) without holding up the rest of the shard. Records run side by
+side, those of one item in stream order (timeline.record_batches), and the messages they
+queue are sent together once all are handled, ten to a request (FanoutQueue.outbox); a
+record whose messages did not all go is reported failed like any other.
 
 A new post's record carries the correlation id of the request that made it: the record's
 log lines, and every message it queues, carry it too (timeline.observability).
 """
 
+import json
+import threading
+
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
     DynamoDBRecordEventName,
 )
 
 from timeline.observability import correlate, correlated, logger, metrics
+from timeline.record_batches import ConcurrentRecords
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 from timeline.store import tweets, users
 
 settings = get_settings()
 services = build_services(settings)
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+# Records of the same item (its key) in stream order, as DynamoDB Streams delivers them;
+# up to 16 items at once (each record is a read or two, and its messages kept for the end).
+records = ConcurrentRecords(EventType.DynamoDBStreams, workers=16,
+                            ordered_by=lambda r: (r.event_source_arn, json.dumps(r.raw_event["dynamodb"]["Keys"], sort_keys=True)))
 
 
 def _source_table(record: DynamoDBRecord) -> str:
@@ -72,20 +82,40 @@ def _dispatch(record: DynamoDBRecord) -> int:
     raise ValueError(f"a stream record from an unexpected table: {table}")
 
 
-def record_handler(record: DynamoDBRecord) -> None:
-    with correlated():
+class _Queued:
+    """Messages queued by the batch's records, for one FanoutMessagesQueued value per batch."""
+
+    def __init__(self) -> None:
+        self.count, self._lock = 0, threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.count += n
+
+
+def record_handler(record: DynamoDBRecord, outbox, queued: _Queued) -> None:
+    with correlated(), services.queue.deferred() as kept:
         try:
-            sent = _dispatch(record)
+            _dispatch(record)
         except Exception:
             # The batch reports the record and retries it; this line says why, with its id.
             logger.exception("stream record failed", extra={"event_id": record.event_id})
             raise
-    if sent:
-        metrics.add_metric(name="FanoutMessagesQueued", unit=MetricUnit.Count, value=sent)
+    outbox.add(record.dynamodb.sequence_number, kept)
+    queued.add(len(kept))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event, context):
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    outbox, queued = services.queue.outbox(records.executor), _Queued()
+    response = records.process(event, context, lambda record: record_handler(record, outbox, queued))
+    unsent, reasons = outbox.flush()
+    if unsent:
+        logger.error("fan-out messages not sent: their records are retried",
+                     extra={"records": len(unsent), "reasons": reasons[:3]})
+        reported = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        response["batchItemFailures"] += [{"itemIdentifier": s} for s in unsent if s not in reported]
+    if queued.count:
+        metrics.add_metric(name="FanoutMessagesQueued", unit=MetricUnit.Count, value=queued.count)
+    return response

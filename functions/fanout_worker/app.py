@@ -1,7 +1,9 @@
 """Fan-out queue -> timeline entries, one message (a chunk of followers) at a time.
 
-Failed messages are reported in batchItemFailures and come back after the queue's
-visibility timeout; after maxReceiveCount they move to the dead-letter queue.
+A batch's messages are applied side by side (the queue keeps no order, and every message
+is safe to apply in any order: timeline.record_batches). Failed messages are reported in
+batchItemFailures and come back after the queue's visibility timeout; after
+maxReceiveCount they move to the dead-letter queue.
 
 Each message's work logs with the correlation id it carries (the request that caused it).
 Per batch: TimelineEntriesWritten (entries its `add` messages wrote) and FanoutLag (for
@@ -9,31 +11,36 @@ each post, epoch ms from its creation, which its id holds, to its entries writte
 """
 
 import json
+import threading
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from timeline import clock, ids
 from timeline.observability import CORRELATION_ATTRIBUTE, correlated, logger, metrics
+from timeline.record_batches import ConcurrentRecords
 from timeline.service import messages
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 
 services = build_services(get_settings())
-processor = BatchProcessor(event_type=EventType.SQS)
+records = ConcurrentRecords(EventType.SQS, workers=10)  # a batch is at most 10 messages
 
 
 @dataclass
 class BatchTally:
-    """What one batch's `add` messages did, emitted once per invocation."""
+    """What one batch's `add` messages did, emitted once per invocation (messages are applied
+    on several threads: `added` takes a lock)."""
     entries: int = 0
     lag_ms: dict[int, int] = field(default_factory=dict)  # post id -> ms from created to written
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def added(self, tweet_id: int, owners: int, now_ms: int) -> None:
-        self.entries += owners
-        self.lag_ms[tweet_id] = max(self.lag_ms.get(tweet_id, 0), now_ms - ids.timestamp_ms(tweet_id))
+        with self._lock:
+            self.entries += owners
+            self.lag_ms[tweet_id] = max(self.lag_ms.get(tweet_id, 0), now_ms - ids.timestamp_ms(tweet_id))
 
     def emit(self) -> None:
         """Add the batch's metrics (flushed by log_metrics) and start the next batch empty."""
@@ -81,7 +88,6 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event, context):
     try:
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+        return records.process(event, context, record_handler)
     finally:
         tally.emit()

@@ -133,3 +133,75 @@ def test_given_an_author_with_250_followers_then_every_message_but_the_last_fill
     assert [len(o) for o in owners] == [200, 50]
     assert sorted(int(x) for o in owners for x in o) == list(range(1000, 1250))
     assert sum(-(-len(o) // 25) for o in owners) == 250 // 25
+
+
+# ---------------------------------------------------------------------- one batch, its messages together
+def post_records(h, authors: list[int], count: int, first_id: int = 5000) -> list[dict]:
+    return [stream_record(h, "fanout_dispatch_insert.json", first_id + n, authors[n % len(authors)],
+                          str(7000 + n)) for n in range(count)]
+
+
+def sends_of(h, monkeypatch, fail_call: int | None = None) -> list[list[dict]]:
+    """Every SendMessageBatch dispatch makes, as its message bodies; with `fail_call`, that
+    request (1-based) fails as an unreachable endpoint would."""
+    from botocore.exceptions import EndpointConnectionError
+
+    calls: list[list[dict]] = []
+
+    def hook(params, **_):
+        calls.append([json.loads(e["MessageBody"]) for e in params["Entries"]])
+        if len(calls) == fail_call:
+            raise EndpointConnectionError(endpoint_url="https://sqs.invalid")
+
+    events = h.dispatch.services.queue._client.meta.events
+    events.register("before-parameter-build.sqs.SendMessageBatch", hook)
+    monkeypatch.setattr(h, "_unhook_sends", lambda: events.unregister("before-parameter-build.sqs.SendMessageBatch", hook),
+                        raising=False)
+    return calls
+
+
+def test_given_a_batch_of_posts_then_their_messages_go_ten_to_a_request_across_records(h, monkeypatch):
+    authors = [h.sign_up(f"author{n}") for n in range(3)]
+    fans = [h.sign_up(f"fan{n}") for n in range(3)]
+    for author, fan in zip(authors, fans):
+        h.follow(fan, f"author{authors.index(author)}")
+    h.drain()
+    calls = sends_of(h, monkeypatch)
+    # When dispatch gets 25 posts of three authors with a follower each
+    records = post_records(h, authors, 25)
+    result = h.dispatch.handler({"Records": records}, LambdaContext("fanout_dispatch"))
+    h._unhook_sends()
+    # Then every record succeeded, and its messages shared full requests with the others'
+    assert result == {"batchItemFailures": []}
+    sent = [m for call in calls for m in call]
+    adds = sorted(int(m["tweet_id"]) for m in sent if m["op"] == "add")
+    assert adds == list(range(5000, 5025))
+    assert len(calls) == -(-len(sent) // 10)  # 25 posts (and the odd trim): three requests, not 25
+    assert all(len(call) == 10 for call in calls[:-1])
+    # And the queue holds exactly what was sent
+    assert sorted(int(m["tweet_id"]) for m in queued(h) if m["op"] == "add") == adds
+
+
+def test_given_a_send_that_fails_then_exactly_its_records_are_reported_and_their_retry_delivers_them(
+        h, monkeypatch):
+    authors = [h.sign_up(f"author{n}") for n in range(3)]
+    fans = [h.sign_up(f"fan{n}") for n in range(3)]
+    for n, fan in enumerate(fans):
+        h.follow(fan, f"author{n}")
+    h.drain()
+    records = post_records(h, authors, 25)
+    by_tweet = {r["dynamodb"]["Keys"]["tweet_id"]["N"]: r["dynamodb"]["SequenceNumber"] for r in records}
+    # Given the second of the batch's requests to the queue fails
+    calls = sends_of(h, monkeypatch, fail_call=2)
+    result = h.dispatch.handler({"Records": records}, LambdaContext("fanout_dispatch"))
+    h._unhook_sends()
+    # Then the records with a message in that request are reported, and no other
+    lost = {by_tweet[m.get("tweet_id")] for m in calls[1] if m["op"] == "add"}
+    assert lost and {f["itemIdentifier"] for f in result["batchItemFailures"]} == lost
+    delivered = {m["tweet_id"] for m in queued(h) if m["op"] == "add"}
+    assert delivered == {t for t, s in by_tweet.items() if s not in lost}
+    # And when the event source retries from the first reported record, every post is queued
+    retry = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) >= min(int(s) for s in lost)]
+    assert h.dispatch.handler({"Records": retry}, LambdaContext("fanout_dispatch")) == {"batchItemFailures": []}
+    delivered |= {m["tweet_id"] for m in queued(h) if m["op"] == "add"}
+    assert delivered == set(by_tweet)

@@ -23,22 +23,31 @@ metrics = Metrics()
 
 # The message attribute that carries a correlation id on the fan-out queue.
 CORRELATION_ATTRIBUTE = "correlation_id"
+_KEY = "correlation_id"  # the log key, as Logger.set_correlation_id names it
 
 
 def correlation_id() -> str | None:
-    """The correlation id of the work in hand (an HTTP request, or the record it caused)."""
-    return logger.get_correlation_id()
+    """The correlation id of the work in hand: the record this thread is handling, else the
+    invocation's (the api function's Logger takes the request id for the whole invocation)."""
+    return logger.thread_safe_get_current_keys().get(_KEY) or logger.get_correlation_id()
 
 
 def correlate(value: str | None) -> None:
-    """Tag every log line from here on (until the record's scope ends) with `value`."""
-    logger.set_correlation_id(value)
+    """Tag every log line this thread writes from here on (until the record's scope ends)
+    with `value`. Per thread: a batch's records are handled side by side (timeline.record_batches)."""
+    if value:
+        logger.thread_safe_append_keys(**{_KEY: value})
+    else:
+        logger.thread_safe_remove_keys([_KEY])
 
 
 @contextmanager
 def correlated(value: str | None = None) -> Iterator[None]:
     """One batch record's work: its log lines carry `value` (or whatever the work sets with
-    `correlate`), and the next record, or the next invocation, starts without it."""
+    `correlate`), and the next record this thread handles starts without it. An id set for a
+    whole invocation (Logger.set_correlation_id, as the api's handler does) is not the record's."""
+    if logger.get_correlation_id() is not None:
+        logger.set_correlation_id(None)
     correlate(value)
     try:
         yield

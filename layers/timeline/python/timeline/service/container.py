@@ -17,6 +17,7 @@ from timeline.service.timeline_sync import TimelineSync
 from timeline.settings import Settings
 from timeline.store import secrets
 from timeline.store.aws import build_stores
+from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.idempotency import persistence_layer
 
 
@@ -33,6 +34,7 @@ class Services:
     media: MediaLibrary
     media_processor: MediaProcessor
     media_upkeep: MediaUpkeep
+    queue: FanoutQueue
 
 
 def build_services(settings: Settings) -> Services:
@@ -53,4 +55,5 @@ def build_services(settings: Settings) -> Services:
         media=media,
         media_processor=MediaProcessor(settings, stores.media),
         media_upkeep=MediaUpkeep(stores.media),
+        queue=stores.queue,
     )

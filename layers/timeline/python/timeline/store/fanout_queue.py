@@ -3,19 +3,48 @@
 Every message sent while a correlation id is set (an HTTP request, or the stream record or
 message being handled) carries it as a message attribute, so the work a request causes logs
 with the request's id however many messages it takes (timeline.observability).
+
+A stream batch's records each queue a message or two: sent as they come, a batch of 100
+records is 100 round trips of one message. `outbox()` gathers them instead (`deferred()`
+around each record's work), and sends the batch's messages ten to a request once every
+record is handled; the records whose messages did not all go are reported back, to be
+retried like any failed record.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterator, Sequence
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from timeline.observability import CORRELATION_ATTRIBUTE, correlation_id
+
+MAX_BATCH = 10  # SendMessageBatch's limit
+
+_deferred: contextvars.ContextVar[list[Outgoing] | None] = contextvars.ContextVar("deferred_messages",
+                                                                                  default=None)
 
 
 class QueueSendError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    body: dict
+    correlation_id: str | None
+
+    def entry(self, entry_id: str) -> dict:
+        entry = {"Id": entry_id, "MessageBody": json.dumps(self.body, separators=(",", ":"))}
+        if self.correlation_id:
+            entry["MessageAttributes"] = {
+                CORRELATION_ATTRIBUTE: {"DataType": "String", "StringValue": self.correlation_id}}
+        return entry
 
 
 class FanoutQueue:
@@ -23,22 +52,76 @@ class FanoutQueue:
         self._client, self._url, self._max_attempts = client, queue_url, max_attempts
 
     def send(self, messages: Sequence[dict]) -> None:
+        """Send now (or, inside `deferred()`, keep them for the caller to send)."""
         current = correlation_id()
-        attributes = {CORRELATION_ATTRIBUTE: {"DataType": "String", "StringValue": current}} if current else None
-        for start in range(0, len(messages), 10):
-            entries = [{"Id": str(i), "MessageBody": json.dumps(m, separators=(",", ":"))}
-                       for i, m in enumerate(messages[start:start + 10])]
-            if attributes:
-                for entry in entries:
-                    entry["MessageAttributes"] = attributes
-            for attempt in range(self._max_attempts):
-                failed = self._client.send_message_batch(QueueUrl=self._url, Entries=entries).get("Failed", [])
-                if not failed:
-                    break
-                if any(f.get("SenderFault") for f in failed):
-                    raise QueueSendError(f"queue refused messages: {failed}")
-                failed_ids = {f["Id"] for f in failed}
-                entries = [e for e in entries if e["Id"] in failed_ids]
-                time.sleep(0.05 * 2 ** attempt)
-            else:
-                raise QueueSendError(f"{len(entries)} messages not accepted after retries")
+        outgoing = [Outgoing(m, current) for m in messages]
+        kept = _deferred.get()
+        if kept is not None:
+            kept.extend(outgoing)
+            return
+        for start in range(0, len(outgoing), MAX_BATCH):
+            error = self._send_batch(outgoing[start:start + MAX_BATCH])
+            if error:
+                raise QueueSendError(error)
+
+    @contextmanager
+    def deferred(self) -> Iterator[list[Outgoing]]:
+        """Messages `send` is given in this thread meanwhile are kept in the list yielded."""
+        kept: list[Outgoing] = []
+        token = _deferred.set(kept)
+        try:
+            yield kept
+        finally:
+            _deferred.reset(token)
+
+    def outbox(self, executor: Executor | None = None) -> Outbox:
+        return Outbox(self, executor)
+
+    def _send_batch(self, outgoing: Sequence[Outgoing]) -> str | None:
+        """Up to ten messages, the ones SQS did not take resent; None, or why some did not go."""
+        entries = [o.entry(str(i)) for i, o in enumerate(outgoing)]
+        for attempt in range(self._max_attempts):
+            failed = self._client.send_message_batch(QueueUrl=self._url, Entries=entries).get("Failed", [])
+            if not failed:
+                return None
+            if any(f.get("SenderFault") for f in failed):
+                return f"queue refused messages: {failed}"
+            failed_ids = {f["Id"] for f in failed}
+            entries = [e for e in entries if e["Id"] in failed_ids]
+            time.sleep(0.05 * 2 ** attempt)
+        return f"{len(entries)} messages not accepted after retries"
+
+
+class Outbox:
+    """The messages of one batch's records, each tagged with its record, sent together."""
+
+    def __init__(self, queue: FanoutQueue, executor: Executor | None):
+        self._queue, self._executor = queue, executor
+        self._pending: list[tuple[Hashable, Outgoing]] = []
+        self._lock = threading.Lock()
+
+    def add(self, tag: Hashable, outgoing: Sequence[Outgoing]) -> None:
+        with self._lock:
+            self._pending.extend((tag, o) for o in outgoing)
+
+    def flush(self) -> tuple[list[Hashable], list[str]]:
+        """Send everything added, ten to a request (requests side by side on the executor).
+        Returns the tags with a message that did not go, and why."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        chunks = [pending[i:i + MAX_BATCH] for i in range(0, len(pending), MAX_BATCH)]
+
+        def send(chunk: list[tuple[Hashable, Outgoing]]) -> str | None:
+            try:
+                return self._queue._send_batch([o for _, o in chunk])
+            except Exception as exc:  # the records are reported and retried, not lost
+                return f"{type(exc).__name__}: {exc}"
+
+        errors = list(self._executor.map(send, chunks)) if self._executor and len(chunks) > 1 \
+            else [send(c) for c in chunks]
+        failed, reasons = [], []
+        for chunk, error in zip(chunks, errors):
+            if error:
+                reasons.append(error)
+                failed += [tag for tag, _ in chunk if tag not in failed]
+        return failed, reasons
