@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from pynamodb.connection import Connection
 
@@ -43,18 +44,21 @@ class Stores:
 
 
 @functools.lru_cache(maxsize=1)
-def _session() -> boto3.session.Session:
-    # One session per process: its loader caches the service models every client needs.
-    return boto3.session.Session()
+def _sessions() -> tuple[boto3.session.Session, botocore.session.Session]:
+    # One session per process, boto3's clients and pynamodb's alike: its loader caches the
+    # service models every client needs.
+    core = botocore.session.get_session()
+    return boto3.session.Session(botocore_session=core), core
 
 
 def build_stores(settings: Settings) -> Stores:
-    session = _session()
+    session, core = _sessions()
     region = session.region_name or "us-east-1"
-    tables.bind(settings, region)
+    tables.bind(settings, region, core)
     dynamodb = session.client("dynamodb", config=_CONFIG, region_name=region)
     batch = BatchWriter(dynamodb)
     connection = Connection(region=region)
+    tables.share_client_session(connection, core)
     return Stores(
         users=UserStore(connection),
         tweets=TweetStore(connection, batch),
