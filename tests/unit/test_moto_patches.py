@@ -1171,3 +1171,37 @@ def test_given_sends_receives_and_deletes_racing_on_one_queue_then_no_message_is
     assert set(received) == set(sent)
     assert backend.get_queue(name)._messages == []
     sqs.delete_queue(QueueUrl=url)
+
+
+def test_given_a_projected_query_then_the_items_are_not_deep_copied_and_the_stored_ones_stay_as_they_were(
+        ddb, monkeypatch):
+    from moto.dynamodb.models.dynamo_type import Item
+
+    table = ddb.create(range_key=("sk", "N"), gsis=[gsi("by_kind", "kind", "sk", projection="ALL")],
+                       attrs={"kind": "S"})
+    for n in range(30):
+        ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "sk": {"N": str(n)}, "kind": {"S": "k"},
+                                            "text": {"S": f"post {n}"}, "tags": {"L": [{"S": "x"}]}})
+    copies = []
+    real = Item.__deepcopy__
+    monkeypatch.setattr(Item, "__deepcopy__", lambda self, memo: copies.append(1) or real(self, memo))
+    # When a projected query reads the table and an index, filtered
+    projected = ddb.query(TableName=table, KeyConditionExpression="pk = :a AND sk < :n",
+                          FilterExpression="begins_with(#t, :p)", ProjectionExpression="sk, #t",
+                          ExpressionAttributeNames={"#t": "text"},
+                          ExpressionAttributeValues={":a": {"S": "a"}, ":n": {"N": "25"}, ":p": {"S": "post 1"}},
+                          ScanIndexForward=False)
+    on_index = ddb.query(TableName=table, IndexName="by_kind", KeyConditionExpression="kind = :k",
+                         ProjectionExpression="sk", ExpressionAttributeValues={":k": {"S": "k"}}, Limit=5)
+    # Then nothing was deep-copied, and the answers are the projections asked for
+    assert copies == []
+    assert [i["sk"]["N"] for i in projected["Items"]] == ["19", "18", "17", "16", "15", "14", "13", "12", "11",
+                                                         "10", "1"]
+    assert all(set(i) == {"sk", "text"} for i in projected["Items"])
+    assert [i["sk"]["N"] for i in on_index["Items"]] == ["0", "1", "2", "3", "4"]
+    # And an unprojected query still copies what it returns; the stored items are whole
+    whole = ddb.query(TableName=table, KeyConditionExpression="pk = :a",
+                      ExpressionAttributeValues={":a": {"S": "a"}}, Limit=3)
+    assert len(copies) == 3
+    assert whole["Items"][0] == {"pk": {"S": "a"}, "sk": {"N": "0"}, "kind": {"S": "k"},
+                                 "text": {"S": "post 0"}, "tags": {"L": [{"S": "x"}]}}
