@@ -1,7 +1,9 @@
 """Fan-out queue -> timeline entries, one message (a chunk of followers) at a time.
 
-A batch's messages are applied side by side (the queue keeps no order, and every message
-is safe to apply in any order: timeline.record_batches). Failed messages are reported in
+A batch's `add` messages are applied together first (their entries share BatchWriteItems,
+their checks are two reads per batch: FanoutApplier.add_all), each add's record then
+reports that outcome; the other messages are applied side by side (the queue keeps no
+order, and every message is safe to apply in any order: timeline.record_batches). Failed messages are reported in
 batchItemFailures and come back after the queue's visibility timeout; after
 maxReceiveCount they move to the dead-letter queue.
 
@@ -22,6 +24,7 @@ from timeline import clock, ids
 from timeline.observability import CORRELATION_ATTRIBUTE, correlated, logger, metrics
 from timeline.record_batches import ConcurrentRecords
 from timeline.service import messages
+from timeline.service.fanout import Add
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 
@@ -54,6 +57,43 @@ class BatchTally:
 tally = BatchTally()
 
 
+class AddsNotWritten(Exception):
+    """This `add` was applied with the batch's other adds, and that failed (logged once)."""
+
+
+class AddGroup:
+    """The batch's well-formed `add` messages (by message id), applied together before the
+    batch's records run; a malformed one is left to fail on its own."""
+
+    def __init__(self, raw_records: list[dict]):
+        self.adds: dict[str, tuple[Add, dict]] = {}
+        self.error: Exception | None = None
+        for raw in raw_records:
+            try:
+                message = json.loads(raw["body"])
+                if isinstance(message, dict) and message.get("op") == messages.ADD:
+                    self.adds[raw["messageId"]] = (Add.of(message), message)
+            except (KeyError, TypeError, ValueError):
+                continue
+
+    def apply(self) -> None:
+        if not self.adds:
+            return
+        try:
+            services.applier.add_all([add for add, _ in self.adds.values()])
+        except Exception as exc:  # every add of the batch is reported, and comes back
+            self.error = exc
+            logger.exception("fan-out adds failed", extra={"messages": len(self.adds)})
+
+    def settle(self, message_id: str) -> None:
+        """The outcome for one add's record: raise if the group failed, else count it."""
+        if self.error is not None:
+            raise AddsNotWritten(f"applied with {len(self.adds)} adds, which failed: {self.error!r}")
+        add, message = self.adds[message_id]
+        tally.added(add.entry.tweet_id, len(add.owners), clock.now_ms())
+        logger.debug("entries written", extra={"tweet_id": message["tweet_id"], "owners": len(add.owners)})
+
+
 def _apply(message: dict) -> None:
     op = message.get("op")
     if op == messages.ATTACH_MEDIA:
@@ -63,10 +103,6 @@ def _apply(message: dict) -> None:
         services.media_upkeep.delete(messages.media_of(message))
         return
     services.applier.apply(message)
-    if op == messages.ADD:
-        owners = len(message["owners"])
-        tally.added(int(message["tweet_id"]), owners, clock.now_ms())
-        logger.debug("entries written", extra={"tweet_id": message["tweet_id"], "owners": owners})
 
 
 def _correlation_of(record: SQSRecord) -> str | None:
@@ -74,10 +110,13 @@ def _correlation_of(record: SQSRecord) -> str | None:
     return attribute.get("stringValue")
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, group: AddGroup) -> None:
     with correlated(_correlation_of(record)):
         try:
-            _apply(json.loads(record.body))
+            if record.message_id in group.adds:
+                group.settle(record.message_id)
+            else:
+                _apply(json.loads(record.body))
         except Exception:
             # The batch reports the message for redelivery; this line says why, with its id.
             logger.exception("fan-out message failed", extra={"message_id": record.message_id})
@@ -88,6 +127,8 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event, context):
     try:
-        return records.process(event, context, record_handler)
+        group = AddGroup(event.get("Records") or [])
+        group.apply()
+        return records.process(event, context, lambda record: record_handler(record, group))
     finally:
         tally.emit()

@@ -132,9 +132,10 @@ def test_given_a_failing_fan_out_message_then_its_error_line_carries_the_id_and_
     # Given the worker fails on every message, and a second message that no request caused
     uncorrelated = dict(records[0], messageId="uncorrelated", messageAttributes={})
 
-    def broken(message):
+    def broken(*_):
         raise RuntimeError("timelines table unavailable")
     monkeypatch.setattr(h.worker.services.applier, "apply", broken)
+    monkeypatch.setattr(h.worker.services.applier, "add_all", broken)  # a batch's adds are applied together
     # When the worker gets both, then the whole batch comes back for redelivery
     with pytest.raises(BatchProcessingError):
         h.run_worker([records[0], uncorrelated])

@@ -11,7 +11,9 @@ of the two runs second sees the other.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from timeline import clock
 from timeline.records import Entry, Tweet
@@ -38,6 +40,19 @@ class TrimPolicy:
 
     def due(self, owner_id: int, tweet_id: int) -> bool:
         return zlib.crc32(f"{owner_id}:{tweet_id}".encode()) % self.interval == 0
+
+
+@dataclass(frozen=True)
+class Add:
+    """One `add` message: an entry for a chunk of its followers' timelines."""
+    entry: Entry
+    owners: list[int]
+    planned_at: int  # epoch ms the chunk's follower page was read
+
+    @classmethod
+    def of(cls, message: dict) -> Add:
+        return cls(messages.entry_of(message), [int(o) for o in message["owners"]],
+                   int(message.get("planned_at") or 0))
 
 
 class FanoutPlanner:
@@ -111,30 +126,45 @@ class FanoutApplier:
         self.trims = TrimPolicy(settings)
 
     def add(self, e: Entry, owners: list[int], planned_at: int) -> None:
-        """Write, then check what changed since the chunk was planned, then take back.
+        self.add_all([Add(e, owners, planned_at)])
 
-        Two reads per message, none per owner: the post (a remove applied before this add
-        would otherwise leave orphans) and the via account's unfollow tombstones (a cleanup
-        applied before this add would otherwise leave the unfollowed account's post). Either
+    def add_all(self, adds: Sequence[Add]) -> None:
+        """Write, then check what changed since each chunk was planned, then take back.
+
+        A worker batch's `add` messages are applied together: their entries share
+        BatchWriteItems (25 a request, whichever messages they come from), and the checks are
+        two reads per batch, none per owner: the posts (a remove applied before an add would
+        otherwise leave orphans) and each via account's unfollow tombstones (a cleanup
+        applied before an add would otherwise leave the unfollowed account's post). Either
         the change landed before these checks and they see it, or it landed after the write
         and its own cleanup sees the entries. A repost checks the follower edges themselves
         instead: a reader may also have turned the reposter's reposts off meanwhile."""
-        tweet_id, via_id = e.tweet_id, e.via_id
-        expires_at = clock.now_s() + self._settings.timeline_ttl_seconds
-        self._timelines.add(owners, e, expires_at)
-        exists = _pool.submit(self._tweets.existing, [tweet_id])
-        if e.is_repost:
-            gone = set(owners) - self._graph.followers_among(via_id, owners, reposts=True)
-        elif clock.now_ms() - planned_at < (TOMBSTONE_TTL_SECONDS - 86_400) * 1000:
-            gone = self._graph.unfollowed_by(via_id) & set(owners)
-        else:  # planned so long ago that its tombstones may have expired: ask the edges
-            gone = set(owners) - self._graph.followers_among(via_id, owners)
-        if tweet_id not in exists.result():
-            self._timelines.remove(owners, tweet_id)
+        if not adds:
             return
-        if gone:
-            self._timelines.remove(sorted(gone), tweet_id)
-        due = [o for o in owners if o not in gone and self.trims.due(o, tweet_id)]
+        expires_at = clock.now_s() + self._settings.timeline_ttl_seconds
+        self._timelines.add_entries(((owner, a.entry) for a in adds for owner in a.owners), expires_at)
+        exists = _pool.submit(self._tweets.existing, {a.entry.tweet_id for a in adds})
+        now_ms = clock.now_ms()
+        fresh = (TOMBSTONE_TTL_SECONDS - 86_400) * 1000
+        tombstones = {via: _pool.submit(self._graph.unfollowed_by, via)
+                      for via in {a.entry.via_id for a in adds
+                                  if not a.entry.is_repost and now_ms - a.planned_at < fresh}}
+        gone: list[set[int]] = []
+        for a in adds:
+            e, owners = a.entry, set(a.owners)
+            if e.is_repost:
+                gone.append(owners - self._graph.followers_among(e.via_id, a.owners, reposts=True))
+            elif e.via_id in tombstones and now_ms - a.planned_at < fresh:
+                gone.append(tombstones[e.via_id].result() & owners)
+            else:  # planned so long ago that its tombstones may have expired: ask the edges
+                gone.append(owners - self._graph.followers_among(e.via_id, a.owners))
+        existing = exists.result()
+        taken_back = [(owner, a.entry.tweet_id) for a, lost in zip(adds, gone)
+                      for owner in (a.owners if a.entry.tweet_id not in existing else sorted(lost))]
+        if taken_back:
+            self._timelines.remove_entries(taken_back)
+        due = dict.fromkeys(owner for a, lost in zip(adds, gone) if a.entry.tweet_id in existing
+                            for owner in a.owners if owner not in lost and self.trims.due(owner, a.entry.tweet_id))
         # Independent timelines: trim them side by side rather than one round trip after another.
         list(_pool.map(self.trim, due))
 

@@ -25,7 +25,7 @@ from timeline import clock
 from timeline.records import Entry
 from timeline.service import messages
 from timeline.service.activity import ActivityRules
-from timeline.service.fanout import FanoutApplier
+from timeline.service.fanout import Add, FanoutApplier
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import Follower, GraphStore
@@ -184,6 +184,10 @@ class TimelineSync:
             self._users.finish_rebuild(owner_id, started)
 
     # ------------------------------------------------------------------ the worker's entry point
+    def add_all(self, adds: list[Add]) -> None:
+        """A batch's `add` messages, applied together (FanoutApplier.add_all)."""
+        self._fanout.add_all(adds)
+
     def apply(self, message: dict) -> None:
         op = message.get("op")
         if op == messages.ADD:

@@ -31,6 +31,13 @@ class TimelineStore:
         """One entry into many timelines. Idempotent puts: writing an entry twice leaves one."""
         self._batch.put(TimelineEntryModel, [entry(owner, e, expires_at) for owner in dict.fromkeys(owners)])
 
+    def add_entries(self, pairs: Iterable[tuple[int, Entry]], expires_at: int) -> None:
+        """(owner, entry) pairs, any number of timelines and posts, written together (25 a
+        request); a pair given twice is written once."""
+        unique = {(owner, e.tweet_id): (owner, e) for owner, e in pairs}
+        if unique:
+            self._batch.put(TimelineEntryModel, [entry(owner, e, expires_at) for owner, e in unique.values()])
+
     def add_posts(self, owner_id: int, entries: Iterable[Entry], expires_at: int) -> None:
         """Many entries into one timeline, oldest first (so a post a reply answers is written no
         later than the reply)."""
