@@ -205,3 +205,25 @@ def test_given_a_send_that_fails_then_exactly_its_records_are_reported_and_their
     assert h.dispatch.handler({"Records": retry}, LambdaContext("fanout_dispatch")) == {"batchItemFailures": []}
     delivered |= {m["tweet_id"] for m in queued(h) if m["op"] == "add"}
     assert delivered == set(by_tweet)
+
+
+def test_given_a_record_with_several_messages_in_a_failed_request_then_it_is_reported_once():
+    from tests.support.harness import LAYER
+
+    if str(LAYER) not in sys.path:
+        sys.path.insert(0, str(LAYER))
+    from timeline.store.fanout_queue import FanoutQueue, Outgoing
+
+    class RefusingSqs:  # every entry refused as the sender's fault: no retry helps
+        def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 - boto3's names
+            return {"Failed": [{"Id": e["Id"], "SenderFault": True, "Code": "InvalidMessageContents"}
+                               for e in Entries]}
+
+    outbox = FanoutQueue(RefusingSqs(), "q").outbox()
+    # Given record 101 queued three messages and record 102 one, all in one request
+    outbox.add("101", [Outgoing({"op": "remove", "n": n}, None) for n in range(3)])
+    outbox.add("102", [Outgoing({"op": "add"}, None)])
+    unsent, reasons = outbox.flush()
+    # Then each record is named once, in order, with why
+    assert unsent == ["101", "102"]
+    assert len(reasons) == 1 and "InvalidMessageContents" in reasons[0]

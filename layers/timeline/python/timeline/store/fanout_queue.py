@@ -119,9 +119,10 @@ class Outbox:
 
         errors = list(self._executor.map(send, chunks)) if self._executor and len(chunks) > 1 \
             else [send(c) for c in chunks]
-        failed, reasons = [], []
+        failed: dict[Hashable, None] = {}  # a record with several messages is named once
+        reasons = []
         for chunk, error in zip(chunks, errors):
             if error:
                 reasons.append(error)
-                failed += [tag for tag, _ in chunk if tag not in failed]
-        return failed, reasons
+                failed.update(dict.fromkeys(tag for tag, _ in chunk))
+        return list(failed), reasons
