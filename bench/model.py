@@ -193,9 +193,10 @@ def _batch_writes(followers: np.ndarray, rules: ProductRules) -> np.ndarray:
     """BatchWriteItem calls to write the entries of `followers` followers.
 
     service/fanout.py:FanoutPlanner._follower_chunks: one message per page of fanout_chunk
-    followers, the last holding what is left; FanoutApplier.add -> store/timelines.py:
-    TimelineStore.add -> store/batching.py:BatchWriter._write: ceil(owners / 25) calls each
-    (so ceil(followers / 25) in all while fanout_chunk is a multiple of 25)."""
+    followers, the last holding what is left; FanoutApplier.add_all -> store/timelines.py:
+    TimelineStore.add_entries -> store/batching.py:BatchWriter._write: ceil(owners / 25) calls
+    for a message applied alone (so ceil(followers / 25) in all while fanout_chunk is a multiple
+    of 25); a worker batch's messages share requests, so a post's can only be fewer."""
     full, rest = np.divmod(np.asarray(followers, dtype=float), rules.fanout_chunk)
     return full * math.ceil(rules.fanout_chunk / rules.batch_write_max) + np.ceil(rest / rules.batch_write_max)
 

@@ -3,9 +3,9 @@
 A batch's `add` messages are applied together first (their entries share BatchWriteItems,
 their checks are two reads per batch: FanoutApplier.add_all), each add's record then
 reports that outcome; the other messages are applied side by side (the queue keeps no
-order, and every message is safe to apply in any order: timeline.record_batches). Failed messages are reported in
-batchItemFailures and come back after the queue's visibility timeout; after
-maxReceiveCount they move to the dead-letter queue.
+order, and every message is safe to apply in any order: timeline.record_batches). Failed
+messages are reported in batchItemFailures and come back after the queue's visibility
+timeout; after maxReceiveCount they move to the dead-letter queue.
 
 Each message's work logs with the correlation id it carries (the request that caused it).
 Per batch: TimelineEntriesWritten (entries its `add` messages wrote) and FanoutLag (for
@@ -66,13 +66,13 @@ class AddGroup:
     batch's records run; a malformed one is left to fail on its own."""
 
     def __init__(self, raw_records: list[dict]):
-        self.adds: dict[str, tuple[Add, dict]] = {}
+        self.adds: dict[str, Add] = {}
         self.error: Exception | None = None
         for raw in raw_records:
             try:
                 message = json.loads(raw["body"])
                 if isinstance(message, dict) and message.get("op") == messages.ADD:
-                    self.adds[raw["messageId"]] = (Add.of(message), message)
+                    self.adds[raw["messageId"]] = Add.of(message)
             except (KeyError, TypeError, ValueError):
                 continue
 
@@ -80,7 +80,7 @@ class AddGroup:
         if not self.adds:
             return
         try:
-            services.applier.add_all([add for add, _ in self.adds.values()])
+            services.applier.add_all(list(self.adds.values()))
         except Exception as exc:  # every add of the batch is reported, and comes back
             self.error = exc
             logger.exception("fan-out adds failed", extra={"messages": len(self.adds)})
@@ -89,9 +89,9 @@ class AddGroup:
         """The outcome for one add's record: raise if the group failed, else count it."""
         if self.error is not None:
             raise AddsNotWritten(f"applied with {len(self.adds)} adds, which failed: {self.error!r}")
-        add, message = self.adds[message_id]
+        add = self.adds[message_id]
         tally.added(add.entry.tweet_id, len(add.owners), clock.now_ms())
-        logger.debug("entries written", extra={"tweet_id": message["tweet_id"], "owners": len(add.owners)})
+        logger.debug("entries written", extra={"tweet_id": str(add.entry.tweet_id), "owners": len(add.owners)})
 
 
 def _apply(message: dict) -> None:

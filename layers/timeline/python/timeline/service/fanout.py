@@ -146,15 +146,15 @@ class FanoutApplier:
         exists = _pool.submit(self._tweets.existing, {a.entry.tweet_id for a in adds})
         now_ms = clock.now_ms()
         fresh = (TOMBSTONE_TTL_SECONDS - 86_400) * 1000
+        by_tombstones = [not a.entry.is_repost and now_ms - a.planned_at < fresh for a in adds]
         tombstones = {via: _pool.submit(self._graph.unfollowed_by, via)
-                      for via in {a.entry.via_id for a in adds
-                                  if not a.entry.is_repost and now_ms - a.planned_at < fresh}}
+                      for via in {a.entry.via_id for a, recent in zip(adds, by_tombstones) if recent}}
         gone: list[set[int]] = []
-        for a in adds:
+        for a, recent in zip(adds, by_tombstones):
             e, owners = a.entry, set(a.owners)
             if e.is_repost:
                 gone.append(owners - self._graph.followers_among(e.via_id, a.owners, reposts=True))
-            elif e.via_id in tombstones and now_ms - a.planned_at < fresh:
+            elif recent:
                 gone.append(tombstones[e.via_id].result() & owners)
             else:  # planned so long ago that its tombstones may have expired: ask the edges
                 gone.append(owners - self._graph.followers_among(e.via_id, a.owners))

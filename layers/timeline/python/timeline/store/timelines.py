@@ -27,13 +27,9 @@ class TimelineStore:
     def __init__(self, batch_writer: BatchWriter):
         self._batch = batch_writer
 
-    def add(self, owners: Sequence[int], e: Entry, expires_at: int) -> None:
-        """One entry into many timelines. Idempotent puts: writing an entry twice leaves one."""
-        self._batch.put(TimelineEntryModel, [entry(owner, e, expires_at) for owner in dict.fromkeys(owners)])
-
     def add_entries(self, pairs: Iterable[tuple[int, Entry]], expires_at: int) -> None:
         """(owner, entry) pairs, any number of timelines and posts, written together (25 a
-        request); a pair given twice is written once."""
+        request). Idempotent puts: a pair given twice, or written twice, leaves one entry."""
         unique = {(owner, e.tweet_id): (owner, e) for owner, e in pairs}
         if unique:
             self._batch.put(TimelineEntryModel, [entry(owner, e, expires_at) for owner, e in unique.values()])
