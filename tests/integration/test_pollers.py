@@ -168,6 +168,30 @@ def _put_tweets(endpoint, table, keys):
                                             "author_id": {"N": "7"}, "key": {"S": key}})
 
 
+def test_given_an_idle_queue_whose_poller_is_in_a_long_poll_then_wait_idle_says_so_without_waiting_for_the_poll(
+        deployed_stack, moto_endpoint, fixture_spec, make_queue, journal, monkeypatch):
+    # Given: a handled message, and a poller whose empty long polls last longer than the wait
+    from infra import pollers as pollers_module
+    monkeypatch.setattr(pollers_module, "SQS_LONG_POLL", 8)
+    sqs, url, arn, _ = make_queue(visibility=30)
+    sqs.send_message(QueueUrl=url, MessageBody="first")
+    functions, pollers, _ = _run(deployed_stack, [_sqs_source(arn)],
+                                 {"SqsConsumer": fixture_spec("journal", "SqsConsumer")}, moto_endpoint,
+                                 {"JOURNAL_DIR": str(journal.dir)})
+    try:
+        assert journal.wait_for(lambda j: j.succeeded() == ["first"])
+        # When: asked whether the pipeline is idle, with less time than one long poll takes
+        idle = pollers.wait_idle(4)
+        # Then: the queue itself answers (empty, nothing in flight); no poll had to come back empty
+        assert idle
+        # ... and a message sent now is not mistaken for idleness
+        sqs.send_message(QueueUrl=url, MessageBody="second")  # also ends the poller's long poll
+        assert pollers.wait_idle(10)
+        assert sorted(journal.succeeded()) == ["first", "second"]
+    finally:
+        _close(functions, pollers)
+
+
 def test_given_the_tweets_stream_then_each_insert_is_delivered_exactly_once_in_order(
         moto_endpoint, fixture_spec, journal):
     # Given: a fresh stack (its stream starts empty) and records written before the pollers
