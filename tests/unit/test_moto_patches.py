@@ -1126,6 +1126,24 @@ def test_given_a_host_seen_before_then_its_backend_is_remembered_rather_than_sea
     assert app.get_backend_for_host("sns-never-seen.us-east-1.amazonaws.com") is None
 
 
+def test_given_an_action_served_once_then_its_handler_is_found_without_listing_the_class_again(aws, monkeypatch):
+    moto_patches.apply()
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName=f"names-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])  # SQSResponse seen once
+    listed = []
+    original = inspect.getmembers
+    monkeypatch.setattr(inspect, "getmembers", lambda *a, **k: listed.append(a[0]) or original(*a, **k))
+    # When: more requests reach the same response class, with actions seen and not seen before
+    sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    received = sqs.receive_message(QueueUrl=url)["Messages"]
+    # Then: each found its handler, and nobody listed the class's members again
+    assert [m["Body"] for m in received] == ["hello"]
+    assert listed == []
+    sqs.delete_queue(QueueUrl=url)
+
+
 def test_given_sends_receives_and_deletes_racing_on_one_queue_then_no_message_is_lost_or_comes_back(aws):
     """moto's delete rebuilds the queue's message list from a copy, outside the queue's lock:
     a message sent meanwhile vanished, and of two deletes at once the later one put back the
