@@ -65,7 +65,7 @@ class Pollers:
     @classmethod
     def start(cls, stack: Stack, functions: LocalFunctions, *, endpoint_url: str,
               log: Callable[[str], None] | None = None) -> Pollers:
-        activity = _Activity()
+        activity, clients = _Activity(), _Clients(stack, endpoint_url)
         log = log or _log.info
         pollers: list[_Poller] = []
         for source in stack.event_sources:
@@ -77,9 +77,11 @@ class Pollers:
             if poller_cls is None:
                 log(f"event source {source.source_arn}: unsupported service {kind!r}, not polled")
                 continue
-            pollers.append(poller_cls(stack, source, functions, endpoint_url, log, activity))
-        for poller in pollers:
-            poller.prime()  # synchronous, so LATEST means "from now" for the caller
+            pollers.append(poller_cls(stack, source, functions, clients, log, activity))
+        # Side by side (each is a few requests, slow while the demo loads), and all done before
+        # this returns, so LATEST means "from now" for the caller.
+        with ThreadPoolExecutor(max(1, len(pollers)), thread_name_prefix="prime") as priming:
+            list(priming.map(lambda poller: poller.prime(), pollers))
         for poller in pollers:
             poller.start()
         return cls(pollers, activity)
@@ -122,6 +124,22 @@ class Pollers:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Clients:
+    """The pollers' boto3 clients, from one session: each service's model is loaded once for
+    all of them, not once per poller (each load is 0.1-1 s at startup, while the demo loads).
+    A boto3 session is not thread-safe, so making a client takes a lock; clients are."""
+
+    def __init__(self, stack: Stack, endpoint_url: str):
+        self._session, self._lock, self._endpoint_url = _session(stack), threading.Lock(), endpoint_url
+        # Long polls must not trip the client's read timeout; retries stay botocore's.
+        self._config = Config(read_timeout=SQS_LONG_POLL + 30, retries={"mode": "standard"})
+
+    def __call__(self, service: str, region: str) -> Any:
+        with self._lock:
+            return self._session.client(service, endpoint_url=self._endpoint_url, region_name=region,
+                                        config=self._config)
 
 
 def _session(stack: Stack) -> boto3.Session:
@@ -186,18 +204,14 @@ class _Activity:
 
 class _Poller(threading.Thread):
     def __init__(self, stack: Stack, source: EventSource, functions: LocalFunctions,
-                 endpoint_url: str, log: Callable[[str], None], activity: _Activity):
+                 clients: _Clients, log: Callable[[str], None], activity: _Activity):
         self.source = source
         self.label = f"{source.function} <- {_short_name(source.source_arn)}"
         super().__init__(name=f"poller {self.label}", daemon=True)
         self.stack, self.functions, self.log, self.activity = stack, functions, log, activity
         self.region = source.source_arn.split(":")[3]
         self.function_arn = _function_arn(stack, source)
-        # Long polls must not trip the client's read timeout; retries stay botocore's.
-        session = _session(stack)
-        config = Config(read_timeout=SQS_LONG_POLL + 30, retries={"mode": "standard"})
-        self.client = lambda name: session.client(name, endpoint_url=endpoint_url,
-                                                  region_name=self.region, config=config)
+        self.client = lambda name: clients(name, self.region)
         self.stop_event = threading.Event()
         # Start time of this poller's latest look that found nothing to do; None while busy
         # (a stream poller's; a queue poller's queue is asked instead, see settled_since).
