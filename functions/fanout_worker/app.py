@@ -2,7 +2,8 @@
 
 A batch's `add` messages are applied together first (their entries share BatchWriteItems,
 their checks are two reads per batch: FanoutApplier.add_all), each add's record then
-reports that outcome; the other messages are applied side by side (the queue keeps no
+reports that outcome; its `sync_follow` messages' follow edges are read in one request,
+each sync starting from its own; the other messages are applied side by side (the queue keeps no
 order, and every message is safe to apply in any order: timeline.record_batches). Failed
 messages are reported in batchItemFailures and come back after the queue's visibility
 timeout; after maxReceiveCount they move to the dead-letter queue.
@@ -61,20 +62,27 @@ class AddsNotWritten(Exception):
     """This `add` was applied with the batch's other adds, and that failed (logged once)."""
 
 
+def _of_op(raw_records: list[dict], op: str, parse):
+    """message id -> parse(message) for the batch's well-formed messages of one op; a
+    malformed one is left out, to fail on its own when its record runs."""
+    parsed = {}
+    for raw in raw_records:
+        try:
+            message = json.loads(raw["body"])
+            if isinstance(message, dict) and message.get("op") == op:
+                parsed[raw["messageId"]] = parse(message)
+        except (KeyError, TypeError, ValueError):
+            continue
+    return parsed
+
+
 class AddGroup:
     """The batch's well-formed `add` messages (by message id), applied together before the
     batch's records run; a malformed one is left to fail on its own."""
 
     def __init__(self, raw_records: list[dict]):
-        self.adds: dict[str, Add] = {}
+        self.adds: dict[str, Add] = _of_op(raw_records, messages.ADD, Add.of)
         self.error: Exception | None = None
-        for raw in raw_records:
-            try:
-                message = json.loads(raw["body"])
-                if isinstance(message, dict) and message.get("op") == messages.ADD:
-                    self.adds[raw["messageId"]] = Add.of(message)
-            except (KeyError, TypeError, ValueError):
-                continue
 
     def apply(self) -> None:
         if not self.adds:
@@ -94,6 +102,33 @@ class AddGroup:
         logger.debug("entries written", extra={"tweet_id": str(add.entry.tweet_id), "owners": len(add.owners)})
 
 
+class FollowSyncs:
+    """The batch's `sync_follow` messages: the follow edges they start from are read in one
+    request before the records run, and each sync starts from its pair's state. If that read
+    fails, each sync reads its own, as a lone message does."""
+
+    def __init__(self, raw_records: list[dict]):
+        self.pairs: dict[str, tuple[int, int]] = _of_op(
+            raw_records, messages.SYNC_FOLLOW, lambda m: (int(m["owner"]), int(m["account"])))
+        self.states: dict[tuple[int, int], bool | None] = {}
+
+    def read(self) -> None:
+        if len(self.pairs) < 2:
+            return  # one message reads its own edge: the same one request
+        try:
+            self.states = services.applier.follow_states(set(self.pairs.values()))
+        except Exception:
+            logger.warning("follow edges not read together: each sync reads its own", exc_info=True)
+
+    def run(self, message_id: str) -> bool:
+        """Apply this message's sync from the state read; False if it was not read."""
+        pair = self.pairs.get(message_id)
+        if pair is None or pair not in self.states:
+            return False
+        services.applier.sync_follow(*pair, state=self.states[pair])
+        return True
+
+
 def _apply(message: dict) -> None:
     op = message.get("op")
     if op == messages.ATTACH_MEDIA:
@@ -110,12 +145,12 @@ def _correlation_of(record: SQSRecord) -> str | None:
     return attribute.get("stringValue")
 
 
-def record_handler(record: SQSRecord, group: AddGroup) -> None:
+def record_handler(record: SQSRecord, group: AddGroup, syncs: FollowSyncs) -> None:
     with correlated(_correlation_of(record)):
         try:
             if record.message_id in group.adds:
                 group.settle(record.message_id)
-            else:
+            elif not syncs.run(record.message_id):
                 _apply(json.loads(record.body))
         except Exception:
             # The batch reports the message for redelivery; this line says why, with its id.
@@ -127,8 +162,10 @@ def record_handler(record: SQSRecord, group: AddGroup) -> None:
 @metrics.log_metrics
 def handler(event, context):
     try:
-        group = AddGroup(event.get("Records") or [])
+        raw = event.get("Records") or []
+        group, syncs = AddGroup(raw), FollowSyncs(raw)
+        syncs.read()
         group.apply()
-        return records.process(event, context, lambda record: record_handler(record, group))
+        return records.process(event, context, lambda record: record_handler(record, group, syncs))
     finally:
         tally.emit()

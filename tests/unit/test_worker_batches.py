@@ -14,7 +14,7 @@ from moto.dynamodb.responses import DynamoHandler
 def requests_made(monkeypatch):
     """DynamoDB actions served by the emulator, by name, while the test runs."""
     made: list[str] = []
-    for action in ("batch_write_item", "batch_get_item", "query"):
+    for action in ("batch_write_item", "batch_get_item", "query", "get_item"):
         real = getattr(DynamoHandler, action)
 
         def counted(self, _real=real, _action=action):
@@ -101,3 +101,70 @@ def test_given_the_adds_fail_together_then_each_is_reported_and_the_batchs_other
     # And when they come back, they are written
     assert h.run_worker(records) == {"batchItemFailures": []}
     assert len(h.entries(fans[0])) == 2
+
+
+# ------------------------------------------------------------------------------ follow syncs
+
+
+def queued_syncs(h) -> list[dict]:
+    """The sync_follow messages the follows made so far queued, as the worker gets them."""
+    h.dispatch_pending()
+    return [r for r in h.take_queued() if json.loads(r["body"])["op"] == "sync_follow"]
+
+
+def test_given_ten_follow_syncs_in_a_batch_then_their_follow_edges_are_read_in_one_request(h, requests_made):
+    # Given: two readers each follow five new accounts, and the ten syncs reach one batch
+    authors = [h.sign_up(f"quiet{n}") for n in range(5)]
+    fans = [h.sign_up(f"reader{n}") for n in range(2)]
+    h.drain()
+    for fan in fans:
+        for n in range(len(authors)):
+            h.follow(fan, f"quiet{n}")
+    records = queued_syncs(h)
+    assert len(records) == 10
+    requests_made.clear()
+    # When the worker applies them
+    result = h.run_worker(records)
+    # Then one BatchGetItem read the ten follow edges, and no sync read its own
+    assert result == {"batchItemFailures": []}
+    assert requests_made.count("batch_get_item") == 1
+    assert requests_made.count("get_item") == 0
+
+
+def test_given_a_batch_of_syncs_then_each_starts_from_its_own_pairs_state(h):
+    # Given: accounts with posts; two readers follow them, one with an account's reposts off,
+    # and one reader has unfollowed an account again before the batch of syncs runs
+    authors = [h.sign_up(f"poster{n}") for n in range(3)]
+    originals = {a: h.post(a, f"post by {n}") for n, a in enumerate(authors)}
+    repost = h.repost(authors[2], originals[authors[0]])
+    h.drain()
+    keen, fickle = h.sign_up("keen"), h.sign_up("fickle")
+    for n in range(3):
+        h.follow(keen, f"poster{n}", reposts=n != 2)
+        h.follow(fickle, f"poster{n}")
+    h.unfollow(fickle, "poster1")
+    records = queued_syncs(h)
+    assert len(records) >= 6
+    # When the worker applies the batch
+    assert h.run_worker(records) == {"batchItemFailures": []}
+    # Then each reader's timeline holds what its own follows bring: keen misses poster2's
+    # repost, fickle misses poster1's post
+    assert set(h.entries(keen)) == {originals[a] for a in authors}
+    assert set(h.entries(fickle)) == {originals[authors[0]], originals[authors[2]], repost}
+
+
+def test_given_the_batchs_follow_edges_cannot_be_read_together_then_each_sync_reads_its_own(h, monkeypatch):
+    authors = [h.sign_up(f"writer{n}") for n in range(2)]
+    posts = {h.post(a, "hello") for a in authors}
+    h.drain()
+    fan = h.sign_up("fan")
+    for n in range(2):
+        h.follow(fan, f"writer{n}")
+    records = queued_syncs(h)
+
+    def unavailable(*_):
+        raise RuntimeError("graph table unavailable for a moment")
+    monkeypatch.setattr(h.worker.services.applier, "follow_states", unavailable)
+    # When the batch's read fails, then every sync still applies, reading its own edge
+    assert h.run_worker(records) == {"batchItemFailures": []}
+    assert set(h.entries(fan)) == posts

@@ -39,6 +39,7 @@ DROP_PAGE_SIZE = 100  # reposts of a deleted post removed per message
 MAX_REDO = 4  # a relationship flapping faster than this is redone by its own later messages
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sync")
+UNREAD = object()  # sync_follow's state, not read yet
 
 
 class TimelineSync:
@@ -88,9 +89,15 @@ class TimelineSync:
         return len(ids)
 
     # ------------------------------------------------------------------ follow / unfollow
-    def sync_follow(self, owner_id: int, account_id: int) -> None:
-        """`state`: None when not following, else whether the account's reposts show."""
-        state = self._graph.follow_state(owner_id, account_id)
+    def follow_states(self, pairs: Collection[tuple[int, int]]) -> dict[tuple[int, int], bool | None]:
+        """The follow state of each (owner, account) pair, for a batch's syncs: one read."""
+        return self._graph.follow_states(pairs)
+
+    def sync_follow(self, owner_id: int, account_id: int, state: bool | None | object = UNREAD) -> None:
+        """`state`: None when not following, else whether the account's reposts show; read
+        here unless the caller read it (follow_states) after the message arrived."""
+        if state is UNREAD:
+            state = self._graph.follow_state(owner_id, account_id)
         for _ in range(MAX_REDO):
             if state is None:
                 changed = self.cleanup(owner_id, account_id)
