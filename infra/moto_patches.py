@@ -35,6 +35,7 @@ def apply() -> None:
     _sqs_receive_cost_independent_of_depth()
     _sqs_queues_consistent_under_concurrent_requests()
     _requests_routed_by_a_remembered_host()
+    _data_plane_requests_past_flask()
     _cognito_confirmation_codes()
     _iam_enforced_for_execution_roles()
     _action_names_remembered_per_class()  # last: the patches above may add actions
@@ -168,6 +169,51 @@ def _action_names_remembered_per_class() -> None:
     responses.method_names_from_class = functools.cache(
         lambda cls, names=responses.method_names_from_class: frozenset(names(cls)))
     responses.camelcase_to_underscores = functools.lru_cache(maxsize=4096)(responses.camelcase_to_underscores)
+
+
+def _data_plane_requests_past_flask() -> None:
+    """Every request to moto's server goes through a Flask app per service (in debug mode,
+    with CORS hooks, a request context and URL routing) only to reach the service's
+    `dispatch` with a request, a URL and headers, and to wrap its (status, headers, body)
+    in a response: about a sixth of the emulator's time for a small request. The requests
+    that carry a timeline's traffic (DynamoDB, its streams and SQS: JSON protocols, POST to
+    "/", the API named by X-Amz-Target) now reach `dispatch` directly, the way moto's own
+    view (convert_to_flask_response) calls it, with the request class moto's Flask apps use.
+    Everything else (other paths and services, a browser's request with an Origin header,
+    which wants Flask's CORS answer) still goes through Flask."""
+    from botocore.exceptions import ClientError
+    from flask import Response
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.moto_api import recorder
+    from moto.moto_server.werkzeug_app import BackendRequest, DomainDispatcherApplication
+    from moto.sqs.responses import SQSResponse
+
+    handlers = {"DynamoDB_20120810": DynamoHandler, "DynamoDBStreams_20120810": DynamoDBStreamsHandler,
+                "AmazonSQS": SQSResponse}
+    original = DomainDispatcherApplication.__call__
+
+    def direct(handler: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        request = BackendRequest(environ)
+        recorder._record_request(request)
+        try:
+            result = handler.dispatch(request, request.raw_url, dict(request.headers))
+        except ClientError as exc:
+            result = 400, {}, exc.response["Error"]["Message"]
+        status, headers, content = result if len(result) == 3 else (200, {}, result)
+        return Response(response=content, status=status, headers=headers)(environ, start_response)
+
+    @functools.wraps(original)
+    def __call__(self, environ, start_response):
+        if (environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == "/"
+                and "HTTP_ORIGIN" not in environ):
+            handler = handlers.get(environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0])
+            if handler is not None:
+                return direct(handler, environ, start_response)
+        return original(self, environ, start_response)
+
+    __call__._local_runtime = True  # type: ignore[attr-defined]
+    DomainDispatcherApplication.__call__ = __call__
 
 
 def _sqs_receive_cost_independent_of_depth() -> None:

@@ -982,6 +982,74 @@ def test_given_a_threaded_moto_server_when_binary_items_travel_over_http_then_bo
         server.stop()
 
 
+def test_given_data_plane_calls_over_http_then_they_skip_flask_and_answer_exactly_as_through_flask(monkeypatch):
+    import botocore.exceptions
+    from flask import Flask
+    from moto.server import ThreadedMotoServer
+
+    moto_patches.apply()
+    through_flask = []
+    flask_call = Flask.__call__
+    monkeypatch.setattr(Flask, "__call__", lambda self, *a: through_flask.append(self.service) or flask_call(self, *a))
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+
+        def clients(origin: str | None):
+            def add_origin(request, **_):
+                request.headers["Origin"] = origin  # a browser's request: Flask answers it (CORS)
+            made = {}
+            for name in ("dynamodb", "dynamodbstreams", "sqs"):
+                made[name] = boto3.client(name, region_name="us-east-1", endpoint_url=f"http://{host}:{port}",
+                                          aws_access_key_id="testing", aws_secret_access_key="testing")
+                if origin:
+                    made[name].meta.events.register("before-send", add_origin)
+            return made
+        direct, flask = clients(None), clients("http://localhost:3000")
+        table = f"direct-{uuid.uuid4().hex[:8]}"
+        arn = direct["dynamodb"].create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]["LatestStreamArn"]
+        direct["dynamodb"].put_item(TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+        queue = direct["sqs"].create_queue(QueueName=f"direct-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        calls = [  # (service, operation, arguments): answers and errors
+            ("dynamodb", "get_item", {"TableName": table, "Key": {"pk": {"S": "a"}}, "ReturnConsumedCapacity": "TOTAL"}),
+            ("dynamodb", "get_item", {"TableName": table + "-missing", "Key": {"pk": {"S": "a"}}}),
+            ("dynamodb", "query", {"TableName": table, "KeyConditionExpression": "pk = :p",
+                                   "ExpressionAttributeValues": {":p": {"S": "a"}}}),
+            ("dynamodbstreams", "describe_stream", {"StreamArn": arn}),
+            ("dynamodbstreams", "describe_stream", {"StreamArn": arn + "-missing"}),
+            ("sqs", "get_queue_url", {"QueueName": queue.rsplit("/", 1)[1]}),
+            ("sqs", "get_queue_url", {"QueueName": "no-such-queue"}),
+            ("sqs", "get_queue_attributes", {"QueueUrl": queue, "AttributeNames": ["VisibilityTimeout"]}),
+        ]
+
+        def answer(client, operation, arguments):
+            try:
+                reply = getattr(client, operation)(**arguments)
+            except botocore.exceptions.ClientError as error:
+                return "error", error.response["Error"], error.response["ResponseMetadata"]["HTTPStatusCode"]
+            status = reply.pop("ResponseMetadata")["HTTPStatusCode"]
+            return "answer", reply, status
+
+        for service, operation, arguments in calls:
+            del through_flask[:]
+            # When the same call is made straight to dispatch and through Flask
+            straight = answer(direct[service], operation, arguments)
+            assert through_flask == [], (service, operation)
+            flasked = answer(flask[service], operation, arguments)
+            assert through_flask == [service]
+            # Then the answers are the same
+            assert straight == flasked, (service, operation)
+        # ... and the table holds what it held: reads changed nothing
+        assert direct["dynamodb"].scan(TableName=table)["Count"] == 1
+    finally:
+        server.stop()
+
+
 # ------------------------------------------------------------------ SQS receive at depth
 def test_a_deep_queue_delivers_fresh_messages_and_drops_expired_ones_without_walking_the_queue(aws, monkeypatch):
     """Receiving must not compute the queue's attributes (a walk over every message) per message."""
