@@ -221,7 +221,7 @@ class DemoLoader:
             profiles.append(t.UserModel(
                 t.UserModel.key(user_id), user_id=user_id, handle=user.handle, display_name=user.display_name,
                 created_at=now, followers_count=followers[i], following_count=following[i], celebrity=False,
-                last_seen_at=now, stamped_at=now))
+                last_seen_at=now, stamped_at=now, unfollowed_at=0))
             claims.append(t.HandleClaimModel(t.HandleClaimModel.key(user.handle), user_id=user_id))
         batch = self.stores.batch
         batch.put(t.UserModel, profiles[:1])

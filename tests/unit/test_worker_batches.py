@@ -1,6 +1,7 @@
 """fanout_worker applies a batch's `add` messages together: their entries share
-BatchWriteItems, the posts are checked in one read; each add still takes back its own
-entries, and each record still reports its own outcome."""
+BatchWriteItems, the posts are checked in one read, the authors' unfollows in another (their
+tombstones only for an author unfollowed lately); each add still takes back its own entries,
+and each record still reports its own outcome. Its follow syncs read their edges together."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def requests_made(monkeypatch):
 
         def counted(self, _real=real, _action=action):
             made.append(_action)
+            if _action == "query" and "unfollowed#" in json.dumps(self.body):
+                made.append("tombstone_query")
             return _real(self)
         monkeypatch.setattr(DynamoHandler, action, counted)
     return made
@@ -50,12 +53,14 @@ def test_given_ten_adds_in_a_batch_then_their_entries_share_batch_writes_and_one
     requests_made.clear()
     # When the worker gets the ten adds (three owners each) in one batch
     result = h.run_worker(records)
-    # Then thirty entries took two BatchWriteItems, one BatchGetItem checked the ten posts,
-    # and one tombstone Query per author was made (not one of each per message)
+    # Then thirty entries took two BatchWriteItems, and two BatchGetItems checked the ten
+    # posts and the two authors' profiles (never unfollowed: no tombstone to read), not
+    # one of each per message
     assert result == {"batchItemFailures": []}
     assert requests_made.count("batch_write_item") == 2
-    assert requests_made.count("batch_get_item") == 1
-    assert requests_made.count("query") <= len(authors) + len(fans)  # tombstones, and the odd trim
+    assert requests_made.count("batch_get_item") == 2
+    assert requests_made.count("tombstone_query") == 0
+    assert requests_made.count("query") <= len(fans)  # the odd trim
     for fan in fans:
         assert len(h.entries(fan)) == 10
 
@@ -168,3 +173,45 @@ def test_given_the_batchs_follow_edges_cannot_be_read_together_then_each_sync_re
     # When the batch's read fails, then every sync still applies, reading its own edge
     assert h.run_worker(records) == {"batchItemFailures": []}
     assert set(h.entries(fan)) == posts
+
+
+# ------------------------------------------------------------------------------ unfollows
+
+
+def test_given_a_reader_unfollowed_after_the_adds_were_planned_then_only_that_authors_tombstones_are_read(
+        h, requests_made):
+    authors, fans = people(h, authors=2, fans=2)
+    records = planned_adds(h, authors, fans, posts=4)
+    # Given fan0 unfollows author0 after the adds were planned, and that cleanup runs first
+    h.unfollow(fans[0], "author0")
+    h.drain()
+    requests_made.clear()
+    # When the adds arrive
+    assert h.run_worker(records) == {"batchItemFailures": []}
+    # Then author0's tombstones were read (one Query), author1's were not
+    assert requests_made.count("tombstone_query") == 1
+    # ... and fan0 holds only author1's posts while fan1 holds all four
+    by_author = {}
+    for r in records:
+        body = json.loads(r["body"])
+        by_author.setdefault(int(body["author_id"]), set()).add(body["tweet_id"])
+    assert set(h.entries(fans[0])) == by_author[authors[1]]
+    assert set(h.entries(fans[1])) == by_author[authors[0]] | by_author[authors[1]]
+
+
+def test_given_a_profile_older_than_its_unfollow_stamp_then_the_tombstones_are_read_as_before(h, requests_made):
+    from timeline.store.tables import UserModel
+
+    authors, fans = people(h, authors=1, fans=2)
+    records = planned_adds(h, authors, fans, posts=2)
+    # Given an unfollow, and the author's profile without an unfollow stamp, as a profile
+    # written (and unfollowed) before there was one
+    h.unfollow(fans[0], "author0")
+    h.drain()
+    UserModel(UserModel.key(authors[0])).update(actions=[UserModel.unfollowed_at.remove()])
+    requests_made.clear()
+    # When the adds arrive, then the tombstones are read and the unfollower gets nothing
+    assert h.run_worker(records) == {"batchItemFailures": []}
+    assert requests_made.count("tombstone_query") == 1
+    assert h.entries(fans[0]) == []
+    assert len(h.entries(fans[1])) == 2

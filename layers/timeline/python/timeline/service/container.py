@@ -51,7 +51,7 @@ def build_services(settings: Settings) -> Services:
         planner=FanoutPlanner(settings, stores.graph, stores.users, stores.queue),
         changes=ChangePlanner(settings, stores.users, stores.queue),
         applier=TimelineSync(settings, stores.users, stores.tweets, stores.graph, stores.timelines, stores.queue,
-                             FanoutApplier(settings, stores.timelines, stores.graph, stores.tweets)),
+                             FanoutApplier(settings, stores.timelines, stores.graph, stores.tweets, stores.users)),
         media=media,
         media_processor=MediaProcessor(settings, stores.media),
         media_upkeep=MediaUpkeep(stores.media),

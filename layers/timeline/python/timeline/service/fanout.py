@@ -27,6 +27,8 @@ from timeline.store.tweets import TweetStore
 from timeline.store.users import UserStore
 
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fanout")
+# How far the API's clock (an unfollow's stamp) and dispatch's (an add's planned_at) may differ.
+CLOCK_MARGIN_MS = 60_000
 
 
 class TrimPolicy:
@@ -121,8 +123,10 @@ class FanoutPlanner:
 class FanoutApplier:
     """Runs in fanout_worker: entries written, removed and trimmed for one message."""
 
-    def __init__(self, settings: Settings, timelines: TimelineStore, graph: GraphStore, tweets: TweetStore):
+    def __init__(self, settings: Settings, timelines: TimelineStore, graph: GraphStore, tweets: TweetStore,
+                 users: UserStore):
         self._settings, self._timelines, self._graph, self._tweets = settings, timelines, graph, tweets
+        self._users = users
         self.trims = TrimPolicy(settings)
 
     def add(self, e: Entry, owners: list[int], planned_at: int) -> None:
@@ -133,12 +137,14 @@ class FanoutApplier:
 
         A worker batch's `add` messages are applied together: their entries share
         BatchWriteItems (25 a request, whichever messages they come from), and the checks are
-        two reads per batch, none per owner: the posts (a remove applied before an add would
-        otherwise leave orphans) and each via account's unfollow tombstones (a cleanup
-        applied before an add would otherwise leave the unfollowed account's post). Either
-        the change landed before these checks and they see it, or it landed after the write
-        and its own cleanup sees the entries. A repost checks the follower edges themselves
-        instead: a reader may also have turned the reposter's reposts off meanwhile."""
+        a few reads per batch, none per owner: the posts (a remove applied before an add would
+        otherwise leave orphans), and the via accounts' unfollows (a cleanup applied before an
+        add would otherwise leave the unfollowed account's post): their profiles say when each
+        was last unfollowed, and only one unfollowed since its adds were planned has its
+        tombstones read. Either the change landed before these checks and they see it, or it
+        landed after the write and its own cleanup sees the entries. A repost checks the
+        follower edges themselves instead: a reader may also have turned the reposter's
+        reposts off meanwhile."""
         if not adds:
             return
         expires_at = clock.now_s() + self._settings.timeline_ttl_seconds
@@ -148,14 +154,14 @@ class FanoutApplier:
         fresh = (TOMBSTONE_TTL_SECONDS - 86_400) * 1000
         by_tombstones = [not a.entry.is_repost and now_ms - a.planned_at < fresh for a in adds]
         tombstones = {via: _pool.submit(self._graph.unfollowed_by, via)
-                      for via in {a.entry.via_id for a, recent in zip(adds, by_tombstones) if recent}}
+                      for via in self._unfollowed_since_planned([a for a, recent in zip(adds, by_tombstones) if recent])}
         gone: list[set[int]] = []
         for a, recent in zip(adds, by_tombstones):
             e, owners = a.entry, set(a.owners)
             if e.is_repost:
                 gone.append(owners - self._graph.followers_among(e.via_id, a.owners, reposts=True))
             elif recent:
-                gone.append(tombstones[e.via_id].result() & owners)
+                gone.append(tombstones[e.via_id].result() & owners if e.via_id in tombstones else set())
             else:  # planned so long ago that its tombstones may have expired: ask the edges
                 gone.append(owners - self._graph.followers_among(e.via_id, a.owners))
         existing = exists.result()
@@ -167,6 +173,20 @@ class FanoutApplier:
                             for owner in a.owners if owner not in lost and self.trims.due(owner, a.entry.tweet_id))
         # Independent timelines: trim them side by side rather than one round trip after another.
         list(_pool.map(self.trim, due))
+
+    def _unfollowed_since_planned(self, adds: Sequence[Add]) -> set[int]:
+        """The via accounts of these adds that someone may have unfollowed since the adds were
+        planned (or that cannot say: a profile older than its unfollow stamp), whose
+        tombstones must be read; one read of the profiles answers for the rest. The stamp is
+        the API's clock and `planned_at` dispatch's, so an unfollow up to CLOCK_MARGIN_MS
+        before the planning still counts."""
+        planned: dict[int, int] = {}
+        for a in adds:
+            planned[a.entry.via_id] = min(a.planned_at, planned.get(a.entry.via_id, a.planned_at))
+        if not planned:
+            return set()
+        last = self._users.last_unfollowed(planned)
+        return {via for via, at in planned.items() if via not in last or last[via] >= at - CLOCK_MARGIN_MS}
 
     def remove(self, tweet_id: int, owners: list[int]) -> None:
         self._timelines.remove(owners, tweet_id)

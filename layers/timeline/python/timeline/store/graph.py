@@ -137,7 +137,8 @@ class GraphStore:
 
     def unfollow(self, follower_id: int, followee_id: int, *, now_ms: int) -> bool:
         """Remove both edges (and any celebrity edge) and both counters, and leave a tombstone
-        in the followee's partition. False if not following."""
+        in the followee's partition, stamping the followee's profile with when (so fan-out
+        reads the tombstones only of accounts unfollowed lately). False if not following."""
         try:
             with Transaction(connection=self._connection) as tx:
                 tx.delete(EdgeModel(follower_id, FOLLOWING + padded(followee_id)),
@@ -146,7 +147,8 @@ class GraphStore:
                           condition=EdgeModel.edge.exists())
                 tx.update(UserModel(UserModel.key(follower_id)), actions=[UserModel.following_count.add(-1)],
                           condition=UserModel.pk.exists())
-                tx.update(UserModel(UserModel.key(followee_id)), actions=[UserModel.followers_count.add(-1)],
+                tx.update(UserModel(UserModel.key(followee_id)), actions=[
+                    UserModel.followers_count.add(-1), UserModel.unfollowed_at.set(now_ms)],
                           condition=UserModel.pk.exists())
                 tx.delete(EdgeModel(follower_id, CELEBRITY + padded(followee_id)))
                 tx.save(EdgeModel(followee_id, UNFOLLOWED + padded(follower_id), other_id=follower_id,

@@ -49,7 +49,7 @@ class UserStore:
             UserModel.key(user.user_id), user_id=user.user_id, handle=user.handle,
             display_name=user.display_name, created_at=user.created_at,
             followers_count=0, following_count=0, celebrity=False,
-            last_seen_at=user.created_at, stamped_at=user.created_at,
+            last_seen_at=user.created_at, stamped_at=user.created_at, unfollowed_at=0,
         )
         try:
             with Transaction(connection=self._connection) as tx:
@@ -89,6 +89,17 @@ class UserStore:
         if not keys:
             return {}
         return {int(m.user_id): to_user(m) for m in UserModel.batch_get(keys)}
+
+    def last_unfollowed(self, user_ids: Iterable[int]) -> dict[int, int]:
+        """When each account was last unfollowed by anyone (epoch ms; 0: never), read
+        consistently in one BatchGetItem per hundred. An account that is gone, or whose
+        profile is older than the record, is left out: unknown."""
+        keys = [UserModel.key(u) for u in dict.fromkeys(user_ids)]
+        if not keys:
+            return {}
+        return {int(p.user_id): int(p.unfollowed_at)
+                for p in UserModel.batch_get(keys, consistent_read=True, attributes_to_get=["user_id", "unfollowed_at"])
+                if p.unfollowed_at is not None}
 
     def get_consistent(self, user_id: int) -> User | None:
         try:
