@@ -114,8 +114,9 @@ class ItemSizes:
     # tweet_id 8+11, author_id 9+11, text 4+100, created_at 10+8, fanout 6+1 (TweetModel)
     post: int = 168
     # pk 2+24, user_id 7+11, handle 6+10, display_name 12+16, two counts 15+3 each, created_at 10+8,
-    # last_seen_at 12+8, stamped_at 10+8, celebrity 9+1, celebrity_epoch 15+1 (UserModel)
-    profile: int = 206
+    # last_seen_at 12+8, stamped_at 10+8, celebrity 9+1, celebrity_epoch 15+1, unfollowed_at 13+8
+    # (an epoch ms once anyone has unfollowed the account) (UserModel)
+    profile: int = 227
     # a following or celebrity edge: user_id 7+11, edge 4+30 ("following#" + 20 digits), other_id
     # 8+11, created_at 10+8 (EdgeModel)
     edge: int = 89
@@ -271,12 +272,12 @@ def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes, author_tr
                               ((sends0, sends1), (chunks0, chunks1), (workers0, workers1)))
 
     # fanout_worker (service/fanout.py:FanoutApplier.add): each message's entries in
-    # BatchWriteItems, then two consistent reads side by side, per message: a BatchGetItem of the
-    # post (store/tweets.py:TweetStore.existing) and a Query of the author's unfollow tombstones
-    # (store/graph.py:GraphStore.unfollowed_by; usually none: one unit); about one owner in
-    # trim_interval, and the author, is trimmed.
+    # BatchWriteItems, then two consistent reads, per message: a BatchGetItem of the post
+    # (store/tweets.py:TweetStore.existing) and one of the author's profile, whose unfollow stamp
+    # spares the Query of its unfollow tombstones (FanoutApplier._unfollowed_since_planned: no
+    # unfollow here); about one owner in trim_interval, and the author, is trimmed.
     writes = np.where(push, _batch_writes(f, rules), 0.0)
-    check_units = _consistent_read_units(sizes.post) + _consistent_read_units(0)
+    check_units = _consistent_read_units(sizes.post) + _consistent_read_units(sizes.profile)
     trims = pushed * p_trim + p_author
     trim_reads, trim_units, trim_deletes, trim_delete_units = _trim(rules, sizes, entry_bytes)
     trim_calls = trim_reads + trim_deletes
@@ -324,7 +325,9 @@ def post_counts(followers: int, celebrity: bool, rules: ProductRules, sizes: Ite
     fanout_worker: ceil(messages / 10) invocations (SQS BatchSize 10); per add message
     (FanoutApplier.add) its entries written 25 per BatchWriteItem (store/batching.py), one entry
     per follower, then a consistent BatchGetItem of the post (store/tweets.py:TweetStore.existing)
-    and a consistent Query of the author's unfollow tombstones (GraphStore.unfollowed_by); about
+    and one of the author's profile, which says when it was last unfollowed
+    (store/users.py:UserStore.last_unfollowed; its unfollow tombstones, GraphStore.unfollowed_by,
+    are Queried only after an unfollow since the message was planned: none here); about
     one follower in TimelineMax // 8 has its whole timeline Queried for a trim
     (FanoutApplier.trim, store/timelines.py:TimelineStore.trim), and so has the author after a
     trim message. The stream's GetRecords are free to Lambda triggers and not counted.

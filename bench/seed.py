@@ -73,7 +73,8 @@ def seed_graph(stack: StrategyStack, graph: Graph, threshold: int) -> Seeded:
     writer.put(UserModel, [
         UserModel(UserModel.key(user_ids[u]), user_id=user_ids[u], handle=handles[u], display_name=f"User {u}",
                   followers_count=graph.followers_count[u], following_count=len(graph.following[u]),
-                  created_at=now_ms, celebrity=u in celebrities, last_seen_at=now_ms, stamped_at=now_ms)
+                  created_at=now_ms, celebrity=u in celebrities, last_seen_at=now_ms, stamped_at=now_ms,
+                  unfollowed_at=0)
         for u in range(graph.n)])
     writer.put(HandleClaimModel, [HandleClaimModel(HandleClaimModel.key(handles[u]), user_id=user_ids[u])
                                   for u in range(graph.n)])
