@@ -183,9 +183,7 @@ class FanoutApplier:
         planned: dict[int, int] = {}
         for a in adds:
             planned[a.entry.via_id] = min(a.planned_at, planned.get(a.entry.via_id, a.planned_at))
-        if not planned:
-            return set()
-        last = self._users.last_unfollowed(planned)
+        last = self._users.last_unfollowed(planned)  # no accounts: no request
         return {via for via, at in planned.items() if via not in last or last[via] >= at - CLOCK_MARGIN_MS}
 
     def remove(self, tweet_id: int, owners: list[int]) -> None:
