@@ -674,7 +674,7 @@ def test_given_mutual_follows_when_one_blocks_the_other_then_both_follows_are_go
     assert following == [] and followers == []
 
 
-def test_given_a_block_then_neither_can_follow_the_other_and_the_blocked_cannot_read_reply_or_repost_until_unblock(h):
+def test_given_a_block_then_neither_can_follow_or_read_the_other_and_the_blocked_cannot_reply_or_repost_until_unblock(h):
     blocker, blocked = h.sign_up("blocker"), h.sign_up("blocked")
     post = h.post(blocker, "not for you")
     h.block(blocker, "blocked")
@@ -689,8 +689,10 @@ def test_given_a_block_then_neither_can_follow_the_other_and_the_blocked_cannot_
     # The blocker cannot follow the account they block
     reply = h.request("POST", "/v1/users/blocked/follow", as_user=blocker)
     assert (reply.status, reply.error_code) == (403, "blocked")
-    # but may still read its user timeline
-    assert h.request("GET", "/v1/users/blocked/tweets", as_user=blocker).status == 200
+    # nor read its user timeline: a block separates both ways (timeline.service.visibility)
+    reply = h.request("GET", "/v1/users/blocked/tweets", as_user=blocker)
+    assert (reply.status, reply.error_code) == (403, "blocked"), reply
+    assert "unblock" in reply.body["error"]["message"]
     assert h.user(blocker).following_count == 0 and h.user(blocked).following_count == 0
     # When unblocked, following works again both ways (nothing was restored by itself)
     reply = h.unblock(blocker, "blocked")

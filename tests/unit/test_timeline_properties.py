@@ -9,11 +9,12 @@ from the graph and the posts, exactly as the contract defines it:
 - RAW: the reader's own posts and reposts, the posts of every account they follow and the
   reposts of every account they follow with reposts, newest first by entry id (a repost's
   own id);
-- an entry is hidden when the same post (itself or a repost of it) is among the 40 older
-  RAW entries below it; when its post's author, its reposter or the account a reply answers
-  is blocked or muted by the reader, or blocks the reader; and, for a reply written by
-  someone else (not a repost), unless it answers the reader, its own author or an account
-  the reader follows.
+- an entry is hidden when its post's author, its reposter or the account a reply answers
+  is blocked or muted by the reader, or blocks the reader; for a reply written by someone
+  else (not a repost), unless it answers the reader, its own author or an account the
+  reader follows; and when the same post (itself or a repost of it) is among the 40 older
+  RAW entries below it in an entry that neither of those rules hides (a copy the reader
+  never sees suppresses nothing).
 
 Items are compared as (post id, reposter's handle or None), every page of 7.
 
@@ -105,14 +106,25 @@ class TimelineMachine(RuleBasedStateMachine):
         raw = self.raw(reader)
         SEEN["a repost left out: followed without reposts"] += sum(
             1 for by, _ in self.reposts if self.follows.get((reader, by)) is False)
+
+        def filtered(p: str, by: int | None) -> tuple[set[int], bool]:
+            """(the hidden accounts it involves, whether the reply rule hides it)."""
+            post = self.posts[p]
+            accounts = {post.author, by, post.answers} - {None}
+            stranger = (by is None and post.answers is not None and post.author != reader
+                        and post.answers not in (reader, post.author) and post.answers not in followed)
+            return accounts & (blocked | muted), stranger
+
+        # Only an entry the reader would see on its own suppresses a newer one of its post.
+        alone = [not any(filtered(p, by)) for _, p, by in raw]
         shown = []
         for i, (_, p, by) in enumerate(raw):
             post = self.posts[p]
-            repeated = any(q == p for _, q, _ in raw[i + 1:i + 1 + DEDUPE_WINDOW])
-            accounts = {post.author, by, post.answers} - {None}
-            hidden_by = accounts & (blocked | muted)
-            stranger = (by is None and post.answers is not None and post.author != reader
-                        and post.answers not in (reader, post.author) and post.answers not in followed)
+            window = range(i + 1, min(len(raw), i + 1 + DEDUPE_WINDOW))
+            repeated = any(raw[j][1] == p and alone[j] for j in window)
+            if any(raw[j][1] == p and not alone[j] for j in window) and not repeated and alone[i]:
+                SEEN["a copy hidden from the reader suppressed nothing"] += 1
+            hidden_by, stranger = filtered(p, by)
             if hidden_by:
                 SEEN["an entry hidden by a block" if hidden_by & blocked else "an entry hidden by a mute"] += 1
                 if by is not None and post.answers not in (post.author, by) and hidden_by == {post.answers} \
@@ -423,7 +435,7 @@ def test_given_random_graph_changes_and_shuffled_delivery_then_every_home_timeli
                  "a block removed a follow", "an entry hidden by a block", "an entry hidden by a mute",
                  "a follow without reposts", "a repost left out: followed without reposts",
                  "reposts switched back on", "a repost made again", "a reposted post deleted",
-                 "a repost of a reply shown"):
+                 "a repost of a reply shown", "a copy hidden from the reader suppressed nothing"):
         assert SEEN[what], f"no example reached: {what}"
     # Counted, not required: the ci draws seldom reach it; it has its own unit test
     # (test_replies_reposts_blocks.py: a followee reposts a reply to an account the reader hides).

@@ -18,6 +18,7 @@ from timeline.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unpr
 from timeline.observability import correlation_id, metrics
 from timeline.records import Attachment, Tweet, User
 from timeline.service.media import MediaLibrary
+from timeline.service.visibility import Visibility
 from timeline.store.graph import GraphStore
 from timeline.store.rate_limits import Limited, Window
 from timeline.store.tweets import AlreadyReposted, IdTaken, MediaUnavailable, NotAuthor, TweetStore
@@ -154,11 +155,13 @@ class Posting:
         return self.get(tweet.repost_of_id) if tweet.is_repost else tweet
 
     def view(self, caller_id: int, tweet_id: int) -> tuple[Tweet, Tweet | None]:
-        """A post as a reader sees it: (the post shown, the repost that shares it or None)."""
+        """A post as a reader sees it: (the post shown, the repost that shares it or None);
+        403 when a block stands between the reader and its author or reposter (either way)."""
         row = self.get(tweet_id)
         tweet = self._shown(row)
-        self._not_blocked(caller_id, tweet.author_id)
-        return tweet, (row if row.is_repost else None)
+        repost = row if row.is_repost else None
+        Visibility(caller_id, self._graph.blocks_around(caller_id)).require_post(tweet, repost)
+        return tweet, repost
 
     def delete(self, caller_id: int, tweet_id: int) -> None:
         tweet = self.get(tweet_id)

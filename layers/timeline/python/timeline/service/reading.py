@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 from timeline import clock, ids
 from timeline.cursors import CursorCodec
-from timeline.errors import Forbidden, InvalidInput
+from timeline.errors import InvalidInput
 from timeline.observability import logger
 from timeline.records import Entry, Tweet, User
 from timeline.service.accounts import user_by_handle
 from timeline.service.activity import ActivityRules
+from timeline.service.visibility import Surface, Visibility
 from timeline.settings import Settings
 from timeline.store.graph import GraphStore
 from timeline.store.timelines import TimelineStore
@@ -63,15 +64,11 @@ class _Merged:
 
 
 @dataclass(frozen=True)
-class _Viewer:
-    """The reader of a home timeline, as its filters need them."""
+class _HomeRules:
+    """What only a home timeline filters: replies by whom they answer, and replies whose parent
+    is still on its way. (Blocks and mutes are `Visibility`'s, the same on every path.)"""
     user_id: int
     celebrities: dict[int, bool]  # followed celebrities -> whether their reposts show
-    hidden: frozenset[int]  # accounts the reader blocks or mutes, or who block the reader
-
-    def shows(self, e: Entry) -> bool:
-        """Blocks (both ways) and mutes: nothing by, reposted by, or answering a hidden account."""
-        return not (e.author_id in self.hidden or e.via_id in self.hidden or e.reply_to_author_id in self.hidden)
 
     def _others_reply(self, e: Entry) -> bool:
         return not e.is_repost and e.reply_to_id is not None and e.author_id != self.user_id
@@ -135,17 +132,22 @@ class Reader:
         self._activity = ActivityRules(settings)
 
     # -------------------------------------------------------------- user timeline
+    def visibility(self, reader_id: int) -> Visibility:
+        """The reader's blocks both ways (one consistent Query of their own partition)."""
+        return Visibility(reader_id, self._graph.blocks_around(reader_id))
+
     def user_timeline(self, caller_id: int, handle: str, limit: int, cursor: str | None) -> Page:
-        """The account's posts and reposts, newest first. An account that blocks the caller
-        keeps its posts from them."""
+        """The account's posts and reposts, newest first. A block either way between the
+        caller and the account is a 403; reposts of posts by an account a block stands
+        between the caller and are left out (see timeline.service.visibility)."""
         author = user_by_handle(self._users, handle)
-        blocked = _pool.submit(self._graph.blocked_by, caller_id, author.user_id) if caller_id != author.user_id else None
+        rules = _pool.submit(self.visibility, caller_id)
         scope = f"user:{author.user_id}"
         before = int(self._cursors.decode(cursor, reader=caller_id, scope=scope)) if cursor else None
         first = _started(self._posts_of(author.user_id), before, limit + OVERFETCH)
-        if blocked is not None and blocked.result():
-            raise Forbidden(f"@{author.handle} blocks you", code="blocked")
-        merged = self._paginate([first], before, limit)
+        visibility = rules.result()
+        visibility.require_account(author)
+        merged = self._paginate([first], before, limit, visibility=visibility, surface=Surface.PROFILE)
         next_cursor = self._cursors.encode(reader=caller_id, scope=scope,
                                            position=str(merged.position)) if merged.more else None
         return Page(items=merged.items, next_cursor=next_cursor, partial=merged.partial)
@@ -171,9 +173,9 @@ class Reader:
         # lookups share one round trip instead of two in a row.
         first_round = _started(timeline, before, limit + OVERFETCH + DEDUPE_WINDOW)
         home = edges.result()
-        viewer = _Viewer(reader_id, home.celebrities, home.hidden)
         sources = [first_round] + [self._posts_of(c, reposts=r) for c, r in home.celebrities.items()]
-        merged = self._paginate(sources, before, limit, viewer=viewer)
+        merged = self._paginate(sources, before, limit, visibility=Visibility(reader_id, home.restrictions),
+                                surface=Surface.FEED, home=_HomeRules(reader_id, home.celebrities))
         # An empty page hydrated nothing: then (only then) the profile costs a GetItem.
         reader = merged.profiles[reader_id] if reader_id in merged.profiles else self._users.get(reader_id)
         incomplete = self._record_visit(reader)
@@ -225,7 +227,8 @@ class Reader:
             return got if reposts else _Filtered(got, [e for e in got if not e.is_repost])
         return fetch
 
-    def _paginate(self, sources, before: int | None, limit: int, *, viewer: _Viewer | None = None) -> _Merged:
+    def _paginate(self, sources, before: int | None, limit: int, *, visibility: Visibility, surface: Surface,
+                  home: _HomeRules | None = None) -> _Merged:
         """Merge newest-first entry streams into one page of live posts.
 
         Each round asks every source for `want` entries (plus, for a home timeline, the
@@ -233,13 +236,16 @@ class Reader:
         hold more below its last one, so the merged list is only complete down to the
         highest such last id: the round consumes only entries with a whole window of the
         complete list below them, and of those only the newest `want` (the page needs no
-        more; hydrating them all would fetch up to `want` posts per source). An entry whose
-        post shows again within the window below it is a duplicate. Blocked and muted
-        accounts, replies to strangers, replies whose parent is still on its way, and
-        deleted posts (gone at hydration) drop out too. A page is full, or the end, or,
-        when the rounds ran out on hidden entries, marked partial (with a cursor to go on).
+        more; hydrating them all would fetch up to `want` posts per source). What
+        `visibility` hides on this `surface` drops out before anything is read; on a home
+        timeline, so do replies to strangers and replies whose parent is still on its way;
+        deleted posts drop out at hydration. On a home timeline an entry is a duplicate when
+        an older entry of the same post within the window would show on its own (passes
+        every one of those filters): only what the reader sees suppresses, so a hidden copy
+        never makes a post show zero times. A page is full, or the end, or, when the rounds
+        ran out on hidden entries, marked partial (with a cursor to go on).
         """
-        window = DEDUPE_WINDOW if viewer is not None else 0
+        window = DEDUPE_WINDOW if home is not None else 0
         items: list[Item] = []
         profiles: dict[int, User] = {}
         position = before
@@ -266,16 +272,21 @@ class Reader:
                 continue
             exhausted = floor is None and decidable <= want
             candidates = complete[:min(want, decidable)]
-            shown = [not _repeated(complete, i, window) and (viewer is None or viewer.shows(e))
-                     for i, e in enumerate(candidates)]
-            hydrated = self._hydrate([e for e, s in zip(candidates, shown) if s], complete, profiles, viewer)
+            shown = [visibility.entry_shows(e, surface) for e in candidates]
+            # Older copies of a shown candidate's post within the window, which suppress it if
+            # they would show themselves (hydrated with the page, so it costs no round trip).
+            copies = {i: _copies(complete, i, window, visibility, surface) for i, s in enumerate(shown) if s}
+            wanted = [e for e, s in zip(candidates, shown) if s] + [c for cs in copies.values() for c in cs]
+            hydrated = self._hydrate(list({e.tweet_id: e for e in wanted}.values()), complete, profiles,
+                                     visibility, surface, home)
             consumed_all = True
-            for e, s in zip(candidates, shown):
+            for i, e in enumerate(candidates):
                 if len(items) == limit:
                     consumed_all = False
                     break
                 position = e.tweet_id
-                item = hydrated.get(e.tweet_id) if s else None
+                repeated = any(c.tweet_id in hydrated for c in copies.get(i, ()))
+                item = hydrated.get(e.tweet_id) if shown[i] and not repeated else None
                 if item is not None:
                     items.append(item)
             if len(items) == limit or exhausted:
@@ -285,7 +296,7 @@ class Reader:
         return _Merged(items, position, more, more and len(items) < limit, profiles)
 
     def _hydrate(self, candidates: list[Entry], complete: list[Entry], profiles: dict[int, User],
-                 viewer: _Viewer | None) -> dict[int, Item]:
+                 visibility: Visibility, surface: Surface, home: _HomeRules | None) -> dict[int, Item]:
         """Posts and their authors (and reposters), with BatchGetItems in parallel (the
         reader's profile rides along with the authors, once); for a home timeline, in the
         same round trip, whether the reader follows whom its replies answer and whether the
@@ -294,10 +305,10 @@ class Reader:
         if not candidates:
             return {}
         now = clock.now_ms()
-        strangers = {e.reply_to_author_id for e in candidates if viewer and viewer.answers_a_stranger(e)}
+        strangers = {e.reply_to_author_id for e in candidates if home and home.answers_a_stranger(e)}
         in_stream = {e.tweet_id for e in complete}
         waits = [e for e in candidates
-                 if viewer and e.reply_to_id not in in_stream and viewer.may_wait_for_parent(e, now)]
+                 if home and e.reply_to_id not in in_stream and home.may_wait_for_parent(e, now)]
         waiting, waiting_entries = {e.reply_to_id for e in waits}, {e.tweet_id for e in waits}
         wanted_posts = {e.tweet_id for e in candidates} | {e.original_id for e in candidates} | waiting
         tweets_future = _pool.submit(self._tweets.get_many, wanted_posts)
@@ -305,12 +316,12 @@ class Reader:
         # included the reader at all (a follow made after the post brought only what its
         # backfill brought).
         lookups = strangers | {e.reply_to_author_id for e in waits}
-        follows_future = _pool.submit(self._graph.followed_since, viewer.user_id, lookups) if lookups else None
-        arrived_future = (_pool.submit(self._timelines.present, [(viewer.user_id, p) for p in waiting])
+        follows_future = _pool.submit(self._graph.followed_since, home.user_id, lookups) if lookups else None
+        arrived_future = (_pool.submit(self._timelines.present, [(home.user_id, p) for p in waiting])
                           if waiting else None)
         wanted = {e.author_id for e in candidates} | {e.via_id for e in candidates}
-        if viewer is not None:
-            wanted.add(viewer.user_id)
+        if home is not None:
+            wanted.add(home.user_id)
         profiles.update(self._users.get_many(wanted - profiles.keys()))
         tweets = tweets_future.result()
         followed = follows_future.result() if follows_future else {}
@@ -321,14 +332,14 @@ class Reader:
             author = profiles.get(tweet.author_id) if tweet else None
             if row is None or tweet is None or author is None:
                 continue  # deleted (or the repost undone) after the entry was written
-            if viewer and viewer.answers_a_stranger(e) and e.reply_to_author_id not in followed:
+            if home and home.answers_a_stranger(e) and e.reply_to_author_id not in followed:
                 continue  # a reply to someone the reader does not follow
             since = followed.get(e.reply_to_author_id)
             if (e.tweet_id in waiting_entries and e.reply_to_id not in arrived and e.reply_to_id in tweets
                     and since is not None and since < ids.timestamp_ms(e.reply_to_id)):
                 continue  # the post it answers is still on its way to this timeline
-            if viewer and e.is_repost and tweet.reply_to_author_id in viewer.hidden:
-                continue  # a repost of a reply to an account the reader blocks or mutes
+            if not visibility.post_shows(tweet, row if e.is_repost else None, surface):
+                continue  # e.g. a repost of a reply to an account the reader blocks or mutes
             if e.is_repost:
                 reposter = profiles.get(row.author_id)
                 if reposter is not None:
@@ -354,7 +365,9 @@ def _raw_last(result: list[Entry]) -> int:
     return result.raw_last if isinstance(result, _Filtered) else result[-1].tweet_id
 
 
-def _repeated(complete: list[Entry], i: int, window: int) -> bool:
-    """Whether the post of entry i shows again within the `window` older entries below it."""
+def _copies(complete: list[Entry], i: int, window: int, visibility: Visibility, surface: Surface) -> list[Entry]:
+    """The entries of entry i's post within the `window` older entries below it that the
+    visibility rule lets through (whether they show is known after hydration)."""
     original = complete[i].original_id
-    return any(e.original_id == original for e in complete[i + 1:i + 1 + window])
+    return [e for e in complete[i + 1:i + 1 + window]
+            if e.original_id == original and visibility.entry_shows(e, surface)]

@@ -20,6 +20,7 @@ FOLLOWING, FOLLOWER, UNFOLLOWED = "following#", "follower#", "unfollowed#"
 # mirror of a block hides the blocker from the blocked account's home timeline too.
 HOME = "home#"
 CELEBRITY, BLOCK, MUTE, BLOCKED_BY = HOME + "celebrity#", HOME + "block#", HOME + "mute#", HOME + "blocked_by#"
+_BLOCKS_BOTH_WAYS = HOME + "block"  # the common prefix of BLOCK and BLOCKED_BY
 
 # A tombstone outlives every fan-out message that could have been planned before its unfollow
 # (the queue keeps messages 4 days; the dead-letter queue 14). Older messages check edges.
@@ -51,10 +52,23 @@ class Follower(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Restrictions:
+    """The blocks and mutes around one account, from its own partition (the mirror of a block
+    lives in the blocked account's partition, so both directions are one Query)."""
+    blocking: frozenset[int] = frozenset()  # accounts it blocks
+    blocked_by: frozenset[int] = frozenset()  # accounts that block it
+    muted: frozenset[int] = frozenset()  # accounts it mutes
+
+
+@dataclass(frozen=True)
 class HomeEdges:
     """What a home read needs from the reader's graph partition."""
     celebrities: dict[int, bool]  # followed celebrity -> whether its reposts show
-    hidden: frozenset[int]  # accounts blocked or muted by the reader, or blocking the reader
+    restrictions: Restrictions
+
+
+def _restrictions(kinds: dict[str, set[int]]) -> Restrictions:
+    return Restrictions(frozenset(kinds[BLOCK]), frozenset(kinds[BLOCKED_BY]), frozenset(kinds[MUTE]))
 
 
 def other_of(edge: str) -> int:
@@ -302,14 +316,24 @@ class GraphStore:
         """The celebrities a reader follows (merged into their home timeline at read time) and
         the accounts they block, mute or are blocked by, in one Query, read consistently: a
         block or mute holds from the moment its call answered."""
-        celebrities, hidden = {}, set()
+        celebrities: dict[int, bool] = {}
+        kinds: dict[str, set[int]] = {BLOCK: set(), BLOCKED_BY: set(), MUTE: set()}
         for e in EdgeModel.query(user_id, EdgeModel.edge.startswith(HOME), consistent_read=True,
                                  attributes_to_get=["edge", "other_id", "no_reposts"]):
             if e.edge.startswith(CELEBRITY):
                 celebrities[int(e.other_id)] = not e.no_reposts
             else:
-                hidden.add(int(e.other_id))
-        return HomeEdges(celebrities, frozenset(hidden))
+                kinds.setdefault(e.edge.rsplit("#", 1)[0] + "#", set()).add(int(e.other_id))
+        return HomeEdges(celebrities, _restrictions(kinds))
+
+    def blocks_around(self, user_id: int) -> Restrictions:
+        """The accounts this one blocks and those that block it (no mutes), in one consistent
+        Query of its partition: `home#block#` and `home#blocked_by#` share the prefix."""
+        kinds: dict[str, set[int]] = {BLOCK: set(), BLOCKED_BY: set(), MUTE: set()}
+        for e in EdgeModel.query(user_id, EdgeModel.edge.startswith(_BLOCKS_BOTH_WAYS), consistent_read=True,
+                                 attributes_to_get=["edge", "other_id"]):
+            kinds.setdefault(e.edge.rsplit("#", 1)[0] + "#", set()).add(int(e.other_id))
+        return _restrictions(kinds)
 
     def _existing(self, owner_id: int, prefix: str, other_ids: Iterable[int], *, reposts: bool = False) -> set[int]:
         """Which of these edges of a kind exist now in the owner's partition (consistent reads);
