@@ -126,8 +126,9 @@ class ItemSizes:
     # ByAuthor projects the keys, author_id 9+11 and tweet_id 8+11, and what an entry needs:
     # repost_of_id/_author_id and reply_to_id/_author_id, absent from a plain post (ByAuthorIndex)
     by_author_entry: int = 39
-    # powertools' record: id, expiration, status, validation hash and the stored response (~the post)
-    idempotency_record: int = 400
+    # an Idempotency-Key's claim: id 2+~60 ("post#<author>#<key>"), post_id 7+11, request_hash 12+64,
+    # expiration 10+11 (store/tables.py:PostKeyModel)
+    idempotency_record: int = 180
     # a fan-out message: one owner is a quoted 19-digit id and a comma (service/messages.py:add) ...
     owner_in_message: int = 22
     # ... plus {"op":"add","tweet_id":"...","author_id":"...","via_id":"...","owners":[],"planned_at":...}
@@ -243,14 +244,14 @@ def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes, author_tr
     push = ~celeb
     pushed = np.where(push, f, 0.0)  # followers whose timelines get the post
     entry_bytes = sizes.timeline_entry + (sizes.post if rules.entries_carry_post else 0)
-    idem = 2.0 if rules.idempotent_posts else 0.0
-    # api: GetItem of the caller's profile, then the idempotency PutItem, one TransactWriteItems
-    # (the post with its ByAuthor index entry, and the author's own timeline entry: each item's
-    # units twice) and the idempotency UpdateItem, one after another.
-    api_calls = 2.0 + idem
+    idem = 1.0 if rules.idempotent_posts else 0.0
+    # api: GetItem of the caller's profile, then one TransactWriteItems (the post with its
+    # ByAuthor index entry, the author's own timeline entry and, with an Idempotency-Key, the
+    # key's claim: each item's units twice), one after the other.
+    api_calls = 2.0
     api_write_units = float(TRANSACTION_FACTOR * (_write_units(sizes.post) + _write_units(sizes.by_author_entry)
-                                                  + _write_units(entry_bytes))
-                            + idem * _write_units(sizes.idempotency_record))
+                                                  + _write_units(entry_bytes)
+                                                  + idem * _write_units(sizes.idempotency_record)))
 
     # fanout_dispatch, author below the threshold: Queries of fanout_chunk follower edges
     # (service/fanout.py:FanoutPlanner._follower_chunks), one message per page with followers.
@@ -288,7 +289,7 @@ def _post(followers, celebrity, rules: ProductRules, sizes: ItemSizes, author_tr
                           * trim_calls)
 
     return OpCounts(
-        write_requests=(1.0 + idem) + writes + trims * trim_deletes,
+        write_requests=1.0 + writes + trims * trim_deletes,
         write_units=api_write_units + pushed * _write_units(entry_bytes) + trims * trim_delete_units,
         read_requests=1.0 + celeb + push * pages + 2 * adds + trims * trim_reads,
         read_units=(_read_units(sizes.profile) + celeb * _consistent_read_units(sizes.profile)
@@ -310,10 +311,10 @@ def post_counts(followers: int, celebrity: bool, rules: ProductRules, sizes: Ite
     fanout_worker invocations for its messages, measured in isolation.
 
     api (functions/api/routes_tweets.py:post_tweet, wiring.py:caller): GetItem of the caller's
-    profile; with an Idempotency-Key, powertools idempotency's conditional PutItem and UpdateItem
-    on IdempotencyTable (service/posting.py:Posting.post); the post and the author's own home
-    timeline entry in one TransactWriteItems (store/tweets.py:TweetStore.put_new), whose
-    KEYS_ONLY ByAuthor index costs one more write, each item's units twice.
+    profile; the post, the author's own home timeline entry and, with an Idempotency-Key, the
+    key's claim on IdempotencyTable in one TransactWriteItems (store/tweets.py:TweetStore.put_new,
+    service/posting.py:Posting.post), whose ByAuthor index costs one more write, each item's
+    units twice.
     fanout_dispatch (service/fanout.py:FanoutPlanner.posted), for a celebrity's post: one
     consistent GetItem of the author's profile (FanoutPlanner._fans_out: demoted since?), and
     nothing queued. Author below the threshold: Queries of the author's follower edges with their

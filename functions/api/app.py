@@ -21,7 +21,6 @@ import routes_media
 import routes_tweets
 import routes_users
 from timeline.observability import logger, metrics
-from wiring import services
 
 # The largest body we accept is a post of 2,240 astral code points, each escaped as a JSON
 # surrogate pair ("\\ud83d\\udc68", 12 bytes): about 27 KB.
@@ -77,5 +76,4 @@ def handler(event, context):
     refused = http_errors.refuse_body(event, MAX_BODY_BYTES)
     if refused:
         return refused
-    services().posting.idempotency_config.register_lambda_context(context)
     return app.resolve(event, context)

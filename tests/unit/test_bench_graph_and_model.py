@@ -93,9 +93,8 @@ def test_given_a_graph_when_described_then_each_row_shows_fitted_and_target(kwak
 # ------------------------------------------------------------------------------ post counts
 # Worked by hand from the rules (timelines below TimelineMax, so trims read one unit and
 # delete nothing; a trim is due for about one timeline write in TimelineMax // 8 = 100).
-# API: GetItem profile (1 read, 0.5 unit); idempotency PutItem + one TransactWriteItems (the post,
-# its ByAuthor entry and the author's own timeline entry, each twice: 6 units) + idempotency
-# UpdateItem: 3 writes, 1 + 6 + 1 = 8 units. Dispatch: pages of 200 follower edges, one Query
+# API: GetItem profile (1 read, 0.5 unit); one TransactWriteItems (the post, its ByAuthor entry,
+# the author's own timeline entry and the Idempotency-Key's claim, each twice): 1 write, 8 units. Dispatch: pages of 200 follower edges, one Query
 # each, and one more (empty) Query after a page that stopped at its Limit; ceil(F/200) messages
 # (the author's entry is not among them), plus a trim of the author's own timeline one post in
 # 100, in one SendMessageBatch (<= 10 messages, one 64 KB chunk), received and deleted by one
@@ -103,13 +102,13 @@ def test_given_a_graph_when_described_then_each_row_shows_fitted_and_target(kwak
 # units; per message a consistent BatchGetItem of the post and a consistent Query of the
 # author's unfollow tombstones (1 unit each); F/100 follower trims and the author's 1/100.
 @pytest.mark.parametrize("followers, writes, reads, adds", [
-    (0, 3 + 0, 1 + 1 + 1 / 100, 0),  # no follower: one empty page, nothing to add
-    (24, 3 + 1, 1 + 1 + 2 + 25 / 100, 1),  # 24 owners: one BatchWriteItem
-    (25, 3 + 1, 1 + 1 + 2 + 26 / 100, 1),  # 25: still one
-    (26, 3 + 2, 1 + 1 + 2 + 27 / 100, 1),  # 26: two
-    (199, 3 + 8, 1 + 1 + 2 + 200 / 100, 1),  # 199 owners: eight
-    (200, 3 + 8, 1 + 2 + 2 + 201 / 100, 1),  # one message of 200; the full page asks for a second
-    (1000, 3 + 40, 1 + 6 + 5 * 2 + 1001 / 100, 5),  # 5 x 200; pages of 200 and one empty
+    (0, 1 + 0, 1 + 1 + 1 / 100, 0),  # no follower: one empty page, nothing to add
+    (24, 1 + 1, 1 + 1 + 2 + 25 / 100, 1),  # 24 owners: one BatchWriteItem
+    (25, 1 + 1, 1 + 1 + 2 + 26 / 100, 1),  # 25: still one
+    (26, 1 + 2, 1 + 1 + 2 + 27 / 100, 1),  # 26: two
+    (199, 1 + 8, 1 + 1 + 2 + 200 / 100, 1),  # 199 owners: eight
+    (200, 1 + 8, 1 + 2 + 2 + 201 / 100, 1),  # one message of 200; the full page asks for a second
+    (1000, 1 + 40, 1 + 6 + 5 * 2 + 1001 / 100, 5),  # 5 x 200; pages of 200 and one empty
 ])
 def test_given_an_author_below_the_threshold_when_posting_then_requests_follow_the_rules(
         followers, writes, reads, adds):
@@ -125,7 +124,7 @@ def test_given_an_author_below_the_threshold_when_posting_then_requests_follow_t
     else:  # only the author's trim, one post in 100, makes a worker batch
         assert counts.sqs_requests == pytest.approx(3 / 100)
         assert counts.invocations == pytest.approx(2 + 1 / 100)
-    assert counts.sequential_round_trips == 4  # GetItem, PutItem, TransactWriteItems, UpdateItem
+    assert counts.sequential_round_trips == 2  # GetItem, TransactWriteItems
 
 
 def test_given_a_post_below_the_threshold_then_read_units_follow_the_rules():
@@ -137,7 +136,7 @@ def test_given_a_post_below_the_threshold_then_read_units_follow_the_rules():
 
 def test_given_a_celebrity_when_posting_then_only_the_api_writes_and_dispatch_reads_the_flag():
     counts = model.post_counts(1_000_000, True, RULES, SIZES)
-    assert (counts.write_requests, counts.write_units) == (3, 8)
+    assert (counts.write_requests, counts.write_units) == (1, 8)  # one TransactWriteItems (the key claimed in it)
     # the caller's profile (0.5), then dispatch's consistent GetItem of it (1), and a trim of
     # the author's own timeline one post in 100
     assert counts.read_requests == pytest.approx(2 + 1 / 100)

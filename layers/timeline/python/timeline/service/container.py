@@ -18,7 +18,6 @@ from timeline.settings import Settings
 from timeline.store import secrets
 from timeline.store.aws import build_stores
 from timeline.store.fanout_queue import FanoutQueue
-from timeline.store.idempotency import persistence_layer
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,8 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         accounts=Accounts(stores.users, stores.identity, settings.sign_in_rate_limit_per_minute),
         social=Social(stores.users, stores.graph, cursors),
-        posting=Posting(stores.tweets, stores.graph, media, persistence_layer(settings.idempotency_table),
-                        settings.timeline_ttl_seconds, settings.post_rate_limit_per_minute),
+        posting=Posting(stores.tweets, stores.graph, media, settings.timeline_ttl_seconds,
+                        settings.post_rate_limit_per_minute),
         reader=Reader(settings, stores.users, stores.tweets, stores.graph, stores.timelines, cursors),
         planner=FanoutPlanner(settings, stores.graph, stores.users, stores.queue),
         changes=ChangePlanner(settings, stores.users, stores.queue),

@@ -1,74 +1,91 @@
 """Posting, reposting, reading one post, and deleting. Fan-out happens downstream of the
-table's stream: a repost is a row of its own, fanned out like a post."""
+table's stream: a repost is a row of its own, fanned out like a post.
+
+A post with an Idempotency-Key claims the key in its own transaction ((author, key) -> the
+post, for 24 hours, store/tweets.py:KeyClaim). powertools' idempotency utility was used here
+before; it keeps its record apart from the work (an in-progress record, then the result), so
+a function that died after the post committed but before the record was completed left a key
+whose retry, once the in-progress record lapsed, posted again. Only a claim in the post's own
+transaction makes "one post per key" hold whatever fails after the commit.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
+import json
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 from timeline import clock, ids
-from timeline.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
+from timeline.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests, Unprocessable
 from timeline.observability import correlation_id, metrics
-from timeline.records import Attachment, Tweet, User
+from timeline.records import Tweet, User
 from timeline.service.media import MediaLibrary
 from timeline.service.visibility import Visibility
 from timeline.store.graph import GraphStore
 from timeline.store.rate_limits import Limited, Window
-from timeline.store.tweets import AlreadyReposted, IdTaken, MediaUnavailable, NotAuthor, TweetStore
+from timeline.store.tweets import (
+    AlreadyReposted,
+    IdTaken,
+    KeyClaim,
+    KeyUsed,
+    MediaUnavailable,
+    NotAuthor,
+    TweetStore,
+)
 from timeline.text import check_post_text
 
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
+def request_hash(text: str, reply_to_id: int | None, media_ids: tuple[int, ...]) -> str:
+    """The digest of a post request's body, as sent: the same key with another body is refused."""
+    body = {"text": text, "reply_to_id": None if reply_to_id is None else str(reply_to_id),
+            "media_ids": [str(m) for m in media_ids]}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
 class Posting:
-    def __init__(self, tweets: TweetStore, graph: GraphStore, media: MediaLibrary,
-                 idempotency_store: BasePersistenceLayer, entry_ttl_seconds: int, posts_per_minute: int):
+    def __init__(self, tweets: TweetStore, graph: GraphStore, media: MediaLibrary, entry_ttl_seconds: int,
+                 posts_per_minute: int):
         self._tweets, self._graph, self._media, self._entry_ttl_seconds = tweets, graph, media, entry_ttl_seconds
         self._posts_per_minute = posts_per_minute
-        self.idempotency_config = IdempotencyConfig(
-            event_key_jmespath="[author, key]",
-            payload_validation_jmespath="body",
-            expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
-        )
-        self._create_once = idempotent_function(
-            data_keyword_argument="request", persistence_store=idempotency_store,
-            config=self.idempotency_config, key_prefix="post_tweet",
-        )(self._create_from_request)
 
     def post(self, author: User, text: str, reply_to_id: int | None = None,
              idempotency_key: str | None = None, media_ids: tuple[int, ...] = ()) -> Tweet:
         """Create a post. With an idempotency key, a retried request (same author, same key,
-        same body) returns the post it created the first time instead of a second one."""
+        same body, within 24 hours) returns the post it created the first time instead of a
+        second one; the same key with another body is a 422. Whatever refuses a keyed
+        request (its media attached by now, the rate window full) first asks whether the key
+        already made the post: only then is a refusal the answer."""
         if idempotency_key is None:
             return self._create(author.user_id, author.celebrity, text, reply_to_id, media_ids)
-        request = {"author": str(author.user_id), "key": idempotency_key,
-                   "body": {"text": text, "reply_to_id": reply_to_id, "media_ids": [str(m) for m in media_ids]},
-                   "celebrity": author.celebrity}
+        key = KeyClaim(author.user_id, idempotency_key, request_hash(text, reply_to_id, media_ids),
+                       clock.now_s() + IDEMPOTENCY_WINDOW_SECONDS)
         try:
-            stored = self._create_once(request=request)
-        except IdempotencyValidationError:
-            raise Unprocessable("this Idempotency-Key was already used with a different request",
-                                code="idempotency_key_reused") from None
-        except IdempotencyAlreadyInProgressError:
-            raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly",
-                           code="idempotency_in_progress") from None
-        return Tweet(**{**stored, "media": tuple(Attachment.of(a) for a in stored.get("media") or ())})
+            return self._create(author.user_id, author.celebrity, text, reply_to_id, media_ids, key)
+        except KeyUsed as used:
+            return self._made_by(used.held.post_id, used.held.request_hash, key)
+        except DomainError:
+            held = self._tweets.key_holder(author.user_id, idempotency_key)
+            if held is None:
+                raise
+            return self._made_by(held.post_id, held.request_hash, key)
 
-    def _create_from_request(self, request: dict) -> dict:
-        body = request["body"]
-        tweet = self._create(int(request["author"]), bool(request["celebrity"]), body["text"], body["reply_to_id"],
-                             tuple(int(m) for m in body.get("media_ids") or ()))
-        return dataclasses.asdict(tweet)
+    def _made_by(self, post_id: int, held_hash: str, key: KeyClaim) -> Tweet:
+        """The answer to a request whose key a post already holds."""
+        if held_hash != key.request_hash:
+            raise Unprocessable("this Idempotency-Key was already used with a different request",
+                                code="idempotency_key_reused")
+        tweet = self._tweets.get(post_id, consistent=True)
+        if tweet is None:
+            raise Conflict(f"this Idempotency-Key made post {post_id}, which has since been deleted; "
+                           "use a new key to post again", code="idempotency_key_used",
+                           details={"id": str(post_id)})
+        return tweet
 
     def _create(self, author_id: int, celebrity: bool, text: str, reply_to_id: int | None,
-                media_ids: tuple[int, ...] = ()) -> Tweet:
+                media_ids: tuple[int, ...] = (), key: KeyClaim | None = None) -> Tweet:
         try:
             text = check_post_text(text, media=bool(media_ids))
         except ValueError as exc:
@@ -86,18 +103,18 @@ class Posting:
         tweet = self._mint(lambda tweet_id: Tweet(
             tweet_id=tweet_id, author_id=author_id, text=text, created_at=ids.timestamp_ms(tweet_id),
             reply_to_id=reply_to_id, reply_to_author_id=reply_to_author_id, media=media,
-            fanout=not celebrity))  # celebrities are merged at read time
+            fanout=not celebrity), key)  # celebrities are merged at read time
         # Counted where the row is written: a replayed Idempotency-Key never gets here.
         metrics.add_metric(name="PostsCreated", unit=MetricUnit.Count, value=1)
         return tweet
 
-    def _mint(self, make) -> Tweet:
+    def _mint(self, make, key: KeyClaim | None = None) -> Tweet:
         for _ in range(3):  # a fresh id if two id generators collided
             tweet = make(ids.new_id())
             window = Window.now("post", str(tweet.author_id), self._posts_per_minute)
             try:
                 self._tweets.put_new(tweet, entry_expires_at=clock.now_s() + self._entry_ttl_seconds, window=window,
-                                     correlation_id=correlation_id())
+                                     correlation_id=correlation_id(), key=key)
                 return tweet
             except IdTaken:
                 continue

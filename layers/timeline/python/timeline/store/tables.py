@@ -220,6 +220,23 @@ class RateLimitModel(_Base):
     expires_at = NumberAttribute()  # epoch seconds, the table's TTL
 
 
+class PostKeyModel(_Base):
+    """An Idempotency-Key claimed by the post it made, written in the post's own transaction
+    (IdempotencyTable): id = "post#<author id>#<key>"."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    id = UnicodeAttribute(hash_key=True)
+    post_id = NumberAttribute()
+    request_hash = UnicodeAttribute()  # the request body's digest: the same key with another body is refused
+    expiration = NumberAttribute()  # epoch seconds, the table's TTL; past it the key is free again
+
+    @staticmethod
+    def key(author_id: int, key: str) -> str:
+        return f"post#{author_id}#{key}"
+
+
 def bind(settings: Settings, region: str, session: botocore.session.Session | None = None) -> None:
     """Point the models at their tables, and make their clients now, on this thread, from
     one botocore session (share_client_session): `session`, or a new one."""
@@ -232,6 +249,7 @@ def bind(settings: Settings, region: str, session: botocore.session.Session | No
         (TimelineEntryModel, settings.timelines_table),
         (MediaModel, settings.media_table),
         (RateLimitModel, settings.rate_limits_table),
+        (PostKeyModel, settings.idempotency_table),
     ):
         model.Meta.table_name = table
         model.Meta.region = region

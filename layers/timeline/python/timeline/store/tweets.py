@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 
+from timeline import clock
 from timeline.records import READY, Attachment, Entry, Tweet, optional_int
 from timeline.store.batching import BatchWriter
 from timeline.store.tables import (
     AttachmentMap,
     EdgeModel,
     MediaModel,
+    PostKeyModel,
     TweetModel,
     cancellation_codes,
     padded,
@@ -75,6 +78,30 @@ class AlreadyReposted(Exception):
         self.repost_id = repost_id
 
 
+@dataclass(frozen=True)
+class KeyClaim:
+    """An Idempotency-Key to claim with a post: (author, key) -> the post, until `expires_at`."""
+    author_id: int
+    key: str
+    request_hash: str
+    expires_at: int  # epoch seconds
+
+
+@dataclass(frozen=True)
+class ClaimedKey:
+    """An Idempotency-Key already held by a post."""
+    post_id: int
+    request_hash: str
+
+
+class KeyUsed(Exception):
+    """The post's Idempotency-Key is held by a post (its own request's, or another body's)."""
+
+    def __init__(self, held: ClaimedKey):
+        super().__init__(held.post_id)
+        self.held = held
+
+
 class TweetStore:
     def __init__(self, connection: Connection, batch_writer: BatchWriter | None = None):
         self._connection = connection
@@ -91,14 +118,20 @@ class TweetStore:
         )
 
     def put_new(self, tweet: Tweet, *, entry_expires_at: int, window: Window | None = None,
-                correlation_id: str | None = None) -> None:
+                correlation_id: str | None = None, key: KeyClaim | None = None) -> None:
         """The post and its entry in its author's own home timeline, in one transaction: the
         author's next home read shows it without waiting for the fan-out (read-your-writes),
         and neither exists without the other. A repost also claims its (reposter, post) pair:
         AlreadyReposted names the repost that holds it. A post with media claims each one (the
         author's, ready, on no other post): MediaUnavailable names one that is not. With a rate
         limit `window`, the post counts against it in the same transaction (Limited if full).
-        The row keeps `correlation_id` for the stream (see timeline.observability)."""
+        With an Idempotency-Key, the post claims it in the same transaction (KeyUsed names the
+        post that holds it), so a retry finds the post whatever happened after the commit.
+        The row keeps `correlation_id` for the stream (see timeline.observability).
+
+        A transaction whose commit went through but whose answer was lost, sent again where
+        nothing honours its ClientRequestToken (a crash and a replay, an emulator), fails its
+        own "does not exist" conditions: finding its own row, it is a success."""
         try:
             with Transaction(connection=self._connection) as tx:
                 tx.save(self._model(tweet, correlation_id), condition=TweetModel.tweet_id.does_not_exist())
@@ -107,6 +140,11 @@ class TweetStore:
                     tx.save(EdgeModel(tweet.author_id, REPOST + padded(tweet.repost_of_id),
                                       other_id=tweet.tweet_id, created_at=tweet.created_at),
                             condition=EdgeModel.edge.does_not_exist())
+                if key is not None:
+                    tx.save(PostKeyModel(PostKeyModel.key(key.author_id, key.key), post_id=tweet.tweet_id,
+                                         request_hash=key.request_hash, expiration=key.expires_at),
+                            condition=PostKeyModel.id.does_not_exist()
+                            | (PostKeyModel.expiration < clock.now_s()))
                 for attachment in tweet.media:
                     tx.update(MediaModel(attachment.media_id),
                               actions=[MediaModel.post_id.set(tweet.tweet_id), MediaModel.expires_at.remove()],
@@ -115,21 +153,42 @@ class TweetStore:
                 if window is not None:
                     window.hit_within(tx)
         except TransactWriteError as exc:
-            # pynamodb sends puts, then updates: post, entry, (claim), media..., (window)
-            codes = cancellation_codes(exc)
-            if codes[:1] == ["ConditionalCheckFailed"]:
-                raise IdTaken(tweet.tweet_id) from exc
-            if window is not None and codes[-1:] == ["ConditionalCheckFailed"]:
-                raise Limited(window.retry_after) from exc
-            media_codes = codes[2:2 + len(tweet.media)] if not tweet.is_repost else []
-            for attachment, code in zip(tweet.media, media_codes):
-                if code == "ConditionalCheckFailed":
-                    raise MediaUnavailable(attachment.media_id) from exc
-            if codes[2:3] == ["ConditionalCheckFailed"]:
-                holder = self.repost_by(tweet.author_id, tweet.repost_of_id)
-                if holder is not None:
-                    raise AlreadyReposted(holder) from exc
-            raise
+            self._refused(tweet, window, key, exc)
+
+    def _refused(self, tweet: Tweet, window: Window | None, key: KeyClaim | None, exc: TransactWriteError) -> None:
+        """Why put_new's transaction was cancelled, as the exception its caller acts on (or
+        nothing: it was this very post, committed before). pynamodb sends puts, then updates:
+        post, entry, (repost claim), (key claim), media..., (window). What holds a claim is
+        read, not inferred from which codes DynamoDB chose to report."""
+        failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
+        if not any(failed):
+            raise exc
+        if failed[0]:
+            if self.get(tweet.tweet_id, consistent=True) == tweet:
+                return  # our own commit, whose answer was lost
+            raise IdTaken(tweet.tweet_id) from exc
+        if key is not None and (held := self.key_holder(key.author_id, key.key)) is not None:
+            raise KeyUsed(held) from exc
+        if tweet.is_repost and (holder := self.repost_by(tweet.author_id, tweet.repost_of_id)) is not None:
+            raise AlreadyReposted(holder) from exc
+        position = 2 + tweet.is_repost + (key is not None)
+        for attachment, media_failed in zip(tweet.media, failed[position:position + len(tweet.media)]):
+            if media_failed:
+                raise MediaUnavailable(attachment.media_id) from exc
+        if window is not None and failed[-1]:
+            raise Limited(window.retry_after) from exc
+        raise exc
+
+    def key_holder(self, author_id: int, key: str) -> ClaimedKey | None:
+        """The post holding the author's Idempotency-Key, if the claim has not expired (read
+        consistently; DynamoDB's TTL deletes expired items late, so expiry is checked here)."""
+        try:
+            claim = PostKeyModel.get(PostKeyModel.key(author_id, key), consistent_read=True)
+        except DoesNotExist:
+            return None
+        if claim.expiration < clock.now_s():
+            return None
+        return ClaimedKey(int(claim.post_id), claim.request_hash)
 
     def repost_by(self, reposter_id: int, original_id: int) -> int | None:
         """The id of the account's repost of a post, if it has one (read consistently)."""
@@ -175,9 +234,9 @@ class TweetStore:
         self._batch.delete(EdgeModel, [EdgeModel(r.author_id, REPOST + padded(r.repost_of_id)) for r in reposts])
         self._batch.delete(TweetModel, [TweetModel(r.tweet_id) for r in reposts])
 
-    def get(self, tweet_id: int) -> Tweet | None:
+    def get(self, tweet_id: int, *, consistent: bool = False) -> Tweet | None:
         try:
-            return to_tweet(TweetModel.get(tweet_id))
+            return to_tweet(TweetModel.get(tweet_id, consistent_read=consistent))
         except DoesNotExist:
             return None
 
