@@ -12,6 +12,7 @@ import json
 import math
 import re
 import threading
+import time
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -31,6 +32,7 @@ def apply() -> None:
     _index_queries_read_one_partition()
     _projected_queries_without_a_deep_copy()
     _consumed_capacity_as_billed()
+    _transaction_tokens_honoured()  # after the billing: a repeat is billed as reads, not as writes
     _dynamodb_responses_serialized_directly()
     _sqs_receive_cost_independent_of_depth()
     _sqs_queues_consistent_under_concurrent_requests()
@@ -274,6 +276,9 @@ def _honour_disabled_stream_mappings() -> None:
     StreamShard.add = add
 
 
+_transaction_lock = threading.RLock()  # transactions are serialized among themselves, as DynamoDB isolates them
+
+
 def _transactions_without_table_copies() -> None:
     """moto's TransactWriteItems deep-copies every table it touches so it can roll back.
     That costs time linear in the table (about 5 ms at 100 items, 220 ms at 4,000, measured
@@ -289,12 +294,11 @@ def _transactions_without_table_copies() -> None:
 
     if getattr(DynamoDBBackend.transact_write_items, "_local_runtime", False):
         return
-    lock = threading.RLock()
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         if len(transact_items) > 100:
             raise TooManyTransactionsException()
-        with lock:
+        with _transaction_lock:
             planned, reasons, seen = [], [], set()
             for entry in transact_items:  # phase 1: validate against the current state
                 if len(entry) > 1:
@@ -337,6 +341,93 @@ def _transactions_without_table_copies() -> None:
 
     transact_write_items._local_runtime = True  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items
+
+
+TOKEN_WINDOW_S = 600  # DynamoDB: a ClientRequestToken is valid for 10 minutes after its request completed
+# Wall-clock time: the tokens are kept in the DynamoDB backend, which `--persist` pickles across
+# restarts of the local stack (infra/snapshot.py), where a monotonic clock starts again.
+_token_clock = time.time
+
+
+def _transaction_tokens_honoured() -> None:
+    """moto ignores TransactWriteItems' ClientRequestToken. botocore draws one for every call
+    (idempotencyToken in its model) and sends it again with each retry of that call, so that on
+    AWS a transaction whose answer was lost (a timeout, a reset connection) and that botocore
+    retried commits once and answers success. On moto the retry ran the transaction again and
+    its own "attribute_not_exists" conditions failed: a post that was stored answered
+    TransactionCanceled (and was written again under a new id), and a sign-up's handle claim
+    answered "handle taken" for the claim it had just made, leaving a profile without a login
+    (issue 21, defect 3).
+
+    DynamoDB's rule, as documented for TransactWriteItems: a token is valid for 10 minutes
+    after the first request that used it completed; within them, the same token with the same
+    request succeeds without writing anything (with ReturnConsumedCapacity, the repeat reports
+    read units, for reading the items, not write units), and with any parameter changed it is
+    refused, IdempotentParameterMismatchException (400). After 10 minutes the token is new
+    again. Here each request that committed is remembered (its parameters, when it completed)
+    in its account and region's backend; a request that failed wrote nothing and is not
+    remembered, so its retry runs (DynamoDB's guide speaks of repeats of a call that
+    succeeded). A repeat is billed one strongly consistent read of each item (AWS says only
+    "read units"). The check, the transaction and the record are one step under the
+    transactions' lock, so a repeat sent while the first is still running waits for it and
+    then answers as a repeat (DynamoDB may answer that one TransactionInProgressException,
+    which the caller retries). Measured: a committed transaction retried by botocore (forced by
+    answering its needs-retry event; tests/unit/test_moto_patches.py), in-process and over the
+    server: TransactionCanceled (ConditionalCheckFailed) before, success and one write now."""
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.exceptions import DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.transact_write_items, "_honours_tokens", False):
+        return
+    inner = DynamoHandler.transact_write_items
+
+    class IdempotentParameterMismatch(DynamodbException):
+        def __init__(self) -> None:
+            super().__init__("com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                             "this ClientRequestToken was used by a different request within the last 10 minutes")
+
+    def repeated(handler: Any) -> ActionResult:
+        """The answer to a repeat: nothing written, the items read."""
+        body: dict[str, Any] = {"ItemCollectionMetrics": {}}
+        mode = handler.body.get("ReturnConsumedCapacity", "NONE")
+        if mode != "NONE":
+            backend, bill, labels = handler.dynamodb_backend, _Bill(), []
+            for entry in handler.body["TransactItems"]:
+                op = next(iter(entry.values()))
+                table = backend.get_table(op["TableName"])
+                key = op.get("Key") or {name: op["Item"][name] for name in
+                                        (table.hash_key_attr, table.range_key_attr) if name}
+                item = table.get_item(*backend.get_keys_value(table, key))
+                bill.add(table, _read_units(_attributes_size(item.attrs) if item is not None else 0, True))
+                labels.append(op["TableName"])
+            body["ConsumedCapacity"] = [bill.render(label, backend.get_table(label).name, mode, "Read")
+                                        for label in dict.fromkeys(labels)]
+        return ActionResult(body)
+
+    @functools.wraps(inner)
+    def transact_write_items(self):
+        token = self.body.get("ClientRequestToken")
+        if token is None:
+            return inner(self)
+        request = json.dumps({k: v for k, v in self.body.items() if k != "ClientRequestToken"},
+                             sort_keys=True, default=_blob)  # binary values arrive decoded, as bytes
+        with _transaction_lock:
+            # token -> (the request, when it completed), oldest first: expired ones are dropped
+            remembered = self.dynamodb_backend.__dict__.setdefault("_local_runtime_tokens", {})
+            now = _token_clock()
+            while remembered and now - next(iter(remembered.values()))[1] >= TOKEN_WINDOW_S:
+                del remembered[next(iter(remembered))]
+            if token in remembered:
+                if remembered[token][0] != request:
+                    raise IdempotentParameterMismatch()
+                return repeated(self)
+            result = inner(self)
+            remembered[token] = (request, _token_clock())
+            return result
+
+    transact_write_items._honours_tokens = True  # type: ignore[attr-defined]
+    DynamoHandler.transact_write_items = transact_write_items
 
 
 def _queries_read_one_partition() -> None:

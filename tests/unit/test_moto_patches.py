@@ -1291,3 +1291,119 @@ def test_given_a_projected_query_then_the_items_are_not_deep_copied_and_the_stor
     assert len(copies) == 3
     assert whole["Items"][0] == {"pk": {"S": "a"}, "sk": {"N": "0"}, "kind": {"S": "k"},
                                  "text": {"S": "post 0"}, "tags": {"L": [{"S": "x"}]}}
+
+
+# ============================================================ transactions: ClientRequestToken
+
+def _tokened_transaction(table: str, token: str, value: str = "first") -> dict:
+    """A first write of an item (attribute_not_exists) and a counter bump: run twice, the put's
+    condition fails; run once, the counter reads 1."""
+    return {"ClientRequestToken": token, "TransactItems": [
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "post"}, "text": {"S": value}},
+                 "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Update": {"TableName": table, "Key": {"pk": {"S": "count"}}, "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}}]}
+
+
+def _answers_lost(client, times: int = 1) -> list[str]:
+    """botocore retries the next TransactWriteItems as if its first `times` answers were lost
+    in transit (a timeout, a reset connection): the request reached the table each time. Returns
+    the ClientRequestToken of every attempt sent."""
+    tokens: list[str] = []
+
+    def lost(response=None, attempts=1, request_dict=None, **_):
+        tokens.append(json.loads(request_dict["body"])["ClientRequestToken"])
+        return 0 if attempts <= times else None  # 0: retry now; None: let the real retry rules decide
+
+    client.meta.events.register_first("needs-retry.dynamodb.TransactWriteItems", lost)
+    return tokens
+
+
+def _stored(client, table: str) -> dict:
+    return {i["pk"]["S"]: i for i in client.scan(TableName=table, ConsistentRead=True)["Items"]}
+
+
+def test_given_a_committed_transaction_when_it_is_repeated_with_its_token_then_it_succeeds_without_writing_again(ddb):
+    table = ddb.create("token")
+    request = _tokened_transaction(table, "token-1")
+    ddb.transact_write_items(**request)
+    # When the same request, with the same token, comes again within ten minutes
+    again = ddb.transact_write_items(**request)
+    # Then it succeeds, and wrote nothing: the counter was bumped once
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert _stored(ddb, table)["count"]["n"] == {"N": "1"}
+
+
+def test_given_a_token_used_when_another_request_carries_it_then_idempotent_parameter_mismatch(ddb):
+    table = ddb.create("token")
+    ddb.transact_write_items(**_tokened_transaction(table, "token-2"))
+    other = {"ClientRequestToken": "token-2", "TransactItems": [
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "other"}}}}]}
+    with pytest.raises(ddb.exceptions.IdempotentParameterMismatchException) as caught:
+        ddb.transact_write_items(**other)
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert set(_stored(ddb, table)) == {"post", "count"}  # the other request wrote nothing
+
+
+def test_given_a_token_older_than_ten_minutes_then_a_repeat_is_a_new_request(ddb, monkeypatch):
+    table = ddb.create("token")
+    request = _tokened_transaction(table, "token-3")
+    ddb.transact_write_items(**request)
+    clock = moto_patches._token_clock
+    monkeypatch.setattr(moto_patches, "_token_clock", lambda: clock() + 601)
+    # Then it runs again: its put's condition fails now
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(**request)
+    # ... and a mismatching request with that token is a new one too
+    ddb.transact_write_items(ClientRequestToken="token-3", TransactItems=[
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "other"}}}}])
+    assert set(_stored(ddb, table)) == {"post", "count", "other"}
+
+
+def test_given_a_repeat_with_its_token_when_capacity_is_asked_then_it_reports_reads_not_writes(ddb):
+    table = ddb.create("token")
+    request = {**_tokened_transaction(table, "token-4"), "ReturnConsumedCapacity": "TOTAL"}
+    first = ddb.transact_write_items(**request)
+    assert first["ConsumedCapacity"] == [{"TableName": table, "CapacityUnits": 4.0, "WriteCapacityUnits": 4.0}]
+    again = ddb.transact_write_items(**request)
+    # DynamoDB: "subsequent calls with the same client token return the read capacity units
+    # consumed in reading the item": here one strongly consistent read of each
+    assert again["ConsumedCapacity"] == [{"TableName": table, "CapacityUnits": 2.0, "ReadCapacityUnits": 2.0}]
+
+
+def test_given_an_answer_lost_in_process_when_botocore_retries_then_the_transaction_succeeds_once(ddb):
+    table = ddb.create("token")
+    request = _tokened_transaction(table, "unused")
+    del request["ClientRequestToken"]  # botocore draws one (idempotencyToken in its model)
+    tokens = _answers_lost(ddb)
+    ddb.transact_write_items(**request)
+    assert len(tokens) == 2 and tokens[0] == tokens[1]  # retried, with the same token
+    assert _stored(ddb, table)["count"]["n"] == {"N": "1"}
+
+
+def test_given_an_answer_lost_over_http_when_botocore_retries_then_the_transaction_succeeds_once():
+    from moto.server import ThreadedMotoServer
+
+    moto_patches.apply()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=f"http://{host}:{port}",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        table = f"token-{uuid.uuid4().hex[:8]}"
+        client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        request = _tokened_transaction(table, "unused")
+        del request["ClientRequestToken"]
+        tokens = _answers_lost(client, times=2)
+        client.transact_write_items(**request)
+        assert len(tokens) == 3 and len(set(tokens)) == 1
+        assert _stored(client, table)["count"]["n"] == {"N": "1"}
+        with pytest.raises(client.exceptions.IdempotentParameterMismatchException):
+            client.transact_write_items(ClientRequestToken=tokens[0], TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "other"}}}}])
+        client.delete_table(TableName=table)
+    finally:
+        server.stop()

@@ -30,6 +30,12 @@ class AlreadyConfirmed(Exception):
     pass
 
 
+# What `IdentityProvider.verify` can tell about a password.
+MATCH = "match"  # the login's password: it authenticated
+MISMATCH = "mismatch"  # not its password (or no such login)
+UNCONFIRMED = "unconfirmed"  # cannot tell: the login awaits its confirmation code (stage prod)
+
+
 class IdentityProvider:
     def __init__(self, client, user_pool_id: str, client_id: str, *, auto_confirm: bool):
         self._idp, self._pool, self._client_id, self._auto_confirm = client, user_pool_id, client_id, auto_confirm
@@ -43,6 +49,35 @@ class IdentityProvider:
             raise UsernameExists(username) from exc
         if self._auto_confirm:
             self._idp.admin_confirm_sign_up(UserPoolId=self._pool, Username=username)
+
+    def exists(self, username: str) -> bool:
+        """Whether the login exists. An admin read: the pool client's PreventUserExistenceErrors
+        makes the sign-in answers alike for a missing login and a wrong password."""
+        try:
+            self._idp.admin_get_user(UserPoolId=self._pool, Username=username)
+        except self._idp.exceptions.UserNotFoundException:
+            return False
+        return True
+
+    def verify(self, username: str, password: str) -> str:
+        """MATCH if the password signs in to the login, MISMATCH if not (or there is no
+        login), UNCONFIRMED when Cognito cannot say: it answers "not confirmed" for an
+        unconfirmed login whatever the password (moto checks the password first). Where
+        sign-ups confirm themselves (`auto_confirm`), an unconfirmed login is one whose
+        sign-up stopped before confirming it: it is confirmed, as that sign-up would have,
+        and asked again. The tokens are thrown away."""
+        for attempt in range(2):
+            try:
+                self._idp.initiate_auth(ClientId=self._client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                        AuthParameters={"USERNAME": username, "PASSWORD": password})
+                return MATCH
+            except (self._idp.exceptions.NotAuthorizedException, self._idp.exceptions.UserNotFoundException):
+                return MISMATCH
+            except self._idp.exceptions.UserNotConfirmedException:
+                if not self._auto_confirm or attempt:
+                    return UNCONFIRMED
+                self._idp.admin_confirm_sign_up(UserPoolId=self._pool, Username=username)
+        raise AssertionError("unreachable")
 
     def remove(self, username: str) -> None:
         try:

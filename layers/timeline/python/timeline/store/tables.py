@@ -61,6 +61,9 @@ class UserModel(_Base):
     # transaction; 0: none since the profile was made. Absent (no default, on purpose) on a
     # profile older than the attribute: unknown, so fan-out still reads the tombstones.
     unfollowed_at = NumberAttribute(null=True)
+    # Epoch ms of the sign-up that claimed the handle, while the account has no login yet
+    # (service.accounts.Accounts.sign_up); removed once the login is made. Absent: complete.
+    pending = NumberAttribute(null=True)
 
     @staticmethod
     def key(user_id: int) -> str:

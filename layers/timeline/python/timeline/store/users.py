@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -27,6 +28,13 @@ def to_user(m: UserModel) -> User:
     )
 
 
+class Profile(NamedTuple):
+    """A profile as stored, with its sign-up state: `pending_since` is the epoch ms of the
+    sign-up that claimed the handle while the account has no login yet, else None."""
+    user: User
+    pending_since: int | None
+
+
 def _int_or_none(value) -> int | None:
     return int(value) if value is not None else None
 
@@ -43,13 +51,18 @@ class UserStore:
         self._connection = connection
 
     def create(self, user: User) -> None:
-        """Claim the handle and write the profile in one transaction."""
+        """Claim the handle and write the profile, marked pending (no login yet: see
+        `finish_sign_up`), in one transaction. HandleTaken if the handle is claimed by
+        another account; a claim of this very account (the transaction committed, its answer
+        was lost, and it was sent again where the emulator or a retry of ours bypassed the
+        ClientRequestToken) is success, not a conflict with itself."""
         claim = HandleClaimModel(HandleClaimModel.key(user.handle), user_id=user.user_id)
         profile = UserModel(
             UserModel.key(user.user_id), user_id=user.user_id, handle=user.handle,
             display_name=user.display_name, created_at=user.created_at,
             followers_count=0, following_count=0, celebrity=False,
             last_seen_at=user.created_at, stamped_at=user.created_at, unfollowed_at=0,
+            pending=user.created_at,
         )
         try:
             with Transaction(connection=self._connection) as tx:
@@ -58,11 +71,41 @@ class UserStore:
         except TransactWriteError as exc:
             reasons = cancellation_codes(exc)
             if reasons and reasons[0] == "ConditionalCheckFailed":
+                if self.id_for_handle(user.handle, consistent=True) == user.user_id:
+                    return
                 raise HandleTaken(user.handle) from exc
             raise
 
+    def finish_sign_up(self, user_id: int) -> bool:
+        """Clear the pending mark: the account has its login. Idempotent; False only if the
+        profile is gone (its stale claim was released by another sign-up)."""
+        try:
+            UserModel(UserModel.key(user_id)).update(actions=[UserModel.pending.remove()],
+                                                     condition=UserModel.pk.exists())
+            return True
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def release(self, stale: Profile) -> bool:
+        """Delete a pending profile and its handle claim, if both are still as read: the
+        claim still this account's, the profile still pending since the same sign-up. False
+        if either changed (another sign-up finished or released it first)."""
+        user = stale.user
+        try:
+            with Transaction(connection=self._connection) as tx:
+                tx.delete(HandleClaimModel(HandleClaimModel.key(user.handle)),
+                          condition=HandleClaimModel.user_id == user.user_id)
+                tx.delete(UserModel(UserModel.key(user.user_id)), condition=UserModel.pending == stale.pending_since)
+            return True
+        except TransactWriteError as exc:
+            if "ConditionalCheckFailed" in cancellation_codes(exc):
+                return False
+            raise
+
     def delete(self, user: User) -> None:
-        """Undo `create` (used when the identity provider refuses the sign-up)."""
+        """Undo `create` (used when the identity provider refuses the sign-up, or fails)."""
         with Transaction(connection=self._connection) as tx:
             tx.delete(HandleClaimModel(HandleClaimModel.key(user.handle)),
                       condition=HandleClaimModel.user_id == user.user_id)
@@ -74,15 +117,30 @@ class UserStore:
         except DoesNotExist:
             return None
 
-    def id_for_handle(self, handle: str) -> int | None:
+    def id_for_handle(self, handle: str, *, consistent: bool = False) -> int | None:
+        """The account that claimed the handle, pending or not."""
         try:
-            return int(HandleClaimModel.get(HandleClaimModel.key(handle)).user_id)
+            return int(HandleClaimModel.get(HandleClaimModel.key(handle), consistent_read=consistent).user_id)
         except DoesNotExist:
             return None
 
     def get_by_handle(self, handle: str) -> User | None:
-        user_id = self.id_for_handle(handle)
-        return None if user_id is None else self.get(user_id)
+        """The account with this handle; None for a pending one too: it has no login, nobody
+        can act as it, so nobody finds it (profile, follow, user timeline)."""
+        found = self.profile_by_handle(handle)
+        return found.user if found is not None and found.pending_since is None else None
+
+    def profile(self, user_id: int, *, consistent: bool = False) -> Profile | None:
+        try:
+            m = UserModel.get(UserModel.key(user_id), consistent_read=consistent)
+        except DoesNotExist:
+            return None
+        return Profile(to_user(m), _int_or_none(m.pending))
+
+    def profile_by_handle(self, handle: str, *, consistent: bool = False) -> Profile | None:
+        """The profile that claimed the handle, pending or not."""
+        user_id = self.id_for_handle(handle, consistent=consistent)
+        return None if user_id is None else self.profile(user_id, consistent=consistent)
 
     def get_many(self, user_ids: Iterable[int]) -> dict[int, User]:
         keys = {UserModel.key(i) for i in user_ids}

@@ -1,0 +1,207 @@
+"""A sign-up is two writes in two services: the handle claim (with the profile) in UsersTable,
+then the login in Cognito. Whatever stops it between the two (a crash, an answer lost on the
+way back) must not burn the handle, and nobody but the person who chose the password may
+finish someone else's half-made account (issue 21, defect 3).
+
+A crash is simulated by an exception no handler catches (a BaseException: no cleanup runs,
+as when the process dies); a lost answer by botocore retrying a call whose answer it got, as
+it does after a timeout or a reset connection.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+PASSWORD = "correct-horse-battery-9"
+OTHER_PASSWORD = "another-horse-battery-7"
+GRACE_MS = 60_000
+
+
+class Crash(BaseException):
+    """The process died here."""
+
+
+def identity_provider():
+    from timeline.store.identity import IdentityProvider  # the layer is importable once the stack is (h)
+    return IdentityProvider
+
+
+def advance_past_the_grace() -> None:
+    from timeline import clock
+    clock.advance(ms=GRACE_MS + 1)
+
+
+def crash_before_the_login(monkeypatch):
+    def register(self, username, password):
+        raise Crash()
+    monkeypatch.setattr(identity_provider(), "register", register)
+
+
+def crash_after_the_login(monkeypatch):
+    real = identity_provider().register
+
+    def register(self, username, password):
+        real(self, username, password)
+        raise Crash()
+    monkeypatch.setattr(identity_provider(), "register", register)
+
+
+def sign_up(h, handle: str = "alice", password: str = PASSWORD, display_name: str = "Alice"):
+    return h.request("POST", "/v1/auth/signup",
+                     body={"handle": handle, "password": password, "display_name": display_name})
+
+
+def sign_in(h, handle: str = "alice", password: str = PASSWORD):
+    return h.request("POST", "/v1/auth/token", body={"handle": handle, "password": password})
+
+
+def crashed_sign_up(h, monkeypatch, crash) -> None:
+    with monkeypatch.context() as patched:
+        crash(patched)
+        with pytest.raises(Crash):
+            sign_up(h)
+
+
+def answers_lost(client, operation: str, times: int = 1):
+    """botocore retries `operation` on this client as if its first `times` answers were lost."""
+    service = client.meta.service_model.service_id.hyphenize()
+
+    def lost(attempts=1, **_):
+        return 0 if attempts <= times else None
+    event = f"needs-retry.{service}.{operation}"
+    client.meta.events.register_first(event, lost, unique_id="test-answers-lost")
+    return lambda: client.meta.events.unregister(event, unique_id="test-answers-lost")
+
+
+def test_given_a_crash_before_the_login_when_the_sign_up_is_retried_after_the_grace_then_the_handle_is_free(
+        h, monkeypatch):
+    # Given a sign-up that claimed @alice and died before making her login
+    crashed_sign_up(h, monkeypatch, crash_before_the_login)
+    watcher = h.sign_up("watcher")
+    # Then nobody sees a half-made account: it has no login, nobody can act as it
+    assert h.request("GET", "/v1/users/alice", as_user=watcher).status == 404
+    assert h.request("POST", "/v1/users/alice/follow", as_user=watcher).status == 404
+    # When a sign-up for @alice comes within the grace (the first one might still be running)
+    reply = sign_up(h)
+    assert (reply.status, reply.error_code) == (409, "handle_taken")
+    # Then it is refused; past the grace the stale claim is released and the sign-up succeeds
+    advance_past_the_grace()
+    reply = sign_up(h, display_name="Alice again")
+    assert reply.status == 201, reply
+    assert sign_in(h).status == 200
+    profile = h.request("GET", "/v1/users/alice", as_user=watcher)
+    assert profile.status == 200 and profile.body["id"] == reply.body["id"]
+    assert profile.body["display_name"] == "Alice again"
+
+
+def test_given_a_crash_after_the_login_when_the_same_person_retries_then_the_sign_up_completes(h, monkeypatch):
+    # Given a sign-up that made @alice's login and died before answering
+    crashed_sign_up(h, monkeypatch, crash_after_the_login)
+    # When she signs up again at once, with her password
+    reply = sign_up(h)
+    # Then it succeeds, as her account: she can sign in and be found
+    assert reply.status == 201, reply
+    assert sign_in(h).status == 200
+    watcher = h.sign_up("watcher")
+    assert h.request("GET", "/v1/users/alice", as_user=watcher).body["id"] == reply.body["id"]
+    assert sign_up(h).status == 409  # a finished account is never "resumed"
+
+
+def test_given_a_crash_after_the_login_when_a_stranger_signs_up_for_the_handle_then_refused_even_after_the_grace(
+        h, monkeypatch):
+    crashed_sign_up(h, monkeypatch, crash_after_the_login)
+    advance_past_the_grace()
+    # When someone else asks for @alice with another password
+    reply = sign_up(h, password=OTHER_PASSWORD)
+    # Then refused: the login is Alice's, and so stays the handle
+    assert (reply.status, reply.error_code) == (409, "handle_taken")
+    assert sign_in(h, password=OTHER_PASSWORD).status == 401
+    assert sign_in(h).status == 200
+
+
+def test_given_a_crash_after_the_login_when_she_signs_in_instead_then_her_profile_is_finished(h, monkeypatch):
+    crashed_sign_up(h, monkeypatch, crash_after_the_login)
+    watcher = h.sign_up("watcher")
+    assert h.request("GET", "/v1/users/alice", as_user=watcher).status == 404
+    # When Alice signs in (the login exists: the answer was all that was lost)
+    assert sign_in(h).status == 200
+    # Then her profile is complete: others find and follow her
+    assert h.request("GET", "/v1/users/alice", as_user=watcher).status == 200
+    assert h.request("POST", "/v1/users/alice/follow", as_user=watcher).status == 200
+
+
+def test_given_passwords_guessed_through_sign_ups_then_they_count_as_sign_ins(h, monkeypatch):
+    # Given a half-made account with a login: a sign-up for it checks the password
+    crashed_sign_up(h, monkeypatch, crash_after_the_login)
+    limit = h.settings.sign_in_rate_limit_per_minute
+    # When a stranger tries password after password through sign-up
+    answers = [sign_up(h, password=f"guess-number-{n}").status for n in range(limit + 1)]
+    # Then they are limited as sign-ins are, and even the right password waits
+    assert answers[:limit] == [409] * limit and answers[limit] == 429
+    assert sign_up(h).status == 429
+
+
+def test_given_the_answer_of_the_login_lost_when_botocore_retries_then_the_sign_up_succeeds(h):
+    # Given Cognito's answer to SignUp lost: botocore sends it again and Cognito answers
+    # UsernameExists, for the login the first attempt made
+    restore = answers_lost(h.services.accounts._identity._idp, "SignUp")
+    try:
+        reply = sign_up(h)
+    finally:
+        restore()
+    # Then the sign-up succeeds: the password authenticates, the login is ours
+    assert reply.status == 201, reply
+    assert sign_in(h).status == 200
+
+
+@pytest.mark.stack(Stage="prod")
+def test_given_stage_prod_when_the_answer_of_the_login_is_lost_then_the_sign_up_succeeds_and_confirms(h):
+    from infra.moto_patches import CONFIRMATION_CODES
+
+    restore = answers_lost(h.services.accounts._identity._idp, "SignUp")
+    try:
+        reply = sign_up(h)
+    finally:
+        restore()
+    # An unconfirmed login cannot authenticate, but our new id's login can only be ours
+    assert reply.status == 201, reply
+    code = CONFIRMATION_CODES[(h.stack.user_pool_client_id, reply.body["id"])]
+    assert h.request("POST", "/v1/auth/confirm", body={"handle": "alice", "code": code}).status == 200
+    assert sign_in(h).status == 200
+
+
+@pytest.mark.stack(Stage="prod")
+def test_given_stage_prod_and_a_crash_after_the_login_when_the_code_is_confirmed_then_the_profile_is_finished(
+        h, monkeypatch):
+    from infra.moto_patches import CONFIRMATION_CODES
+
+    crashed_sign_up(h, monkeypatch, crash_after_the_login)
+    user_id = h.services.accounts._users.id_for_handle("alice")
+    # A sign-up cannot tell an unconfirmed login's password (Cognito answers "not confirmed"
+    # whatever it is): refused, even to Alice
+    assert sign_up(h).status == 409
+    # When Alice confirms with the code Cognito sent her
+    code = CONFIRMATION_CODES[(h.stack.user_pool_client_id, str(user_id))]
+    reply = h.request("POST", "/v1/auth/confirm", body={"handle": "alice", "code": code})
+    # Then her account is complete
+    assert reply.status == 200 and reply.body["id"] == str(user_id)
+    watcher = h.sign_up("watcher")
+    assert h.request("GET", "/v1/users/alice", as_user=watcher).status == 200
+    assert sign_in(h).status == 200
+
+
+def test_given_the_answer_of_the_claim_lost_on_an_emulator_without_tokens_then_the_claim_is_ours(h, monkeypatch):
+    """Without ClientRequestToken (another emulator, or a retry of our own past botocore's),
+    the repeated claim fails its own "does not exist" conditions: the code reads the claim."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    handler = DynamoHandler.transact_write_items
+    if getattr(handler, "_honours_tokens", False):  # the emulator fix: without it, as moto was
+        monkeypatch.setattr(DynamoHandler, "transact_write_items", handler.__wrapped__)
+    restore = answers_lost(h.services.accounts._users._connection.client, "TransactWriteItems")
+    try:
+        reply = sign_up(h)
+    finally:
+        restore()
+    assert reply.status == 201, reply
+    assert sign_in(h).status == 200
