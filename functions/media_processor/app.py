@@ -4,7 +4,10 @@ Each SQS message is one S3 event notification. S3 sends an `s3:TestEvent` when t
 notification is configured; it has no records and is acknowledged. A record that fails for
 a reason of ours (S3 or DynamoDB unavailable) is reported in batchItemFailures and comes back
 after the queue's visibility timeout; after maxReceiveCount it moves to the media DLQ. A bad
-image is not a failure: it is rejected, recorded and acknowledged.
+image is not a failure: it is rejected, recorded and acknowledged. Two runs on one upload (S3
+notifies at least once; SQS redelivers) are safe: the run that claims the upload checks it,
+and a run that finds it claimed or settled writes no image and is acknowledged
+(timeline.service.media.MediaProcessor).
 """
 
 import json

@@ -20,10 +20,11 @@ meaning what a reader sees, and the two extra bounds make the worst case in byte
 which is what keeps every page of every route under Lambda's 6 MB response limit.
 
 Refused anywhere: unpaired surrogates and noncharacters (not text at all), and control
-characters (newline and tab excepted). Refused as a whole post: text with nothing visible
-in it (only spaces, invisible format characters such as U+200B and U+FEFF, or direction
-controls). Display names also refuse newlines, tabs and direction controls, which would
-let a name reorder or break the text around it.
+characters (newline and tab excepted). Refused as a whole post or display name: blank text
+(`is_blank`: nothing a reader sees, only spaces, invisible format characters such as U+200B
+and U+FEFF, direction controls, or characters that draw nothing, such as U+2800 BRAILLE
+PATTERN BLANK and the Hangul fillers). Display names also refuse newlines, tabs and direction
+controls, which would let a name reorder or break the text around it.
 """
 
 from __future__ import annotations
@@ -45,14 +46,35 @@ _CONTROL = regex.compile(r"[\p{Cc}--[\n\t]]", flags=regex.V1)
 _NOT_TEXT = regex.compile(r"[\p{Cs}\p{Noncharacter_Code_Point}]")
 # Direction controls: embeddings, overrides and isolates (marks LRM/RLM/ALM are harmless).
 _BIDI_CONTROL = regex.compile(r"[\u202a-\u202e\u2066-\u2069]")
-# Something a reader can see: not a separator, not a control or format character.
-_VISIBLE = regex.compile(r"[^\p{Z}\p{Cc}\p{Cf}\s]")
+# What a reader sees nothing of (see is_blank): separators, controls, format characters and
+# whitespace; the default-ignorable code points (Unicode's "render as nothing unless
+# supported": variation selectors, U+034F COMBINING GRAPHEME JOINER, the Hangul fillers
+# U+115F, U+1160, U+3164 and U+FFA0, ...); and U+2800 BRAILLE PATTERN BLANK, a symbol whose
+# glyph is an empty cell. The fillers are named although the property covers them: they are
+# what blank names and posts are made of, whatever Unicode version `regex` carries.
+_BLANK_CLASS = (r"\p{Z}\p{Cc}\p{Cf}\s\p{Default_Ignorable_Code_Point}"
+                r"\u2800\u3164\u115f\u1160\uffa0")
+_VISIBLE = regex.compile(rf"[^{_BLANK_CLASS}]")
 
 
 def normalize(text: str) -> str:
     if _NOT_TEXT.search(text):  # before NFC, which cannot encode an unpaired surrogate
         raise ValueError("text must not contain unpaired surrogates or noncharacters")
     return unicodedata.normalize("NFC", text).replace("\r\n", "\n")
+
+
+def is_blank(text: str) -> bool:
+    """True if a reader would see nothing of `text` (the empty string included): it is made only
+    of separators and whitespace, control and format characters (U+200B, U+FEFF, direction
+    controls...), default-ignorable code points (variation selectors, the Hangul fillers U+115F,
+    U+1160, U+3164 and U+FFA0...) and U+2800 BRAILLE PATTERN BLANK.
+
+    The one definition of blank text: posts (`check_post_text`) and display names
+    (`check_display_name`) refuse blank text with it, and hashtags and search terms are to use
+    it too (a tag or a term made of blank characters names nothing a reader can see), so that
+    every place agrees on what counts as nothing. Text that merely contains blank characters
+    among visible ones is not blank."""
+    return _VISIBLE.search(text) is None
 
 
 def count_characters(text: str) -> int:
@@ -77,11 +99,12 @@ def check_post_text(text: str, *, media: bool = False) -> str:
     text = normalize(text)
     if _CONTROL.search(text):
         raise ValueError("text must not contain control characters")
-    if not _VISIBLE.search(text):
+    if is_blank(text):
         if media and not text.strip():
             return ""
         raise ValueError("text must not be empty" if not text.strip()
-                         else "text must contain something visible, not only invisible or direction characters")
+                         else "text must contain something visible, not only invisible, blank (such as U+2800 "
+                              "or U+3164) or direction characters")
     _check_bounds(text, MAX_POST_CHARACTERS, MAX_POST_CODE_POINTS, "text")
     return text
 
@@ -93,7 +116,8 @@ def check_display_name(name: str) -> str:
         raise ValueError("a display name must not contain control characters or line breaks")
     if _BIDI_CONTROL.search(name):
         raise ValueError("a display name must not contain direction controls (U+202A-202E, U+2066-2069)")
-    if not _VISIBLE.search(name):
-        raise ValueError("a display name must contain something visible")
+    if is_blank(name):
+        raise ValueError("a display name must contain something visible, not only spaces, invisible or blank "
+                         "characters (such as U+200B, U+2800 or U+3164)")
     _check_bounds(name, MAX_DISPLAY_NAME_CHARACTERS, MAX_DISPLAY_NAME_CODE_POINTS, "the display name")
     return name

@@ -5,7 +5,14 @@
 2. S3 notifies the media queue; `MediaProcessor.process` (media_processor) re-checks what
    the policy claimed, since a client may lie and an emulator may not enforce the policy,
    writes the original and a preview, and marks the item ready, or deletes the upload and
-   marks it rejected with a reason. It is safe to run twice: only a pending item changes.
+   marks it rejected with a reason. It is safe to run twice, even at once (S3 notifies at
+   least once, SQS redelivers): a run first claims the pending item (pending -> processing,
+   conditionally), and only the claimant writes objects and settles it; a run that finds it
+   claimed, ready or rejected writes nothing. Without the claim, a slower duplicate could
+   rewrite an original after a post attached it, resetting its tag to attached=false, and the
+   lifecycle would delete a posted image. A claim older than CLAIM_SECONDS is taken over: its
+   run was stopped by its timeout, and its message comes back after the queue's visibility
+   timeout to find the claim takeable.
 3. A post names up to four ready media of its author (`MediaLibrary.attachable`); the post's
    transaction claims them. Its stream record then queues `attach_media`, which retags the
    originals so the unattached-originals lifecycle rule leaves them; deleting the post
@@ -39,6 +46,13 @@ UNATTACHED_SECONDS = 86_400  # the lifecycle's "originals never attached: one da
 ATTACH_WINDOW_MS = (UNATTACHED_SECONDS - 3600) * 1000
 VARIANT_DAYS = 20  # the lifecycle's variants rule; a post older than this shows its original
 VARIANT_MARGIN_MS = 86_400_000  # lifecycle deletions run up to a day after eligibility: stop earlier
+# template.yaml's MediaProcessorFunction Timeout (a test keeps them equal): no run lives longer.
+PROCESSOR_TIMEOUT_SECONDS = 30
+# A processing claim older than this is taken over: the run that took it has been stopped by
+# its timeout (plus a margin for clocks of different hosts). It must stay within MediaQueue's
+# VisibilityTimeout less the function timeout (150 s), so that the dead run's own message,
+# redelivered, always finds the claim takeable: nothing the queue delivered is lost.
+CLAIM_SECONDS = PROCESSOR_TIMEOUT_SECONDS + 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +175,8 @@ class MediaProcessor:
 
     def process(self, key: str) -> str:
         """Check the upload at `key`; returns what happened (for logs and metrics): "ready",
-        "rejected", or "ignored" (not an upload, already settled, or gone)."""
+        "rejected", or "ignored" (not an upload, already settled, being checked by another
+        run, or gone)."""
         parsed = store.parse_upload_key(key)
         if parsed is None:
             logger.warning("ignoring an object outside the upload layout", extra={"key": key})
@@ -175,26 +190,55 @@ class MediaProcessor:
             # nothing will ever read these bytes.
             self._media.delete_upload(key)
             return "ignored"
-        limit = self._settings.media_max_bytes
+        now = clock.now_ms()
+        claim = self._media.claim(media_id, now=now, stale_before=now - CLAIM_SECONDS * 1000)
+        if claim is None:
+            # Another run is checking it (a duplicate notification), or settled it since the
+            # read above: that run writes the objects and deletes the upload, not this one.
+            logger.info("upload claimed by another run", extra={"media_id": str(media_id)})
+            return "ignored"
+        try:
+            return self._check(key, item, claim)
+        except Exception:
+            # Give the claim back so the redelivery checks it at once (else it waits out the claim).
+            try:
+                self._media.release(media_id, claim)
+            except Exception:
+                logger.exception("could not release the claim", extra={"media_id": str(media_id)})
+            raise
+
+    def _check(self, key: str, item: Media, claim: str) -> str:
+        """The claimant's work: read, check, write the objects, settle, delete the upload."""
+        media_id, limit = item.media_id, self._settings.media_max_bytes
         data = self._media.read_upload(key, limit)
-        if data is None:
-            return "ignored"  # deleted after a settled check; the record says what happened
+        if data is None:  # gone (the lifecycle's one-day expiry): nothing to check
+            self._media.release(media_id, claim)
+            return "ignored"
         try:
             checked = images.check(data, item.content_type, max_bytes=limit,
                                    max_pixels=self._settings.media_max_pixels)
         except images.Rejected as rejected:
             # Record first: if the delete fails, the retry finds it settled and deletes.
-            self._media.mark_rejected(media_id, reason=rejected.reason, message=rejected.message)
+            if not self._media.mark_rejected(media_id, reason=rejected.reason, message=rejected.message,
+                                             claim=claim):
+                return self._lost(media_id)
             self._media.delete_upload(key)
             logger.info("media rejected", extra={"media_id": str(media_id), "reason": rejected.reason,
                                                  "detail": str(rejected.__cause__ or rejected.message)})
             return "rejected"
         self._media.put_checked(media_id, checked.original, checked.preview)
-        self._media.mark_ready(media_id, width=checked.original.width, height=checked.original.height,
-                               preview_width=checked.preview.width, preview_height=checked.preview.height,
-                               ready_at=clock.now_ms())
+        if not self._media.mark_ready(media_id, width=checked.original.width, height=checked.original.height,
+                                      preview_width=checked.preview.width, preview_height=checked.preview.height,
+                                      ready_at=clock.now_ms(), claim=claim):
+            return self._lost(media_id)
         self._media.delete_upload(key)
         return "ready"
+
+    @staticmethod
+    def _lost(media_id: int) -> str:
+        # Only if this run outlived CLAIM_SECONDS (which its timeout forbids) and another took over.
+        logger.warning("claim taken over before the check settled", extra={"media_id": str(media_id)})
+        return "ignored"
 
 
 class MediaUpkeep:

@@ -9,6 +9,11 @@ Keys, all under one private bucket:
 
 Only the uploads/ prefix notifies the media queue, so what the processor writes never comes
 back to it.
+
+A record's stored status is pending, processing (a media_processor run has claimed the upload
+and is checking it: `claim`), ready or rejected. Only the claimant writes the upload's objects
+and settles it; everyone else sees a claimed upload as pending (records.Media knows no
+"processing": to its owner and to posts it is still being checked).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from typing import Any, Iterable
 
@@ -26,6 +32,7 @@ from pynamodb.exceptions import UpdateError
 from timeline.records import PENDING, READY, REJECTED, Media, optional_int
 from timeline.store.tables import MediaModel
 
+PROCESSING = "processing"  # stored only: records.Media shows it as PENDING
 UPLOADS = "uploads/"
 ATTACHED_TAG = "attached"
 _UPLOAD_KEY = re.compile(r"^uploads/([0-9]{1,20})/([0-9]{1,20})$")
@@ -55,7 +62,8 @@ def preview_key(media_id: int) -> str:
 
 def to_media(m: MediaModel) -> Media:
     return Media(
-        media_id=int(m.media_id), owner_id=int(m.owner_id), content_type=m.content_type, status=m.status,
+        media_id=int(m.media_id), owner_id=int(m.owner_id), content_type=m.content_type,
+        status=PENDING if m.status == PROCESSING else m.status,
         created_at=int(m.created_at), reason=m.reason, message=m.message, width=optional_int(m.width),
         height=optional_int(m.height), preview_width=optional_int(m.preview_width),
         preview_height=optional_int(m.preview_height), ready_at=optional_int(m.ready_at),
@@ -86,23 +94,55 @@ class MediaStore:
         return {int(m.media_id): to_media(m)
                 for m in MediaModel.batch_get(list(dict.fromkeys(media_ids)), consistent_read=True)}
 
+    def claim(self, media_id: int, *, now: int, stale_before: int) -> str | None:
+        """Take the upload for one media_processor run: pending -> processing, or a processing
+        claim taken before `stale_before` (epoch ms; its run must have stopped) taken over.
+        Returns the claim's token, for `mark_ready`, `mark_rejected` and `release`; None if
+        the upload is not pending (another run holds it, it is settled, or it is gone)."""
+        token = uuid.uuid4().hex
+        claimable = (MediaModel.status == PENDING) | (
+            (MediaModel.status == PROCESSING) & (MediaModel.claimed_at < stale_before))
+        ok = self._update(media_id, [MediaModel.status.set(PROCESSING), MediaModel.claimed_at.set(now),
+                                     MediaModel.claimed_by.set(token)], claimable)
+        return token if ok else None
+
+    def release(self, media_id: int, claim: str) -> bool:
+        """Give a claim back (processing -> pending), so the next delivery can check the upload
+        at once; False if this claim no longer holds it."""
+        return self._update(media_id, [MediaModel.status.set(PENDING), *self._unclaimed()], self._held(claim))
+
     def mark_ready(self, media_id: int, *, width: int, height: int, preview_width: int, preview_height: int,
-                   ready_at: int) -> bool:
-        """Pending -> ready; False if it was not pending (checked already, or gone)."""
-        return self._settle(media_id, [
+                   ready_at: int, claim: str | None = None) -> bool:
+        """Claimed (by `claim`) -> ready; False if this claim no longer holds it. Without a
+        claim, pending -> ready (media made without the processor, as tests and tools do)."""
+        return self._settle(media_id, claim, [
             MediaModel.status.set(READY), MediaModel.width.set(width), MediaModel.height.set(height),
             MediaModel.preview_width.set(preview_width), MediaModel.preview_height.set(preview_height),
             MediaModel.ready_at.set(ready_at)])
 
-    def mark_rejected(self, media_id: int, *, reason: str, message: str) -> bool:
-        """Pending -> rejected, with why; False if it was not pending."""
-        return self._settle(media_id, [MediaModel.status.set(REJECTED), MediaModel.reason.set(reason),
-                                       MediaModel.message.set(message)])
+    def mark_rejected(self, media_id: int, *, reason: str, message: str, claim: str | None = None) -> bool:
+        """Claimed (by `claim`) -> rejected, with why; False if this claim no longer holds it.
+        Without a claim, pending -> rejected."""
+        return self._settle(media_id, claim, [MediaModel.status.set(REJECTED), MediaModel.reason.set(reason),
+                                              MediaModel.message.set(message)])
 
     @staticmethod
-    def _settle(media_id: int, actions: list) -> bool:
+    def _held(claim: str) -> Any:
+        return (MediaModel.status == PROCESSING) & (MediaModel.claimed_by == claim)
+
+    @staticmethod
+    def _unclaimed() -> list:
+        return [MediaModel.claimed_at.remove(), MediaModel.claimed_by.remove()]
+
+    def _settle(self, media_id: int, claim: str | None, actions: list) -> bool:
+        if claim is None:
+            return self._update(media_id, actions, MediaModel.status == PENDING)
+        return self._update(media_id, [*actions, *self._unclaimed()], self._held(claim))
+
+    @staticmethod
+    def _update(media_id: int, actions: list, condition: Any) -> bool:
         try:
-            MediaModel(media_id).update(actions=actions, condition=MediaModel.status == PENDING)
+            MediaModel(media_id).update(actions=actions, condition=condition)
             return True
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":

@@ -210,6 +210,10 @@ class MediaModel(_Base):
     post_id = NumberAttribute(null=True)
     expires_at = NumberAttribute(null=True)  # epoch seconds, the table's TTL; removed once attached
     correlation_id = UnicodeAttribute(null=True)  # the upload request's: the processor logs with it
+    # While a media_processor run checks the upload (status "processing"): when it claimed it
+    # (epoch ms) and its claim token. Removed when the run settles or gives the claim back.
+    claimed_at = NumberAttribute(null=True)
+    claimed_by = UnicodeAttribute(null=True)
 
 
 class RateLimitModel(_Base):
