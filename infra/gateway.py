@@ -40,6 +40,7 @@ import jwt
 from infra.deployer import LOCAL_API_ID, _substitute  # the deployer's Ref/GetAtt/Sub resolver, reused
 from infra.functions import RequestTooLarge
 from infra.static_site import SITE as WEB_CLIENT
+from infra.static_site import StaticSite
 from infra.template import Route, routes
 
 log = logging.getLogger("infra.gateway")
@@ -515,8 +516,10 @@ class Gateway:
     """Route, authorize, invoke and answer; `handle` is the whole pipeline and is what the
     HTTP server calls (and what unit tests call directly)."""
 
-    def __init__(self, config: ApiConfig, invoker: Invoker, authorizer: JwtAuthorizer | None):
+    def __init__(self, config: ApiConfig, invoker: Invoker, authorizer: JwtAuthorizer | None,
+                 site: StaticSite | None = None):
         self.config, self.invoker, self.authorizer = config, invoker, authorizer
+        self.site = site if site is not None else WEB_CLIENT  # web/, for what no route matched
         self.integration_timeout = INTEGRATION_TIMEOUT
         self.table = RouteTable(config.routes)
         self._buckets = {(r.method, r.path): TokenBucket(config.throttle) for r in config.routes} \
@@ -532,7 +535,8 @@ class Gateway:
         if config.jwt is not None:
             jwks = JwksCache(f"{endpoint_url.rstrip('/')}/{stack.user_pool_id}/.well-known/jwks.json")
             authorizer = JwtAuthorizer(config.jwt, jwks)
-        return cls(config, invoker, authorizer)
+        # The page may upload to and show images from the stack's media bucket, on the emulator.
+        return cls(config, invoker, authorizer, site=WEB_CLIENT.with_media_endpoint(endpoint_url))
 
     # -------------------------------------------------------------- the pipeline
 
@@ -555,9 +559,9 @@ class Gateway:
     def _dispatch(self, request: HttpRequest) -> HttpResponse:
         found = self.table.match(request.method, request.raw_path)
         if found is None:
-            if WEB_CLIENT.serves(request.method, request.raw_path):  # web/: GET/HEAD outside /v1 only
-                return HttpResponse(*WEB_CLIENT.respond(request.method, request.raw_path,
-                                                        request.header("if-none-match")))
+            if self.site.serves(request.method, request.raw_path):  # web/: GET/HEAD outside /v1 only
+                return HttpResponse(*self.site.respond(request.method, request.raw_path,
+                                                       request.header("if-none-match")))
             return gateway_error(404, "Not Found")
         route, path_params = found
         bucket = self._buckets.get((route.method, route.path))

@@ -15,7 +15,15 @@ answers them from the site's folder:
   * HEAD gets GET's status, headers and body: the HTTP layer sends no body for HEAD (the
     gateway's writer does not) and keeps the Content-Length of the body it would have sent;
   * a missing file is API Gateway's own `404 {"message":"Not Found"}`, as any unknown path was
-    before the site existed.
+    before the site existed;
+  * the page's Content-Security-Policy is the `<meta http-equiv>` in web/index.html, which lets
+    requests and images reach only the page's own origin (where this gateway serves the API
+    too). The one thing it cannot name is the stack's media bucket, on the emulator's port:
+    a site made `with_media_endpoint(the emulator's URL)` adds that origin (and, for a host
+    name, its subdomains on that port: botocore's virtual-hosted buckets) to the policy's
+    connect-src (the presigned upload) and img-src (the presigned images), nothing else.
+    Only an origin is accepted, so a policy is never widened with a scheme, a wildcard host
+    or a smuggled directive.
 
 Files are read on every request, so editing web/ needs no restart.
 """
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import urllib.parse
 from pathlib import Path
 from typing import NamedTuple
@@ -55,6 +64,29 @@ CONTENT_TYPES = {
 REVALIDATE = {".html", ".js", ".mjs", ".css", ".json", ".map", ".webmanifest", ".txt"}
 
 
+# The page's policy (web/index.html) and the directives the media bucket's origin joins.
+CSP_META = re.compile(rb'(<meta\s+http-equiv="Content-Security-Policy"\s+content=")([^"]*)(")', re.IGNORECASE)
+MEDIA_DIRECTIVES = ("connect-src", "img-src")
+# http(s)://host[:port][/], the host a DNS name or an IPv4 address: an origin, nothing more.
+ENDPOINT = re.compile(r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([0-9]{1,5}))?/?", re.IGNORECASE)
+
+
+def media_sources(endpoint_url: str) -> tuple[str, ...]:
+    """The CSP sources for the media bucket behind an S3 endpoint: its origin, and for a host
+    name (not an IP address) its subdomains on the same port, where botocore addresses a
+    bucket (virtual-hosted style) on a custom endpoint. ValueError for anything that is not
+    an http(s) origin."""
+    m = ENDPOINT.fullmatch(endpoint_url)
+    if m is None or (m.group(3) is not None and not 0 < int(m.group(3)) < 65536):
+        raise ValueError(f"not an http(s) origin: {endpoint_url!r}")
+    scheme, host = m.group(1).lower(), m.group(2).lower()
+    port = f":{m.group(3)}" if m.group(3) else ""
+    origin = f"{scheme}://{host}{port}"
+    if re.fullmatch(r"[0-9.]+", host):
+        return (origin,)
+    return (origin, f"{scheme}://*.{host}{port}")
+
+
 class StaticResponse(NamedTuple):
     """Field for field what infra.gateway.HttpResponse takes."""
 
@@ -70,8 +102,28 @@ def not_found() -> StaticResponse:
 
 
 class StaticSite:
-    def __init__(self, root: Path = WEB_ROOT):
+    def __init__(self, root: Path = WEB_ROOT, media: tuple[str, ...] = ()):
         self.root = Path(root)
+        self.media = media  # CSP sources of the media bucket, added to the page's policy
+
+    def with_media_endpoint(self, endpoint_url: str) -> "StaticSite":
+        """This site, its page allowed to upload to and show images from the media bucket
+        behind `endpoint_url` (the local stack's emulator)."""
+        return StaticSite(self.root, media_sources(endpoint_url))
+
+    def _allow_media(self, page: bytes) -> bytes:
+        """The page with the media bucket's sources added to its policy's connect-src and
+        img-src; the rest of the page, the policy's other directives included, as it is."""
+        def widen(m: re.Match[bytes]) -> bytes:
+            directives = m.group(2).decode().split(";")
+            for i, directive in enumerate(directives):
+                sources = directive.split()
+                if sources and sources[0].lower() in MEDIA_DIRECTIVES:
+                    extra = [s for s in self.media if s not in sources[1:]]
+                    directives[i] = " ".join([directive.rstrip(), *extra]) + directive[len(directive.rstrip()):]
+            return m.group(1) + ";".join(directives).encode() + m.group(3)
+
+        return CSP_META.sub(widen, page, count=1) if self.media else page
 
     def serves(self, method: str, raw_path: str) -> bool:
         """Whether a request that matched no API route is the site's to answer."""
@@ -115,6 +167,8 @@ class StaticSite:
         except OSError:
             return not_found()
         suffix = file.suffix.lower()
+        if suffix == ".html":
+            body = self._allow_media(body)
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         headers = [
             ("content-type", CONTENT_TYPES.get(suffix, "application/octet-stream")),

@@ -7,19 +7,36 @@ import { API_BASE } from "./config.js";
 const REFRESH_EARLY_SECONDS = 60; // refresh a token this close to its expiry before using it
 const MEDIA_WAIT_MS = 60_000; // bound on waiting for the media processor's verdict
 
-/** The API's base URL: ?api= first, then config.js, else this page's own origin. */
+/**
+ * The API this page talks to, as { base, ignored }: config.js's API_BASE, or this page's own
+ * origin when it names none. ?api= may only pick one of those two; any other value is ignored
+ * (`ignored` is then true, for the page to say so). A link to this page naming another
+ * server would otherwise get the handle and password typed (or filled in) here, then the
+ * session. The page's Content-Security-Policy (index.html) enforces the same in the browser.
+ */
 export function resolveApiBase(loc = window.location) {
-  const wanted = (new URL(loc.href).searchParams.get("api") ?? API_BASE ?? "").trim();
-  if (!wanted) return loc.origin;
+  const configured = (API_BASE ?? "").trim();
+  let base = loc.origin;
+  if (configured) {
+    base = normalizeBase(configured, loc);
+    if (base === null) throw new Error(`API_BASE in config.js must be an http(s) URL, not ${JSON.stringify(configured)}`);
+  }
+  const asked = new URL(loc.href).searchParams.get("api")?.trim();
+  if (!asked) return { base, ignored: false };
+  const wanted = normalizeBase(asked, loc);
+  return wanted === base || wanted === loc.origin ? { base: wanted, ignored: false } : { base, ignored: true };
+}
+
+/** An http(s) URL (relative to this page's) as a base ("origin/path", no trailing slash), or null. */
+function normalizeBase(text, loc) {
   let url;
   try {
-    url = new URL(wanted, loc.href);
+    url = new URL(text, loc.href);
   } catch {
-    throw new Error(`the API URL ${JSON.stringify(wanted)} is not a URL`);
+    return null;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new Error(`the API URL must be http(s), not ${url.protocol}`);
-  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+  if (url.username || url.password || url.search || url.hash) return null;
   return (url.origin + url.pathname).replace(/\/+$/, "");
 }
 

@@ -26,9 +26,9 @@ const state = {
 // ---------------------------------------------------------------- boot and routing
 
 function boot() {
-  let base;
+  let base, ignored;
   try {
-    base = resolveApiBase();
+    ({ base, ignored } = resolveApiBase());
   } catch (err) {
     view.replaceChildren(h("section", { class: "card notice notice-error" }, h("h1", {}, "Cannot start"), describe(err)));
     return;
@@ -41,7 +41,12 @@ function boot() {
     render();
     if (reason) toast(reason, "error", 7000);
   };
-  if (base !== window.location.origin) {
+  if (ignored) {
+    // The link's value is not repeated: it is not this site's to show.
+    apiNote.hidden = false;
+    apiNote.textContent = "Ignored the link's ?api=: not this site's API";
+    apiNote.title = `This page only talks to its own API (${base}); a link naming another server is ignored.`;
+  } else if (base !== window.location.origin) {
     apiNote.hidden = false;
     apiNote.textContent = `API: ${base}`;
   }

@@ -6,6 +6,10 @@ processor's verdict); A's home timeline shows B's post with the picture, once fa
 carried it (bounded wait, no fixed sleeps); A reposts it. Then A's access token goes bad and the
 page refreshes it on the API's 401 and retries, without signing A out.
 
+A link to the real page naming another server as its API (`?api=`, issue 22) gets nothing
+from the person who signs in there: the page keeps to its own API, and its policy lets no
+request or image reach the other server (a local one here, which records what it gets).
+
 Chromium and its driver come from Debian's packages (`chromium`, `chromium-driver`; .ci/run
 installs them). Selenium is given both paths, so Selenium Manager never downloads anything.
 Screenshots go to tests/e2e/artifacts/.
@@ -13,14 +17,19 @@ Screenshots go to tests/e2e/artifacts/.
 
 from __future__ import annotations
 
+import http.server
 import io
+import json
 import os
+import re
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, NamedTuple
 
 import pytest
+import requests
 from PIL import Image
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
@@ -239,3 +248,127 @@ def test_two_people_follow_post_a_picture_read_it_and_the_token_is_refreshed(loc
     assert not a.find_elements(By.ID, "signin-form")
     log = "\n".join(local_stack.lines[log_mark:])
     assert "signature does not verify" in log and "POST /v1/auth/refresh 200" in log, log
+
+
+# ---------------------------------------------------------------- a link naming another API (issue 22)
+class Received(NamedTuple):
+    method: str
+    path: str
+    body: str
+
+
+class Elsewhere:
+    """Another origin (a port of its own) that records every request it gets and answers as a
+    willing API would: CORS allowed, any JSON. What a link's `?api=` would point the page at."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length).decode(errors="replace") if length else ""
+                recorder.received.append(Received(self.command, self.path, body))
+                self.send_response(204 if self.command == "OPTIONS" else 200)
+                self.send_header("access-control-allow-origin", "*")
+                self.send_header("access-control-allow-headers", "*")
+                self.send_header("access-control-allow-methods", "*")
+                self.send_header("content-type", "application/json")
+                payload = b"" if self.command == "OPTIONS" else json.dumps({"access_token": "x.e30.x"}).encode()
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_OPTIONS = do_PUT = do_DELETE = _answer
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def elsewhere() -> Iterator[Elsewhere]:
+    server = Elsewhere()
+    yield server
+    server.close()
+
+
+def emulator_origin(local_stack) -> str:
+    """The stack's emulator (its media bucket's origin), from the banner."""
+    for line in local_stack.lines:
+        m = re.match(r"\s+Emulator\s+(http://\S+)", line)
+        if m:
+            return m.group(1)
+    pytest.fail("no Emulator line in the banner:\n" + local_stack.log())
+
+
+def csp_sources(page_html: str, directive: str) -> list[str]:
+    policy = re.search(r'http-equiv="Content-Security-Policy"\s+content="([^"]*)"', page_html).group(1)
+    found = [d.split() for d in policy.split(";") if d.split() and d.split()[0] == directive]
+    return found[0][1:] if found else []
+
+
+def test_a_link_naming_another_api_gets_nothing_from_who_signs_in(local_stack, browsers, elsewhere):
+    url = local_stack.url
+    handle = f"cat{os.getpid() % 1000}{int(time.time()) % 1000}"
+    created = requests.post(f"{url}/v1/auth/signup", timeout=30,
+                            json={"handle": handle, "password": PASSWORD, "display_name": "Cat Visitor"})
+    assert created.status_code == 201, created.text
+
+    # Given the real page, opened from a link that names another server as its API
+    driver = browsers("visitor")
+    driver.get(f"{url}/?api={elsewhere.url}")
+
+    # When the person signs in on it
+    wait_for(driver, "the sign-in form", shown("#signin-handle")).send_keys(handle)
+    driver.find_element(By.ID, "signin-password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "#signin-form button[type=submit]").click()
+    wait_for(driver, "the composer or a sign-in error", lambda d: shown("#composer")(d) or any(
+        e.text for e in d.find_elements(By.CSS_SELECTOR, "#signin-form .form-error")))
+
+    # Then nothing reached the other server: not the handle, not the password
+    assert elsewhere.received == [], f"the page sent to {elsewhere.url}: {elsewhere.received}"
+
+    # And the person is signed in through the page's own API, whose session it keeps
+    wait_for(driver, "the composer after signing in", shown("#composer"))
+    assert driver.find_element(By.CSS_SELECTOR, ".session-me span:last-child").text == f"@{handle}"
+    sessions = driver.execute_script(
+        "return Object.keys(localStorage).filter(k => k.startsWith('timeline.session:'))")
+    assert sessions == [f"timeline.session:{url}"]
+    note = driver.find_element(By.ID, "api-note")
+    assert note.is_displayed() and "ignored" in note.text.lower() and elsewhere.url not in note.text, note.text
+
+    # And the page's policy lets no request or image reach another origin, even by script
+    outcome = driver.execute_async_script("""
+        const [target, done] = arguments;
+        const fetched = fetch(target + "/probe-fetch", { mode: "no-cors" }).then(() => "fetched", () => "blocked");
+        const loaded = new Promise((resolve) => {
+          const img = new Image();
+          img.onload = () => resolve("loaded");
+          img.onerror = () => resolve("blocked");
+          img.src = target + "/probe-image.png";
+        });
+        Promise.all([fetched, loaded]).then(done);
+    """, elsewhere.url)
+    assert outcome == ["blocked", "blocked"]
+    assert elsewhere.received == [], f"the page sent to {elsewhere.url}: {elsewhere.received}"
+
+    # And that policy names only the page's own origin and the stack's media bucket
+    page = requests.get(url + "/", timeout=30).text
+    media = emulator_origin(local_stack)
+    assert csp_sources(page, "connect-src") == ["'self'", media]
+    assert csp_sources(page, "img-src") == ["'self'", "blob:", media]
+
+    # And ?api= naming the page's own API is still accepted, without a note
+    driver.get(f"{url}/?api={url}/")
+    wait_for(driver, "the composer on the page's own API", shown("#composer"))
+    assert not driver.find_element(By.ID, "api-note").is_displayed()

@@ -4,8 +4,10 @@ and API Gateway's own JSON 404 for everything else."""
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,106 @@ def test_the_real_web_client_is_in_the_repository():
     site = StaticSite(static_site.WEB_ROOT)
     for path in ("/", "/config.js", "/app.js", "/api.js", "/dom.js", "/feed.js", "/style.css", "/favicon.svg"):
         assert site.respond("GET", path).status == 200, path
+
+
+# ---------------------------------------------------------------- the page's Content-Security-Policy
+# Issue 22, finding 1: a link naming another server as the API (?api=) got the password typed
+# into the real page, and the page's policy let requests and images go to any http(s) origin.
+# The page's requests may reach only its own origin (where the local gateway serves the API)
+# and the media bucket; a host serving web/ elsewhere names its API and bucket in index.html.
+
+EMULATOR = "http://127.0.0.1:4566"
+WIDE_SOURCES = {"*", "http:", "https:", "ws:", "wss:", "data:", "'unsafe-inline'", "'unsafe-eval'"}
+
+
+def csp_policies(response) -> list[dict[str, list[str]]]:
+    """Every policy the page carries (header and <meta http-equiv>), as directive -> sources."""
+    texts = [v for k, v in response.headers if k.lower() == "content-security-policy"]
+    texts += re.findall(r'<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]*)"',
+                        response.body.decode(), flags=re.IGNORECASE)
+    policies = []
+    for text in texts:
+        directives = [d.split() for d in html.unescape(text).split(";") if d.strip()]
+        policies.append({d[0].lower(): d[1:] for d in directives})
+    return policies
+
+
+def without_policy(body: bytes) -> bytes:
+    return re.sub(rb'(http-equiv="Content-Security-Policy"\s+content=)"[^"]*"', rb"\1", body, flags=re.IGNORECASE)
+
+
+def test_the_real_page_lets_requests_and_images_reach_only_its_own_origin():
+    page = StaticSite(static_site.WEB_ROOT).respond("GET", "/")
+    policies = csp_policies(page)
+    assert policies, "the page carries no Content-Security-Policy"
+    for policy in policies:
+        assert policy.get("connect-src") == ["'self'"], policy
+        assert policy.get("img-src") == ["'self'", "blob:"], policy
+        assert policy.get("default-src") == ["'self'"] and policy.get("script-src") == ["'self'"], policy
+        assert policy.get("form-action") == ["'none'"] and policy.get("base-uri") == ["'none'"], policy
+
+
+def test_the_real_config_names_no_api_so_the_page_uses_its_own_origin():
+    # API_BASE "" keeps the page on its own origin: what index.html's connect-src 'self' allows
+    config = (static_site.WEB_ROOT / "config.js").read_text()
+    assert re.findall(r'^export const API_BASE = (.*);$', config, flags=re.MULTILINE) == ['""']
+
+
+def test_given_the_local_stack_then_the_page_may_reach_only_itself_and_the_emulators_media_bucket():
+    site = StaticSite(static_site.WEB_ROOT).with_media_endpoint(EMULATOR + "/")
+    page = site.respond("GET", "/")
+    policies = csp_policies(page)
+    assert policies, "the page carries no Content-Security-Policy"
+    for policy in policies:
+        assert policy.get("connect-src") == ["'self'", EMULATOR], policy
+        assert policy.get("img-src") == ["'self'", "blob:", EMULATOR], policy
+        assert not WIDE_SOURCES & {s for sources in policy.values() for s in sources}, policy
+    # everything else in the page is the file's, byte for byte; HEAD and the ETag agree
+    unchanged = StaticSite(static_site.WEB_ROOT).respond("GET", "/").body
+    assert without_policy(page.body) == without_policy(unchanged) and page.body != unchanged
+    assert site.respond("HEAD", "/") == page
+    assert site.respond("GET", "/", if_none_match=header(page, "etag")).status == 304
+    # scripts are served as they are
+    assert site.respond("GET", "/config.js").body == (static_site.WEB_ROOT / "config.js").read_bytes()
+
+
+def test_given_an_emulator_named_by_host_then_its_virtual_hosted_buckets_are_allowed_too():
+    # botocore addresses a bucket as <bucket>.<host> on a custom endpoint that is not an IP
+    site = StaticSite(static_site.WEB_ROOT).with_media_endpoint("http://LocalHost:4566")
+    for policy in csp_policies(site.respond("GET", "/")):
+        assert policy["connect-src"] == ["'self'", "http://localhost:4566", "http://*.localhost:4566"], policy
+        assert policy["img-src"] == ["'self'", "blob:", "http://localhost:4566", "http://*.localhost:4566"]
+
+
+@pytest.mark.parametrize("endpoint", [
+    "",
+    "127.0.0.1:4566",  # no scheme
+    "http:",
+    "*",
+    "ftp://127.0.0.1:4566",
+    "javascript:alert(1)",
+    "http://127.0.0.1:4566; script-src *",  # a policy smuggled in
+    "http://127.0.0.1:4566 https:",
+    "http://user@127.0.0.1:4566",
+    "http://127.0.0.1:4566/bucket",
+    "http://127.0.0.1:4566/?x=1",
+    "http://127.0.0.1:notaport",
+    'http://"x.example',
+])
+def test_given_an_endpoint_that_is_not_an_origin_then_no_policy_is_widened_with_it(endpoint):
+    with pytest.raises(ValueError):
+        StaticSite(static_site.WEB_ROOT).with_media_endpoint(endpoint)
+
+
+def test_given_a_page_without_a_policy_then_the_media_origin_adds_none(site):
+    served = site.with_media_endpoint(EMULATOR).respond("GET", "/")
+    assert served == site.respond("GET", "/") and csp_policies(served) == []
+
+
+def test_given_the_gateway_of_a_stack_then_it_serves_the_page_with_that_stacks_media_origin(site):
+    config = ApiConfig(routes=(tpl.Route("GET", "/v1/health", "Api", False, "Health"),), jwt=None, cors=None)
+    gw = Gateway(config, NoFunctions(), authorizer=None, site=site.with_media_endpoint(EMULATOR))
+    (site.root / "index.html").write_text(
+        '<meta http-equiv="Content-Security-Policy" content="connect-src \'self\'; img-src \'self\'">')
+    page = gw.handle(HttpRequest(method="GET", raw_path="/", raw_query="", headers=[], body=b""))
+    assert csp_policies(page) == [{"connect-src": ["'self'", EMULATOR], "img-src": ["'self'", EMULATOR]}]
