@@ -18,6 +18,7 @@ the state as it stands, so the last action wins whatever order the queue deliver
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,6 +38,7 @@ CELEBRITY_PAGE_SIZE = 100  # followers moved per message (a demotion backfills e
 REBUILD_PAGE_SIZE = 50  # followees per message (each may bring up to TimelineMax/4 posts)
 DROP_PAGE_SIZE = 100  # reposts of a deleted post removed per message
 MAX_REDO = 4  # a relationship flapping faster than this is redone by its own later messages
+BACKFILL_PAGES = 4  # ByAuthor pages read for an account's posts without its reposts: TimelineMax entries
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sync")
 UNREAD = object()  # sync_follow's state, not read yet
@@ -51,12 +53,38 @@ class TimelineSync:
 
     # ------------------------------------------------------------------ building blocks
     def recent_posts(self, author_ids: list[int], no_reposts: Collection[int] = ()) -> list[Entry]:
-        """Newest first: each account's newest TimelineMax/4 posts and reposts (only posts
-        for the accounts in `no_reposts`), at most TimelineMax in all."""
+        """Newest first: each account's newest TimelineMax/4 posts and reposts (its newest
+        TimelineMax/4 posts for the accounts in `no_reposts`), at most TimelineMax in all."""
         def newest(author_id: int) -> list[Entry]:
-            return self._tweets.entries_by_author(author_id, before=None, limit=self._settings.backfill_posts)
+            return self.newest_of(author_id, originals_only=author_id in no_reposts)
         merged = heapq.merge(*_pool.map(newest, author_ids), key=lambda e: -e.tweet_id)
-        return [e for e in merged if not (e.is_repost and e.via_id in no_reposts)][:self._settings.timeline_max]
+        return list(itertools.islice(merged, self._settings.timeline_max))
+
+    def newest_of(self, author_id: int, *, originals_only: bool, first: list[Entry] | None = None) -> list[Entry]:
+        """The account's newest TimelineMax/4 entries of the ByAuthor index, or with
+        `originals_only` its newest TimelineMax/4 posts: reposts are dropped and the index is
+        paged on past them (`before` the last entry read), so an account that reposted more
+        than that since its last post still brings its posts; at most BACKFILL_PAGES pages, a
+        full timeline's worth of the index. `first`: the first page, if already read."""
+        n = self._settings.backfill_posts
+        page = first if first is not None else self._tweets.entries_by_author(author_id, before=None, limit=n)
+        if not originals_only:
+            return page
+        posts = [e for e in page if not e.is_repost]
+        for _ in range(BACKFILL_PAGES - 1):
+            if len(posts) >= n or len(page) < n:
+                break  # enough, or the end of the index
+            page = self._tweets.entries_by_author(author_id, before=page[-1].tweet_id, limit=n)
+            posts += [e for e in page if not e.is_repost]
+        return posts[:n]
+
+    def _materialized(self, account_ids: Collection[int]) -> set[int]:
+        """The accounts among these whose posts are written into their followers' timelines:
+        those whose profile, read consistently, says they are not celebrities (a celebrity's
+        posts are merged at read). Every backfill decides here, from the flag every follow's
+        transaction checks and every walk starts from, never from a reader's celebrity edge,
+        which a promotion or demotion walk writes or removes later."""
+        return {a for a, celebrity in self._graph.celebrity_flags(account_ids).items() if not celebrity}
 
     def backfill(self, owner_id: int, posts: list[Entry]) -> list[int]:
         """Write the entries the owner's timeline lacks; into a full timeline only those newer
@@ -116,10 +144,8 @@ class TimelineSync:
         posts = self.recent_posts([account_id], no_reposts=() if reposts else (account_id,))
         if not posts:
             return 0  # the common case for a new account: no read of the profile or the timeline
-        account = self._users.get_consistent(account_id)
-        # Following a celebrity needs no entries: the read merges their posts.
-        if account is None or account.celebrity:
-            return 0
+        if not self._materialized([account_id]):
+            return 0  # following a celebrity needs no entries: the read merges their posts
         written = self.backfill(owner_id, posts)
         self._take_back_deleted({owner_id: written})
         return len(written)
@@ -144,30 +170,76 @@ class TimelineSync:
             self._queue.send([messages.celebrity_page(account_id, epoch, next_after)])
 
     def _move_followers(self, account_id: int, celebrity: bool, followers: list[Follower]) -> None:
-        ids = [f.user_id for f in followers]
-        if not ids:
+        if not followers:
             return
         if celebrity:
-            # Promotion: from now on these readers merge the account's posts. An edge written
-            # for a reader who unfollowed meanwhile is taken back (the unfollow removed its own).
-            self._graph.add_celebrity_edges(account_id, followers, clock.now_ms())
-            gone = set(ids) - self._graph.followers_among(account_id, ids)
+            self._promote(account_id, followers)
+        else:
+            self._demote(account_id, followers)
+
+    def _promote(self, account_id: int, followers: list[Follower]) -> None:
+        """From now on these readers merge the account's posts, through a celebrity edge that
+        carries each one's reposts choice. After writing, the follower edges are read again:
+        an edge written for a reader who unfollowed meanwhile is taken back (the unfollow
+        removed its own), and one whose reader changed the reposts choice since the page was
+        read is written again with the choice as it stands (that change's transaction found
+        no celebrity edge to update). Rewritten edges are checked again in turn."""
+        written = list({f.user_id: f for f in followers}.values())
+        for _ in range(MAX_REDO):
+            self._graph.add_celebrity_edges(account_id, written, clock.now_ms())
+            now = self._graph.follower_edges(account_id, [f.user_id for f in written])
+            gone = [f.user_id for f in written if f.user_id not in now]
             if gone:
-                self._graph.remove_celebrity_edges(account_id, sorted(gone))
-            return
-        # Demotion: entries first, then the edge goes, so no reader has a moment with neither.
-        # Inactive readers get their backfill from the rebuild when they return.
-        now = clock.now_ms()
-        posts = self.recent_posts([account_id])
-        without_reposts = [e for e in posts if not e.is_repost]
-        active = [f for f in followers if self._activity.edge_is_active(f.seen_at, now)]
-        written = dict(zip([f.user_id for f in active], _pool.map(
-            lambda f: self.backfill(f.user_id, posts if f.reposts else without_reposts), active)))
+                self._graph.remove_celebrity_edges(account_id, gone)
+            written = [now[f.user_id] for f in written if f.user_id in now and now[f.user_id].reposts != f.reposts]
+            if not written:
+                return
+
+    def _demote(self, account_id: int, followers: list[Follower]) -> None:
+        """Entries first, then the celebrity edges go, so no active reader has a moment with
+        neither. Inactive readers are left to the rebuild they get when they return, which
+        backfills every followee whose flag says it is no celebrity (_materialized).
+
+        After writing, the follower edges are read again, consistently, and what changed since
+        the page was read is put right: a reader who unfollowed is cleaned up (their cleanup
+        may have run before this backfill); one who came back meanwhile is backfilled (their
+        rebuild may have run while the account was still a celebrity, and this page's read
+        said inactive); one who changed the reposts choice gets the entries of the new
+        choice, their reposts taken back if they turned them off (their sync may have run
+        before this backfill). Either the change landed before this read, or after the edges
+        were removed and the account's flag cleared, and then its own work sees both."""
+        posts: dict[bool, list[Entry]] = {}
+
+        def posts_for(reposts: bool) -> list[Entry]:
+            if True not in posts:
+                posts[True] = self.newest_of(account_id, originals_only=False)
+            if not reposts and False not in posts:
+                posts[False] = self.newest_of(account_id, originals_only=True, first=posts[True])
+            return posts[reposts]
+
+        ids = [f.user_id for f in followers]
+        plan = {f.user_id: f for f in followers if self._activity.edge_is_active(f.seen_at, clock.now_ms())}
+        for reposts in {f.reposts for f in plan.values()}:
+            posts_for(reposts)  # read once, before the backfills share them
+        written: dict[int, list[int]] = dict(zip(plan, _pool.map(
+            lambda f: self.backfill(f.user_id, posts_for(f.reposts)), plan.values())))
         self._graph.remove_celebrity_edges(account_id, ids)
+        cleaned: set[int] = set()
+        for _ in range(MAX_REDO):
+            now, at = self._graph.follower_edges(account_id, ids), clock.now_ms()
+            for owner_id in set(ids) - set(now) - cleaned:  # unfollowed meanwhile
+                self.cleanup(owner_id, account_id)
+                cleaned.add(owner_id)
+            redo = [f for f in now.values() if self._activity.edge_is_active(f.seen_at, at)
+                    and (f.user_id not in plan or plan[f.user_id].reposts != f.reposts)]
+            if not redo:
+                break
+            for f in redo:
+                written[f.user_id] = written.get(f.user_id, []) + self.backfill(f.user_id, posts_for(f.reposts))
+                if not f.reposts:
+                    self.cleanup(f.user_id, account_id, reposts_only=True)
+                plan[f.user_id] = f
         self._take_back_deleted(written)
-        gone = set(ids) - self._graph.followers_among(account_id, ids)
-        for owner_id in gone:  # unfollowed meanwhile: its cleanup may have run before our backfill
-            self.cleanup(owner_id, account_id)
 
     # ------------------------------------------------------------------ returning readers
     def rebuild(self, owner_id: int, started: int | None, after: str | None) -> None:
@@ -178,17 +250,38 @@ class TimelineSync:
         page, next_after = self._graph.following_with_reposts(owner_id, REBUILD_PAGE_SIZE, after)
         followed = self._graph.restamp(owner_id, [a for a, _ in page], clock.now_ms())
         if started is not None and followed:
-            celebrities = set(self._graph.celebrity_followees(owner_id))
-            accounts = [a for a in followed if a not in celebrities]
-            no_reposts = {a for a, reposts in page if not reposts}
-            written = self.backfill(owner_id, self.recent_posts(accounts, no_reposts))
-            self._take_back_deleted({owner_id: written})
-            for account_id in set(accounts) - self._graph.followed_among(owner_id, accounts):
-                self.cleanup(owner_id, account_id)  # unfollowed while this page was written
+            self._rebuild_page(owner_id, followed, dict(page))
         if next_after:
             self._queue.send([messages.rebuild(owner_id, started=started, after=next_after)])
         elif started is not None:
             self._users.finish_rebuild(owner_id, started)
+
+    def _rebuild_page(self, owner_id: int, followed: list[int], reposts: dict[int, bool]) -> None:
+        """Backfill a returning reader from a page of the accounts they follow. Which accounts
+        need entries is decided from their flags (_materialized), after this page restamped
+        the reader active: an account demoted before that read is backfilled here; one demoted
+        after it is walked after the restamp, and its demotion page, which checks the readers
+        it skipped as inactive after writing, backfills this reader.
+
+        After writing, the follow edges are read again (consistently): an account unfollowed
+        meanwhile is cleaned up, and one whose reposts were turned off since the page was read
+        has its reposts taken back (that change's own sync may have run before this wrote
+        them). Turned on, that sync brings them."""
+        materialized = self._materialized(followed)
+        accounts = [a for a in followed if a in materialized]
+        posts = self.recent_posts(accounts, {a for a in accounts if not reposts.get(a, True)})
+        written = self.backfill(owner_id, posts)
+        self._take_back_deleted({owner_id: written})
+        brought = {e.via_id for e in posts if e.tweet_id in set(written)}
+        if not brought:
+            return  # nothing written: nothing a concurrent change could have undone
+        states = self._graph.follow_states([(owner_id, a) for a in brought])
+        for account_id in brought:
+            state = states.get((owner_id, account_id))
+            if state is None:  # unfollowed while this page was written
+                self.cleanup(owner_id, account_id)
+            elif not state and reposts.get(account_id, True):
+                self.cleanup(owner_id, account_id, reposts_only=True)
 
     # ------------------------------------------------------------------ the worker's entry point
     def add_all(self, adds: list[Add]) -> None:

@@ -26,6 +26,8 @@ _BLOCKS_BOTH_WAYS = HOME + "block"  # the common prefix of BLOCK and BLOCKED_BY
 # (the queue keeps messages 4 days; the dead-letter queue 14). Older messages check edges.
 TOMBSTONE_TTL_SECONDS = 15 * 86_400
 
+FOLLOW_ATTEMPTS = 3  # a follow or reposts change raced by an unfollow or a flip tries again
+
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="graph")
 
 
@@ -84,13 +86,25 @@ class GraphStore:
     def follow(self, follower_id: int, followee_id: int, *, celebrity: bool, now_ms: int,
                reposts: bool = True) -> bool:
         """Both edges and both counters in one transaction. False if already following (then
-        the edges are brought to `reposts`, which their stream record turns into a sync).
+        the edges are brought to `reposts` in a transaction of their own, set_reposts, whose
+        stream record turns into a sync).
 
         The transaction holds only if the followee's celebrity flag is still `celebrity`, so
         the edge it writes (with or without a celebrity edge) matches the flag at commit: a
         promotion or demotion that flipped it since the caller read the profile raises
         FolloweeChanged, and the caller reads again. It holds only if neither account blocks
         the other (Blocked). It also lifts any unfollow tombstone."""
+        for _ in range(FOLLOW_ATTEMPTS):
+            if self._follow_once(follower_id, followee_id, celebrity=celebrity, now_ms=now_ms, reposts=reposts):
+                return True
+            if self.set_reposts(follower_id, followee_id, reposts, celebrity=celebrity) is not None:
+                return False
+            # Unfollowed between the two transactions: follow afresh.
+        return False
+
+    def _follow_once(self, follower_id: int, followee_id: int, *, celebrity: bool, now_ms: int,
+                     reposts: bool) -> bool:
+        """The follow's transaction; False if the edges exist already."""
         flag = (UserModel.celebrity == True) if celebrity else (  # noqa: E712
             UserModel.celebrity.does_not_exist() | (UserModel.celebrity == False))  # noqa: E712
         no_reposts = None if reposts else True
@@ -122,7 +136,6 @@ class GraphStore:
             if any(failed[:2]):
                 raise Blocked(by_caller=failed[0]) from exc
             if any(failed[3:5]):
-                self.set_reposts(follower_id, followee_id, reposts)
                 return False
             if failed[-2:-1] == [True]:
                 raise UnknownUser() from exc
@@ -131,23 +144,52 @@ class GraphStore:
             raise
         return True
 
-    def set_reposts(self, follower_id: int, followee_id: int, reposts: bool) -> bool:
-        """Whether the follower sees the followee's reposts, on every edge that says it. The
-        following edge changes last: its MODIFY record syncs the timeline with the new choice.
-        False if not following or already so."""
+    def set_reposts(self, follower_id: int, followee_id: int, reposts: bool, *,
+                    celebrity: bool = False) -> bool | None:
+        """Whether the follower sees the followee's reposts, on every edge that says it: the
+        following and follower edges and the celebrity edge, if there is one, in one
+        transaction, conditional on the following edge saying otherwise. Two changes racing
+        are serialized whole, so the edges never disagree (fan-out reads the follower edge, a
+        home read the celebrity edge, a sync the following edge); the following edge's MODIFY
+        record syncs the timeline with the new choice.
+
+        `celebrity`: whether to expect a celebrity edge (the followee's flag as the caller read
+        it); the transaction checks that guess, and the other one is tried if it was wrong (a
+        promotion or demotion page on its way). True if changed, False if already so, None
+        if not following. A promotion page writing a celebrity edge after this commits reads
+        the follower edge again and corrects it (TimelineSync)."""
         action = EdgeModel.no_reposts.remove() if reposts else EdgeModel.no_reposts.set(True)
         differs = EdgeModel.no_reposts.exists() if reposts else EdgeModel.no_reposts.does_not_exist()
-        changed = False
-        for owner, edge in ((followee_id, FOLLOWER + padded(follower_id)),
-                            (follower_id, CELEBRITY + padded(followee_id)),
-                            (follower_id, FOLLOWING + padded(followee_id))):
+        following = EdgeModel(follower_id, FOLLOWING + padded(followee_id))
+        follower = EdgeModel(followee_id, FOLLOWER + padded(follower_id))
+        celebrity_edge = EdgeModel(follower_id, CELEBRITY + padded(followee_id))
+        expect_celebrity_edge = celebrity
+        for _ in range(FOLLOW_ATTEMPTS):
             try:
-                EdgeModel(owner, edge).update(actions=[action], condition=EdgeModel.edge.exists() & differs)
-                changed = changed or edge.startswith(FOLLOWING)
-            except UpdateError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
+                with Transaction(connection=self._connection) as tx:
+                    if not expect_celebrity_edge:
+                        tx.condition_check(EdgeModel, follower_id, celebrity_edge.edge,
+                                           condition=EdgeModel.edge.does_not_exist())
+                    tx.update(following, actions=[action], condition=EdgeModel.edge.exists() & differs)
+                    tx.update(follower, actions=[action], condition=EdgeModel.edge.exists())
+                    if expect_celebrity_edge:
+                        tx.update(celebrity_edge, actions=[action], condition=EdgeModel.edge.exists())
+                return True
+            except TransactWriteError as exc:
+                # [(no celebrity edge), following edge, follower edge, (celebrity edge)]
+                failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
+                if expect_celebrity_edge:
+                    edges, celebrity_failed = failed[0:2], failed[2:3] == [True]
+                else:
+                    edges, celebrity_failed = failed[1:3], failed[0:1] == [True]
+                if edges[1:2] == [True]:  # no follower edge: no following edge either
+                    return None
+                if edges[0:1] == [True]:
+                    return False
+                if not celebrity_failed:
                     raise
-        return changed
+                expect_celebrity_edge = not expect_celebrity_edge
+        return False  # pragma: no cover - promoted and demoted on every attempt
 
     def unfollow(self, follower_id: int, followee_id: int, *, now_ms: int) -> bool:
         """Remove both edges (and any celebrity edge) and both counters, and leave a tombstone
@@ -345,10 +387,6 @@ class GraphStore:
                                                               attributes_to_get=["other_id", "no_reposts"])
                 if not (reposts and e.no_reposts)}
 
-    def followed_among(self, follower_id: int, followee_ids: Iterable[int]) -> set[int]:
-        """Which of these accounts the follower follows now."""
-        return self._existing(follower_id, FOLLOWING, followee_ids)
-
     def followers_among(self, followee_id: int, follower_ids: Iterable[int], *, reposts: bool = False) -> set[int]:
         """Which of these accounts follow the followee now (with `reposts`: and take its reposts)."""
         return self._existing(followee_id, FOLLOWER, follower_ids, reposts=reposts)
@@ -368,10 +406,27 @@ class GraphStore:
             followee_id, EdgeModel.edge.startswith(UNFOLLOWED), consistent_read=True,
             attributes_to_get=["other_id"])}
 
-    def celebrity_followees(self, user_id: int) -> list[int]:
-        """The celebrities a reader follows: merged into their home timeline at read time."""
-        return [int(e.other_id) for e in EdgeModel.query(
-            user_id, EdgeModel.edge.startswith(CELEBRITY), attributes_to_get=["other_id"])]
+    def follower_edges(self, followee_id: int, follower_ids: Iterable[int]) -> dict[int, Follower]:
+        """Which of these accounts follow the followee now, each with its activity stamp and
+        reposts choice, read consistently: a walk's page checks again after it wrote."""
+        keys = [(followee_id, FOLLOWER + padded(other)) for other in dict.fromkeys(follower_ids)]
+        if not keys:
+            return {}
+        return {int(e.other_id): Follower(int(e.other_id), int(e.seen_at) if e.seen_at is not None else None,
+                                          not e.no_reposts)
+                for e in EdgeModel.batch_get(keys, consistent_read=True,
+                                             attributes_to_get=["other_id", "seen_at", "no_reposts"])}
+
+    def celebrity_flags(self, user_ids: Iterable[int]) -> dict[int, bool]:
+        """Each account's celebrity flag, read consistently from its profile (absent: no such
+        account): the flag every follow's transaction checks, and so what decides whether an
+        account's posts are written into timelines or merged at read. One BatchGetItem per
+        hundred accounts."""
+        keys = [UserModel.key(u) for u in dict.fromkeys(user_ids)]
+        if not keys:
+            return {}
+        return {int(p.user_id): bool(p.celebrity)
+                for p in UserModel.batch_get(keys, consistent_read=True, attributes_to_get=["user_id", "celebrity"])}
 
     def add_celebrity_edges(self, celebrity_id: int, followers: list[Follower], now_ms: int) -> None:
         self._batch.put(EdgeModel, [
