@@ -116,6 +116,54 @@ def iptc_segment(city: bytes = b"Lisbon") -> bytes:
     return b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload
 
 
+HIDDEN = b"hidden: 51.5074N 0.1278W, flat 2"
+
+
+def gps_tagged_jpeg() -> bytes:
+    """A second photo, as a phone's motion photo or a polyglot appends one: GPS and serial in its EXIF."""
+    return encode(Image.new("RGB", (32, 24), "green"), "JPEG", exif=gps_exif(orientation=1))
+
+
+def webp_chunk(fourcc: bytes, payload: bytes) -> bytes:
+    return fourcc + struct.pack("<I", len(payload)) + payload + b"\0" * (len(payload) % 2)
+
+
+def riff_webp(*chunks: bytes) -> bytes:
+    body = b"WEBP" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def extended_webp(simple: bytes, *extra_chunks: bytes) -> bytes:
+    """A simple (VP8/VP8L-only) WebP in the extended layout, with extra chunks after its image."""
+    width, height = reopen(simple).size
+    vp8x = webp_chunk(b"VP8X", bytes(4) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little"))
+    return riff_webp(vp8x, simple[12:], *extra_chunks)
+
+
+def png_with_chunk_before_iend(png: bytes, chunk: bytes) -> bytes:
+    iend = png.rindex(b"IEND") - 4
+    return png[:iend] + chunk + png[iend:]
+
+
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def frame_count(data: bytes) -> int:
+    return getattr(reopen(data), "n_frames", 1)
+
+
+def ends_at_its_end_marker(body: bytes, fmt: str) -> bool:
+    """Whether the file ends where its own structure says the image ends."""
+    if fmt == "JPEG":
+        return body.endswith(b"\xff\xd9")
+    if fmt == "PNG":
+        return body.endswith(png_chunk(b"IEND", b""))
+    if fmt == "GIF":
+        return body.endswith(b"\0;")  # a block terminator, then the trailer
+    return body[:4] == b"RIFF" and len(body) == 8 + struct.unpack("<I", body[4:8])[0]
+
+
 def check(data: bytes, declared_type: str, **limits) -> Checked:
     limits = {"max_bytes": MAX_BYTES, "max_pixels": MAX_PIXELS, **limits}
     return images.check(data, declared_type, **limits)
@@ -393,6 +441,144 @@ def test_given_an_animated_webp_turned_by_exif_when_checked_then_every_frame_is_
     assert original.n_frames == 3 and original.size == (12, 16) == (checked.original.width, checked.original.height)
 
 
+# ------------------------------------------------------------------ nothing hidden after the end, or inside
+CLEAN_UPLOADS = {
+    "jpeg": ("JPEG", lambda: encode(photo(), "JPEG", quality=90)),
+    "progressive_jpeg": ("JPEG", lambda: encode(photo(), "JPEG", progressive=True)),
+    "cmyk_jpeg": ("JPEG", lambda: encode(photo().convert("CMYK"), "JPEG")),
+    "jpeg_with_restarts": ("JPEG", lambda: encode(photo(), "JPEG", progressive=True, restart_marker_rows=1)),
+    "jpeg_with_profile": ("JPEG", lambda: encode(photo(), "JPEG", icc_profile=srgb_profile())),
+    "png": ("PNG", lambda: encode(photo(), "PNG")),
+    "png_with_profile": ("PNG", lambda: encode(photo(), "PNG", icc_profile=srgb_profile())),
+    "apng": ("PNG", lambda: animation("PNG")),
+    "gif": ("GIF", lambda: encode(photo().convert("P"), "GIF")),
+    "animated_gif": ("GIF", lambda: animation("GIF")),
+    "webp": ("WEBP", lambda: encode(photo(), "WEBP")),
+    "lossless_webp": ("WEBP", lambda: encode(photo(), "WEBP", lossless=True)),
+    "transparent_webp": ("WEBP", lambda: encode(Image.new("RGBA", (9, 7), (1, 2, 3, 4)), "WEBP")),
+    "animated_webp": ("WEBP", lambda: animation("WEBP")),
+}
+TRAILERS = {"gps_jpeg": gps_tagged_jpeg, "text": lambda: HIDDEN, "zeros": lambda: bytes(64),
+            "zip": lambda: b"PK\x03\x04" + bytes(26) + HIDDEN}
+
+
+@pytest.mark.parametrize("trailer", sorted(TRAILERS))
+@pytest.mark.parametrize("sample", sorted(CLEAN_UPLOADS))
+def test_given_each_accepted_kind_with_bytes_after_its_end_when_checked_then_the_original_is_cut_at_the_end(
+        sample, trailer):
+    fmt, make = CLEAN_UPLOADS[sample]
+    clean, appended = make(), TRAILERS[trailer]()
+    assert reopen(clean + appended).format == fmt  # Pillow reads the image and ignores what follows
+
+    checked = check(clean + appended, TYPE_OF[fmt])
+
+    # Cut, not re-encoded: the image itself is the upload's, byte for byte, all of its frames kept.
+    assert checked.original.body == clean and checked.rewritten is True
+    assert ends_at_its_end_marker(checked.original.body, fmt)
+    assert frame_count(checked.original.body) == frame_count(clean)
+
+
+def test_given_a_jpeg_with_a_gps_tagged_jpeg_appended_when_checked_then_neither_the_jpeg_nor_its_gps_is_stored():
+    # The review's finding: the first image is clean, so it used to be stored as uploaded,
+    # appended photo, GPS position and camera serial number included.
+    first, second = encode(marked(), "JPEG", quality=95), gps_tagged_jpeg()
+    assert reopen(second).getexif().get_ifd(GPS_IFD)
+
+    checked = check(first + second, "image/jpeg")
+
+    body = checked.original.body
+    assert body == first and second not in body
+    assert body.count(b"\xff\xd8") == 1 and body.count(b"\xff\xd9") == 1 and body.endswith(b"\xff\xd9")
+    assert b"Exif\0\0" not in body and b"CAM-0042" not in body
+    assert not reopen(body).getexif() and reopen(body).tobytes() == reopen(first).tobytes()
+
+
+def test_given_a_jpeg_with_gps_and_a_jpeg_appended_when_checked_then_it_is_reencoded_ending_at_its_end_marker():
+    upload = encode(marked(), "JPEG", exif=gps_exif(orientation=6), quality=95) + gps_tagged_jpeg()
+
+    checked = check(upload, "image/jpeg")
+
+    body = checked.original.body
+    assert checked.rewritten is True and ends_at_its_end_marker(body, "JPEG")
+    assert body.count(b"\xff\xd8") == 1 and b"Exif\0\0" not in body and b"CAM-0042" not in body
+    assert reopen(body).size == (48, 64)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "WEBP"])
+def test_given_metadata_and_bytes_after_the_end_when_checked_then_the_rewrite_carries_neither(fmt):
+    options = {"PNG": {"exif": gps_exif(1)}, "GIF": {"comment": b"at home"}, "WEBP": {"exif": gps_exif(1)}}[fmt]
+    upload = encode(photo() if fmt != "GIF" else photo().convert("P"), fmt, **options) + HIDDEN
+
+    checked = check(upload, TYPE_OF[fmt])
+
+    assert checked.rewritten is True and HIDDEN not in checked.original.body
+    assert ends_at_its_end_marker(checked.original.body, fmt)
+
+
+def inserted_before(data: bytes, where: bytes, inserted: bytes) -> bytes:
+    at = data.index(where)
+    return data[:at] + inserted + data[at:]
+
+
+def gif_extension(label: int, header: bytes, payload: bytes) -> bytes:
+    """An extension block: its header sub-block, one sub-block of payload, the terminator."""
+    return bytes([0x21, label, len(header)]) + header + bytes([len(payload)]) + payload + b"\0"
+
+
+def png_photo() -> bytes:
+    return encode(photo(), "PNG")
+
+
+def jpeg_photo() -> bytes:
+    return encode(photo(), "JPEG")
+
+
+def gif_photo() -> bytes:
+    return encode(photo().convert("P"), "GIF")
+
+
+# Data where Pillow reads past it without a word: chunks, segments and extensions it does not
+# know or does not keep, known ones longer than their content, bytes between parts.
+HIDDEN_INSIDE = {
+    "png_gifx_chunk": ("PNG", lambda: png_with_chunk_before_iend(png_photo(), png_chunk(b"gIFx", b"HIDDENAP1.0" + HIDDEN))),
+    "png_time_chunk": ("PNG", lambda: png_with_chunk_before_iend(png_photo(), png_chunk(b"tIME", bytes(7) + HIDDEN))),
+    "png_long_gamma": ("PNG", lambda: png_with_chunk_before_iend(png_photo(), png_chunk(b"gAMA", bytes(4) + HIDDEN))),
+    "png_data_in_iend": ("PNG", lambda: png_photo()[:-12] + png_chunk(b"IEND", HIDDEN)),
+    "png_private_chunk": ("PNG", lambda: png_with_chunk_before_iend(png_photo(), png_chunk(b"prIv", HIDDEN))),
+    "jpeg_long_adobe_segment": ("JPEG", lambda: inserted_before(
+        jpeg_photo(), b"\xff\xdb", jpeg_segment(0xEE, b"Adobe\0d\0\0\0\0\x01" + HIDDEN))),
+    "jpeg_bytes_between_segments": ("JPEG", lambda: inserted_before(jpeg_photo(), b"\xff\xdb", HIDDEN)),
+    # Pillow's JFIF segment (18 bytes after SOI) replaced by one announcing a 2x2 thumbnail.
+    "jpeg_jfif_thumbnail": ("JPEG", lambda: b"\xff\xd8" + jpeg_segment(
+        0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\x02\x02" + HIDDEN[:12]) + jpeg_photo()[20:]),
+    "gif_bytes_between_blocks": ("GIF", lambda: inserted_before(gif_photo(), b",", HIDDEN.replace(b",", b" "))),
+    "gif_application_extension": ("GIF", lambda: animation("GIF")[:-1] + gif_extension(0xFF, b"HIDDENAP1.0", HIDDEN)
+                                  + b";"),
+    "gif_plain_text_extension": ("GIF", lambda: gif_photo()[:-1] + gif_extension(0x01, bytes(12), HIDDEN) + b";"),
+    "webp_unknown_chunk": ("WEBP", lambda: extended_webp(encode(photo(), "WEBP"), webp_chunk(b"HIDE", HIDDEN))),
+    "webp_chunk_after_simple_image": ("WEBP", lambda: riff_webp(encode(photo(), "WEBP")[12:],
+                                                                webp_chunk(b"HIDE", HIDDEN))),
+}
+
+
+@pytest.mark.parametrize("sample", sorted(HIDDEN_INSIDE))
+def test_given_data_hidden_where_pillow_does_not_look_when_checked_then_the_original_is_rewritten_without_it(sample):
+    fmt, make = HIDDEN_INSIDE[sample]
+    upload = make()
+    given = reopen(upload)
+    given.load()
+    assert given.format == fmt and HIDDEN[:12] in upload
+
+    checked = check(upload, TYPE_OF[fmt])
+
+    original = reopen(checked.original.body)
+    assert checked.rewritten is True and HIDDEN[:12] not in checked.original.body
+    assert original.format == fmt and frame_count(checked.original.body) == frame_count(upload)
+    if fmt in ("PNG", "GIF"):  # lossless: the rewrite changes no pixel
+        assert original.convert("RGB").tobytes() == given.convert("RGB").tobytes()
+    assert check(checked.original.body, TYPE_OF[fmt]).original.body == checked.original.body
+
+
 # ------------------------------------------------------------------ the wrong thing
 @pytest.mark.parametrize("declared", ["image/svg+xml", "image/bmp", "image/tiff", "text/html", "image/jpg", ""])
 def test_given_an_unsupported_declared_type_when_checked_then_unsupported_type(declared):
@@ -594,6 +780,9 @@ def checked_or_rejected(data: bytes, declared_type: str) -> Checked | Rejected:
         return rejected
     assert checked.original.content_type == declared_type and checked.original.width * checked.original.height > 0
     assert checked.preview.content_type == PREVIEW_TYPE and max(checked.preview.width, checked.preview.height) <= 680
+    # What is stored is clean by the same rule: checked again, it is kept byte for byte.
+    again = images.check(checked.original.body, declared_type, max_bytes=MAX_BYTES, max_pixels=40_000)
+    assert again.rewritten is False and again.original.body == checked.original.body
     return checked
 
 
@@ -622,3 +811,14 @@ def test_given_a_valid_image_with_bytes_flipped_when_checked_then_it_accepts_or_
 @pytest.mark.parametrize("sample", sorted(VALID_SMALL))
 def test_given_each_unmutated_sample_when_checked_then_it_is_accepted(sample):
     assert isinstance(checked_or_rejected(*VALID_SMALL[sample]), Checked)
+
+
+@pytest.mark.parametrize("sample", sorted(VALID_SMALL))
+def test_given_any_accepted_upload_when_its_original_is_checked_again_then_it_is_kept_byte_for_byte(sample):
+    """What we store is clean by our own rule: a rewrite leaves nothing a second check would cut or drop."""
+    data, declared_type = VALID_SMALL[sample]
+
+    for upload in (data, data + gps_tagged_jpeg()):
+        original = check(upload, declared_type).original.body
+        again = check(original, declared_type)
+        assert again.rewritten is False and again.original.body == original

@@ -13,10 +13,24 @@ something that is not an image at all). `check` decides, with no I/O, in this or
 4. every frame decodes completely: a truncated file is rejected, not padded with grey.
 
 An accepted image yields a preview (WebP in a 680x680 box, upright, no metadata) and the
-original: the upload byte for byte, unless it carries metadata that can give its owner away
-(EXIF with the GPS position and the camera's serial number, XMP, comments, PNG text), in
-which case it is re-encoded in its own format without it, upright. A colour profile is
-kept: it is colour, not privacy.
+original, which holds the picture and nothing else. The file's own structure is walked from
+its start (JPEG segments, PNG chunks, GIF blocks, WebP's RIFF chunks), and:
+
+- anything after the image's end (after JPEG's EOI, PNG's IEND, GIF's trailer, the size the
+  WebP's RIFF header declares: a second, GPS-tagged photo, a motion photo's video, a ZIP) is
+  cut off;
+- a part of the file that is not the picture, its frames and timing or its colour is
+  dropped: metadata that can give the owner away (EXIF with the GPS position and the
+  camera's serial number, XMP, IPTC, comments, PNG text, times, a JFIF thumbnail, a second
+  image), and whatever else may carry hidden data (chunks, segments and extensions we do
+  not know, parts longer than their content, bytes between parts). Then the image is
+  re-encoded in its own format from its decoded pixels, upright, with all its frames.
+
+So the original is the upload byte for byte, or the upload cut at its image's end (the image
+itself untouched: a JPEG is not compressed again for that alone), or a re-encode. A colour
+profile is kept: it is colour, not privacy. Not looked for: data inside the compressed pixel
+streams themselves (after the end of a JPEG scan's, a PNG's zlib, a GIF's LZW or a VP8
+stream, within their chunks), which only re-encoding every upload would remove.
 
 Anything wrong raises `Rejected`, with a stable reason code and a sentence for the owner.
 """
@@ -24,6 +38,8 @@ Anything wrong raises `Rejected`, with a stable reason code and a sentence for t
 from __future__ import annotations
 
 import io
+import re
+import struct
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,11 +71,33 @@ _ANIMATION_OPTIONS: dict[str, dict[str, Any]] = {
     "PNG": {"default_image": False, "disposal": Disposal.OP_NONE, "blend": Blend.OP_SOURCE},
 }
 _METADATA_KEYS = ("exif", "xmp", "XML:com.adobe.xmp", "comment")
-# JPEG segments about decoding the picture rather than about who took it, where and with what.
-_JPEG_DECODING_SEGMENTS = (("APP0", b"JFIF\0"), ("APP2", b"ICC_PROFILE\0"), ("APP14", b"Adobe"))
-# Pillow does not read XMP from a GIF (it sits in an application extension, often after the
-# last frame), so its identifier is looked for in the bytes.
-_GIF_XMP_IDENTIFIER = b"XMP DataXMP"
+# JPEG application segments about decoding the picture rather than about who took it, where
+# and with what: (marker, how the payload starts, its exact length or None for any). JFIF's
+# 14 bytes have no room for its thumbnail, nor Adobe's 12 for anything but the colour transform.
+_JPEG_DECODING_SEGMENTS = (("APP0", b"JFIF\0", 14), ("APP2", b"ICC_PROFILE\0", None), ("APP14", b"Adobe", 12))
+# The other JPEG segments kept: frame headers (SOF0-3, 5-7, 9-11, 13-15), Huffman and
+# arithmetic tables, quantisation tables, the restart interval, the line count, scans.
+_JPEG_PICTURE_MARKERS = frozenset({*range(0xC0, 0xD0), 0xDA, 0xDB, 0xDC, 0xDD}) - {0xC8}
+_JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
+# Where a scan's entropy-coded data ends: a marker, i.e. 0xFF followed by neither a stuffed
+# zero, a restart marker nor a fill byte.
+_JPEG_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# PNG chunks kept, and the most bytes those of a fixed size may hold: the picture, its
+# animation and its colour. Text, EXIF, times, private and unknown chunks are not kept.
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"bKGD",
+                         b"pHYs", b"iCCP", b"cICP", b"mDCV", b"cLLI", b"acTL", b"fcTL", b"fdAT"})
+_PNG_CHUNK_LIMITS = {b"IHDR": 13, b"PLTE": 768, b"IEND": 0, b"tRNS": 256, b"gAMA": 4, b"cHRM": 32, b"sRGB": 1,
+                     b"sBIT": 4, b"bKGD": 6, b"pHYs": 9, b"cICP": 4, b"mDCV": 24, b"cLLI": 8, b"acTL": 8, b"fcTL": 26}
+# WebP chunks kept, in the file and in an animation frame (ANMF), and the most bytes each may hold.
+_WEBP_CHUNKS = frozenset({b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP"})
+_WEBP_FRAME_CHUNKS = frozenset({b"ALPH", b"VP8 ", b"VP8L"})
+_WEBP_CHUNK_LIMITS = {b"VP8X": 10, b"ANIM": 6}
+_WEBP_FRAME_HEADER = 16  # an ANMF's position, size, duration and flags, before its chunks
+# GIF application extensions kept: the loop count, in its one 3-byte sub-block.
+_GIF_LOOP_EXTENSIONS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
+_GIF_IMAGE, _GIF_EXTENSION, _GIF_TRAILER = 0x2C, 0x21, 0x3B
+_GIF_GRAPHIC_CONTROL, _GIF_APPLICATION = 0xF9, 0xFF
 # What each EXIF orientation asks of a viewer: turn or flip the stored pixels to show them.
 # (ImageOps.exif_transpose does the same, but then re-serialises the EXIF it leaves behind,
 # which fails on some EXIF Pillow can read; that EXIF is dropped here anyway.)
@@ -99,7 +137,7 @@ class Rendition:
 class Checked:
     original: Rendition  # what readers get as "the original"
     preview: Rendition  # WebP, bounded, orientation applied, no metadata
-    rewritten: bool  # True when the original had to be re-encoded to drop metadata
+    rewritten: bool  # True when the original is not the upload byte for byte: cut at the image's end, or re-encoded
 
 
 def check(data: bytes, declared_type: str, *, max_bytes: int, max_pixels: int,
@@ -114,13 +152,16 @@ def check(data: bytes, declared_type: str, *, max_bytes: int, max_pixels: int,
         for frame in _decoded_frames(img, max_pixels):
             durations.append(frame.info.get("duration", 0))
             metadata = metadata or _frame_carries_metadata(frame)
-        metadata = metadata or _file_carries_metadata(img, data)
+        end = None if metadata else _image_end(data, image_format)
         img.seek(0)
         orientation = _orientation(img)
         size = _displayed_size(img, orientation)
         preview = _preview(img, orientation, preview_edge)
-        body = _reencoded(img, orientation, image_format, durations) if metadata else data
-        return Checked(Rendition(body, declared_type, *size), preview, rewritten=metadata)
+        if end is None:
+            body = _reencoded(img, orientation, image_format, durations)
+        else:
+            body = data[:end]  # what trails the image is cut off; the image itself is the upload's
+        return Checked(Rendition(body, declared_type, *size), preview, rewritten=end != len(data))
 
 
 # ------------------------------------------------------------------ the checks, in order
@@ -211,16 +252,131 @@ def _frame_carries_metadata(img: ImageFile.ImageFile) -> bool:
 
 
 def _is_decoding_segment(marker: str, payload: bytes) -> bool:
-    return any(marker == known and payload.startswith(prefix) for known, prefix in _JPEG_DECODING_SEGMENTS)
+    return any(marker == known and payload.startswith(prefix) and length in (None, len(payload))
+               for known, prefix, length in _JPEG_DECODING_SEGMENTS)
 
 
-def _file_carries_metadata(img: ImageFile.ImageFile, data: bytes) -> bool:
-    """Metadata that may sit anywhere in the file, so is only known once all of it is read."""
-    if img.format == "PNG":  # text chunks, and private chunks that may hold anything
-        return bool(img.text or img.private_chunks)
-    if img.format == "GIF":
-        return _GIF_XMP_IDENTIFIER in data
-    return False
+# ------------------------------------------------------------------ the file's structure
+def _image_end(data: bytes, image_format: str) -> int | None:
+    """Where the image ends in `data` (its length, unless something trails the image), if the
+    file's structure, walked from its start, holds nothing but the parts we keep; None if it
+    holds anything else, or is laid out in a way this walk does not follow. Pillow has decoded
+    the file already, so this only decides between keeping the upload's bytes and
+    re-encoding: it never raises."""
+    walk = {"JPEG": _jpeg_end, "PNG": _png_end, "GIF": _gif_end, "WEBP": _webp_end}[image_format]
+    try:
+        end = walk(data)
+    except (IndexError, struct.error):  # ran off the end of the file
+        return None
+    return end if end is not None and end <= len(data) else None
+
+
+def _jpeg_end(data: bytes) -> int | None:
+    """After the EOI that ends the first image, if it is made only of segments that decode
+    the picture."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos = 2
+    while True:
+        if data[pos] != 0xFF:  # bytes between segments, which decoders skip
+            return None
+        while data[pos] == 0xFF:  # fill bytes may precede a marker
+            pos += 1
+        marker = data[pos]
+        pos += 1
+        if marker == _JPEG_EOI:
+            return pos
+        (length,) = struct.unpack_from(">H", data, pos)
+        if length < 2:
+            return None
+        if 0xE0 <= marker <= 0xEF:
+            if not _is_decoding_segment(f"APP{marker - 0xE0}", data[pos + 2:pos + length]):
+                return None
+        elif marker not in _JPEG_PICTURE_MARKERS:  # COM, and anything else
+            return None
+        pos += length
+        if marker == _JPEG_SOS:
+            scan_end = _JPEG_SCAN_END.search(data, pos)
+            if scan_end is None:
+                return None
+            pos = scan_end.start()
+
+
+def _png_end(data: bytes) -> int | None:
+    """After the IEND chunk, if every chunk before it is one we keep, within its size."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    pos = len(_PNG_SIGNATURE)
+    while True:
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind not in _PNG_CHUNKS or length > _PNG_CHUNK_LIMITS.get(kind, length):
+            return None
+        pos += 12 + length  # length, type, data, CRC
+        if kind == b"IEND":
+            return pos
+
+
+def _gif_end(data: bytes) -> int | None:
+    """After the trailer, if the blocks before it are only images, their timing and the loop count."""
+    if data[:6] not in (b"GIF87a", b"GIF89a"):
+        return None
+    pos = 13 + _gif_palette_size(data[10])  # header, logical screen descriptor, global palette
+    while True:
+        block = data[pos]
+        if block == _GIF_TRAILER:
+            return pos + 1
+        if block == _GIF_IMAGE:
+            # descriptor, local palette, LZW minimum code size, then the data's sub-blocks
+            pos = _gif_sub_blocks_end(data, pos + 11 + _gif_palette_size(data[pos + 9]))
+        elif block == _GIF_EXTENSION and data[pos + 1] == _GIF_GRAPHIC_CONTROL:
+            if data[pos + 2] != 4 or data[pos + 7] != 0:  # one sub-block of 4 bytes
+                return None
+            pos += 8
+        elif block == _GIF_EXTENSION and data[pos + 1] == _GIF_APPLICATION:
+            # identifier, then one sub-block: 1 and the loop count
+            if (data[pos + 2] != 11 or data[pos + 3:pos + 14] not in _GIF_LOOP_EXTENSIONS
+                    or data[pos + 14:pos + 16] != b"\x03\x01" or data[pos + 18] != 0):
+                return None
+            pos += 19
+        else:  # comments, plain text, other applications' data (XMP, ICC), stray bytes
+            return None
+
+
+def _gif_palette_size(flags: int) -> int:
+    return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
+
+
+def _gif_sub_blocks_end(data: bytes, pos: int) -> int:
+    while size := data[pos]:
+        pos += size + 1
+    return pos + 1
+
+
+def _webp_end(data: bytes) -> int | None:
+    """Where the RIFF container says it ends, if its chunks are only the picture, its
+    animation and its colour profile."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    (size,) = struct.unpack_from("<I", data, 4)
+    end = 8 + size
+    if end > len(data) or not _webp_chunks_kept(data, 12, end, _WEBP_CHUNKS):
+        return None
+    return end
+
+
+def _webp_chunks_kept(data: bytes, pos: int, end: int, kept: frozenset[bytes]) -> bool:
+    while pos < end:
+        kind = data[pos:pos + 4]
+        (length,) = struct.unpack_from("<I", data, pos + 4)
+        body, pos = pos + 8, pos + 8 + length + (length & 1)  # an odd chunk is padded
+        if kind not in kept or length > _WEBP_CHUNK_LIMITS.get(kind, length) or pos > end:
+            return False
+        if length & 1 and data[pos - 1] != 0:
+            return False
+        if kind == b"ANMF" and (length < _WEBP_FRAME_HEADER or not _webp_chunks_kept(
+                data, body + _WEBP_FRAME_HEADER, body + length, _WEBP_FRAME_CHUNKS)):
+            return False
+    return pos == end
 
 
 # ------------------------------------------------------------------ renditions
