@@ -175,3 +175,22 @@ def test_given_a_post_shown_when_a_friend_reposts_it_then_the_repost_stays_suppr
     h.repost(friend, post)
     h.drain()
     assert home_items(h, reader) == [(post, None)]
+
+
+# ====================================================================== lists (issue 22, finding 3)
+@pytest.mark.parametrize("who_blocks", ["alice blocks bob", "bob blocks alice"])
+@pytest.mark.parametrize("kind", ["followers", "following"])
+def test_given_a_block_then_neither_lists_the_others_followers_or_following(h, who_blocks, kind):
+    alice, bob, carol = h.sign_up("alice"), h.sign_up("bob"), h.sign_up("carol")
+    h.follow(carol, "alice")
+    h.follow(alice, "carol")
+    if who_blocks == "alice blocks bob":
+        h.block(alice, "bob")
+    else:
+        h.block(bob, "alice")
+    for reader, handle in ((bob, "alice"), (alice, "bob")):
+        reply = h.request("GET", f"/v1/users/{handle}/{kind}", as_user=reader)
+        assert (reply.status, reply.error_code) == (403, "blocked"), (reader, handle, reply)
+    # a third party still lists them, and so does each account its own
+    assert [u["handle"] for u in h.request("GET", f"/v1/users/alice/{kind}", as_user=carol).body["items"]] == ["carol"]
+    assert h.request("GET", f"/v1/users/alice/{kind}", as_user=alice).status == 200

@@ -9,6 +9,7 @@ from timeline.cursors import CursorCodec
 from timeline.errors import Conflict, Forbidden, InvalidInput, NotFound
 from timeline.records import User
 from timeline.service.accounts import user_by_handle
+from timeline.service.visibility import Visibility
 from timeline.store.graph import Blocked, FolloweeChanged, GraphStore, UnknownUser
 from timeline.store.users import UserStore
 
@@ -125,7 +126,11 @@ class Social:
         )
 
     def _list(self, caller_id: int, handle: str, kind: str, limit: int, cursor: str | None) -> UserPage:
+        """An account's followers or following: 403 when a block stands between the caller
+        and the account (timeline.service.visibility)."""
         owner = user_by_handle(self._users, handle)
+        if owner.user_id != caller_id:
+            Visibility(caller_id, self._graph.blocks_around(caller_id)).require_account(owner)
         page = self._graph.followers_page if kind == "followers" else self._graph.following_page
         return self._page(caller_id, owner.user_id, kind, page, limit, cursor)
 
