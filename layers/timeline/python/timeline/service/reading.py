@@ -24,6 +24,10 @@ from timeline.store.users import UserStore
 # Headroom fetched beyond the page size, so a few deleted posts don't cost another round trip.
 OVERFETCH = 5
 MAX_ROUNDS = 8
+# A read's query budget: one query per source (the reader's timeline, each followed celebrity)
+# for a page, then at most this many more in all, when hidden entries make the read go on; a
+# source is asked again only while it holds unread entries. Past it the page answers partial.
+EXTRA_QUERIES = 8
 # A rebuild that has not finished in this long lost its messages (they sit in the dead-letter
 # queue): the next read starts it again.
 REBUILD_STALE_MS = 15 * 60 * 1000
@@ -173,8 +177,11 @@ class Reader:
         # lookups share one round trip instead of two in a row.
         first_round = _started(timeline, before, limit + OVERFETCH + DEDUPE_WINDOW)
         home = edges.result()
-        sources = [first_round] + [self._posts_of(c, reposts=r) for c, r in home.celebrities.items()]
-        merged = self._paginate(sources, before, limit, visibility=Visibility(reader_id, home.restrictions),
+        visibility = Visibility(reader_id, home.restrictions)
+        # Everything a celebrity the reader mutes (or blocks) brings is hidden: not asked at all.
+        merging = {c: r for c, r in home.celebrities.items() if c not in visibility.hidden(Surface.FEED)}
+        sources = [first_round] + [self._posts_of(c, reposts=r) for c, r in merging.items()]
+        merged = self._paginate(sources, before, limit, visibility=visibility,
                                 surface=Surface.FEED, home=_HomeRules(reader_id, home.celebrities))
         # An empty page hydrated nothing: then (only then) the profile costs a GetItem.
         reader = merged.profiles[reader_id] if reader_id in merged.profiles else self._users.get(reader_id)
@@ -182,7 +189,7 @@ class Reader:
         next_cursor = self._cursors.encode(reader=reader_id, scope=scope, position=[
             str(merged.position), timeline.taken_through(merged.position)]) if merged.more else None
         return Page(items=merged.items, next_cursor=next_cursor, partial=merged.partial or incomplete,
-                    celebrities_merged=len(home.celebrities))
+                    celebrities_merged=len(merging))
 
     def _home_position(self, cursor: str, reader_id: int, scope: str) -> tuple[int, int]:
         position = self._cursors.decode(cursor, reader=reader_id, scope=scope)
@@ -231,8 +238,11 @@ class Reader:
                   home: _HomeRules | None = None) -> _Merged:
         """Merge newest-first entry streams into one page of live posts.
 
-        Each round asks every source for `want` entries (plus, for a home timeline, the
-        dedupe window) below the position. A source that returned all it was asked for may
+        Each round needs `want` entries (plus, for a home timeline, the dedupe window) below
+        the position from every source; a source that holds fewer of what it already gave is
+        asked for the rest, below the last entry it gave (one that gave fewer than it was asked
+        has no more and is never asked again), within the read's query budget (EXTRA_QUERIES
+        past the first round). A source that returned all it was asked for may
         hold more below its last one, so the merged list is only complete down to the
         highest such last id: the round consumes only entries with a whole window of the
         complete list below them, and of those only the newest `want` (the page needs no
@@ -243,7 +253,7 @@ class Reader:
         an older entry of the same post within the window would show on its own (passes
         every one of those filters): only what the reader sees suppresses, so a hidden copy
         never makes a post show zero times. A page is full, or the end, or, when the rounds
-        ran out on hidden entries, marked partial (with a cursor to go on).
+        ran out on hidden entries or the budget, marked partial (with a cursor to go on).
         """
         window = DEDUPE_WINDOW if home is not None else 0
         items: list[Item] = []
@@ -251,13 +261,19 @@ class Reader:
         position = before
         exhausted = False
         extra = 0
+        buffers = [_Buffer(fetch) for fetch in sources]
+        budget = len(buffers) + EXTRA_QUERIES
         for _ in range(MAX_ROUNDS):
             want = limit - len(items) + OVERFETCH
             ask = want + window + extra
-            results = list(_pool.map(lambda fetch, p=position, w=ask: fetch(p, w), sources))
-            truncated = [_raw_last(r) for r in results if _raw_len(r) >= ask]
-            floor = max(truncated) if truncated else None
-            merged = heapq.merge(*results, key=lambda e: -e.tweet_id)
+            short = [b for b in buffers if b.short(position, ask)]
+            last = budget < len(short)  # what is read is all this read gets: decide with it
+            if not last:
+                budget -= len(short)
+                list(_pool.map(lambda b, p=position, w=ask: b.fill(p, w), short))
+            lows = [b.low for b in buffers if not b.done]
+            floor = max(lows) if lows else None
+            merged = heapq.merge(*(b.below(position) for b in buffers), key=lambda e: -e.tweet_id)
             complete: list[Entry] = []
             seen = set()
             for e in merged:
@@ -266,8 +282,8 @@ class Reader:
                 if e.tweet_id not in seen:
                     seen.add(e.tweet_id)
                     complete.append(e)
-            decidable = len(complete) if floor is None else max(0, len(complete) - window)
-            if decidable == 0 and floor is not None:
+            decidable = len(complete) if floor is None or last else max(0, len(complete) - window)
+            if decidable == 0 and floor is not None and not last:
                 extra = 2 * (extra or max(window, want))  # filtered down to less than a window: ask for more
                 continue
             exhausted = floor is None and decidable <= want
@@ -289,7 +305,7 @@ class Reader:
                 item = hydrated.get(e.tweet_id) if shown[i] and not repeated else None
                 if item is not None:
                     items.append(item)
-            if len(items) == limit or exhausted:
+            if len(items) == limit or exhausted or last:
                 exhausted = exhausted and consumed_all
                 break
         more = not exhausted and position is not None
@@ -347,6 +363,35 @@ class Reader:
             else:
                 out[e.tweet_id] = Item(tweet, author)
         return out
+
+
+class _Buffer:
+    """One source's entries read so far in one read. It is asked again only for entries below
+    the last one it gave (it is complete down to `low`), and never once it gave fewer than it
+    was asked for (`done`)."""
+
+    def __init__(self, fetch):
+        self._fetch = fetch
+        self._entries: list[Entry] = []
+        self._read = False
+        self.low: int | None = None
+        self.done = False
+
+    def below(self, position: int | None) -> list[Entry]:
+        return [e for e in self._entries if position is None or e.tweet_id < position]
+
+    def short(self, position: int | None, ask: int) -> bool:
+        return not self.done and len(self.below(position)) < ask
+
+    def fill(self, position: int | None, ask: int) -> None:
+        want = ask - len(self.below(position))
+        got = self._fetch(self.low if self._read else position, want)
+        self._read = True
+        if _raw_len(got) < want:
+            self.done = True
+        if _raw_len(got):
+            self.low = _raw_last(got)
+        self._entries.extend(got)
 
 
 class _Filtered(list):
