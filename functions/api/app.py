@@ -21,6 +21,7 @@ import routes_media
 import routes_tweets
 import routes_users
 from timeline.observability import logger, metrics
+from timeline.settings import get_settings
 
 # The largest body we accept is a post of 2,240 astral code points, each escaped as a JSON
 # surrogate pair ("\\ud83d\\udc68", 12 bytes): about 27 KB.
@@ -57,11 +58,16 @@ def openapi_json():
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document())
 
 
+# Served without a token (template.yaml: `Authorizer: NONE`); the document says `security: []`.
+PUBLIC_ROUTES = routes_auth.PUBLIC_ROUTES | {("GET", "/v1/health")}
+
+
 @functools.lru_cache(maxsize=1)
 def openapi_document() -> str:
     spec = json.loads(app.get_openapi_json_schema(
         title="Timeline API", version="1.0.0", security_schemes=SECURITY_SCHEMES, security=SECURITY))
-    return json.dumps(openapi_doc.complete(spec), separators=(",", ":"))
+    return json.dumps(openapi_doc.complete(spec, public=PUBLIC_ROUTES, media_max_bytes=get_settings().media_max_bytes),
+                      separators=(",", ":"))
 
 
 @app.get("/v1/health", summary="Liveness", tags=["meta"], security=[])

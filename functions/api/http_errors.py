@@ -34,9 +34,10 @@ class _Refused(Exception):
 def refuse_body(event: dict, max_bytes: int) -> dict | None:
     """A ready API Gateway response for a body we will not parse, else None: over `max_bytes`
     bytes (counted in bytes, as Lambda counts its payload), not JSON, not UTF-8, malformed,
-    nested deeper than MAX_JSON_DEPTH, a key given twice, or text that is not text (an
-    unpaired surrogate escape such as "\\ud800"). Checked before routing: powertools would
-    otherwise hand such bodies on (the last key wins, surrogates reach DynamoDB) or crash
+    nested deeper than MAX_JSON_DEPTH, a key given twice, text that is not text (an unpaired
+    surrogate escape such as "\\ud800"), or JSON that is not an object (nor null). Checked
+    before routing: powertools would otherwise hand such bodies on (the last key wins,
+    surrogates reach DynamoDB, an array's first element is taken for the body) or crash
     (RecursionError)."""
     body = event.get("body")
     if not body:
@@ -78,6 +79,10 @@ def _check_body(event: dict, body: str, max_bytes: int) -> None:
         raise _Refused(400, "malformed_json", f"the body is nested too deeply (the limit is {MAX_JSON_DEPTH})") from None
     except ValueError:
         raise _Refused(400, "malformed_json", "the body is not valid JSON") from None
+    if parsed is not None and not isinstance(parsed, dict):
+        # Every body of the API is an object (follow's may be null). powertools would take an
+        # array's first element for the body ([{"text": "hi"}] posted "hi"), a scalar as is.
+        raise _Refused(422, "invalid_body", "the request body must be a JSON object")
     _check_values(parsed)
 
 
@@ -127,6 +132,10 @@ def _describe(errors) -> tuple[bool, list[dict]]:
             message = "unknown field"
         elif e.get("type") == "missing":
             message = "required"
+        elif e.get("type") in ("string_too_long", "string_too_short"):
+            # pydantic counts code points, as the document's maxLength does; "characters" are
+            # what a reader sees (timeline.text), which a post may have 280 of in 2,240 code points.
+            message = message.replace(" characters", " code points").replace(" character", " code point")
         details.append({"field": where, "problem": message.removeprefix("Value error, ")})
     return malformed, details
 

@@ -8,7 +8,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from schemas import ID_PATTERN, ErrorResponse, MediaUploadRequest, MediaView, UploadView
+from schemas import ID_PATTERN, MEDIA_TYPES, ErrorResponse, MediaUploadRequest, MediaView, UploadView
+from timeline.errors import UnsupportedMediaType
 from views import media_view, upload_view
 from wiring import caller_id, services
 
@@ -30,6 +31,10 @@ def _error(description: str) -> dict:
                         415: _error("not image/jpeg, image/png, image/gif or image/webp"),
                         422: _error("content_length not positive")})
 def start_upload(body: MediaUploadRequest) -> Response[UploadView]:
+    # Exactly the document's enum: the service would also take "IMAGE/PNG" or " image/png".
+    if body.content_type not in MEDIA_TYPES:
+        raise UnsupportedMediaType(f"{body.content_type!r} is not accepted; upload one of {', '.join(MEDIA_TYPES)}",
+                                   code="unsupported_media_type")
     upload = services().media.start_upload(caller_id(router), body.content_type, body.content_length)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON,
                     body=upload_view(upload, services().settings.media_max_bytes))

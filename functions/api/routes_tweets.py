@@ -17,7 +17,7 @@ from wiring import caller, caller_id, services
 router = APIGatewayHttpRouter()
 
 TweetIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="the post's id")]
-IdempotencyKey = Annotated[str | None, Header(
+IdempotencyKey = Annotated[str, Header(
     alias="idempotency-key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
     description="Retrying with the same key and body returns the first result instead of posting twice")]
 
@@ -75,8 +75,8 @@ def delete_tweet(tweet_id: TweetIdPath):
 
 
 @router.get("/v1/timeline", summary="Your home timeline, newest first", tags=["timelines"])
-def home_timeline(limit: Limit = 20, cursor: Cursor = None) -> HomeTimelinePage:
-    page = services().reader.home_timeline(caller_id(router), limit, cursor)
+def home_timeline(limit: Limit = 20, cursor: Cursor = "") -> HomeTimelinePage:
+    page = services().reader.home_timeline(caller_id(router), limit, cursor or None)
     # One sample each per home read: CelebrityMerges' average is merges per read (its sample
     # count the reads), PartialReads' sum the reads that answered partial.
     metrics.add_metric(name="CelebrityMerges", unit=MetricUnit.Count, value=page.celebrities_merged)

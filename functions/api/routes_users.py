@@ -48,20 +48,20 @@ def unfollow(handle: HandlePath) -> RelationshipView:
 
 
 @router.get("/v1/users/<handle>/followers", summary="Who follows this account", tags=["users"])
-def followers(handle: HandlePath, limit: Limit = 20, cursor: Cursor = None) -> UserPageView:
-    page = services().social.followers(caller_id(router), handle, limit, cursor)
+def followers(handle: HandlePath, limit: Limit = 20, cursor: Cursor = "") -> UserPageView:
+    page = services().social.followers(caller_id(router), handle, limit, cursor or None)
     return UserPageView(items=[user_view(u) for u in page.users], next_cursor=page.next_cursor)
 
 
 @router.get("/v1/users/<handle>/following", summary="Whom this account follows", tags=["users"])
-def following(handle: HandlePath, limit: Limit = 20, cursor: Cursor = None) -> UserPageView:
-    page = services().social.following(caller_id(router), handle, limit, cursor)
+def following(handle: HandlePath, limit: Limit = 20, cursor: Cursor = "") -> UserPageView:
+    page = services().social.following(caller_id(router), handle, limit, cursor or None)
     return UserPageView(items=[user_view(u) for u in page.users], next_cursor=page.next_cursor)
 
 
 @router.get("/v1/users/<handle>/tweets", summary="The account's posts, newest first", tags=["timelines"])
-def user_timeline(handle: HandlePath, limit: Limit = 20, cursor: Cursor = None) -> TweetPage:
-    page = services().reader.user_timeline(caller_id(router), handle, limit, cursor)
+def user_timeline(handle: HandlePath, limit: Limit = 20, cursor: Cursor = "") -> TweetPage:
+    page = services().reader.user_timeline(caller_id(router), handle, limit, cursor or None)
     return TweetPage(items=[item_view(i) for i in page.items], next_cursor=page.next_cursor)
 
 
@@ -92,12 +92,12 @@ def unmute(handle: HandlePath) -> MuteView:
 
 
 @router.get("/v1/me/blocks", summary="The accounts you block", tags=["moderation"])
-def my_blocks(limit: Limit = 20, cursor: Cursor = None) -> UserPageView:
-    page = services().social.blocks(caller_id(router), limit, cursor)
+def my_blocks(limit: Limit = 20, cursor: Cursor = "") -> UserPageView:
+    page = services().social.blocks(caller_id(router), limit, cursor or None)
     return UserPageView(items=[user_view(u) for u in page.users], next_cursor=page.next_cursor)
 
 
 @router.get("/v1/me/mutes", summary="The accounts you mute", tags=["moderation"])
-def my_mutes(limit: Limit = 20, cursor: Cursor = None) -> UserPageView:
-    page = services().social.mutes(caller_id(router), limit, cursor)
+def my_mutes(limit: Limit = 20, cursor: Cursor = "") -> UserPageView:
+    page = services().social.mutes(caller_id(router), limit, cursor or None)
     return UserPageView(items=[user_view(u) for u in page.users], next_cursor=page.next_cursor)

@@ -6,28 +6,63 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
 
-from timeline.text import MAX_DISPLAY_NAME_CODE_POINTS, check_display_name, check_post_text
+import text_patterns
+from timeline.cursors import MAX_CURSOR_LENGTH
+from timeline.images import ALLOWED_TYPES
+from timeline.text import MAX_DISPLAY_NAME_CODE_POINTS, MAX_POST_CODE_POINTS, check_display_name, check_post_text
 
 HANDLE_PATTERN = r"^[A-Za-z0-9_]{1,15}$"
-ID_PATTERN = r"^[0-9]{1,20}$"
+# Ids as the api writes them: decimal, without a sign or a leading zero, so one id has one
+# spelling (two media ids that differ as strings are two uploads).
+ID_PATTERN = r"^(0|[1-9][0-9]{0,19})$"
+# timeline.cursors: base64url(JSON) "." base64url(18-byte tag). The document says the form;
+# the codec checks it (400 invalid_cursor, as for a forged one). Empty: the first page.
+CURSOR_PATTERN = r"^([A-Za-z0-9_-]+\.[A-Za-z0-9_-]{24})?$"
+# The user pool's password policy (template.yaml, UserPool.Policies.PasswordPolicy): the api
+# checks it before Cognito does (422 weak_password), and the document says it.
+# tests/unit/test_template_and_docs.py holds the two together.
+PASSWORD_POLICY_PATTERN = r"[a-z][\s\S]*[0-9]|[0-9][\s\S]*[a-z]"
+MEDIA_TYPES = tuple(ALLOWED_TYPES)
 
 Handle = Annotated[StrictStr, Field(pattern=HANDLE_PATTERN, description="1-15 letters, digits or _",
                                     examples=["alice"])]
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
-Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
+Cursor = Annotated[str, Query(max_length=MAX_CURSOR_LENGTH, json_schema_extra={"pattern": CURSOR_PATTERN},
+                              description="next_cursor of the previous page; absent or empty: the first page")]
 
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _pattern(make):
+    """A pattern for the document only, computed when the document is: the field's validator
+    applies the rule itself."""
+    def extra(schema: dict) -> None:
+        schema["pattern"] = make()
+    return extra
+
+
 class SignUpRequest(Request):
     handle: Handle
-    password: Annotated[StrictStr, Field(min_length=8, max_length=256)]
+    password: Annotated[StrictStr, Field(min_length=8, max_length=256, description=(
+        "8-256 characters with a lowercase letter (a-z) and a digit (0-9)"),
+        json_schema_extra={"pattern": PASSWORD_POLICY_PATTERN})]
     display_name: Annotated[StrictStr, Field(min_length=1, max_length=MAX_DISPLAY_NAME_CODE_POINTS, description=(
-        "1-50 characters; no control characters, line breaks or direction controls")),
+        "1-50 characters (and at most 200 code points); something visible, no control characters, "
+        "line breaks or direction controls"), json_schema_extra=_pattern(text_patterns.display_name)),
         AfterValidator(check_display_name)]
 
 
@@ -39,13 +74,23 @@ class TokenRequest(Request):
 MediaId = Annotated[StrictStr, Field(pattern=ID_PATTERN, description="a media_id from POST /v1/media")]
 
 
+def _text_or_media(schema: dict) -> None:
+    # Something visible in the text, or media (then the text may be blank).
+    schema["anyOf"] = [{"required": ["media_ids"], "properties": {"media_ids": {"minItems": 1}}},
+                       {"required": ["text"], "properties": {"text": {"pattern": text_patterns.visible()}}}]
+
+
 class PostRequest(Request):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_text_or_media)
+
     # Before text: whether the text may be empty depends on it.
-    media_ids: Annotated[list[MediaId], Field(max_length=4, description=(
-        "up to 4 of your uploads whose status is ready; each can be on one post"))] = []
-    text: Annotated[StrictStr, Field(description=(
-        "up to 280 characters, counted as a reader sees them; may be empty when the post has media"),
-        examples=["hello"], validate_default=True)] = ""
+    media_ids: Annotated[list[MediaId], Field(max_length=4, json_schema_extra={"uniqueItems": True}, description=(
+        "up to 4 of your uploads whose status is ready, each once; each can be on one post"))] = []
+    text: Annotated[StrictStr, Field(max_length=MAX_POST_CODE_POINTS, description=(
+        "up to 280 characters, counted as a reader sees them (and at most 2,240 code points); "
+        "something visible, no control characters but tabs and line breaks; may be blank when "
+        "the post has media"), examples=["hello"], validate_default=True,
+        json_schema_extra=_pattern(text_patterns.post_text))] = ""
     reply_to_id: Annotated[StrictStr | None, Field(pattern=ID_PATTERN)] = None
 
     @field_validator("text")
@@ -54,11 +99,19 @@ class PostRequest(Request):
         return check_post_text(text, media=bool(info.data.get("media_ids")))
 
 
+def _integral(value: object) -> object:
+    """A number with a zero fraction (300.0) as the int it is: JSON Schema's `integer` takes it
+    (JSON has one number type), so the api does too. Strings and booleans stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class MediaUploadRequest(Request):
+    # The document says the enum; the model takes any string, so that another type is the
+    # route's 415 (routes_media.start_upload), not a 422.
     content_type: Annotated[StrictStr, Field(max_length=100, examples=["image/jpeg"], description=(
-        "image/jpeg, image/png, image/gif or image/webp"))]
+        "image/jpeg, image/png, image/gif or image/webp"), json_schema_extra={"enum": list(MEDIA_TYPES)})]
     content_length: Annotated[StrictInt, Field(ge=1, examples=[123456], description=(
-        "the file's size in bytes (at most MediaMaxBytes, 5 MB by default)"))]
+        "the file's size in bytes (at most MediaMaxBytes, 5 MB by default)")), BeforeValidator(_integral)]
 
 
 class FollowRequest(Request):
@@ -68,7 +121,9 @@ class FollowRequest(Request):
 
 
 class RefreshRequest(Request):
-    refresh_token: Annotated[StrictStr, Field(min_length=1, max_length=4096)]
+    # A JWE (Cognito) or a UUID (the local emulator): base64url segments and dots. ASCII, so the
+    # longest fits the body limit whatever the client escapes.
+    refresh_token: Annotated[StrictStr, Field(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
 class ConfirmRequest(Request):

@@ -320,3 +320,143 @@ def test_given_a_missing_tweet_then_404_on_read_and_delete(world):
     assert_error(h.request("GET", "/v1/tweets/123", as_user=alice), 404, "tweet_not_found")
     assert_error(h.request("DELETE", "/v1/tweets/123", as_user=alice), 404, "tweet_not_found")
     assert_error(h.request("GET", "/v1/tweets/abc", as_user=alice), 400, "invalid_parameter")
+
+
+# -- the OpenAPI document's contract (issue 21): what it refuses, the api refuses -------------
+
+@pytest.mark.parametrize("content_type", ["IMAGE/PNG", "Image/Jpeg", " image/png", "image/webp\n"])
+def test_given_a_content_type_the_document_does_not_list_when_starting_an_upload_then_415(world, content_type):
+    """Given a spelling of an image type that is not one of the document's enum (which says
+    image/jpeg, image/png, image/gif or image/webp, exactly), when an upload is started, then
+    415 like any other type: a client that validates against the document and the api agree."""
+    h, alice, _ = world
+    reply = h.start_upload(alice, content_type, 100)
+    assert_error(reply, 415, "unsupported_media_type")
+
+
+def test_given_a_content_length_written_with_a_fraction_of_zero_when_starting_an_upload_then_201(world):
+    """Given content_length 300.0, an integer to JSON Schema (the document's `type: integer`
+    takes any number with a zero fraction), when an upload is started, then it is accepted as
+    300; 300.5 and "300" are still refused."""
+    h, alice, _ = world
+    reply = h.request("POST", "/v1/media", as_user=alice, body={"content_type": "image/png", "content_length": 300.0})
+    assert reply.status == 201, reply
+    assert ["content-length-range", 1, 5 * 1024 * 1024] in json.loads(
+        __import__("base64").b64decode(reply.body["upload"]["fields"]["policy"]))["conditions"]
+    for wrong in (300.5, "300", True):
+        reply = h.request("POST", "/v1/media", as_user=alice, body={"content_type": "image/png", "content_length": wrong})
+        assert_error(reply, 422, "invalid_body")
+
+
+def _document_schemas(h) -> dict:
+    return h.request("GET", "/v1/openapi.json").body["components"]["schemas"]
+
+
+def _patterns(node, found=None) -> list[str]:
+    found = [] if found is None else found
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            found.append(node["pattern"])
+        for value in node.values():
+            _patterns(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _patterns(value, found)
+    return found
+
+
+def test_given_the_documents_patterns_then_a_rust_or_ecma_style_validator_compiles_every_one(h):
+    """Given every pattern of the OpenAPI document, then jsonschema-rs (fancy-regex, the engine
+    schemathesis validates with) compiles each: a pattern it cannot compile is dropped without
+    a word by such tools (as one with a surrogate range was), and the document says less."""
+    import jsonschema_rs
+
+    spec = h.request("GET", "/v1/openapi.json").body
+    patterns = _patterns(spec)
+    assert len(patterns) >= 8, patterns
+    for pattern in patterns:
+        jsonschema_rs.validator_for({"type": "string", "pattern": pattern})  # raises if it cannot
+
+
+def test_given_text_when_checked_by_the_documents_patterns_then_they_agree_with_the_api(h):
+    """Given short texts drawn from the characters that matter (controls, white space, format
+    and blank characters, noncharacters, direction controls, CR LF, visible ones), when the
+    document's patterns for a post's text (with and without media) and a display name judge
+    them, then they accept exactly what timeline.text accepts, length limits aside (those the
+    document cannot say in user-perceived characters)."""
+    import random
+    import re
+
+    from timeline.text import check_display_name, check_post_text
+
+    schemas = _document_schemas(h)
+    post = schemas["PostRequest"]
+    text_pattern = re.compile(post["properties"]["text"]["pattern"])
+    visible = re.compile(next(b for b in post["anyOf"] if "text" in b.get("required", []))
+                         ["properties"]["text"]["pattern"])
+    name_pattern = re.compile(schemas["SignUpRequest"]["properties"]["display_name"]["pattern"])
+
+    def accepted(check, text, **kw) -> bool:
+        try:
+            check(text, **kw)
+        except ValueError as exc:
+            return "the limit is" in str(exc)
+        return True
+
+    pool = [chr(cp) for cp in [*range(0x00, 0x30), *range(0x7F, 0xB0), 0x34F, 0x61C, 0x115F, 0x1160, 0x1680,
+                               0x180E, *range(0x2000, 0x2010), *range(0x2028, 0x2030), *range(0x205F, 0x2070),
+                               0x2800, 0x3000, 0x3164, 0xFDD0, 0xFE0F, 0xFEFF, 0xFFA0, 0xFFFE, 0xFFFF, 0x1F600,
+                               0x1F3FD, 0xE0001, 0xE0020, 0xE0100, 0x1FFFE, 0x10FFFF]] + ["a", "\u00e9", "e\u0301"]
+    draw = random.Random(21)
+    for _ in range(20_000):
+        text = "".join(draw.choice(pool) for _ in range(draw.randint(0, 5)))
+        for media in (False, True):
+            documented = bool(text_pattern.search(text)) and (media or bool(visible.search(text)))
+            assert documented == accepted(check_post_text, text, media=media), (text, media)
+        assert bool(name_pattern.search(text)) == accepted(check_display_name, text), text
+
+
+@pytest.mark.parametrize("spelling", ["0{id}", "00{id}", "+{id}"])
+def test_given_a_posts_id_spelled_another_way_when_reading_it_then_400_not_the_post(world, spelling):
+    """Given bob's post and its id spelled with a leading zero (or a sign), when it is read,
+    then 400: ids have one spelling (the document's pattern), so two media ids that differ as
+    strings are two uploads, as the document's uniqueItems says."""
+    h, alice, _ = world
+    tweet_id = h.request("GET", "/v1/users/bob/tweets", as_user=alice).body["items"][0]["id"]
+    assert h.request("GET", f"/v1/tweets/{tweet_id}", as_user=alice).status == 200
+    assert_error(h.request("GET", "/v1/tweets/" + spelling.format(id=tweet_id), as_user=alice), 400,
+                 "invalid_parameter")
+
+
+@pytest.mark.parametrize("token", ["not a token", "eyJ\u00e9.x", "abc/def+ghi=", "a" * 4097])
+def test_given_a_refresh_token_that_is_not_base64url_and_dots_then_422_without_asking_cognito(h, token):
+    """Given a refresh token outside the document's pattern (Cognito's are JWEs: base64url
+    segments and dots) or over 4,096 characters, then 422: ASCII, so the longest the document
+    allows fits the 32 KiB body limit however a client escapes it."""
+    assert_error(h.request("POST", "/v1/auth/refresh", body={"refresh_token": token}), 422, "invalid_body")
+
+
+def test_given_a_cursor_the_api_issued_then_it_has_the_documented_form(world):
+    """Given a next_cursor of the home timeline and of a user list, then each matches the
+    document's cursor pattern and length: a client may check one before sending it."""
+    import re
+
+    h, alice, _ = world
+    spec = h.request("GET", "/v1/openapi.json").body
+    cursor = next(p for p in spec["paths"]["/v1/timeline"]["get"]["parameters"] if p["name"] == "cursor")["schema"]
+    for path in ("/v1/timeline", "/v1/users/bob/tweets"):
+        issued = first_cursor(h, alice, path)
+        assert re.search(cursor["pattern"], issued) and len(issued) <= cursor["maxLength"], issued
+
+
+@pytest.mark.parametrize("password", ["abcdefg\u0663", "\u0661\u0662\u0663\u0664abcd", "ABCDEFG1", "abcdefg\uff11"])
+def test_given_a_password_without_an_ascii_lowercase_letter_and_digit_when_signing_up_then_422_weak_password(
+        world, password):
+    """Given a password with a digit only of another script (Arabic-Indic, full-width) or no
+    lowercase a-z, when signing up, then 422 weak_password and no account: the api applies the
+    document's policy pattern itself (the local emulator counts any Unicode digit, \\d)."""
+    h, *_ = world
+    before = table_sizes(h)
+    reply = h.request("POST", "/v1/auth/signup", body={"handle": "dave", "password": password, "display_name": "D"})
+    assert_error(reply, 422, "weak_password")
+    assert table_sizes(h) == before

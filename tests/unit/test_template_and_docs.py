@@ -17,6 +17,47 @@ def test_every_template_route_is_documented_and_every_documented_route_is_in_the
     assert documented <= template_routes
 
 
+def test_the_document_says_which_routes_take_no_token_as_the_template_routes_them(h):
+    """Given the routes template.yaml serves without the JWT authorizer (`Authorizer: NONE`),
+    then exactly those operations of the OpenAPI document say `security: []` and document no
+    401 of the authorizer's; every other one inherits the bearer scheme and documents its 401.
+    Generated clients then send the token where API Gateway wants it, and only there."""
+    spec = h.request("GET", "/v1/openapi.json").body
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer",
+                                                                   "bearerFormat": "JWT"}
+    public = {(r.method, r.path) for r in tpl.routes(tpl.load_sam()) if not r.authorized}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if (method.upper(), path) in public:
+                assert operation.get("security") == [], (method, path)
+            else:
+                assert "security" not in operation, (method, path)  # the document's bearerAuth
+                assert "401" in operation["responses"], (method, path)
+    documented_public = {(m.upper(), p) for p, ops in spec["paths"].items() for m, o in ops.items()
+                         if o.get("security") == []}
+    assert documented_public == public - {("GET", "/v1/openapi.json"), ("GET", "/v1/docs")}
+
+
+def test_the_documents_password_pattern_is_the_user_pools_policy(h):
+    """Given the user pool's PasswordPolicy in template.yaml (Cognito enforces it, 422
+    weak_password), then the document's sign-up password says the same: its minimum length,
+    and a lowercase letter and a digit exactly when the policy requires them (and no other
+    requirement the pattern would leave unsaid)."""
+    import re
+
+    policy = tpl.load_sam()["Resources"]["UserPool"]["Properties"]["Policies"]["PasswordPolicy"]
+    password = h.request("GET", "/v1/openapi.json").body["components"]["schemas"]["SignUpRequest"][
+        "properties"]["password"]
+    assert password["minLength"] == policy["MinimumLength"]
+    assert (policy["RequireLowercase"], policy["RequireNumbers"]) == (True, True)
+    assert not policy["RequireUppercase"] and not policy["RequireSymbols"]
+    documented = re.compile(password["pattern"])
+    for candidate, meets in [("abcdefg1", True), ("1abcdefg", True), ("a\n1", True), ("abcdefgh", False),
+                             ("12345678", False), ("ABCDEFG1", False), ("\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e91", False)]:
+        assert bool(documented.search(candidate)) == meets, candidate
+
+
 def test_queue_visibility_is_at_least_six_consumer_timeouts_and_every_queue_has_a_dlq():
     sam = tpl.load_sam()
     functions = tpl.functions(sam)
