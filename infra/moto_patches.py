@@ -1357,6 +1357,9 @@ ROOT_ACCESS_KEY_ID = "testing"
 # DynamoDB checks a transaction's items one by one, each under its own action.
 _TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                      "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+# SQS's batch operations are no IAM actions of their own: each is authorized as its single form.
+_SQS_BATCH_ACTIONS = {"sqs:SendMessageBatch": "sqs:SendMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+                      "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 
 
 def enforce_iam(enabled: bool = True) -> None:
@@ -1374,10 +1377,12 @@ def _iam_enforced_for_execution_roles() -> None:
     moto checks one action against one resource, and only knows the resource for S3, SQS and
     IAM: anything else is checked against "*", which a policy naming a table denies. Here each
     request is checked as AWS checks it: DynamoDB against its table (or index) ARN, each table
-    of a batch and each item of a transaction under the item's own action; Cognito against its
-    user pool; Secrets Manager against the secret's ARN. Where the resource cannot be known
-    (other services, a secret named rather than ARN'd) the action alone is checked against the
-    policies' actions, never denied for want of a resource. Condition blocks are not evaluated
+    of a batch and each item of a transaction under the item's own action; SQS's batch
+    operations under their single forms (SendMessageBatch is sqs:SendMessage); an S3 PutObject
+    with tags under s3:PutObjectTagging too; Cognito against its user pool; Secrets Manager
+    against the secret's ARN. Where the resource cannot be known (other services, a secret
+    named rather than ARN'd) the action alone is checked against the policies' actions, never
+    denied for want of a resource. Condition blocks are not evaluated
     (none of the template's function policies has one). Requests without an Authorization
     header (presigned URLs and POST policies, which carry their signature in the query or the
     form) pass unchecked: moto cannot verify those signatures.
@@ -1460,7 +1465,13 @@ def _iam_checks(response: Any, service: str, action: str, resource: str) -> list
         # DeleteObjects is no IAM action of its own: each key needs s3:DeleteObject (moto
         # checks the bucket once)
         return [(action, f"{resource}/{key}") for key in _deleted_keys(response.body)] or [(action, resource)]
-    if service in ("s3", "sqs"):  # moto resolved these itself
+    if service == "s3" and action == "s3:PutObject" and any(
+            name.lower() == "x-amz-tagging" for name in response.headers.keys()):
+        # an object written with tags needs the right to tag it too, as S3 checks
+        return [(action, resource), ("s3:PutObjectTagging", resource)]
+    if service == "sqs":
+        return [(_SQS_BATCH_ACTIONS.get(action, action), resource)]
+    if service == "s3":  # moto resolved these itself
         return [(action, resource)]
     body = response.body  # moto's DynamoDB has parsed it already; others keep the text
     if isinstance(body, (str, bytes)):

@@ -37,3 +37,23 @@ def test_given_a_disabled_mapping_and_a_concurrency_cap_when_deploying_then_the_
 
 def test_given_the_template_when_deploying_then_nothing_is_refused(h):
     assert all(s.enabled for s in h.stack.event_sources)
+
+
+def test_given_the_template_when_deploying_then_the_access_log_group_and_the_queue_bounds_are_in_place(h):
+    # Given the stack make run and the tests deploy from template.yaml
+    import boto3
+
+    from infra import template as tpl
+
+    sam = tpl.load_sam()
+    # Then the HTTP API's access log group exists with the template's retention (the API itself is
+    # the local gateway's: its stage is not on the emulator)
+    group = h.stack.physical_ids["ApiAccessLogGroup"]
+    described = boto3.client("logs", region_name=h.stack.region).describe_log_groups(logGroupNamePrefix=group)
+    retention = [g.get("retentionInDays") for g in described["logGroups"] if g["logGroupName"] == group]
+    assert retention == [sam["Resources"]["ApiAccessLogGroup"]["Properties"]["RetentionInDays"]]
+    # And each queue's mapping carries the template's MaximumConcurrency to the pollers
+    for function, event in (("FanoutWorkerFunction", "FanoutQueue"), ("MediaProcessorFunction", "Uploads")):
+        wanted = sam["Resources"][function]["Properties"]["Events"][event]["Properties"]["ScalingConfig"]
+        assert [s.max_concurrency for s in h.stack.event_sources if s.function == function] == [
+            wanted["MaximumConcurrency"]]
