@@ -168,9 +168,10 @@ class Bench:
         run = StrategyRun(name, threshold)
         started = time.perf_counter()
         say = self.progress.say
-        # The benchmark posts as fast as the stack takes it: no per-account post limit.
+        # The benchmark posts and follows as fast as the stack takes it: no per-account limits.
         with StrategyStack(self.endpoint, f"bench-{name}", {"CelebrityThreshold": str(threshold),
-                                                            "PostRateLimitPerMinute": "1000000"},
+                                                            "PostRateLimitPerMinute": "1000000",
+                                                            "ActionRateLimitPerMinute": "1000000"},
                            log_dir=self.out_dir / "logs" / name,
                            seed=lambda stack: seed_graph(stack, self.graph, threshold)) as s:
             seeded: Seeded = s.seeded

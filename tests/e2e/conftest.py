@@ -86,7 +86,11 @@ def stack_log_root(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def local_stack(stack_log_root):
-    stack = LocalStack("--no-demo", "--param", "CelebrityThreshold=3")
+    # Demotion at once (the graph-change tests flip accounts both ways), and no per-account
+    # action limit (the races and the fuzzer toggle far faster than a person; the limits have
+    # their own tests in tests/unit/test_action_limits.py).
+    stack = LocalStack("--no-demo", "--param", "CelebrityThreshold=3", "--param", "DemotionCooldownMinutes=0",
+                       "--param", "ActionRateLimitPerMinute=100000")
     stack.wait_ready()
     yield stack
     code = stack.stop()

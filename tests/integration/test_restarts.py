@@ -17,7 +17,7 @@ from tests.e2e.conftest import Api
 
 
 def test_given_pollers_stopped_and_restarted_mid_load_then_every_timeline_is_exact(moto_endpoint):
-    stack = deploy(f"restart-{uuid.uuid4().hex[:6]}", {"PostRateLimitPerMinute": "100000"},
+    stack = deploy(f"restart-{uuid.uuid4().hex[:6]}", {"PostRateLimitPerMinute": "100000", "ActionRateLimitPerMinute": "100000"},
                    endpoint_url=moto_endpoint)
     functions = LocalFunctions.start(stack, endpoint_url=moto_endpoint)
     pollers = Pollers.start(stack, functions, endpoint_url=moto_endpoint)

@@ -32,14 +32,15 @@ def aws():
     os.environ.update(saved)
 
 
-UNLIMITED = {"PostRateLimitPerMinute": "1000000"}
+# Tests act far faster than a person, and demote at once: limits apply where a test asks for them.
+UNLIMITED = {"PostRateLimitPerMinute": "1000000", "ActionRateLimitPerMinute": "1000000",
+             "DemotionCooldownMinutes": "0"}
 
 
 @pytest.fixture
 def h(aws, request):
     """Given the stack deployed from template.yaml, empty, with the three functions loaded."""
     marker = request.node.get_closest_marker("stack")
-    # Tests post far faster than a person: the post rate limit applies where a test asks for it.
     params = {**UNLIMITED, **{k: str(v) for k, v in (marker.kwargs if marker else {}).items()}}
     key = tuple(sorted(params.items()))
     if key not in aws:

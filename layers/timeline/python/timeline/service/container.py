@@ -43,9 +43,10 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         accounts=Accounts(stores.users, stores.identity, settings.sign_in_rate_limit_per_minute),
-        social=Social(stores.users, stores.graph, cursors),
+        social=Social(stores.users, stores.graph, cursors, settings.action_rate_limit_per_minute,
+                      settings.max_following),
         posting=Posting(stores.tweets, stores.graph, media, settings.timeline_ttl_seconds,
-                        settings.post_rate_limit_per_minute),
+                        settings.post_rate_limit_per_minute, settings.action_rate_limit_per_minute),
         reader=Reader(settings, stores.users, stores.tweets, stores.graph, stores.timelines, cursors),
         planner=FanoutPlanner(settings, stores.graph, stores.users, stores.queue),
         changes=ChangePlanner(settings, stores.users, stores.queue),

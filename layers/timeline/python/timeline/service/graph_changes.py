@@ -8,6 +8,7 @@ the record is retried, so no flip is ever separated from its bookkeeping.
 
 from __future__ import annotations
 
+from timeline import clock
 from timeline.records import User
 from timeline.service import messages
 from timeline.settings import Settings
@@ -27,14 +28,18 @@ class ChangePlanner:
         unfollow transactions, and a user's records arrive in order), so the flag is flipped
         from the record, with a condition on the count as it stands: whatever the
         interleaving of follows, the last record leaves the flag agreeing with the count.
-        The flip is a record of its own, whose arrival starts the walk over the followers."""
+        The flip is a record of its own, whose arrival starts the walk over the followers. A
+        demotion waits out DemotionCooldownMinutes after the promotion."""
         if new is None:
             return 0
-        settings = self._settings
+        settings, now = self._settings, clock.now_ms()
         if not new.celebrity and new.followers_count >= settings.celebrity_threshold:
-            self._users.promote(new.user_id, settings.celebrity_threshold)
+            self._users.promote(new.user_id, settings.celebrity_threshold, now)
         elif new.celebrity and new.followers_count < settings.demote_below:
-            self._users.demote(new.user_id, settings.demote_below)
+            # Not within the cool-down after the promotion: a follow storm flips it at most once
+            # per cool-down. Held back, the demotion happens at a later follower change.
+            self._users.demote(new.user_id, settings.demote_below, now,
+                               promoted_before=now - settings.demotion_cooldown_minutes * 60_000)
         batch = []
         if old is not None and new.celebrity_epoch != old.celebrity_epoch:
             batch.append(messages.celebrity_page(new.user_id, new.celebrity_epoch, after=None))

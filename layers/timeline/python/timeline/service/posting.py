@@ -47,9 +47,9 @@ def request_hash(text: str, reply_to_id: int | None, media_ids: tuple[int, ...])
 
 class Posting:
     def __init__(self, tweets: TweetStore, graph: GraphStore, media: MediaLibrary, entry_ttl_seconds: int,
-                 posts_per_minute: int):
+                 posts_per_minute: int, actions_per_minute: int = 60):
         self._tweets, self._graph, self._media, self._entry_ttl_seconds = tweets, graph, media, entry_ttl_seconds
-        self._posts_per_minute = posts_per_minute
+        self._posts_per_minute, self._actions_per_minute = posts_per_minute, actions_per_minute
 
     def post(self, author: User, text: str, reply_to_id: int | None = None,
              idempotency_key: str | None = None, media_ids: tuple[int, ...] = ()) -> Tweet:
@@ -152,11 +152,19 @@ class Posting:
             return existing, original, False
 
     def unrepost(self, reposter_id: int, tweet_id: int) -> bool:
-        """Undo the caller's repost of a post (idempotent): True if there was one."""
+        """Undo the caller's repost of a post (idempotent): True if there was one. An undo
+        counts against the caller's action window (a repost counts as a post)."""
         original = self._tweets.get(tweet_id)
         if original is not None and original.is_repost:
             tweet_id = original.repost_of_id
-        removed = self._tweets.delete_repost(reposter_id, tweet_id)
+        per_minute = self._actions_per_minute
+        try:
+            removed = self._tweets.delete_repost(reposter_id, tweet_id,
+                                                 window=Window.now("act", str(reposter_id), per_minute))
+        except Limited as exc:
+            raise TooManyRequests(f"you can undo reposts, follow, unfollow, block or mute {per_minute} times a "
+                                  f"minute; try again in {exc.retry_after} s", code="rate_limited",
+                                  retry_after=exc.retry_after) from None
         if removed is None and original is None:
             raise NotFound(f"no post {tweet_id}", code="tweet_not_found")
         return removed is not None

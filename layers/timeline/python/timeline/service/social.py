@@ -6,11 +6,12 @@ from dataclasses import dataclass, replace
 
 from timeline import clock
 from timeline.cursors import CursorCodec
-from timeline.errors import Conflict, Forbidden, InvalidInput, NotFound
+from timeline.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from timeline.records import User
 from timeline.service.accounts import user_by_handle
 from timeline.service.visibility import Visibility
-from timeline.store.graph import Blocked, FolloweeChanged, GraphStore, UnknownUser
+from timeline.store.graph import Blocked, FolloweeChanged, FollowingLimit, GraphStore, UnknownUser
+from timeline.store.rate_limits import Limited, Window
 from timeline.store.users import UserStore
 
 
@@ -40,8 +41,23 @@ class UserPage:
 
 
 class Social:
-    def __init__(self, users: UserStore, graph: GraphStore, cursors: CursorCodec):
+    """Every change that makes the service work for others (a follow's backfill, an unfollow's
+    cleanup, a block's severing, a reposts choice's sync) counts against the caller's action
+    window (ActionRateLimitPerMinute), in the change's own transaction: a repeat that changes
+    nothing counts nothing, and a refused change never counts."""
+
+    def __init__(self, users: UserStore, graph: GraphStore, cursors: CursorCodec,
+                 actions_per_minute: int = 60, max_following: int = 5000):
         self._users, self._graph, self._cursors = users, graph, cursors
+        self._actions_per_minute, self._max_following = actions_per_minute, max_following
+
+    def _window(self, caller_id: int) -> Window:
+        return Window.now("act", str(caller_id), self._actions_per_minute)
+
+    def _limited(self, exc: Limited) -> TooManyRequests:
+        return TooManyRequests(f"you can follow, unfollow, block, mute or undo them {self._actions_per_minute} "
+                               f"times a minute; try again in {exc.retry_after} s", code="rate_limited",
+                               retry_after=exc.retry_after)
 
     def _target(self, caller_id: int, handle: str, what: str = "follow or unfollow") -> User:
         target = user_by_handle(self._users, handle)
@@ -57,8 +73,14 @@ class Social:
         for _ in range(FOLLOW_ATTEMPTS):
             try:
                 changed = self._graph.follow(caller_id, target.user_id, celebrity=target.celebrity,
-                                             now_ms=clock.now_ms(), reposts=reposts)
+                                             now_ms=clock.now_ms(), reposts=reposts, window=self._window(caller_id),
+                                             max_following=self._max_following)
                 break
+            except Limited as exc:
+                raise self._limited(exc) from None
+            except FollowingLimit:
+                raise Forbidden(f"you follow {self._max_following} accounts, the most one may; unfollow some "
+                                "to follow others", code="following_limit") from None
             except UnknownUser:
                 raise NotFound(f"no user @{handle}", code="user_not_found") from None
             except Blocked as exc:
@@ -76,7 +98,11 @@ class Social:
 
     def unfollow(self, caller_id: int, handle: str) -> Relationship:
         target = self._target(caller_id, handle)
-        changed = self._graph.unfollow(caller_id, target.user_id, now_ms=clock.now_ms())
+        try:
+            changed = self._graph.unfollow(caller_id, target.user_id, now_ms=clock.now_ms(),
+                                           window=self._window(caller_id))
+        except Limited as exc:
+            raise self._limited(exc) from None
         return Relationship(replace(target, followers_count=target.followers_count - changed),
                             following=False, changed=changed)
 
@@ -86,23 +112,37 @@ class Social:
         answers, follows removed both ways, no follow either way until unblocked. If this call
         fails after the block, its stream record removes the follows."""
         target = self._target(caller_id, handle, "block")
-        changed = self._graph.block(caller_id, target.user_id, now_ms=clock.now_ms())
+        try:
+            changed = self._graph.block(caller_id, target.user_id, now_ms=clock.now_ms(),
+                                        window=self._window(caller_id))
+        except Limited as exc:
+            raise self._limited(exc) from None
         self._graph.sever(caller_id, target.user_id, now_ms=clock.now_ms())
         return Restriction(self._users.get_consistent(target.user_id) or target, active=True, changed=changed)
 
     def unblock(self, caller_id: int, handle: str) -> Restriction:
         target = self._target(caller_id, handle, "block")
-        changed = self._graph.unblock(caller_id, target.user_id)
+        try:
+            changed = self._graph.unblock(caller_id, target.user_id, window=self._window(caller_id))
+        except Limited as exc:
+            raise self._limited(exc) from None
         return Restriction(target, active=False, changed=changed)
 
     def mute(self, caller_id: int, handle: str) -> Restriction:
         target = self._target(caller_id, handle, "mute")
-        changed = self._graph.mute(caller_id, target.user_id, now_ms=clock.now_ms())
+        try:
+            changed = self._graph.mute(caller_id, target.user_id, now_ms=clock.now_ms(),
+                                       window=self._window(caller_id))
+        except Limited as exc:
+            raise self._limited(exc) from None
         return Restriction(target, active=True, changed=changed)
 
     def unmute(self, caller_id: int, handle: str) -> Restriction:
         target = self._target(caller_id, handle, "mute")
-        changed = self._graph.unmute(caller_id, target.user_id)
+        try:
+            changed = self._graph.unmute(caller_id, target.user_id, window=self._window(caller_id))
+        except Limited as exc:
+            raise self._limited(exc) from None
         return Restriction(target, active=False, changed=changed)
 
     def blocks(self, caller_id: int, limit: int, cursor: str | None) -> UserPage:

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from timeline.store.batching import BatchWriter
+from timeline.store.rate_limits import Limited, Window
 from timeline.store.tables import EdgeModel, UserModel, cancellation_codes, padded
 from timeline.store.transactions import Transaction
 
@@ -33,6 +34,10 @@ _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="graph")
 
 class UnknownUser(Exception):
     pass
+
+
+class FollowingLimit(Exception):
+    """The follower already follows as many accounts as one may."""
 
 
 class FolloweeChanged(Exception):
@@ -73,6 +78,11 @@ def _restrictions(kinds: dict[str, set[int]]) -> Restrictions:
     return Restrictions(frozenset(kinds[BLOCK]), frozenset(kinds[BLOCKED_BY]), frozenset(kinds[MUTE]))
 
 
+def _window_full(window: Window | None, failed: list[bool]) -> bool:
+    """Whether a transaction's rate-limit window (its last item, an update) was full."""
+    return window is not None and failed[-1:] == [True]
+
+
 def other_of(edge: str) -> int:
     """The account an edge key names (its last segment)."""
     return int(edge.rsplit("#", 1)[1])
@@ -84,7 +94,7 @@ class GraphStore:
         self._batch = batch_writer
 
     def follow(self, follower_id: int, followee_id: int, *, celebrity: bool, now_ms: int,
-               reposts: bool = True) -> bool:
+               reposts: bool = True, window: Window | None = None, max_following: int | None = None) -> bool:
         """Both edges and both counters in one transaction. False if already following (then
         the edges are brought to `reposts` in a transaction of their own, set_reposts, whose
         stream record turns into a sync).
@@ -93,21 +103,28 @@ class GraphStore:
         the edge it writes (with or without a celebrity edge) matches the flag at commit: a
         promotion or demotion that flipped it since the caller read the profile raises
         FolloweeChanged, and the caller reads again. It holds only if neither account blocks
-        the other (Blocked). It also lifts any unfollow tombstone."""
+        the other (Blocked), and the follower follows fewer than `max_following` accounts
+        (FollowingLimit). It also lifts any unfollow tombstone. A change counts against the
+        rate-limit `window` in the same transaction (Limited if full); a repeat changes nothing
+        and counts nothing."""
         for _ in range(FOLLOW_ATTEMPTS):
-            if self._follow_once(follower_id, followee_id, celebrity=celebrity, now_ms=now_ms, reposts=reposts):
+            if self._follow_once(follower_id, followee_id, celebrity=celebrity, now_ms=now_ms, reposts=reposts,
+                                 window=window, max_following=max_following):
                 return True
-            if self.set_reposts(follower_id, followee_id, reposts, celebrity=celebrity) is not None:
+            if self.set_reposts(follower_id, followee_id, reposts, celebrity=celebrity, window=window) is not None:
                 return False
             # Unfollowed between the two transactions: follow afresh.
         return False
 
     def _follow_once(self, follower_id: int, followee_id: int, *, celebrity: bool, now_ms: int,
-                     reposts: bool) -> bool:
+                     reposts: bool, window: Window | None, max_following: int | None) -> bool:
         """The follow's transaction; False if the edges exist already."""
         flag = (UserModel.celebrity == True) if celebrity else (  # noqa: E712
             UserModel.celebrity.does_not_exist() | (UserModel.celebrity == False))  # noqa: E712
         no_reposts = None if reposts else True
+        room = UserModel.pk.exists()
+        if max_following is not None:
+            room = room & (UserModel.following_count.does_not_exist() | (UserModel.following_count < max_following))
         try:
             with Transaction(connection=self._connection) as tx:
                 tx.condition_check(EdgeModel, follower_id, BLOCK + padded(followee_id),
@@ -121,9 +138,11 @@ class GraphStore:
                                   created_at=now_ms, seen_at=now_ms, no_reposts=no_reposts),
                         condition=EdgeModel.edge.does_not_exist())
                 tx.update(UserModel(UserModel.key(follower_id)), actions=[UserModel.following_count.add(1)],
-                          condition=UserModel.pk.exists())
+                          condition=room)
                 tx.update(UserModel(UserModel.key(followee_id)), actions=[UserModel.followers_count.add(1)],
                           condition=UserModel.pk.exists() & flag)
+                if window is not None:
+                    window.hit_within(tx)
                 tx.delete(EdgeModel(followee_id, UNFOLLOWED + padded(follower_id)))
                 if celebrity:
                     tx.save(EdgeModel(follower_id, CELEBRITY + padded(followee_id), other_id=followee_id,
@@ -131,21 +150,31 @@ class GraphStore:
         except TransactWriteError as exc:
             # pynamodb sends condition checks, deletes, puts, then updates: [block, blocked_by,
             # tombstone, following edge, follower edge, (celebrity edge), follower's counter,
-            # followee's counter].
+            # followee's counter, (window)].
             failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
+            counters = len(failed) - 2 - (window is not None)
             if any(failed[:2]):
                 raise Blocked(by_caller=failed[0]) from exc
             if any(failed[3:5]):
                 return False
-            if failed[-2:-1] == [True]:
-                raise UnknownUser() from exc
-            if failed[-1:] == [True]:
+            if failed[counters:counters + 1] == [True]:
+                raise (FollowingLimit() if self._profile_exists(follower_id) else UnknownUser()) from exc
+            if failed[counters + 1:counters + 2] == [True]:
                 raise FolloweeChanged() from exc
+            if _window_full(window, failed):
+                raise Limited(window.retry_after) from exc
             raise
         return True
 
+    def _profile_exists(self, user_id: int) -> bool:
+        try:
+            UserModel.get(UserModel.key(user_id), attributes_to_get=["pk"])
+            return True
+        except DoesNotExist:
+            return False
+
     def set_reposts(self, follower_id: int, followee_id: int, reposts: bool, *,
-                    celebrity: bool = False) -> bool | None:
+                    celebrity: bool = False, window: Window | None = None) -> bool | None:
         """Whether the follower sees the followee's reposts, on every edge that says it: the
         following and follower edges and the celebrity edge, if there is one, in one
         transaction, conditional on the following edge saying otherwise. Two changes racing
@@ -174,6 +203,8 @@ class GraphStore:
                     tx.update(follower, actions=[action], condition=EdgeModel.edge.exists())
                     if expect_celebrity_edge:
                         tx.update(celebrity_edge, actions=[action], condition=EdgeModel.edge.exists())
+                    if window is not None:
+                        window.hit_within(tx)
                 return True
             except TransactWriteError as exc:
                 # [(no celebrity edge), following edge, follower edge, (celebrity edge)]
@@ -187,11 +218,13 @@ class GraphStore:
                 if edges[0:1] == [True]:
                     return False
                 if not celebrity_failed:
+                    if _window_full(window, failed):
+                        raise Limited(window.retry_after) from exc
                     raise
                 expect_celebrity_edge = not expect_celebrity_edge
         return False  # pragma: no cover - promoted and demoted on every attempt
 
-    def unfollow(self, follower_id: int, followee_id: int, *, now_ms: int) -> bool:
+    def unfollow(self, follower_id: int, followee_id: int, *, now_ms: int, window: Window | None = None) -> bool:
         """Remove both edges (and any celebrity edge) and both counters, and leave a tombstone
         in the followee's partition, stamping the followee's profile with when (so fan-out
         reads the tombstones only of accounts unfollowed lately). False if not following."""
@@ -209,10 +242,14 @@ class GraphStore:
                 tx.delete(EdgeModel(follower_id, CELEBRITY + padded(followee_id)))
                 tx.save(EdgeModel(followee_id, UNFOLLOWED + padded(follower_id), other_id=follower_id,
                                   created_at=now_ms, expires_at=now_ms // 1000 + TOMBSTONE_TTL_SECONDS))
+                if window is not None:
+                    window.hit_within(tx)
         except TransactWriteError as exc:
-            reasons = cancellation_codes(exc)
-            if "ConditionalCheckFailed" in reasons:
-                return False
+            failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
+            if any(failed[:-1] if window is not None else failed):
+                return False  # not following: nothing changed, nothing counted
+            if _window_full(window, failed):
+                raise Limited(window.retry_after) from exc
             raise
         return True
 
@@ -283,57 +320,45 @@ class GraphStore:
         except DoesNotExist:
             return False
 
-    def _put_unique(self, owner_id: int, edge: str, other_id: int, now_ms: int) -> bool:
+    def _toggle(self, write, window: Window | None) -> bool:
+        """One edge written (or deleted) under its own condition, counted against `window` in the
+        same transaction: False if the condition did not hold (nothing changed, nothing
+        counted), Limited if the window was full."""
         try:
-            EdgeModel(owner_id, edge, other_id=other_id, created_at=now_ms).save(
-                condition=EdgeModel.edge.does_not_exist())
+            with Transaction(connection=self._connection) as tx:
+                write(tx)
+                if window is not None:
+                    window.hit_within(tx)
             return True
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+        except TransactWriteError as exc:
+            failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
+            if failed[:1] == [True]:
                 return False
-            raise
-
-    def _delete_existing(self, owner_id: int, edge: str) -> bool:
-        try:
-            EdgeModel(owner_id, edge).delete(condition=EdgeModel.edge.exists())
-            return True
-        except DeleteError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
+            if _window_full(window, failed):
+                raise Limited(window.retry_after) from exc
             raise
 
     # ------------------------------------------------------------------ blocks and mutes
-    def block(self, blocker_id: int, blocked_id: int, *, now_ms: int) -> bool:
+    def block(self, blocker_id: int, blocked_id: int, *, now_ms: int, window: Window | None = None) -> bool:
         """The block and its mirror in the blocked account's partition, together. False if it
         already stood. The caller removes the follows both ways (and the block's stream record
         does it again, should the caller fail)."""
-        try:
-            with Transaction(connection=self._connection) as tx:
-                tx.save(EdgeModel(blocker_id, BLOCK + padded(blocked_id), other_id=blocked_id, created_at=now_ms),
-                        condition=EdgeModel.edge.does_not_exist())
-                tx.save(EdgeModel(blocked_id, BLOCKED_BY + padded(blocker_id), other_id=blocker_id,
-                                  created_at=now_ms))
-        except TransactWriteError as exc:
-            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
-                return False
-            raise
-        return True
+        def write(tx):
+            tx.save(EdgeModel(blocker_id, BLOCK + padded(blocked_id), other_id=blocked_id, created_at=now_ms),
+                    condition=EdgeModel.edge.does_not_exist())
+            tx.save(EdgeModel(blocked_id, BLOCKED_BY + padded(blocker_id), other_id=blocker_id, created_at=now_ms))
+        return self._toggle(write, window)
 
     def sever(self, a: int, b: int, *, now_ms: int) -> None:
         """No follow either way between two accounts (a block's consequence; idempotent)."""
         self.unfollow(a, b, now_ms=now_ms)
         self.unfollow(b, a, now_ms=now_ms)
 
-    def unblock(self, blocker_id: int, blocked_id: int) -> bool:
-        try:
-            with Transaction(connection=self._connection) as tx:
-                tx.delete(EdgeModel(blocker_id, BLOCK + padded(blocked_id)), condition=EdgeModel.edge.exists())
-                tx.delete(EdgeModel(blocked_id, BLOCKED_BY + padded(blocker_id)))
-        except TransactWriteError as exc:
-            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
-                return False
-            raise
-        return True
+    def unblock(self, blocker_id: int, blocked_id: int, window: Window | None = None) -> bool:
+        def write(tx):
+            tx.delete(EdgeModel(blocker_id, BLOCK + padded(blocked_id)), condition=EdgeModel.edge.exists())
+            tx.delete(EdgeModel(blocked_id, BLOCKED_BY + padded(blocker_id)))
+        return self._toggle(write, window)
 
     def blocks(self, blocker_id: int, blocked_id: int) -> bool:
         return self._has(blocker_id, BLOCK + padded(blocked_id))
@@ -342,11 +367,14 @@ class GraphStore:
         """Whether `blocker_id` blocks `user_id` (read in the blocked account's own partition)."""
         return self._has(user_id, BLOCKED_BY + padded(blocker_id))
 
-    def mute(self, muter_id: int, muted_id: int, *, now_ms: int) -> bool:
-        return self._put_unique(muter_id, MUTE + padded(muted_id), muted_id, now_ms)
+    def mute(self, muter_id: int, muted_id: int, *, now_ms: int, window: Window | None = None) -> bool:
+        return self._toggle(lambda tx: tx.save(
+            EdgeModel(muter_id, MUTE + padded(muted_id), other_id=muted_id, created_at=now_ms),
+            condition=EdgeModel.edge.does_not_exist()), window)
 
-    def unmute(self, muter_id: int, muted_id: int) -> bool:
-        return self._delete_existing(muter_id, MUTE + padded(muted_id))
+    def unmute(self, muter_id: int, muted_id: int, window: Window | None = None) -> bool:
+        return self._toggle(lambda tx: tx.delete(EdgeModel(muter_id, MUTE + padded(muted_id)),
+                                                 condition=EdgeModel.edge.exists()), window)
 
     def blocks_page(self, user_id: int, limit: int, after: str | None = None) -> tuple[list[int], str | None]:
         return self._page(user_id, BLOCK, limit, after)

@@ -57,6 +57,7 @@ class UserModel(_Base):
     rebuilding = NumberAttribute(null=True)  # epoch ms of the rebuild in progress, if any
     celebrity = BooleanAttribute(default=False)
     celebrity_epoch = NumberAttribute(default=0)
+    celebrity_flipped_at = NumberAttribute(null=True)  # epoch ms of the latest promotion or demotion
     # Epoch ms of the latest unfollow of this account by anyone, set by the unfollow's own
     # transaction; 0: none since the profile was made. Absent (no default, on purpose) on a
     # profile older than the attribute: unknown, so fan-out still reads the tombstones.

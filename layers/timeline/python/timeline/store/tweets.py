@@ -198,8 +198,9 @@ class TweetStore:
         except DoesNotExist:
             return None
 
-    def delete_repost(self, reposter_id: int, original_id: int) -> int | None:
-        """Undo the account's repost of a post: the row and its claim together. Returns the
+    def delete_repost(self, reposter_id: int, original_id: int, window: Window | None = None) -> int | None:
+        """Undo the account's repost of a post: the row and its claim together, counted
+        against the rate-limit `window` in the same transaction (Limited if full). Returns the
         repost's id, or None if there was none. The row's REMOVE record takes its entries back."""
         for _ in range(3):
             repost_id = self.repost_by(reposter_id, original_id)
@@ -210,9 +211,14 @@ class TweetStore:
                     tx.delete(EdgeModel(reposter_id, REPOST + padded(original_id)),
                               condition=EdgeModel.other_id == repost_id)
                     tx.delete(TweetModel(repost_id))
+                    if window is not None:
+                        window.hit_within(tx)
                 return repost_id
             except TransactWriteError as exc:
-                if "ConditionalCheckFailed" not in cancellation_codes(exc):
+                codes = cancellation_codes(exc)
+                if codes[:1] != ["ConditionalCheckFailed"]:
+                    if window is not None and codes[-1:] == ["ConditionalCheckFailed"]:
+                        raise Limited(window.retry_after) from exc
                     raise
         return None  # pragma: no cover - undone and redone three times while we looked
 

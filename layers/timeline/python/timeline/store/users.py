@@ -175,18 +175,24 @@ class UserStore:
                 return False
             raise
 
-    def promote(self, user_id: int, threshold: int) -> bool:
+    def promote(self, user_id: int, threshold: int, now_ms: int) -> bool:
         """Set the celebrity flag if the follower count, as it stands, reaches the threshold.
         True only for the update that flipped it."""
         return self._update(
-            user_id, [UserModel.celebrity.set(True), UserModel.celebrity_epoch.add(1)],
+            user_id, [UserModel.celebrity.set(True), UserModel.celebrity_epoch.add(1),
+                      UserModel.celebrity_flipped_at.set(now_ms)],
             (UserModel.celebrity != True) & (UserModel.followers_count >= threshold))  # noqa: E712
 
-    def demote(self, user_id: int, below: int) -> bool:
-        """Clear the celebrity flag if the follower count, as it stands, is below `below`."""
+    def demote(self, user_id: int, below: int, now_ms: int, promoted_before: int | None = None) -> bool:
+        """Clear the celebrity flag if the follower count, as it stands, is below `below` and,
+        with `promoted_before`, the account was promoted (flipped) before then."""
+        condition = (UserModel.celebrity == True) & (UserModel.followers_count < below)  # noqa: E712
+        if promoted_before is not None:
+            condition = condition & (UserModel.celebrity_flipped_at.does_not_exist()
+                                     | (UserModel.celebrity_flipped_at < promoted_before))
         return self._update(
-            user_id, [UserModel.celebrity.set(False), UserModel.celebrity_epoch.add(1)],
-            (UserModel.celebrity == True) & (UserModel.followers_count < below))  # noqa: E712
+            user_id, [UserModel.celebrity.set(False), UserModel.celebrity_epoch.add(1),
+                      UserModel.celebrity_flipped_at.set(now_ms)], condition)
 
     def touch(self, user: User, now_ms: int, *, restamp: bool, rebuild: bool) -> bool:
         """Record a home read: `last_seen_at`, and when asked a new activity stamp (the stream
