@@ -46,7 +46,8 @@ def test_given_a_follow_and_unfollow_storm_when_the_window_is_full_then_429_with
 @LIMITED
 @pytest.mark.parametrize("action", ["block", "mute"])
 def test_given_block_or_mute_toggles_then_they_share_the_window_and_repeats_count_nothing(h, action):
-    user, other = h.sign_up("user"), h.sign_up("other")
+    user = h.sign_up("user")
+    h.sign_up("other")
     for method in ("POST", "POST", "DELETE", "DELETE", "POST", "DELETE"):  # two repeats in there
         reply = h.request(method, f"/v1/users/other/{action}", as_user=user)
         assert reply.status == 200, (method, reply)
@@ -86,7 +87,7 @@ def test_given_a_full_window_when_a_repost_is_undone_then_429_and_the_repost_sta
     h.follow(user, "author")  # the fourth change
     reply = h.request("DELETE", f"/v1/tweets/{posts[0]}/repost", as_user=user)
     assert (reply.status, reply.error_code) == (429, "rate_limited"), reply
-    assert h.request("GET", f"/v1/users/user/tweets", as_user=user).body["items"][0]["id"] == posts[0]
+    assert h.request("GET", "/v1/users/user/tweets", as_user=user).body["items"][0]["id"] == posts[0]
 
 
 @pytest.mark.stack(MaxFollowing="3")
