@@ -185,16 +185,16 @@ def _targets(results: dict, runs: dict[str, StrategyRun], rules: model.ProductRu
         "round_trips_home_read_with_celebrities": _target(max(trips_celeb, default=None), "<= 3"),
         "write_requests_per_post_minus_ceil_F_over_25": _target(
             max((p.counts.write_requests - math.ceil(p.followers / rules.batch_write_max) for p in below),
-                default=None), "<= 3"),
+                default=None), "<= 1"),
         "write_requests_per_celebrity_post": _target(
-            max((p.counts.write_requests for p in celebrity_posts), default=None), "<= 3"),
+            max((p.counts.write_requests for p in celebrity_posts), default=None), "<= 1"),
         "read_requests_per_home_read_minus_celebrities_and_hydration": _target(max(excess_reads, default=None), "<= 2"),
         "delivery_p99_ms_non_celebrity": _target(hybrid["delivery_p99_ms"], "<= 1000"),
         "celebrity_posts_visible_on_next_read": _target(
             min((float(p.next_read_sees_it) for p in run.post_probes if p.celebrity and p.next_read_sees_it is not None),
                 default=None), ">= 1"),
         "hybrid_cost_vs_cheapest_sweep_point": _target(hybrid["cost_per_million_ops_usd"] / cheapest, "<= 1.1"),
-        "hybrid_tail_write_requests": _target(hybrid["tail"]["write_requests"], "<= 3"),
+        "hybrid_tail_write_requests": _target(hybrid["tail"]["write_requests"], "<= 1"),
         "hybrid_tail_merged_at_read": _target(float(hybrid["tail"]["celebrity"]), ">= 1"),
         "model_vs_measured_max_error": _target(max((v["error"] for v in agreement.values()), default=None), "<= 0.1"),
     }

@@ -221,7 +221,7 @@ class Bench:
 
     def _warm(self, client: Client, tokens: dict[int, str], readers: list[int]) -> None:
         """Cold starts are not what this measures: every api worker reads and posts once (the
-        cursor key, the idempotency layer and the models load on first use); the caller waits
+        cursor key and the models load on first use); the caller waits
         for the pipeline to handle those posts before any measurement starts."""
         token = tokens[readers[0]]
         for k in range(4):

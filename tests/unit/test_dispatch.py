@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 import sys
 
 import boto3
@@ -147,10 +148,13 @@ def sends_of(h, monkeypatch, fail_call: int | None = None) -> list[list[dict]]:
     from botocore.exceptions import EndpointConnectionError
 
     calls: list[list[dict]] = []
+    lock = threading.Lock()  # dispatch sends its requests side by side: number them one at a time
 
     def hook(params, **_):
-        calls.append([json.loads(e["MessageBody"]) for e in params["Entries"]])
-        if len(calls) == fail_call:
+        with lock:
+            calls.append([json.loads(e["MessageBody"]) for e in params["Entries"]])
+            number = len(calls)
+        if number == fail_call:
             raise EndpointConnectionError(endpoint_url="https://sqs.invalid")
 
     events = h.dispatch.services.queue._client.meta.events
