@@ -39,6 +39,7 @@ def apply() -> None:
     _requests_routed_by_a_remembered_host()
     _data_plane_requests_past_flask()
     _cognito_confirmation_codes()
+    _cognito_unknown_refresh_tokens_refused()
     _iam_enforced_for_execution_roles()
     _action_names_remembered_per_class()  # last: the patches above may add actions
 
@@ -109,6 +110,24 @@ def _cognito_confirmation_codes() -> None:
     CognitoIdpBackend.confirm_sign_up = confirm_sign_up
     CognitoIdpResponse.confirm_sign_up = responds_confirm_sign_up
     CognitoIdpResponse.resend_confirmation_code = resend_confirmation_code
+
+
+def _cognito_unknown_refresh_tokens_refused() -> None:
+    """moto's AdminInitiateAuth with REFRESH_TOKEN_AUTH looks the token up unguarded: a token
+    the pool never issued raised KeyError (a 500; InitiateAuth checks it). Cognito answers
+    NotAuthorizedException, as moto does for a revoked one."""
+    from moto.cognitoidp.exceptions import NotAuthorizedError
+    from moto.cognitoidp.models import CognitoIdpUserPool
+
+    original = CognitoIdpUserPool.create_tokens_from_refresh_token
+
+    @functools.wraps(original)
+    def create_tokens_from_refresh_token(self, refresh_token: str):
+        if refresh_token not in self.refresh_tokens:
+            raise NotAuthorizedError("Invalid Refresh Token")
+        return original(self, refresh_token)
+
+    CognitoIdpUserPool.create_tokens_from_refresh_token = create_tokens_from_refresh_token
 
 
 def _sqs_queues_consistent_under_concurrent_requests() -> None:

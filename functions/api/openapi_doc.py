@@ -7,7 +7,9 @@ Powertools documents each route's success and its validation 422 (in FastAPI's
 before or around its handler: a bad parameter or body (400), no valid token (401, from API
 Gateway's authorizer; signed-in routes only), a block or someone else's resource (403), no
 such route or resource (404), a conflicting change (409), a body too large or not JSON (413,
-415), throttling (429, with Retry-After when it is a per-account limit). Errors from the
+415), throttling (429, with Retry-After when it is a per-account or per-address limit). A
+route that says 503 (the auth routes that call Cognito, when it is out of capacity) sends
+Retry-After with it. Errors from the
 function are `ErrorResponse`; those API Gateway answers itself are `{"message": ...}`
 (`GatewayError`).
 
@@ -35,14 +37,18 @@ COMMON = {
     "413": "the body is larger than allowed",
     "415": "the body is not JSON (UTF-8)",
     "422": "the body is JSON but not a valid request",
-    "429": "too many requests: the stage's route throttling or a per-account limit (see Retry-After)",
+    "429": "too many requests: the stage's route throttling, or a per-account or per-address limit (see Retry-After)",
 }
 SIGNED_IN = {"401": "no valid token: send Authorization: Bearer <access or id token>"}
 BODY_ONLY = ("413", "415")
 RETRY_AFTER = {"Retry-After": {
-    "description": "seconds until a per-account limit lets the next request through (API Gateway's "
-                   "own throttling sends none)",
+    "description": "seconds until a per-account or per-address limit lets the next request through (API "
+                   "Gateway's own throttling sends none)",
     "required": False, "schema": {"type": "integer", "minimum": 0}}}
+UNAVAILABLE_RETRY_AFTER = {"Retry-After": {
+    "description": "seconds after which the request may be sent again (API Gateway's own 503, when the "
+                   "function does not answer in time, sends none)",
+    "required": False, "schema": {"type": "integer", "minimum": 1}}}
 
 
 def complete(spec: dict[str, Any], *, public: Collection[tuple[str, str]], media_max_bytes: int) -> dict[str, Any]:
@@ -65,6 +71,8 @@ def complete(spec: dict[str, Any], *, public: Collection[tuple[str, str]], media
                 if code.startswith(("4", "5")):
                     response["content"] = errors
             responses["429"]["headers"] = RETRY_AFTER
+            if "503" in responses:
+                responses["503"]["headers"] = UNAVAILABLE_RETRY_AFTER
     upload = schemas.get("MediaUploadRequest", {}).get("properties", {}).get("content_length")
     if upload is not None:
         upload["maximum"] = media_max_bytes

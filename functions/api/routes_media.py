@@ -25,11 +25,15 @@ def _error(description: str) -> dict:
 @router.post("/v1/media", summary="Start an image upload", tags=["media"],
              description="Returns a presigned POST: send its `fields` and then the file (`file`) as "
                          "multipart/form-data to its `url`, straight to S3. The upload is checked "
-                         "(GET /v1/media/{media_id}) before it can go on a post.",
+                         "(GET /v1/media/{media_id}) before it can go on a post. An account gets "
+                         "UploadFormsPerMinute forms a minute and has at most MaxPendingUploads uploads "
+                         "pending: each counts until it is checked, or until its form has lapsed.",
              responses={201: {"description": "upload form", "content": {"application/json": {"model": UploadView}}},
                         413: _error("larger than MediaMaxBytes"),
                         415: _error("not image/jpeg, image/png, image/gif or image/webp"),
-                        422: _error("content_length not positive")})
+                        422: _error("content_length not positive"),
+                        429: _error("more than UploadFormsPerMinute forms this minute (rate_limited), or "
+                                    "MaxPendingUploads uploads not yet sent and checked (too_many_pending_uploads)")})
 def start_upload(body: MediaUploadRequest) -> Response[UploadView]:
     # Exactly the document's enum: the service would also take "IMAGE/PNG" or " image/png".
     if body.content_type not in MEDIA_TYPES:

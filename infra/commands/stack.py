@@ -136,7 +136,7 @@ def seed(
     stack_name: Annotated[str, typer.Option(help="The stack's name on the emulator.")] = defaults.STACK_NAME,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the fan-out to drain.")] = True,
     threads: Annotated[int, typer.Option(help="Concurrent requests.")] = 8,
-    force: Annotated[bool, typer.Option("--force", help="Seed even if the stack's PostRateLimitPerMinute looks too low.")]
+    force: Annotated[bool, typer.Option("--force", help="Seed even if the stack's rate limits look too low.")]
     = False,
 ) -> None:
     """Load the demo data into an already running local stack, over its public API.
@@ -148,8 +148,9 @@ def seed(
 
     **Examples**
 
-        timeline up --no-demo --param PostRateLimitPerMinute=1000   # in one terminal
-        timeline seed --demo-users 50 --demo-posts 300              # in another
+        timeline up --no-demo --param PostRateLimitPerMinute=1000 \
+            --param SignUpsPerAddressPerHour=1000 --param SignInAttemptsPerAddressPerMinute=1000
+        timeline seed --demo-users 50 --demo-posts 300              # in another terminal
     """
     import requests
     from rich.console import Console
@@ -187,6 +188,17 @@ def seed(
                       f"Restart it with [bold]timeline up --no-demo --param PostRateLimitPerMinute="
                       f"{demo.DEMO_POST_RATE_LIMIT}[/bold], seed fewer posts, or pass --force.")
             raise typer.Exit(1)
+        # Every sign-up and sign-in comes from this machine's one address.
+        accounts = len(seed_plan.users)
+        for name, allowed in (("SignUpsPerAddressPerHour", int(params.get("SignUpsPerAddressPerHour") or 0)),
+                              ("SignInAttemptsPerAddressPerMinute",
+                               int(params.get("SignInAttemptsPerAddressPerMinute") or 0))):
+            if allowed and allowed < accounts and not force:
+                err.print(f"[red]the stack allows {allowed} from one address[/red] ({name}) and the demo signs "
+                          f"up and in {accounts} accounts from this one: most would be refused (429).\n"
+                          f"Restart it with [bold]timeline up --no-demo --param {name}={max(1000, accounts)}"
+                          f"[/bold], seed fewer users, or pass --force.")
+                raise typer.Exit(1)
         queues = [outputs[name] for name in ("FanoutQueueUrl", "MediaQueueUrl") if name in outputs]
         if wait and queues:
             wait_idle = queues_idle(emulator, queues)

@@ -125,7 +125,7 @@ TABLE_ENV = {USERS: "$USERS_TABLE", TWEETS: "$TWEETS_TABLE", GRAPH: "$GRAPH_TABL
 INDEX_HASH = {"ByAuthor": "author_id", "ByRepostOf": "repost_of_id"}
 S3_ACTIONS = ("GetObject", "PutObject", "DeleteObject", "PutObjectTagging")
 COGNITO_ADMIN = ("AdminConfirmSignUp", "AdminGetUser", "AdminDeleteUser", "AdminUserGlobalSignOut",
-                 "AdminCreateUser", "AdminSetUserPassword", "ListUsers")
+                 "AdminCreateUser", "AdminSetUserPassword", "AdminInitiateAuth", "ListUsers")
 
 
 def _dynamodb(action: str, resource: str) -> dict:
@@ -181,6 +181,10 @@ def _probe(action: str, resource: str) -> dict:
             "AdminSetUserPassword": ("admin_set_user_password", {**pool, "Username": "iam-probe",
                                                                  "Password": "x", "Permanent": True}),
             "ListUsers": ("list_users", {**pool, "Limit": 1}),
+            "AdminInitiateAuth": ("admin_initiate_auth", {**pool, "ClientId": "$USER_POOL_CLIENT_ID",
+                                                          "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+                                                          "AuthParameters": {"USERNAME": "iam-probe",
+                                                                             "PASSWORD": "x"}}),
             "SignUp": ("sign_up", {**client, "Password": "x"}),  # too weak: refused after IAM, nothing made
             "ConfirmSignUp": ("confirm_sign_up", {**client, "ConfirmationCode": "000000"}),
             "ResendConfirmationCode": ("resend_confirmation_code", client),

@@ -20,9 +20,10 @@ Nothing scans a table, and pynamodb 6 never calls DescribeTable. Resources are n
 id: "TweetsTable/index/ByAuthor" is the index's ARN, "MediaBucket/uploads/*" objects under a
 prefix.
 
-Cognito's public operations (SignUp, ConfirmSignUp, ResendConfirmationCode, InitiateAuth) are
-called too, but Cognito evaluates no IAM policy for them (the API reference says so for each):
-they are listed in PUBLIC_COGNITO, not granted.
+Cognito is called through its admin operations only, which IAM authorizes (security review,
+issue 22, finding 8: the pool takes no public sign-up and its client allows no public password
+flow). Its public operations (SignUp, InitiateAuth, ...), for which Cognito evaluates no IAM
+policy, would be listed in PUBLIC_COGNITO; the code calls none.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ UPLOADS, ORIGINALS, VARIANTS = "MediaBucket/uploads/*", "MediaBucket/originals/*
 DYNAMODB_ACTIONS = ("GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem",
                     "BatchWriteItem", "ConditionCheckItem", "DescribeTable")
 
-PUBLIC_COGNITO = ("SignUp", "ConfirmSignUp", "ResendConfirmationCode", "InitiateAuth")
+PUBLIC_COGNITO: tuple[str, ...] = ()
 
 # function -> {(action, resource): the code that makes the call}
 CALLS: dict[str, dict[tuple[str, str], str]] = {
@@ -67,17 +68,25 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
         ("dynamodb:PutItem", TIMELINES): "TweetStore.put_new (the author's own entry: read-your-writes)",
         ("dynamodb:GetItem", IDEMPOTENCY): "TweetStore.key_holder",
         ("dynamodb:PutItem", IDEMPOTENCY): "TweetStore.put_new (the Idempotency-Key's claim)",
-        ("dynamodb:UpdateItem", RATE_LIMITS): "Window.hit (sign-ins), hit_within (posts)",
-        ("dynamodb:GetItem", MEDIA): "MediaStore.get",
-        ("dynamodb:BatchGetItem", MEDIA): "MediaStore.get_many (a post's attachments)",
-        ("dynamodb:PutItem", MEDIA): "MediaStore.create",
-        ("dynamodb:UpdateItem", MEDIA): "TweetStore.put_new (attachments claimed)",
+        ("dynamodb:GetItem", RATE_LIMITS): "Backoff.read (a sign-in's failures for the handle from the address)",
+        ("dynamodb:UpdateItem", RATE_LIMITS): "Window.hit (sign-ins, sign-ups), hit_within (posts, upload forms); "
+                                              "Backoff.failed, succeeded",
+        ("dynamodb:GetItem", MEDIA): "MediaStore.get, pending_uploads (an account's pending uploads)",
+        ("dynamodb:BatchGetItem", MEDIA): "MediaStore.get_many (a post's attachments; pending uploads at the "
+                                          "cap)",
+        ("dynamodb:PutItem", MEDIA): "MediaStore.create_pending (the upload form's transaction)",
+        ("dynamodb:UpdateItem", MEDIA): "TweetStore.put_new (attachments claimed); MediaStore.create_pending "
+                                        "(the account's pending uploads)",
         ("s3:PutObject", UPLOADS): "MediaStore.upload_form (presigned POST)",
         ("s3:GetObject", ORIGINALS): "MediaStore.url (presigned GET)",
         ("s3:GetObject", VARIANTS): "MediaStore.url (presigned GET)",
         ("secretsmanager:GetSecretValue", "CursorSecret"): "secrets.cursor_key (cursor signing key)",
-        ("cognito-idp:AdminConfirmSignUp", "UserPool"): "IdentityProvider.register, verify (auto-confirm)",
-        ("cognito-idp:AdminGetUser", "UserPool"): "IdentityProvider.exists (resuming a sign-up)",
+        ("cognito-idp:AdminCreateUser", "UserPool"): "IdentityProvider.register (MessageAction SUPPRESS)",
+        ("cognito-idp:AdminSetUserPassword", "UserPool"): "IdentityProvider.register; verify, authenticate (a "
+                                                          "login left with its temporary password)",
+        ("cognito-idp:AdminInitiateAuth", "UserPool"): "IdentityProvider.authenticate, verify "
+                                                       "(ADMIN_USER_PASSWORD_AUTH), refresh (REFRESH_TOKEN_AUTH)",
+        ("cognito-idp:AdminGetUser", "UserPool"): "IdentityProvider.exists (resuming a sign-up), confirmed",
         ("cognito-idp:AdminDeleteUser", "UserPool"): "IdentityProvider.remove: Accounts._make_login, when the "
                                                      "sign-up's claim was released before its login was made",
         ("cognito-idp:AdminUserGlobalSignOut", "UserPool"): "IdentityProvider.sign_out_everywhere",

@@ -34,7 +34,9 @@ def aws():
 
 # Tests act far faster than a person, and demote at once: limits apply where a test asks for them.
 UNLIMITED = {"PostRateLimitPerMinute": "1000000", "ActionRateLimitPerMinute": "1000000",
-             "DemotionCooldownMinutes": "0"}
+             "DemotionCooldownMinutes": "0",
+             # every request of the harness comes from one address (the sample events')
+             "SignInAttemptsPerAddressPerMinute": "1000000", "SignUpsPerAddressPerHour": "1000000"}
 
 
 @pytest.fixture

@@ -68,7 +68,9 @@ def tags(h, key: str) -> dict[str, str]:
 
 
 def media_rows(h) -> list[dict]:
-    return boto3.client("dynamodb").scan(TableName=h.settings.media_table)["Items"]
+    """Every media record (not the accounts' pending-upload lists: negative keys, expiring)."""
+    rows = boto3.client("dynamodb").scan(TableName=h.settings.media_table)["Items"]
+    return [r for r in rows if int(r["media_id"]["N"]) > 0]
 
 
 @pytest.fixture

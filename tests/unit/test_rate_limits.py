@@ -1,5 +1,7 @@
-"""Rate limits: posts per account (PostRateLimitPerMinute), sign-in attempts per handle
-(SignInRateLimitPerMinute), fixed one-minute windows in RateLimitsTable."""
+"""Rate limits: posts per account (PostRateLimitPerMinute), sign-in attempts per handle and client
+address (SignInRateLimitPerMinute), fixed one-minute windows in RateLimitsTable. The sign-in limits
+by address and their back-off: tests/unit/test_sign_in_limits.py; sign-ups per address:
+tests/unit/test_cognito_admin_only.py."""
 
 from __future__ import annotations
 
@@ -59,7 +61,8 @@ def test_given_an_idempotent_retry_when_the_window_is_full_then_it_still_returns
 
 
 @pytest.mark.stack(SignInRateLimitPerMinute="3")
-def test_given_repeated_sign_ins_for_a_handle_when_over_the_limit_then_429_even_with_the_right_password(h, clock):
+def test_given_repeated_sign_ins_for_a_handle_from_one_address_when_over_the_limit_then_429_even_with_the_right_password(
+        h, clock):
     h.sign_up("alice", PASSWORD)
     h.sign_up("bob", PASSWORD)
     to_next_window(clock)
@@ -77,3 +80,5 @@ def test_given_the_template_then_the_limits_are_parameters_with_the_documented_d
     params = tpl.load_sam()["Parameters"]
     assert params["PostRateLimitPerMinute"]["Default"] == 30
     assert params["SignInRateLimitPerMinute"]["Default"] == 10
+    assert params["SignInAttemptsPerAddressPerMinute"]["Default"] == 30
+    assert params["SignUpsPerAddressPerHour"]["Default"] == 20

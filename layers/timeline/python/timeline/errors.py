@@ -67,3 +67,16 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after  # seconds, sent as Retry-After
+
+
+class Unavailable(DomainError):
+    """A dependency out of capacity (throttled) or out of reach: nothing is wrong with the
+    request, and it may be sent again after `retry_after` seconds. A write or a sign-in
+    answers it (503); a read degrades instead (a page marked partial)."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after  # seconds, sent as Retry-After

@@ -24,15 +24,21 @@ class Settings(BaseModel):
     rate_limits_table: str = Field("", alias="RATE_LIMITS_TABLE")
     post_rate_limit_per_minute: int = Field(30, alias="POST_RATE_LIMIT_PER_MINUTE", ge=1)
     sign_in_rate_limit_per_minute: int = Field(10, alias="SIGN_IN_RATE_LIMIT_PER_MINUTE", ge=1)
+    sign_in_attempts_per_address_per_minute: int = Field(30, alias="SIGN_IN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", ge=1)
+    sign_ups_per_address_per_hour: int = Field(20, alias="SIGN_UPS_PER_ADDRESS_PER_HOUR", ge=1)
     action_rate_limit_per_minute: int = Field(60, alias="ACTION_RATE_LIMIT_PER_MINUTE", ge=1)
     max_following: int = Field(5000, alias="MAX_FOLLOWING", ge=1)
     demotion_cooldown_minutes: int = Field(60, alias="DEMOTION_COOLDOWN_MINUTES", ge=0)
+    upload_forms_per_minute: int = Field(10, alias="UPLOAD_FORMS_PER_MINUTE", ge=1)
+    max_pending_uploads: int = Field(8, alias="MAX_PENDING_UPLOADS", ge=4)
     user_pool_id: str = Field("", alias="USER_POOL_ID")
     user_pool_client_id: str = Field("", alias="USER_POOL_CLIENT_ID")
     cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN")
     celebrity_threshold: int = Field(10_000, alias="CELEBRITY_THRESHOLD", ge=1)
     timeline_max: int = Field(800, alias="TIMELINE_MAX", ge=10)
     inactive_days: int = Field(30, alias="INACTIVE_DAYS", ge=1)
+    # No longer set by template.yaml, and read by nothing but store/aws.py, which hands it to
+    # IdentityProvider, which ignores it: every login is made confirmed, in every stage.
     auto_confirm_signups: bool = Field(False, alias="AUTO_CONFIRM_SIGNUPS")
 
     # Not template parameters: tuning knobs with sensible defaults.

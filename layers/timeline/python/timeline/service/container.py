@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 
 from timeline.cursors import CursorCodec
-from timeline.service.accounts import Accounts
+from timeline.service.accounts import Accounts, AuthLimits
 from timeline.service.fanout import FanoutApplier, FanoutPlanner
 from timeline.service.graph_changes import ChangePlanner
 from timeline.service.media import MediaLibrary, MediaProcessor, MediaUpkeep
@@ -42,7 +42,7 @@ def build_services(settings: Settings) -> Services:
     media = MediaLibrary(settings, stores.media)
     return Services(
         settings=settings,
-        accounts=Accounts(stores.users, stores.identity, settings.sign_in_rate_limit_per_minute),
+        accounts=Accounts(stores.users, stores.identity, AuthLimits.from_settings(settings)),
         social=Social(stores.users, stores.graph, cursors, settings.action_rate_limit_per_minute,
                       settings.max_following),
         posting=Posting(stores.tweets, stores.graph, media, settings.timeline_ttl_seconds,

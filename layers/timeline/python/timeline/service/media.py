@@ -1,7 +1,10 @@
 """Images on posts: uploads straight to S3, checked before anyone sees them.
 
 1. `MediaLibrary.start_upload` records a pending media item and signs a presigned POST for it
-   (the type, a size range and the key fixed in its policy); the client uploads to S3.
+   (the type, a size range and the key fixed in its policy); the client uploads to S3. An
+   account gets UploadFormsPerMinute forms a minute and has at most MaxPendingUploads uploads
+   pending at once (issue 22, finding 6: each form takes MediaMaxBytes for ten minutes, and
+   each upload wakes the 1 GB processor).
 2. S3 notifies the media queue; `MediaProcessor.process` (media_processor) re-checks what
    the policy claimed, since a client may lie and an emulator may not enforce the policy,
    writes the original and a preview, and marks the item ready, or deletes the upload and
@@ -31,6 +34,7 @@ from timeline.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     Unprocessable,
     UnsupportedMediaType,
 )
@@ -38,7 +42,9 @@ from timeline.observability import correlate, correlation_id, logger
 from timeline.records import PENDING, READY, REJECTED, Attachment, Media
 from timeline.settings import Settings
 from timeline.store import media as store
-from timeline.store.media import MediaStore
+from timeline.store.media import MediaIdTaken, MediaStore, PendingChanged, PendingUploads
+from timeline.store.rate_limits import Limited, Window
+from timeline.store.transactions import Contended
 
 MAX_MEDIA_PER_POST = 4
 UNATTACHED_SECONDS = 86_400  # the lifecycle's "originals never attached: one day"
@@ -53,6 +59,11 @@ PROCESSOR_TIMEOUT_SECONDS = 30
 # VisibilityTimeout less the function timeout (150 s), so that the dead run's own message,
 # redelivered, always finds the claim takeable: nothing the queue delivered is lost.
 CLAIM_SECONDS = PROCESSOR_TIMEOUT_SECONDS + 30
+# An upload whose check never comes stops counting as pending this long after its form lapses:
+# an upload sent at the form's last second has by then been through S3's notification, the
+# queue and a processor run (its timeout, plus the claim's margin for clocks).
+PENDING_MARGIN_SECONDS = CLAIM_SECONDS
+FORM_ATTEMPTS = 5  # reads of the pending uploads while other forms of the account change them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,13 +107,70 @@ class MediaLibrary:
         if content_length > limit:
             raise PayloadTooLarge(f"the file is {content_length:,} bytes; the limit is {limit:,}",
                                   code="media_too_large", details={"max_bytes": limit})
-        media_id = ids.new_id()
-        item = Media(media_id=media_id, owner_id=owner_id, content_type=content_type, status=PENDING,
-                     created_at=ids.timestamp_ms(media_id), correlation_id=correlation_id())
-        self._media.create(item, expires_at=clock.now_s() + UNATTACHED_SECONDS)
+        item = self._record_pending(owner_id, content_type)
         seconds = self._settings.upload_form_seconds
-        form = self._media.upload_form(store.upload_key(owner_id, media_id), content_type, limit, seconds)
+        form = self._media.upload_form(store.upload_key(owner_id, item.media_id), content_type, limit, seconds)
         return Upload(media=item, url=form["url"], fields=form["fields"], expires_at=clock.now_ms() + seconds * 1000)
+
+    def _record_pending(self, owner_id: int, content_type: str) -> Media:
+        """The pending media item of a new form, within the account's limits (issue 22, finding 6).
+
+        Forms per minute (UploadFormsPerMinute): counted in the transaction that records the
+        item, so a refused form counts nothing; 429 rate_limited past it.
+
+        Pending uploads (MaxPendingUploads): an upload is pending from its form until the
+        processor checks it (ready or rejected), or else until its form has lapsed
+        (upload_form_seconds) and an upload sent at its last second would have been checked
+        (PENDING_MARGIN_SECONDS): a form never used, or whose processor never ran, frees its
+        place by itself, and nothing has to settle it (a TTL deletes late and cannot count
+        down). The account's item lists its uploads with when each stops counting; while fewer
+        than the cap are within their time, the form is granted without asking their records;
+        at the cap, the records say which are still pending (checked ones leave the list). The
+        list is rewritten in the form's transaction only if unchanged since read, so forms asked
+        for at once never exceed the cap. 429 too_many_pending_uploads past it, Retry-After
+        when the oldest stops counting. Why a cap besides the rate: each pending upload is up to
+        MediaMaxBytes in the bucket and a 1 GB processor run to come, and each form is reusable
+        for its whole life; the cap bounds both at any moment. An upload whose check outlasts
+        its time (a processor failing and retried) no longer counts: the cap is loose only while
+        checks fail."""
+        cap, now = self._settings.max_pending_uploads, clock.now_s()
+        window = Window.now("upload", str(owner_id), self._settings.upload_forms_per_minute)
+        for _ in range(FORM_ATTEMPTS):
+            pending = self._media.pending_uploads(owner_id)
+            keep = self._still_pending(pending, now, cap)
+            media_id = ids.new_id()
+            item = Media(media_id=media_id, owner_id=owner_id, content_type=content_type, status=PENDING,
+                         created_at=ids.timestamp_ms(media_id), correlation_id=correlation_id())
+            try:
+                self._media.create_pending(item, expires_at=now + UNATTACHED_SECONDS, pending=pending, keep=keep,
+                                           counts_until=now + self._settings.upload_form_seconds
+                                           + PENDING_MARGIN_SECONDS, window=window)
+                return item
+            except (PendingChanged, MediaIdTaken):
+                continue  # another form of the account's got in first: read the list again
+            except Limited as exc:
+                raise TooManyRequests(
+                    f"you can request {self._settings.upload_forms_per_minute} upload forms a minute; "
+                    f"try again in {exc.retry_after} s", code="rate_limited", retry_after=exc.retry_after) from None
+        raise Contended("too many upload forms requested at once; try again")
+
+    def _still_pending(self, pending: PendingUploads, now: int, cap: int) -> list[int]:
+        """The listed uploads that still count, if there is room for one more; else 429."""
+        counting = {media_id: until for media_id, until in pending.counted_until.items() if now < until}
+        if len(counting) < cap:
+            return list(counting)
+        records = self._media.get_many(counting)  # at the cap: the checked ones no longer count
+        counting = {media_id: until for media_id, until in counting.items()
+                    if (record := records.get(media_id)) is not None and record.status == PENDING}
+        if len(counting) < cap:
+            return list(counting)
+        retry_after = max(1, min(counting.values()) - now)
+        minutes = self._settings.upload_form_seconds / 60
+        raise TooManyRequests(
+            f"{len(counting)} uploads are waiting to be sent or checked, the most one account may have at once; "
+            f"send one of them with its form (it is checked within seconds), or try again in {retry_after} s, "
+            f"when the oldest unused form (they last {minutes:g} minutes) no longer counts",
+            code="too_many_pending_uploads", retry_after=retry_after)
 
     def status(self, caller_id: int, media_id: int) -> Media:
         item = self._media.get(media_id)

@@ -14,10 +14,17 @@ A record's stored status is pending, processing (a media_processor run has claim
 and is checking it: `claim`), ready or rejected. Only the claimant writes the upload's objects
 and settles it; everyone else sees a claimed upload as pending (records.Media knows no
 "processing": to its owner and to posts it is still being checked).
+
+MediaTable also holds, for each account that asks for upload forms, the list of its uploads
+that count as pending (`pending_uploads`, `create_pending`): one item under media_id = -account
+id, a key no media takes (media ids are positive snowflakes, and `get` answers None below 1).
+It maps each media id to the second until which it counts, and carries a version that every
+change of the list raises, so a form is only recorded against the list as it was read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -27,10 +34,13 @@ from typing import Any, Iterable
 
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.operand import Path
 
 from timeline.records import PENDING, READY, REJECTED, Media, optional_int
-from timeline.store.tables import MediaModel
+from timeline.store.rate_limits import Limited, Window
+from timeline.store.tables import MediaModel, cancellation_codes
+from timeline.store.transactions import Transaction
 
 PROCESSING = "processing"  # stored only: records.Media shows it as PENDING
 UPLOADS = "uploads/"
@@ -40,6 +50,8 @@ _UPLOAD_KEY = re.compile(r"^uploads/([0-9]{1,20})/([0-9]{1,20})$")
 # page of 100 posts with 4 images each), and a URL that stays the same for a while lets
 # browsers and caches keep the image.
 URL_CACHE_SIZE = 4096
+# The attributes of an account's pending-uploads item (MediaModel declares only a media's).
+_COUNTED, _VERSION = Path("counted_until"), Path("version")
 
 
 def upload_key(owner_id: int, media_id: int) -> str:
@@ -50,6 +62,27 @@ def parse_upload_key(key: str) -> tuple[int, int] | None:
     """(owner id, media id) of an upload key, or None for anything else."""
     match = _UPLOAD_KEY.match(key)
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def pending_key(owner_id: int) -> int:
+    """The MediaTable key of an account's pending-uploads item."""
+    return -owner_id
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingUploads:
+    """An account's pending-uploads item as read: media id -> the epoch second until which it
+    counts as pending, and the item's version (0: there is no item)."""
+    counted_until: dict[int, int]
+    version: int = 0
+
+
+class PendingChanged(Exception):
+    """The account's pending uploads changed since they were read (another form at once)."""
+
+
+class MediaIdTaken(Exception):
+    """Two id generators minted the same media id: mint another."""
 
 
 def original_key(media_id: int) -> str:
@@ -78,12 +111,59 @@ class MediaStore:
         self._urls_lock = threading.Lock()
 
     # ------------------------------------------------------------------ records
+    @staticmethod
+    def _record(media: Media, expires_at: int) -> MediaModel:
+        return MediaModel(media.media_id, owner_id=media.owner_id, content_type=media.content_type,
+                          status=media.status, created_at=media.created_at, expires_at=expires_at,
+                          correlation_id=media.correlation_id)
+
     def create(self, media: Media, *, expires_at: int) -> None:
-        MediaModel(media.media_id, owner_id=media.owner_id, content_type=media.content_type, status=media.status,
-                   created_at=media.created_at, expires_at=expires_at, correlation_id=media.correlation_id
-                   ).save(condition=MediaModel.media_id.does_not_exist())
+        """A media record, limited by nothing (tests and tools; uploads use `create_pending`)."""
+        self._record(media, expires_at).save(condition=MediaModel.media_id.does_not_exist())
+
+    def pending_uploads(self, owner_id: int) -> PendingUploads:
+        """The account's pending-uploads item, read consistently (MediaModel cannot read its
+        attributes: the raw item)."""
+        item = MediaModel._get_connection().get_item(str(pending_key(owner_id)), consistent_read=True).get("Item")
+        if not item:
+            return PendingUploads({})
+        counted = item.get("counted_until", {}).get("M", {})
+        return PendingUploads({int(media_id): int(until["N"]) for media_id, until in counted.items()},
+                              int(item["version"]["N"]))
+
+    def create_pending(self, media: Media, *, expires_at: int, pending: PendingUploads, keep: Iterable[int],
+                       counts_until: int, window: Window) -> None:
+        """Record a pending upload in one transaction with what limits it: the account's pending
+        uploads become those of `pending` named in `keep` and this one (counted until
+        `counts_until`, epoch seconds), provided the list is still the one `pending` read (else
+        PendingChanged: read it again); and the form counts against the rate-limit `window`
+        (Limited if it is full). A media id already taken raises MediaIdTaken. The item
+        expires (TTL) with its newest upload's count: nothing in it counts after that."""
+        counted = {str(media_id): {"N": str(pending.counted_until[media_id])} for media_id in keep}
+        counted[str(media.media_id)] = {"N": str(counts_until)}
+        unchanged = _VERSION.does_not_exist() if pending.version == 0 else _VERSION == pending.version
+        try:
+            with Transaction(connection=MediaModel._get_connection().connection) as tx:
+                tx.save(self._record(media, expires_at), condition=MediaModel.media_id.does_not_exist())
+                tx.update(MediaModel(pending_key(media.owner_id)),
+                          actions=[_COUNTED.set({"M": counted}), _VERSION.set(pending.version + 1),
+                                   MediaModel.expires_at.set(max([counts_until, *pending.counted_until.values()]))],
+                          condition=unchanged)
+                window.hit_within(tx)
+        except TransactWriteError as exc:
+            # pynamodb sends puts, then updates: [the record, the list, the window].
+            failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
+            if failed[2:3] == [True]:
+                raise Limited(window.retry_after) from exc
+            if failed[1:2] == [True]:
+                raise PendingChanged() from exc
+            if failed[:1] == [True]:
+                raise MediaIdTaken() from exc
+            raise
 
     def get(self, media_id: int) -> Media | None:
+        if media_id < 1:  # no media id is (a negative key is an account's pending uploads)
+            return None
         try:
             return to_media(MediaModel.get(media_id, consistent_read=True))
         except MediaModel.DoesNotExist:
@@ -91,8 +171,10 @@ class MediaStore:
 
     def get_many(self, media_ids: Iterable[int]) -> dict[int, Media]:
         """Consistent reads: a post must see the processor's latest word on each upload."""
-        return {int(m.media_id): to_media(m)
-                for m in MediaModel.batch_get(list(dict.fromkeys(media_ids)), consistent_read=True)}
+        wanted = [media_id for media_id in dict.fromkeys(media_ids) if media_id >= 1]
+        if not wanted:
+            return {}
+        return {int(m.media_id): to_media(m) for m in MediaModel.batch_get(wanted, consistent_read=True)}
 
     def claim(self, media_id: int, *, now: int, stale_before: int) -> str | None:
         """Take the upload for one media_processor run: pending -> processing, or a processing
