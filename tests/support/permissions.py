@@ -99,7 +99,7 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
     },
     "FanoutWorkerFunction": {
         ("dynamodb:GetItem", USERS): "UserStore.get_consistent (celebrity pages, rebuilds)",
-        ("dynamodb:BatchGetItem", USERS): "UserStore.last_unfollowed; GraphStore.celebrity_flags",
+        ("dynamodb:BatchGetItem", USERS): "UserStore.last_unfollowed; UserStore.celebrity_flags",
         ("dynamodb:UpdateItem", USERS): "UserStore.finish_rebuild; GraphStore.unfollow (a block's sever)",
         ("dynamodb:BatchGetItem", TWEETS): "TweetStore.existing, get_many (a deleted post's reposts)",
         ("dynamodb:BatchWriteItem", TWEETS): "TweetStore.remove_reposts",

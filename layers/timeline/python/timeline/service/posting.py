@@ -21,6 +21,7 @@ from timeline.errors import Conflict, DomainError, Forbidden, NotFound, TooManyR
 from timeline.observability import correlation_id, metrics
 from timeline.records import Tweet, User
 from timeline.service.media import MediaLibrary
+from timeline.service.social import action_window, counted_action
 from timeline.service.visibility import Visibility
 from timeline.store.graph import GraphStore
 from timeline.store.rate_limits import Limited, Window
@@ -157,14 +158,9 @@ class Posting:
         original = self._tweets.get(tweet_id)
         if original is not None and original.is_repost:
             tweet_id = original.repost_of_id
-        per_minute = self._actions_per_minute
-        try:
-            removed = self._tweets.delete_repost(reposter_id, tweet_id,
-                                                 window=Window.now("act", str(reposter_id), per_minute))
-        except Limited as exc:
-            raise TooManyRequests(f"you can undo reposts, follow, unfollow, block or mute {per_minute} times a "
-                                  f"minute; try again in {exc.retry_after} s", code="rate_limited",
-                                  retry_after=exc.retry_after) from None
+        with counted_action(self._actions_per_minute):
+            removed = self._tweets.delete_repost(
+                reposter_id, tweet_id, window=action_window(reposter_id, self._actions_per_minute))
         if removed is None and original is None:
             raise NotFound(f"no post {tweet_id}", code="tweet_not_found")
         return removed is not None
@@ -185,7 +181,7 @@ class Posting:
         row = self.get(tweet_id)
         tweet = self._shown(row)
         repost = row if row.is_repost else None
-        Visibility(caller_id, self._graph.blocks_around(caller_id)).require_post(tweet, repost)
+        Visibility.of_reader(self._graph, caller_id).require_post(tweet, repost)
         return tweet, repost
 
     def delete(self, caller_id: int, tweet_id: int) -> None:

@@ -136,16 +136,12 @@ class Reader:
         self._activity = ActivityRules(settings)
 
     # -------------------------------------------------------------- user timeline
-    def visibility(self, reader_id: int) -> Visibility:
-        """The reader's blocks both ways (one consistent Query of their own partition)."""
-        return Visibility(reader_id, self._graph.blocks_around(reader_id))
-
     def user_timeline(self, caller_id: int, handle: str, limit: int, cursor: str | None) -> Page:
         """The account's posts and reposts, newest first. A block either way between the
         caller and the account is a 403; reposts of posts by an account a block stands
         between the caller and are left out (see timeline.service.visibility)."""
         author = user_by_handle(self._users, handle)
-        rules = _pool.submit(self.visibility, caller_id)
+        rules = _pool.submit(Visibility.of_reader, self._graph, caller_id)
         scope = f"user:{author.user_id}"
         before = int(self._cursors.decode(cursor, reader=caller_id, scope=scope)) if cursor else None
         first = _started(self._posts_of(author.user_id), before, limit + OVERFETCH)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from timeline import clock
@@ -16,6 +18,23 @@ from timeline.store.users import UserStore
 
 
 FOLLOW_ATTEMPTS = 3
+
+
+def action_window(user_id: int, per_minute: int) -> Window:
+    """The account's window of changes that make the service work for others (follows,
+    unfollows, blocks, mutes, their undoing, reposts choices, undone reposts)."""
+    return Window.now("act", str(user_id), per_minute)
+
+
+@contextmanager
+def counted_action(per_minute: int) -> Iterator[None]:
+    """A change counted against `action_window`: a full window is a 429 with Retry-After."""
+    try:
+        yield
+    except Limited as exc:
+        raise TooManyRequests(f"you can follow, unfollow, block, mute, undo a repost or undo these "
+                              f"{per_minute} times a minute; try again in {exc.retry_after} s",
+                              code="rate_limited", retry_after=exc.retry_after) from None
 
 
 @dataclass(frozen=True)
@@ -52,12 +71,7 @@ class Social:
         self._actions_per_minute, self._max_following = actions_per_minute, max_following
 
     def _window(self, caller_id: int) -> Window:
-        return Window.now("act", str(caller_id), self._actions_per_minute)
-
-    def _limited(self, exc: Limited) -> TooManyRequests:
-        return TooManyRequests(f"you can follow, unfollow, block, mute or undo them {self._actions_per_minute} "
-                               f"times a minute; try again in {exc.retry_after} s", code="rate_limited",
-                               retry_after=exc.retry_after)
+        return action_window(caller_id, self._actions_per_minute)
 
     def _target(self, caller_id: int, handle: str, what: str = "follow or unfollow") -> User:
         target = user_by_handle(self._users, handle)
@@ -72,12 +86,11 @@ class Social:
         target = self._target(caller_id, handle)
         for _ in range(FOLLOW_ATTEMPTS):
             try:
-                changed = self._graph.follow(caller_id, target.user_id, celebrity=target.celebrity,
-                                             now_ms=clock.now_ms(), reposts=reposts, window=self._window(caller_id),
-                                             max_following=self._max_following)
+                with counted_action(self._actions_per_minute):
+                    changed = self._graph.follow(caller_id, target.user_id, celebrity=target.celebrity,
+                                                 now_ms=clock.now_ms(), reposts=reposts,
+                                                 window=self._window(caller_id), max_following=self._max_following)
                 break
-            except Limited as exc:
-                raise self._limited(exc) from None
             except FollowingLimit:
                 raise Forbidden(f"you follow {self._max_following} accounts, the most one may; unfollow some "
                                 "to follow others", code="following_limit") from None
@@ -98,11 +111,9 @@ class Social:
 
     def unfollow(self, caller_id: int, handle: str) -> Relationship:
         target = self._target(caller_id, handle)
-        try:
+        with counted_action(self._actions_per_minute):
             changed = self._graph.unfollow(caller_id, target.user_id, now_ms=clock.now_ms(),
                                            window=self._window(caller_id))
-        except Limited as exc:
-            raise self._limited(exc) from None
         return Relationship(replace(target, followers_count=target.followers_count - changed),
                             following=False, changed=changed)
 
@@ -112,37 +123,29 @@ class Social:
         answers, follows removed both ways, no follow either way until unblocked. If this call
         fails after the block, its stream record removes the follows."""
         target = self._target(caller_id, handle, "block")
-        try:
+        with counted_action(self._actions_per_minute):
             changed = self._graph.block(caller_id, target.user_id, now_ms=clock.now_ms(),
                                         window=self._window(caller_id))
-        except Limited as exc:
-            raise self._limited(exc) from None
         self._graph.sever(caller_id, target.user_id, now_ms=clock.now_ms())
         return Restriction(self._users.get_consistent(target.user_id) or target, active=True, changed=changed)
 
     def unblock(self, caller_id: int, handle: str) -> Restriction:
         target = self._target(caller_id, handle, "block")
-        try:
+        with counted_action(self._actions_per_minute):
             changed = self._graph.unblock(caller_id, target.user_id, window=self._window(caller_id))
-        except Limited as exc:
-            raise self._limited(exc) from None
         return Restriction(target, active=False, changed=changed)
 
     def mute(self, caller_id: int, handle: str) -> Restriction:
         target = self._target(caller_id, handle, "mute")
-        try:
+        with counted_action(self._actions_per_minute):
             changed = self._graph.mute(caller_id, target.user_id, now_ms=clock.now_ms(),
                                        window=self._window(caller_id))
-        except Limited as exc:
-            raise self._limited(exc) from None
         return Restriction(target, active=True, changed=changed)
 
     def unmute(self, caller_id: int, handle: str) -> Restriction:
         target = self._target(caller_id, handle, "mute")
-        try:
+        with counted_action(self._actions_per_minute):
             changed = self._graph.unmute(caller_id, target.user_id, window=self._window(caller_id))
-        except Limited as exc:
-            raise self._limited(exc) from None
         return Restriction(target, active=False, changed=changed)
 
     def blocks(self, caller_id: int, limit: int, cursor: str | None) -> UserPage:
@@ -170,7 +173,7 @@ class Social:
         and the account (timeline.service.visibility)."""
         owner = user_by_handle(self._users, handle)
         if owner.user_id != caller_id:
-            Visibility(caller_id, self._graph.blocks_around(caller_id)).require_account(owner)
+            Visibility.of_reader(self._graph, caller_id).require_account(owner)
         page = self._graph.followers_page if kind == "followers" else self._graph.following_page
         return self._page(caller_id, owner.user_id, kind, page, limit, cursor)
 

@@ -84,7 +84,7 @@ class TimelineSync:
         posts are merged at read). Every backfill decides here, from the flag every follow's
         transaction checks and every walk starts from, never from a reader's celebrity edge,
         which a promotion or demotion walk writes or removes later."""
-        return {a for a, celebrity in self._graph.celebrity_flags(account_ids).items() if not celebrity}
+        return {a for a, celebrity in self._users.celebrity_flags(account_ids).items() if not celebrity}
 
     def backfill(self, owner_id: int, posts: list[Entry]) -> list[int]:
         """Write the entries the owner's timeline lacks; into a full timeline only those newer
@@ -272,7 +272,8 @@ class TimelineSync:
         posts = self.recent_posts(accounts, {a for a in accounts if not reposts.get(a, True)})
         written = self.backfill(owner_id, posts)
         self._take_back_deleted({owner_id: written})
-        brought = {e.via_id for e in posts if e.tweet_id in set(written)}
+        written_ids = set(written)
+        brought = {e.via_id for e in posts if e.tweet_id in written_ids}
         if not brought:
             return  # nothing written: nothing a concurrent change could have undone
         states = self._graph.follow_states([(owner_id, a) for a in brought])

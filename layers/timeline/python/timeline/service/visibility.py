@@ -29,7 +29,7 @@ from enum import Enum
 
 from timeline.errors import Forbidden
 from timeline.records import Entry, Tweet, User
-from timeline.store.graph import Restrictions
+from timeline.store.graph import GraphStore, Restrictions
 
 
 class Surface(Enum):
@@ -41,6 +41,12 @@ class Surface(Enum):
 class Visibility:
     reader_id: int
     restrictions: Restrictions
+
+    @classmethod
+    def of_reader(cls, graph: GraphStore, reader_id: int) -> Visibility:
+        """The rule for a reader who needs only the blocks (every surface but the home
+        timeline, whose one Query of the reader's partition brings the mutes along)."""
+        return cls(reader_id, graph.blocks_around(reader_id))
 
     @property
     def blocked(self) -> frozenset[int]:

@@ -74,7 +74,11 @@ class HomeEdges:
     restrictions: Restrictions
 
 
-def _restrictions(kinds: dict[str, set[int]]) -> Restrictions:
+def _restrictions(edges: Iterable[EdgeModel]) -> Restrictions:
+    """The blocks, block mirrors and mutes among an account's `home#` edges."""
+    kinds: dict[str, set[int]] = {BLOCK: set(), BLOCKED_BY: set(), MUTE: set()}
+    for e in edges:
+        kinds.setdefault(e.edge.rsplit("#", 1)[0] + "#", set()).add(int(e.other_id))
     return Restrictions(frozenset(kinds[BLOCK]), frozenset(kinds[BLOCKED_BY]), frozenset(kinds[MUTE]))
 
 
@@ -387,23 +391,20 @@ class GraphStore:
         the accounts they block, mute or are blocked by, in one Query, read consistently: a
         block or mute holds from the moment its call answered."""
         celebrities: dict[int, bool] = {}
-        kinds: dict[str, set[int]] = {BLOCK: set(), BLOCKED_BY: set(), MUTE: set()}
+        others = []
         for e in EdgeModel.query(user_id, EdgeModel.edge.startswith(HOME), consistent_read=True,
                                  attributes_to_get=["edge", "other_id", "no_reposts"]):
             if e.edge.startswith(CELEBRITY):
                 celebrities[int(e.other_id)] = not e.no_reposts
             else:
-                kinds.setdefault(e.edge.rsplit("#", 1)[0] + "#", set()).add(int(e.other_id))
-        return HomeEdges(celebrities, _restrictions(kinds))
+                others.append(e)
+        return HomeEdges(celebrities, _restrictions(others))
 
     def blocks_around(self, user_id: int) -> Restrictions:
         """The accounts this one blocks and those that block it (no mutes), in one consistent
         Query of its partition: `home#block#` and `home#blocked_by#` share the prefix."""
-        kinds: dict[str, set[int]] = {BLOCK: set(), BLOCKED_BY: set(), MUTE: set()}
-        for e in EdgeModel.query(user_id, EdgeModel.edge.startswith(_BLOCKS_BOTH_WAYS), consistent_read=True,
-                                 attributes_to_get=["edge", "other_id"]):
-            kinds.setdefault(e.edge.rsplit("#", 1)[0] + "#", set()).add(int(e.other_id))
-        return _restrictions(kinds)
+        return _restrictions(EdgeModel.query(user_id, EdgeModel.edge.startswith(_BLOCKS_BOTH_WAYS),
+                                             consistent_read=True, attributes_to_get=["edge", "other_id"]))
 
     def _existing(self, owner_id: int, prefix: str, other_ids: Iterable[int], *, reposts: bool = False) -> set[int]:
         """Which of these edges of a kind exist now in the owner's partition (consistent reads);
@@ -444,17 +445,6 @@ class GraphStore:
                                           not e.no_reposts)
                 for e in EdgeModel.batch_get(keys, consistent_read=True,
                                              attributes_to_get=["other_id", "seen_at", "no_reposts"])}
-
-    def celebrity_flags(self, user_ids: Iterable[int]) -> dict[int, bool]:
-        """Each account's celebrity flag, read consistently from its profile (absent: no such
-        account): the flag every follow's transaction checks, and so what decides whether an
-        account's posts are written into timelines or merged at read. One BatchGetItem per
-        hundred accounts."""
-        keys = [UserModel.key(u) for u in dict.fromkeys(user_ids)]
-        if not keys:
-            return {}
-        return {int(p.user_id): bool(p.celebrity)
-                for p in UserModel.batch_get(keys, consistent_read=True, attributes_to_get=["user_id", "celebrity"])}
 
     def add_celebrity_edges(self, celebrity_id: int, followers: list[Follower], now_ms: int) -> None:
         self._batch.put(EdgeModel, [

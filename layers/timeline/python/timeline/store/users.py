@@ -175,6 +175,17 @@ class UserStore:
                 return False
             raise
 
+    def celebrity_flags(self, user_ids: Iterable[int]) -> dict[int, bool]:
+        """Each account's celebrity flag, read consistently from its profile (absent: no such
+        account): the flag every follow's transaction checks, and so what decides whether an
+        account's posts are written into timelines or merged at read. One BatchGetItem per
+        hundred accounts."""
+        keys = [UserModel.key(u) for u in dict.fromkeys(user_ids)]
+        if not keys:
+            return {}
+        return {int(p.user_id): bool(p.celebrity)
+                for p in UserModel.batch_get(keys, consistent_read=True, attributes_to_get=["user_id", "celebrity"])}
+
     def promote(self, user_id: int, threshold: int, now_ms: int) -> bool:
         """Set the celebrity flag if the follower count, as it stands, reaches the threshold.
         True only for the update that flipped it."""
