@@ -126,7 +126,7 @@ def sign_in_all(stack: StrategyStack, seeded: Seeded, users: set[int]) -> dict[i
     from timeline.store.identity import IdentityProvider
 
     client = boto3.client("cognito-idp", endpoint_url=stack.endpoint_url, region_name=stack.region)
-    idp = IdentityProvider(client, stack.stack.user_pool_id, stack.stack.user_pool_client_id, auto_confirm=True)
+    idp = IdentityProvider(client, stack.stack.user_pool_id, stack.stack.user_pool_client_id)
     tokens = {}
     for u in sorted(users):
         username = str(seeded.user_ids[u])

@@ -133,10 +133,8 @@ class _Stores:
         session = boto3.Session(region_name=region)
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint_url, config=config)
         self.batch = BatchWriter(self.dynamodb, concurrency=concurrency)
-        # Seed accounts are confirmed whatever the stage: the platform creates them.
         self.identity = IdentityProvider(session.client("cognito-idp", endpoint_url=endpoint_url, config=config),
-                                         self.settings.user_pool_id, self.settings.user_pool_client_id,
-                                         auto_confirm=True)
+                                         self.settings.user_pool_id, self.settings.user_pool_client_id)
         self.tables = tables
         self.sqs = session.client("sqs", endpoint_url=endpoint_url, config=config)
 

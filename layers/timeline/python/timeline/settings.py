@@ -37,9 +37,6 @@ class Settings(BaseModel):
     celebrity_threshold: int = Field(10_000, alias="CELEBRITY_THRESHOLD", ge=1)
     timeline_max: int = Field(800, alias="TIMELINE_MAX", ge=10)
     inactive_days: int = Field(30, alias="INACTIVE_DAYS", ge=1)
-    # No longer set by template.yaml, and read by nothing but store/aws.py, which hands it to
-    # IdentityProvider, which ignores it: every login is made confirmed, in every stage.
-    auto_confirm_signups: bool = Field(False, alias="AUTO_CONFIRM_SIGNUPS")
 
     # Not template parameters: tuning knobs with sensible defaults.
     fanout_chunk_size: int = Field(200, alias="FANOUT_CHUNK_SIZE", ge=1, le=1000)

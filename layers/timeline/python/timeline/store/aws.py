@@ -66,8 +66,7 @@ def build_stores(settings: Settings) -> Stores:
         timelines=TimelineStore(batch),
         queue=FanoutQueue(session.client("sqs", config=_CONFIG, region_name=region), settings.fanout_queue_url),
         identity=IdentityProvider(session.client("cognito-idp", config=_CONFIG, region_name=region),
-                                  settings.user_pool_id, settings.user_pool_client_id,
-                                  auto_confirm=settings.auto_confirm_signups),
+                                  settings.user_pool_id, settings.user_pool_client_id),
         media=MediaStore(session.client("s3", config=_S3_CONFIG, region_name=region), settings.media_bucket),
     )
 

@@ -76,9 +76,8 @@ def _unavailable() -> Unavailable:
 
 
 class IdentityProvider:
-    def __init__(self, client, user_pool_id: str, client_id: str, *, auto_confirm: bool = True):
-        # `auto_confirm` is taken and ignored: every login is made confirmed now (no stage
-        # waits for an emailed code). Kept for the callers that still pass it.
+    def __init__(self, client, user_pool_id: str, client_id: str):
+        # Every login is made confirmed, in every stage: no stage waits for an emailed code.
         self._idp, self._pool, self._client_id = client, user_pool_id, client_id
 
     @_unavailable_when_out_of_capacity
