@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from timeline.errors import DomainError
 from timeline.observability import logger, metrics
+from timeline.store.throttling import is_throttled
 
 
 def _error_body(code: str, message: str, details=None) -> str:
@@ -163,6 +164,13 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(Exception)
     def unexpected(exc: Exception) -> Response:
+        if is_throttled(exc):
+            # DynamoDB out of capacity (a hot key) after the SDK's retries: not the client's
+            # fault, nor a bug; the request may be sent again.
+            metrics.add_metric(name="Throttled", unit=MetricUnit.Count, value=1)
+            logger.warning("throttled by DynamoDB", exc_info=True)
+            return error_response(503, "unavailable", "the service is busy; try again shortly",
+                                  headers={"Retry-After": "1"})
         # A bug or an outage on our side: log everything, tell the client nothing internal.
         logger.exception("unhandled error")
         metrics.add_metric(name="InternalErrors", unit=MetricUnit.Count, value=1)

@@ -138,10 +138,11 @@ class Harness:
         ddb = boto3.client("dynamodb")
         names = self.stack.outputs
         for output in ("UsersTableName", "TweetsTableName", "GraphTableName", "TimelinesTableName",
-                       "IdempotencyTableName", "MediaTableName", "RateLimitsTableName"):
+                       "IdempotencyTableName", "MediaTableName", "RateLimitsTableName", "CelebrityCopiesTableName"):
             table = names[output]
             keys = [k["AttributeName"] for k in ddb.describe_table(TableName=table)["Table"]["KeySchema"]]
-            items = ddb.scan(TableName=table, ProjectionExpression=", ".join(keys))["Items"]
+            items = ddb.scan(TableName=table, ProjectionExpression=", ".join(f"#k{i}" for i in range(len(keys))),
+                             ExpressionAttributeNames={f"#k{i}": k for i, k in enumerate(keys)})["Items"]
             for start in range(0, len(items), 25):
                 ddb.batch_write_item(RequestItems={table: [
                     {"DeleteRequest": {"Key": item}} for item in items[start:start + 25]]})

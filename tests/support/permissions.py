@@ -30,7 +30,8 @@ from __future__ import annotations
 
 USERS, TWEETS, GRAPH, TIMELINES = "UsersTable", "TweetsTable", "GraphTable", "TimelinesTable"
 IDEMPOTENCY, RATE_LIMITS, MEDIA = "IdempotencyTable", "RateLimitsTable", "MediaTable"
-TABLES = (USERS, TWEETS, GRAPH, TIMELINES, IDEMPOTENCY, RATE_LIMITS, MEDIA)
+COPIES = "CelebrityCopiesTable"
+TABLES = (USERS, TWEETS, GRAPH, TIMELINES, IDEMPOTENCY, RATE_LIMITS, MEDIA, COPIES)
 BY_AUTHOR, BY_REPOST_OF = f"{TWEETS}/index/ByAuthor", f"{TWEETS}/index/ByRepostOf"
 UPLOADS, ORIGINALS, VARIANTS = "MediaBucket/uploads/*", "MediaBucket/originals/*", "MediaBucket/variants/*"
 
@@ -64,6 +65,7 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
                                         "TweetStore.delete_repost",
         ("dynamodb:ConditionCheckItem", GRAPH): "GraphStore.follow (no block either way), set_reposts",
         ("dynamodb:Query", TIMELINES): "TimelineStore.page (home reads)",
+        ("dynamodb:Query", COPIES): "CopyStore.page (a celebrity's posts, merged or on its user timeline)",
         ("dynamodb:BatchGetItem", TIMELINES): "TimelineStore.present (the home read's reply rule)",
         ("dynamodb:PutItem", TIMELINES): "TweetStore.put_new (the author's own entry: read-your-writes)",
         ("dynamodb:GetItem", IDEMPOTENCY): "TweetStore.key_holder",
@@ -115,6 +117,8 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
                                             "TweetStore.remove_reposts (claims)",
         ("dynamodb:Query", TIMELINES): "TimelineStore.newest_ids, ids_via, trim",
         ("dynamodb:BatchWriteItem", TIMELINES): "TimelineStore.add_entries, add_posts, remove_entries, trim",
+        ("dynamodb:Query", COPIES): "CopyStore.ids, has_floor (trims and builds)",
+        ("dynamodb:BatchWriteItem", COPIES): "CopyStore.put, remove, remove_from, set_floor, drop_floor",
         ("dynamodb:BatchWriteItem", MEDIA): "MediaStore.forget (a deleted post's media)",
         ("s3:PutObjectTagging", ORIGINALS): "MediaStore.keep (attached=true)",
         ("s3:DeleteObject", ORIGINALS): "MediaStore.delete_objects",

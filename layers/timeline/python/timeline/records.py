@@ -17,6 +17,7 @@ class User:
     celebrity: bool = False
     # Bumped by every celebrity flip: a page of an older transition's walk knows it is stale.
     celebrity_epoch: int = 0
+    copied: bool = False  # its posts are also copied to shards (a celebrity past CopyThreshold)
     last_seen_at: int | None = None  # epoch ms, written by home reads at most once a day
     # When the reader's follower edges were last stamped active (fan-out skips stale edges).
     stamped_at: int | None = None

@@ -16,6 +16,7 @@ class Settings(BaseModel):
     tweets_table: str = Field(alias="TWEETS_TABLE")
     graph_table: str = Field(alias="GRAPH_TABLE")
     timelines_table: str = Field(alias="TIMELINES_TABLE")
+    celebrity_copies_table: str = Field("", alias="CELEBRITY_COPIES_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
     media_bucket: str = Field("", alias="MEDIA_BUCKET")
@@ -37,6 +38,12 @@ class Settings(BaseModel):
     celebrity_threshold: int = Field(10_000, alias="CELEBRITY_THRESHOLD", ge=1)
     timeline_max: int = Field(800, alias="TIMELINE_MAX", ge=10)
     inactive_days: int = Field(30, alias="INACTIVE_DAYS", ge=1)
+    # Partitions each celebrity's posts are copied to: a reader merges one (store/celebrity_copies.py).
+    # 0: no copies; readers merge celebrities from the ByAuthor index (the benchmark's baseline).
+    celebrity_copy_shards: int = Field(128, alias="CELEBRITY_COPY_SHARDS", ge=0, le=1024)
+    # Celebrities with at least this many followers are copied (the others are merged from the
+    # index: their readers are too few to make a partition hot, and copies cost more to read).
+    copy_threshold: int = Field(1_000_000, alias="COPY_THRESHOLD", ge=1)
 
     # Not template parameters: tuning knobs with sensible defaults.
     fanout_chunk_size: int = Field(200, alias="FANOUT_CHUNK_SIZE", ge=1, le=1000)

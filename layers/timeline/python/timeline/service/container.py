@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from timeline.cursors import CursorCodec
 from timeline.service.accounts import Accounts, AuthLimits
+from timeline.service.celebrity_copies import CelebrityCopies
 from timeline.service.fanout import FanoutApplier, FanoutPlanner
 from timeline.service.graph_changes import ChangePlanner
 from timeline.service.media import MediaLibrary, MediaProcessor, MediaUpkeep
@@ -47,11 +48,12 @@ def build_services(settings: Settings) -> Services:
                       settings.max_following),
         posting=Posting(stores.tweets, stores.graph, media, settings.timeline_ttl_seconds,
                         settings.post_rate_limit_per_minute, settings.action_rate_limit_per_minute),
-        reader=Reader(settings, stores.users, stores.tweets, stores.graph, stores.timelines, cursors),
+        reader=Reader(settings, stores.users, stores.tweets, stores.graph, stores.timelines, cursors, stores.copies),
         planner=FanoutPlanner(settings, stores.graph, stores.users, stores.queue),
         changes=ChangePlanner(settings, stores.users, stores.queue),
         applier=TimelineSync(settings, stores.users, stores.tweets, stores.graph, stores.timelines, stores.queue,
-                             FanoutApplier(settings, stores.timelines, stores.graph, stores.tweets, stores.users)),
+                             FanoutApplier(settings, stores.timelines, stores.graph, stores.tweets, stores.users),
+                             CelebrityCopies(settings, stores.users, stores.tweets, stores.copies)),
         media=media,
         media_processor=MediaProcessor(settings, stores.media),
         media_upkeep=MediaUpkeep(stores.media),

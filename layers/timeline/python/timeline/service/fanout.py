@@ -80,24 +80,38 @@ class FanoutPlanner:
             if after is None:
                 return
 
-    def _fans_out(self, tweet: Tweet) -> bool:
-        """A celebrity's post is merged at read time and written to no follower's timeline.
-        The flag was read when the post was made; if the account has been demoted since,
-        the demotion's backfill may have run before this post reached the index, so fan it
-        out after all (entries are idempotent, and reads drop duplicates)."""
+    def _fans_out(self, tweet: Tweet) -> tuple[bool, bool]:
+        """Whether to fan the post out, and whether to copy it. A celebrity's post is merged
+        at read time and written to no follower's timeline (a copied celebrity's is copied to
+        its shards instead). The flag was read when the post was made; if the account has been
+        demoted since, the demotion's backfill may have run before this post reached the
+        index, so fan it out after all (entries are idempotent, and reads drop duplicates)."""
         if tweet.fanout:
-            return True
+            return True, False
         author = self._users.get_consistent(tweet.author_id)
-        return author is not None and not author.celebrity
+        merged = author is not None and author.celebrity
+        return not merged, merged and author.copied and bool(self._settings.celebrity_copy_shards)
+
+    def _may_have_copies(self, tweet: Tweet) -> bool:
+        """Copies exist only of a copied account's posts (its build copies those it made
+        before, too); an account no longer copied had its shards emptied."""
+        if not self._settings.celebrity_copy_shards:
+            return False
+        author = self._users.get_consistent(tweet.author_id)
+        return author is not None and author.copied
 
     def posted(self, tweet: Tweet) -> int:
-        """Queue the active follower chunks of a new post; returns how many messages were sent.
-        The author's own entry was written with the post."""
+        """Queue the active follower chunks of a new post, or for a celebrity's post its copy
+        into the account's shards (merged at read); returns how many messages were sent. The
+        author's own entry was written with the post."""
         batch = []
-        if self._fans_out(tweet):
+        fans_out, copied = self._fans_out(tweet)
+        if fans_out:
             planned_at, entry = clock.now_ms(), tweet.as_entry()
             batch = [messages.add(entry, owners, planned_at)
                      for owners in self._follower_chunks(tweet.author_id, active_only=True, repost=tweet.is_repost)]
+        elif copied:
+            batch = [messages.copy(tweet.tweet_id)]
         if self._trim.due(tweet.author_id, tweet.tweet_id):
             batch.append(messages.trim(tweet.author_id))  # the author's own posts fill their timeline too
         if tweet.media:
@@ -114,6 +128,8 @@ class FanoutPlanner:
                   for owners in self._follower_chunks(tweet.author_id, active_only=False)]
         if not tweet.is_repost:  # its reposts go too, each through its own REMOVE record
             batch.append(messages.drop_reposts(tweet.tweet_id, after=None))
+        if self._may_have_copies(tweet):
+            batch.append(messages.uncopy(tweet.tweet_id, tweet.author_id))
         if tweet.media:
             batch.append(messages.delete_media([a.media_id for a in tweet.media]))
         self._queue.send(batch)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from timeline import clock
 from timeline.records import User
 from timeline.service import messages
+from timeline.service.celebrity_copies import shard_groups
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import BLOCK, FOLLOWING, other_of
@@ -43,6 +44,18 @@ class ChangePlanner:
         batch = []
         if old is not None and new.celebrity_epoch != old.celebrity_epoch:
             batch.append(messages.celebrity_page(new.user_id, new.celebrity_epoch, after=None))
+        if (settings.celebrity_copy_shards and new.celebrity and not new.copied
+                and new.followers_count >= settings.copy_threshold):
+            self._users.mark_copied(new.user_id, settings.copy_threshold)  # its own record builds the shards
+        if old is not None and new.copied != old.copied:
+            # The shards built (or emptied), and, when copied, the walk that marks its followers'
+            # celebrity edges (a demotion's own walk removes them). A reader whose edge is marked
+            # before the shards are built finds them empty and reads the index; one whose edge is
+            # not marked yet reads the index: either way nothing is missing.
+            batch += [messages.celebrity_copies(new.user_id, first, last)
+                      for first, last in shard_groups(settings.celebrity_copy_shards)]
+            if new.copied and old.celebrity_epoch == new.celebrity_epoch:
+                batch.append(messages.celebrity_page(new.user_id, new.celebrity_epoch, after=None))
         if new.rebuilding is not None and new.rebuilding != (old.rebuilding if old else None):
             batch.append(messages.rebuild(new.user_id, started=new.rebuilding, after=None))
         elif old is not None and new.stamped_at != old.stamped_at and new.rebuilding is None:

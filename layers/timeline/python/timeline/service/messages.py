@@ -12,6 +12,7 @@ ADD, REMOVE, TRIM = "add", "remove", "trim"
 SYNC_FOLLOW, CELEBRITY_PAGE, REBUILD = "sync_follow", "celebrity_page", "rebuild"
 SEVER, DROP_REPOSTS = "sever", "drop_reposts"
 ATTACH_MEDIA, DELETE_MEDIA = "attach_media", "delete_media"
+COPY, UNCOPY, CELEBRITY_COPIES = "copy", "uncopy", "celebrity_copies"
 
 
 def _opt(value) -> str | None:
@@ -67,6 +68,22 @@ def sever(blocker_id: int, blocked_id: int) -> dict:
 def drop_reposts(original_id: int, after: int | None) -> dict:
     """One page of a deleted post's reposts deleted (each row's REMOVE takes its entries back)."""
     return {"op": DROP_REPOSTS, "original": str(original_id), "after": _opt(after)}
+
+
+def copy(tweet_id: int) -> dict:
+    """Copy a celebrity's new post into the account's shards (service/celebrity_copies.py)."""
+    return {"op": COPY, "tweet_id": str(tweet_id)}
+
+
+def uncopy(tweet_id: int, author_id: int) -> dict:
+    """Remove a deleted post's copies from its author's shards."""
+    return {"op": UNCOPY, "tweet_id": str(tweet_id), "author_id": str(author_id)}
+
+
+def celebrity_copies(account_id: int, first: int, last: int) -> dict:
+    """Shards [first, last) of an account built (it is copied now) or emptied (it is not),
+    whichever its profile says when this is applied."""
+    return {"op": CELEBRITY_COPIES, "account": str(account_id), "first": first, "last": last}
 
 
 def attach_media(media_ids: list[int]) -> dict:

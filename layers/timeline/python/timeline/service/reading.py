@@ -16,7 +16,9 @@ from timeline.service.accounts import user_by_handle
 from timeline.service.activity import ActivityRules
 from timeline.service.visibility import Surface, Visibility
 from timeline.settings import Settings
+from timeline.store.celebrity_copies import CopyStore, shard_of
 from timeline.store.graph import GraphStore
+from timeline.store.throttling import is_throttled
 from timeline.store.timelines import TimelineStore
 from timeline.store.tweets import TweetStore
 from timeline.store.users import UserStore
@@ -130,9 +132,9 @@ class _CappedTimeline:
 
 class Reader:
     def __init__(self, settings: Settings, users: UserStore, tweets: TweetStore, graph: GraphStore,
-                 timelines: TimelineStore, cursors: CursorCodec):
+                 timelines: TimelineStore, cursors: CursorCodec, copies: CopyStore):
         self._settings, self._users, self._tweets, self._graph = settings, users, tweets, graph
-        self._timelines, self._cursors = timelines, cursors
+        self._timelines, self._cursors, self._copies = timelines, cursors, copies
         self._activity = ActivityRules(settings)
 
     # -------------------------------------------------------------- user timeline
@@ -144,7 +146,9 @@ class Reader:
         rules = _pool.submit(Visibility.of_reader, self._graph, caller_id)
         scope = f"user:{author.user_id}"
         before = int(self._cursors.decode(cursor, reader=caller_id, scope=scope)) if cursor else None
-        first = _started(self._posts_of(author.user_id), before, limit + OVERFETCH)
+        copied = author.copied and self._copies.shards
+        posts = self._copies_of(author.user_id, caller_id) if copied else self._posts_of(author.user_id)
+        first = _started(posts, before, limit + OVERFETCH)
         visibility = rules.result()
         visibility.require_account(author)
         merged = self._paginate([first], before, limit, visibility=visibility, surface=Surface.PROFILE)
@@ -176,7 +180,9 @@ class Reader:
         visibility = Visibility(reader_id, home.restrictions)
         # Everything a celebrity the reader mutes (or blocks) brings is hidden: not asked at all.
         merging = {c: r for c, r in home.celebrities.items() if c not in visibility.hidden(Surface.FEED)}
-        sources = [first_round] + [self._posts_of(c, reposts=r) for c, r in merging.items()]
+        copied = home.copied if self._copies.shards else frozenset()
+        sources = [first_round] + [_degradable(self._copies_of(c, reader_id, reposts=r) if c in copied
+                                               else self._posts_of(c, reposts=r)) for c, r in merging.items()]
         merged = self._paginate(sources, before, limit, visibility=visibility,
                                 surface=Surface.FEED, home=_HomeRules(reader_id, home.celebrities))
         # An empty page hydrated nothing: then (only then) the profile costs a GetItem.
@@ -228,6 +234,22 @@ class Reader:
             got = self._tweets.entries_by_author(author_id, before=before_id, limit=want)
             # Filtered after the count is taken: a short page must not look like the end.
             return got if reposts else _Filtered(got, [e for e in got if not e.is_repost])
+        return fetch
+
+    def _copies_of(self, author_id: int, reader_id: int, reposts: bool = True):
+        """A celebrity's entries, newest first, from the shard of its copies the reader's id
+        picks, with the posts and authors they show (nothing more to read for them); below the
+        shard's oldest copy (a deep page, or a shard still being built) from the ByAuthor
+        index, unless the shard's floor marker says there is nothing older."""
+        shard = shard_of(reader_id, self._copies.shards)
+
+        def fetch(before_id: int | None, want: int) -> list[Entry]:
+            page = self._copies.page(author_id, shard, before=before_id, limit=want)
+            got = page.entries
+            if len(got) < want and not page.whole_history:
+                got = got + self._tweets.entries_by_author(author_id, before=got[-1].tweet_id if got else before_id,
+                                                           limit=want - len(got))
+            return _Filtered(got, got if reposts else [e for e in got if not e.is_repost], page.tweets, page.users)
         return fetch
 
     def _paginate(self, sources, before: int | None, limit: int, *, visibility: Visibility, surface: Surface,
@@ -290,7 +312,7 @@ class Reader:
             copies = {i: _copies(complete, i, window, visibility, surface) for i, s in enumerate(shown) if s}
             wanted = [e for e, s in zip(candidates, shown) if s] + [c for cs in copies.values() for c in cs]
             hydrated = self._hydrate(list({e.tweet_id: e for e in wanted}.values()), complete, profiles,
-                                     visibility, surface, home)
+                                     visibility, surface, home, _Known.of(buffers))
             consumed_all = True
             for i, e in enumerate(candidates):
                 if len(items) == limit:
@@ -305,12 +327,14 @@ class Reader:
                 exhausted = exhausted and consumed_all
                 break
         more = not exhausted and position is not None
-        return _Merged(items, position, more, more and len(items) < limit, profiles)
+        unavailable = any(b.unavailable for b in buffers)
+        return _Merged(items, position, more, (more and len(items) < limit) or unavailable, profiles)
 
     def _hydrate(self, candidates: list[Entry], complete: list[Entry], profiles: dict[int, User],
-                 visibility: Visibility, surface: Surface, home: _HomeRules | None) -> dict[int, Item]:
+                 visibility: Visibility, surface: Surface, home: _HomeRules | None, known: _Known) -> dict[int, Item]:
         """Posts and their authors (and reposters), with BatchGetItems in parallel (the
-        reader's profile rides along with the authors, once); for a home timeline, in the
+        reader's profile rides along with the authors, once), but for those the sources
+        brought (a celebrity's copies carry them); for a home timeline, in the
         same round trip, whether the reader follows whom its replies answer and whether the
         posts they answer have reached the reader's timeline. Returns the items that show,
         by entry id. Profiles fetched are kept in `profiles`."""
@@ -322,7 +346,7 @@ class Reader:
         waits = [e for e in candidates
                  if home and e.reply_to_id not in in_stream and home.may_wait_for_parent(e, now)]
         waiting, waiting_entries = {e.reply_to_id for e in waits}, {e.tweet_id for e in waits}
-        wanted_posts = {e.tweet_id for e in candidates} | {e.original_id for e in candidates} | waiting
+        wanted_posts = ({e.tweet_id for e in candidates} | {e.original_id for e in candidates} | waiting) - known.tweets.keys()
         tweets_future = _pool.submit(self._tweets.get_many, wanted_posts)
         # Whom the reader follows, and since when: the reply rule, and whether a parent's fan-out
         # included the reader at all (a follow made after the post brought only what its
@@ -331,17 +355,18 @@ class Reader:
         follows_future = _pool.submit(self._graph.followed_since, home.user_id, lookups) if lookups else None
         arrived_future = (_pool.submit(self._timelines.present, [(home.user_id, p) for p in waiting])
                           if waiting else None)
-        wanted = {e.author_id for e in candidates} | {e.via_id for e in candidates}
+        wanted = ({e.author_id for e in candidates} | {e.via_id for e in candidates}) - known.users.keys()
         if home is not None:
-            wanted.add(home.user_id)
+            wanted.add(home.user_id)  # always read: its visit is recorded from it
         profiles.update(self._users.get_many(wanted - profiles.keys()))
-        tweets = tweets_future.result()
+        people = {**known.users, **profiles}
+        tweets = {**known.tweets, **tweets_future.result()}
         followed = follows_future.result() if follows_future else {}
         arrived = {p for _, p in arrived_future.result()} if arrived_future else set()
         out: dict[int, Item] = {}
         for e in candidates:
             row, tweet = tweets.get(e.tweet_id), tweets.get(e.original_id)
-            author = profiles.get(tweet.author_id) if tweet else None
+            author = people.get(tweet.author_id) if tweet else None
             if row is None or tweet is None or author is None:
                 continue  # deleted (or the repost undone) after the entry was written
             if home and home.answers_a_stranger(e) and e.reply_to_author_id not in followed:
@@ -353,7 +378,7 @@ class Reader:
             if not visibility.post_shows(tweet, row if e.is_repost else None, surface):
                 continue  # e.g. a repost of a reply to an account the reader blocks or mutes
             if e.is_repost:
-                reposter = profiles.get(row.author_id)
+                reposter = people.get(row.author_id)
                 if reposter is not None:
                     out[e.tweet_id] = Item(tweet, author, row, reposter)
             else:
@@ -368,10 +393,12 @@ class _Buffer:
 
     def __init__(self, fetch):
         self._fetch = fetch
+        self.known = _Known({}, {})
         self._entries: list[Entry] = []
         self._read = False
         self.low: int | None = None
         self.done = False
+        self.unavailable = False  # a degradable source that was throttled: the page is partial
 
     def below(self, position: int | None) -> list[Entry]:
         return [e for e in self._entries if position is None or e.tweet_id < position]
@@ -387,15 +414,61 @@ class _Buffer:
             self.done = True
         if _raw_len(got):
             self.low = _raw_last(got)
+        if isinstance(got, _Unavailable):
+            self.unavailable = True
+        if isinstance(got, _Filtered):
+            self.known.tweets.update(got.tweets)
+            self.known.users.update(got.users)
         self._entries.extend(got)
 
 
 class _Filtered(list):
-    """A source's entries after a filter, remembering how many the query returned."""
+    """A source's entries after a filter, remembering how many the query returned, and the
+    posts and authors it brought with them (a celebrity's copies)."""
 
-    def __init__(self, raw: list[Entry], kept: list[Entry]):
+    def __init__(self, raw: list[Entry], kept: list[Entry], tweets: dict[int, Tweet] | None = None,
+                 users: dict[int, User] | None = None):
         super().__init__(kept)
         self.raw_len, self.raw_last = len(raw), (raw[-1].tweet_id if raw else None)
+        self.tweets, self.users = tweets or {}, users or {}
+
+
+class _Unavailable(_Filtered):
+    """What a degradable source gives when DynamoDB throttled it: nothing, and the page is
+    marked partial."""
+
+    def __init__(self):
+        super().__init__([], [])
+
+
+def _degradable(fetch):
+    """A source that may be left out of a page when DynamoDB throttles it (after the SDK's
+    retries): a followed celebrity's posts. The reader still gets the rest of the page,
+    marked partial, rather than an error (issue 14's overload policy)."""
+    def source(before_id: int | None, want: int) -> list[Entry]:
+        try:
+            return fetch(before_id, want)
+        except Exception as exc:
+            if not is_throttled(exc):
+                raise
+            logger.warning("a merged source was throttled: the page is partial", exc_info=True)
+            return _Unavailable()
+    return source
+
+
+@dataclass(frozen=True)
+class _Known:
+    """Posts and authors the sources brought: hydration reads only the others."""
+    tweets: dict[int, Tweet]
+    users: dict[int, User]
+
+    @classmethod
+    def of(cls, buffers: list[_Buffer]) -> _Known:
+        known = cls({}, {})
+        for b in buffers:
+            known.tweets.update(b.known.tweets)
+            known.users.update(b.known.users)
+        return known
 
 
 def _raw_len(result: list[Entry]) -> int:

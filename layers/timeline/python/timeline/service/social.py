@@ -88,6 +88,7 @@ class Social:
             try:
                 with counted_action(self._actions_per_minute):
                     changed = self._graph.follow(caller_id, target.user_id, celebrity=target.celebrity,
+                                                 copied=target.copied,
                                                  now_ms=clock.now_ms(), reposts=reposts,
                                                  window=self._window(caller_id), max_following=self._max_following)
                 break

@@ -26,6 +26,7 @@ from timeline import clock
 from timeline.records import Entry
 from timeline.service import messages
 from timeline.service.activity import ActivityRules
+from timeline.service.celebrity_copies import CelebrityCopies
 from timeline.service.fanout import Add, FanoutApplier
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
@@ -46,9 +47,9 @@ UNREAD = object()  # sync_follow's state, not read yet
 
 class TimelineSync:
     def __init__(self, settings: Settings, users: UserStore, tweets: TweetStore, graph: GraphStore,
-                 timelines: TimelineStore, queue: FanoutQueue, fanout: FanoutApplier):
+                 timelines: TimelineStore, queue: FanoutQueue, fanout: FanoutApplier, copies: CelebrityCopies):
         self._settings, self._users, self._tweets, self._graph = settings, users, tweets, graph
-        self._timelines, self._queue, self._fanout = timelines, queue, fanout
+        self._timelines, self._queue, self._fanout, self._copies = timelines, queue, fanout, copies
         self._activity = ActivityRules(settings)
 
     # ------------------------------------------------------------------ building blocks
@@ -157,7 +158,7 @@ class TimelineSync:
             return  # a later flip started its own walk from the first page
         followers, next_after = self._graph.followers_with_activity(account_id, CELEBRITY_PAGE_SIZE, after)
         for _ in range(MAX_REDO):
-            self._move_followers(account_id, account.celebrity, followers)
+            self._move_followers(account_id, account.celebrity, followers, copied=account.copied)
             again = self._users.get_consistent(account_id)
             if again is None:
                 return
@@ -169,24 +170,26 @@ class TimelineSync:
         if next_after and account.celebrity_epoch == epoch:
             self._queue.send([messages.celebrity_page(account_id, epoch, next_after)])
 
-    def _move_followers(self, account_id: int, celebrity: bool, followers: list[Follower]) -> None:
+    def _move_followers(self, account_id: int, celebrity: bool, followers: list[Follower], *,
+                        copied: bool = False) -> None:
         if not followers:
             return
         if celebrity:
-            self._promote(account_id, followers)
+            self._promote(account_id, followers, copied=copied)
         else:
             self._demote(account_id, followers)
 
-    def _promote(self, account_id: int, followers: list[Follower]) -> None:
+    def _promote(self, account_id: int, followers: list[Follower], *, copied: bool = False) -> None:
         """From now on these readers merge the account's posts, through a celebrity edge that
-        carries each one's reposts choice. After writing, the follower edges are read again:
+        carries each one's reposts choice (and whether the account is copied: then from their
+        shard of its copies). After writing, the follower edges are read again:
         an edge written for a reader who unfollowed meanwhile is taken back (the unfollow
         removed its own), and one whose reader changed the reposts choice since the page was
         read is written again with the choice as it stands (that change's transaction found
         no celebrity edge to update). Rewritten edges are checked again in turn."""
         written = list({f.user_id: f for f in followers}.values())
         for _ in range(MAX_REDO):
-            self._graph.add_celebrity_edges(account_id, written, clock.now_ms())
+            self._graph.add_celebrity_edges(account_id, written, clock.now_ms(), copied=copied)
             now = self._graph.follower_edges(account_id, [f.user_id for f in written])
             gone = [f.user_id for f in written if f.user_id not in now]
             if gone:
@@ -310,6 +313,12 @@ class TimelineSync:
         elif op == messages.DROP_REPOSTS:
             after = message.get("after")
             self.drop_reposts(int(message["original"]), int(after) if after is not None else None)
+        elif op == messages.COPY:
+            self._copies.copy([int(message["tweet_id"])])
+        elif op == messages.UNCOPY:
+            self._copies.uncopy(int(message["author_id"]), [int(message["tweet_id"])])
+        elif op == messages.CELEBRITY_COPIES:
+            self._copies.sync(int(message["account"]), int(message["first"]), int(message["last"]))
         else:
             raise ValueError(f"unknown fan-out message op {op!r}")
 

@@ -17,6 +17,7 @@ from pynamodb.connection import Connection
 from timeline.settings import Settings
 from timeline.store import tables
 from timeline.store.batching import BatchWriter
+from timeline.store.celebrity_copies import CopyStore
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import GraphStore
 from timeline.store.media import MediaStore
@@ -41,6 +42,7 @@ class Stores:
     queue: FanoutQueue
     identity: IdentityProvider
     media: MediaStore
+    copies: CopyStore
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,6 +70,7 @@ def build_stores(settings: Settings) -> Stores:
         identity=IdentityProvider(session.client("cognito-idp", config=_CONFIG, region_name=region),
                                   settings.user_pool_id, settings.user_pool_client_id),
         media=MediaStore(session.client("s3", config=_S3_CONFIG, region_name=region), settings.media_bucket),
+        copies=CopyStore(batch, settings.celebrity_copy_shards),
     )
 
 

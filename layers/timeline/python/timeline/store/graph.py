@@ -72,6 +72,7 @@ class HomeEdges:
     """What a home read needs from the reader's graph partition."""
     celebrities: dict[int, bool]  # followed celebrity -> whether its reposts show
     restrictions: Restrictions
+    copied: frozenset[int] = frozenset()  # the celebrities among them whose posts are copied
 
 
 def _restrictions(edges: Iterable[EdgeModel]) -> Restrictions:
@@ -98,7 +99,8 @@ class GraphStore:
         self._batch = batch_writer
 
     def follow(self, follower_id: int, followee_id: int, *, celebrity: bool, now_ms: int,
-               reposts: bool = True, window: Window | None = None, max_following: int | None = None) -> bool:
+               reposts: bool = True, window: Window | None = None, max_following: int | None = None,
+               copied: bool = False) -> bool:
         """Both edges and both counters in one transaction. False if already following (then
         the edges are brought to `reposts` in a transaction of their own, set_reposts, whose
         stream record turns into a sync).
@@ -113,7 +115,7 @@ class GraphStore:
         and counts nothing."""
         for _ in range(FOLLOW_ATTEMPTS):
             if self._follow_once(follower_id, followee_id, celebrity=celebrity, now_ms=now_ms, reposts=reposts,
-                                 window=window, max_following=max_following):
+                                 window=window, max_following=max_following, copied=copied):
                 return True
             if self.set_reposts(follower_id, followee_id, reposts, celebrity=celebrity, window=window) is not None:
                 return False
@@ -121,7 +123,7 @@ class GraphStore:
         return False
 
     def _follow_once(self, follower_id: int, followee_id: int, *, celebrity: bool, now_ms: int,
-                     reposts: bool, window: Window | None, max_following: int | None) -> bool:
+                     reposts: bool, window: Window | None, max_following: int | None, copied: bool = False) -> bool:
         """The follow's transaction; False if the edges exist already."""
         flag = (UserModel.celebrity == True) if celebrity else (  # noqa: E712
             UserModel.celebrity.does_not_exist() | (UserModel.celebrity == False))  # noqa: E712
@@ -150,7 +152,7 @@ class GraphStore:
                 tx.delete(EdgeModel(followee_id, UNFOLLOWED + padded(follower_id)))
                 if celebrity:
                     tx.save(EdgeModel(follower_id, CELEBRITY + padded(followee_id), other_id=followee_id,
-                                      created_at=now_ms, no_reposts=no_reposts))
+                                      created_at=now_ms, no_reposts=no_reposts, copied=True if copied else None))
         except TransactWriteError as exc:
             # pynamodb sends condition checks, deletes, puts, then updates: [block, blocked_by,
             # tombstone, following edge, follower edge, (celebrity edge), follower's counter,
@@ -391,14 +393,17 @@ class GraphStore:
         the accounts they block, mute or are blocked by, in one Query, read consistently: a
         block or mute holds from the moment its call answered."""
         celebrities: dict[int, bool] = {}
+        copied = set()
         others = []
         for e in EdgeModel.query(user_id, EdgeModel.edge.startswith(HOME), consistent_read=True,
-                                 attributes_to_get=["edge", "other_id", "no_reposts"]):
+                                 attributes_to_get=["edge", "other_id", "no_reposts", "copied"]):
             if e.edge.startswith(CELEBRITY):
                 celebrities[int(e.other_id)] = not e.no_reposts
+                if e.copied:
+                    copied.add(int(e.other_id))
             else:
                 others.append(e)
-        return HomeEdges(celebrities, _restrictions(others))
+        return HomeEdges(celebrities, _restrictions(others), frozenset(copied))
 
     def blocks_around(self, user_id: int) -> Restrictions:
         """The accounts this one blocks and those that block it (no mutes), in one consistent
@@ -446,10 +451,11 @@ class GraphStore:
                 for e in EdgeModel.batch_get(keys, consistent_read=True,
                                              attributes_to_get=["other_id", "seen_at", "no_reposts"])}
 
-    def add_celebrity_edges(self, celebrity_id: int, followers: list[Follower], now_ms: int) -> None:
+    def add_celebrity_edges(self, celebrity_id: int, followers: list[Follower], now_ms: int, *,
+                            copied: bool = False) -> None:
         self._batch.put(EdgeModel, [
             EdgeModel(f.user_id, CELEBRITY + padded(celebrity_id), other_id=celebrity_id, created_at=now_ms,
-                      no_reposts=None if f.reposts else True)
+                      no_reposts=None if f.reposts else True, copied=True if copied else None)
             for f in {f.user_id: f for f in followers}.values()
         ])
 

@@ -58,6 +58,9 @@ class UserModel(_Base):
     celebrity = BooleanAttribute(default=False)
     celebrity_epoch = NumberAttribute(default=0)
     celebrity_flipped_at = NumberAttribute(null=True)  # epoch ms of the latest promotion or demotion
+    # A celebrity with at least CopyThreshold followers: its posts are also copied to shards
+    # (store/celebrity_copies.py), and its followers' celebrity edges say so. Cleared by a demotion.
+    copied = BooleanAttribute(null=True)
     # Epoch ms of the latest unfollow of this account by anyone, set by the unfollow's own
     # transaction; 0: none since the profile was made. Absent (no default, on purpose) on a
     # profile older than the attribute: unknown, so fan-out still reads the tombstones.
@@ -172,6 +175,9 @@ class EdgeModel(_Base):
     # following, follower and celebrity edges: the follower chose not to see this account's reposts
     no_reposts = BooleanAttribute(null=True)
     expires_at = NumberAttribute(null=True)  # tombstones: epoch seconds, the table's TTL attribute
+    # celebrity edges: the celebrity is copied, so its posts are merged from the reader's shard
+    # of its copies (store/celebrity_copies.py) rather than from the author index
+    copied = BooleanAttribute(null=True)
 
 
 class TimelineEntryModel(_Base):
@@ -188,6 +194,22 @@ class TimelineEntryModel(_Base):
     reply_to_id = NumberAttribute(null=True)
     reply_to_author_id = NumberAttribute(null=True)
     expires_at = NumberAttribute()  # epoch seconds, the table's TTL attribute
+
+
+class CelebrityCopyModel(_Base):
+    """A celebrity's post as a page shows it, written to each of the account's shard
+    partitions (CelebrityCopiesTable): shard = "<author id>#<k>". A reader merges the shard its
+    id picks, so every reader of a celebrity is spread over CelebrityCopyShards partitions and
+    none reads the post, the post it reposts or their authors' profiles (the copy carries them;
+    handles and display names never change). tweet_id 0 is the shard's floor marker: present
+    while the shard holds the account's whole history (store/celebrity_copies.py)."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    shard = UnicodeAttribute(hash_key=True)
+    tweet_id = NumberAttribute(range_key=True)
+    body = UnicodeAttribute(null=True)  # compact JSON: the post, its original, their authors
 
 
 class MediaModel(_Base):
@@ -255,6 +277,7 @@ def bind(settings: Settings, region: str, session: botocore.session.Session | No
         (TweetModel, settings.tweets_table),
         (EdgeModel, settings.graph_table),
         (TimelineEntryModel, settings.timelines_table),
+        (CelebrityCopyModel, settings.celebrity_copies_table),
         (MediaModel, settings.media_table),
         (RateLimitModel, settings.rate_limits_table),
         (PostKeyModel, settings.idempotency_table),

@@ -246,11 +246,11 @@ class TweetStore:
         except DoesNotExist:
             return None
 
-    def get_many(self, tweet_ids: Iterable[int]) -> dict[int, Tweet]:
+    def get_many(self, tweet_ids: Iterable[int], *, consistent: bool = False) -> dict[int, Tweet]:
         ids = set(tweet_ids)
         if not ids:
             return {}
-        return {int(m.tweet_id): to_tweet(m) for m in TweetModel.batch_get(ids)}
+        return {int(m.tweet_id): to_tweet(m) for m in TweetModel.batch_get(ids, consistent_read=consistent)}
 
     def existing(self, tweet_ids: Iterable[int]) -> set[int]:
         """Which of these posts still exist, read consistently: a writer that raced a delete

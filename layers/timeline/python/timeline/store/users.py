@@ -22,7 +22,7 @@ def to_user(m: UserModel) -> User:
         user_id=int(m.user_id), handle=m.handle, display_name=m.display_name,
         created_at=int(m.created_at), followers_count=int(m.followers_count or 0),
         following_count=int(m.following_count or 0), celebrity=bool(m.celebrity),
-        celebrity_epoch=int(m.celebrity_epoch or 0),
+        celebrity_epoch=int(m.celebrity_epoch or 0), copied=bool(m.copied),
         last_seen_at=_int_or_none(m.last_seen_at), stamped_at=_int_or_none(m.stamped_at),
         rebuilding=_int_or_none(m.rebuilding),
     )
@@ -203,7 +203,23 @@ class UserStore:
                                      | (UserModel.celebrity_flipped_at < promoted_before))
         return self._update(
             user_id, [UserModel.celebrity.set(False), UserModel.celebrity_epoch.add(1),
-                      UserModel.celebrity_flipped_at.set(now_ms)], condition)
+                      UserModel.celebrity_flipped_at.set(now_ms), UserModel.copied.remove()], condition)
+
+    def mark_copied(self, user_id: int, threshold: int) -> bool:
+        """Mark a celebrity with at least `threshold` followers, as the count stands, as copied
+        (its record queues the build of its shards and the walk that marks its followers'
+        celebrity edges). True only for the update that marked it."""
+        return self._update(user_id, [UserModel.copied.set(True)],
+                            (UserModel.celebrity == True) & (UserModel.followers_count >= threshold)  # noqa: E712
+                            & (UserModel.copied.does_not_exist() | (UserModel.copied == False)))  # noqa: E712
+
+    def copied_flags(self, user_ids: Iterable[int]) -> dict[int, bool]:
+        """Each account's copied mark, read consistently (absent: no such account)."""
+        keys = [UserModel.key(u) for u in dict.fromkeys(user_ids)]
+        if not keys:
+            return {}
+        return {int(p.user_id): bool(p.copied)
+                for p in UserModel.batch_get(keys, consistent_read=True, attributes_to_get=["user_id", "copied"])}
 
     def touch(self, user: User, now_ms: int, *, restamp: bool, rebuild: bool) -> bool:
         """Record a home read: `last_seen_at`, and when asked a new activity stamp (the stream
