@@ -35,7 +35,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run_benchmark(profile_name: str, out_dir: Path, *, plots: bool = True, keep_runs: dict | None = None) -> dict:
     from bench import graph as graphs
-    from bench import model, report, workload
+    from bench import hot_celebrity, hot_keys, model, report, workload
     from bench.prices import ON_DEMAND_US_EAST_1 as PRICES
     from bench.profiles import PROFILES
     from bench.runner import Bench, Progress
@@ -75,11 +75,16 @@ def run_benchmark(profile_name: str, out_dir: Path, *, plots: bool = True, keep_
         runs["pull"] = bench.run_strategy("pull", thresholds["pull"], mixed=True)
         for threshold in report.extra_thresholds(thresholds, profile.extra_thresholds):
             runs[f"t{threshold}"] = bench.run_strategy(f"t{threshold}", threshold, mixed=False)
+        hot = hot_celebrity.run(emulator.endpoint_url, out_dir, hot_celebrity.PROFILES[profile.name], progress.say)
     finally:
         emulator.stop()
     if keep_runs is not None:
         keep_runs.update(runs)  # the raw measurements, for tests
     results = report.build(profile, graph, thresholds, runs, rules, progress.started)
+    results["hot_celebrity"] = hot
+    results.update(hot_keys.report_section(model.SCALE_PRESETS["twitter-2013"], model.measured_sizes(
+        results["item_sizes"])[0]))
+    results["targets"].update(report.hot_key_targets(results))
     progress.say("projecting to Twitter's scale (bench.model, twitter-2013) with the measured item sizes")
     preset = model.SCALE_PRESETS["twitter-2013"]
     sizes, measured = model.measured_sizes(results["item_sizes"])

@@ -55,8 +55,10 @@ class StrategyStack:
     would have synced to nothing)."""
 
     def __init__(self, endpoint_url: str, name: str, params: dict[str, str], *, log_dir: Path,
-                 region: str = "us-east-1", seed: Callable[[StrategyStack], Any] | None = None):
+                 region: str = "us-east-1", seed: Callable[[StrategyStack], Any] | None = None,
+                 concurrency: int | dict[str, int] = 2):
         self.endpoint_url, self.name, self.params, self.region = endpoint_url, name, params, region
+        self.concurrency = concurrency
         self.log_dir = log_dir
         self.recorder = Recorder()
         self._seed = seed
@@ -70,7 +72,7 @@ class StrategyStack:
             self.stack: Stack = deploy(self.name, self.params, endpoint_url=self.endpoint_url, region=self.region)
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self.functions = LocalFunctions.start(self.stack, endpoint_url=self.endpoint_url,
-                                                  log_dir=self.log_dir, meter=True)
+                                                  log_dir=self.log_dir, meter=True, concurrency=self.concurrency)
             self._running.callback(self.functions.close)
             self.functions.add_observer(self.recorder)
             stack = self.stack

@@ -292,3 +292,40 @@ def _caption(fig, results: dict) -> None:
             f"run {results.get('created_at', '?')}")
     fig.tight_layout(rect=(0, 0.035, 1, 1))
     fig.text(0.01, 0.012, text, fontsize=8, color="dimgrey", ha="left", va="bottom")
+
+
+# --- hot keys (bench.hot_keys): not part of plot_all, whose plots read a results dict ----------
+
+def plot_hot_keys(rows_before: list[dict], rows_after: list[dict], path: Path) -> Path:
+    """Horizontal bars of each key class's share of its partition's limit, before and after
+    (log scale), with the 0.5 target and the 1.0 limit; a class one design lacks has no bar
+    there. Writes a PNG to `path` and returns it."""
+    before = {r["key"]: r["share_of_limit"] for r in rows_before}
+    after = {r["key"]: r["share_of_limit"] for r in rows_after}
+    keys = list(dict.fromkeys([r["key"] for r in rows_after] + [r["key"] for r in rows_before]))
+    shown = [v for v in [*before.values(), *after.values()] if v > 0]
+    floor = min(shown, default=1e-3) / 2  # a log axis has no place for 0: such bars start and end here
+    fig, ax = plt.subplots(figsize=(12, 0.55 * len(keys) + 2.0))
+    height = 0.38
+    for offset, (label, shares, colour) in enumerate((("before", before, "#D55E00"), ("after", after, "#009E73"))):
+        ys = [i + (offset - 0.5) * height for i, key in enumerate(keys) if key in shares]
+        widths = [max(shares[key], floor) for key in keys if key in shares]
+        bars = ax.barh(ys, [w - floor for w in widths], left=floor, height=height, color=colour, label=label)
+        ax.bar_label(bars, labels=[f" {shares[k]:.2g}" for k in keys if k in shares], fontsize=8)
+    ax.axvline(0.5, color="black", ls="--", lw=1.2, label="target (0.5)")
+    ax.axvline(1.0, color="crimson", lw=1.5, label="partition limit (1.0)")
+    ax.set_xscale("log")
+    ax.set_xlim(floor, max(shown, default=1.0) * 4)
+    ax.set_yticks(range(len(keys)), keys)
+    ax.invert_yaxis()
+    ax.set_xlabel("peak load / one partition's limit (max of RCU/3,000 and WCU/1,000; log scale)")
+    ax.set_title("Hot keys: share of a partition's limit per key class, before and after")
+    ax.grid(alpha=0.3, which="both", axis="x")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=4)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.text(0.01, 0.01, "model output (bench.hot_keys), not a measurement", fontsize=8, color="dimgrey")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path

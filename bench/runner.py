@@ -19,6 +19,7 @@ ceiling and, last, read latency as filler rows grow its tables.
 from __future__ import annotations
 
 import json
+import math
 import queue
 import random
 import subprocess
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 POLL_INTERVAL = 0.05  # probe followers poll this often; lag resolution
 LAG_TIMEOUT = 20.0
+CELEBRITY_SEEN_TIMEOUT = 10.0
 
 
 @dataclass
@@ -70,7 +72,9 @@ class PostProbe:
     celebrity: bool
     counts: OpCounts
     visible_s: float  # 201 -> the last follower's entry written (0: merged at read, visible at once)
-    next_read_sees_it: bool | None  # a follower's home read right after the 201 shows it (None: no follower)
+    # A celebrity's post: seconds from the 201 to a follower's first home read that shows it
+    # (its copies are written by the pipeline; None: no follower, or not within CELEBRITY_SEEN_TIMEOUT)
+    seen_after_s: float | None
     apply_s: float  # first worker start -> last worker end: the fan-out's own time
     worker_ms: float  # the fan-out workers' handler time (Lambda Duration), summed
     sampled: bool  # drawn by posting rate (counts toward per-post means) or a stratum probe
@@ -315,11 +319,16 @@ class Bench:
         expected = 0 if celebrity else followers
         mark = s.recorder.mark()
         tweet_id, _, posted = client.post(tokens[author], f"probe {k} by {seeded.handles[author]}", op=f"probe-post:{k}")
-        seen_at_once = None
+        seen_after = None
         follower = self.first_follower(author)
-        if follower is not None:  # read before the fan-out can have run: only a merge shows it
-            ids, _, _ = client.home(tokens[follower], op=f"probe-next-read:{k}")
-            seen_at_once = str(tweet_id) in ids
+        if follower is not None and celebrity:  # a follower polls until the merge shows it
+            polls, until = 0, time.time() + CELEBRITY_SEEN_TIMEOUT
+            while seen_after is None and time.time() < until:
+                ids, _, ended = client.home(tokens[follower], op=f"probe-next-read:{k}:{polls}")
+                seen_after = ended - posted if str(tweet_id) in ids else None
+                polls += 1
+                time.sleep(0 if seen_after is not None else POLL_INTERVAL)
+            seen_after = math.inf if seen_after is None else seen_after
         deadline = time.monotonic() + 60
         while True:
             invocations = s.recorder.since(mark)
@@ -342,7 +351,7 @@ class Bench:
         invocations = [i for i in invocations if not (measure.header(i, "x-bench-op") or "").startswith("probe-next")]
         trimmed = any(m.get("op") == "trim" for i in handlers for m in measure.fanout_messages(i))
         return PostProbe(author, followers, celebrity, measure.count(invocations), max(0.0, visible),
-                         seen_at_once, applied, sum(i.duration_ms or 0.0 for i in workers), sampled, trimmed)
+                         seen_after, applied, sum(i.duration_ms or 0.0 for i in workers), sampled, trimmed)
 
     # ------------------------------------------------------------------ the mixed workload
     def _mixed(self, run: StrategyRun, s: StrategyStack, client: Client, tokens: dict[int, str],

@@ -61,20 +61,25 @@ def seed_graph(stack: StrategyStack, graph: Graph, threshold: int) -> Seeded:
     """Users, handle claims and follows, before the pipeline starts (see the module's doc)."""
     writer = _writer(stack)
     from timeline import ids
+    from timeline.settings import Settings
+    from timeline.store.celebrity_copies import FLOOR
     from timeline.store.graph import CELEBRITY, FOLLOWER, FOLLOWING
-    from timeline.store.tables import EdgeModel, HandleClaimModel, UserModel, padded
+    from timeline.store.tables import CelebrityCopyModel, EdgeModel, HandleClaimModel, UserModel, padded
 
     started = time.perf_counter()
     now_ms = int(time.time() * 1000)
     user_ids = [ids.new_id() for _ in range(graph.n)]
     handles = [f"u{i}" for i in range(graph.n)]
     celebrities = {u for u in range(graph.n) if graph.followers_count[u] >= threshold}
+    settings = Settings.from_env(stack.api_env)
+    shards = settings.celebrity_copy_shards
+    copied = {u for u in celebrities if shards and graph.followers_count[u] >= settings.copy_threshold}
 
     writer.put(UserModel, [
         UserModel(UserModel.key(user_ids[u]), user_id=user_ids[u], handle=handles[u], display_name=f"User {u}",
                   followers_count=graph.followers_count[u], following_count=len(graph.following[u]),
                   created_at=now_ms, celebrity=u in celebrities, last_seen_at=now_ms, stamped_at=now_ms,
-                  unfollowed_at=0)
+                  unfollowed_at=0, copied=True if u in copied else None)
         for u in range(graph.n)])
     writer.put(HandleClaimModel, [HandleClaimModel(HandleClaimModel.key(handles[u]), user_id=user_ids[u])
                                   for u in range(graph.n)])
@@ -86,9 +91,14 @@ def seed_graph(stack: StrategyStack, graph: Graph, threshold: int) -> Seeded:
                                    seen_at=now_ms))
             if v in celebrities:
                 edges.append(EdgeModel(user_ids[u], CELEBRITY + padded(user_ids[v]), other_id=user_ids[v],
-                                       created_at=now_ms))
+                                       created_at=now_ms, copied=True if v in copied else None))
     writer.put(EdgeModel, edges)
-    return Seeded(user_ids, handles, celebrities, 0, 2 * graph.n + len(edges), time.perf_counter() - started)
+    # Seeded celebrities past CopyThreshold are copied before they posted: their shards hold their
+    # whole (empty) history, as the build would leave them; their posts are copied as they come.
+    markers = [CelebrityCopyModel(f"{user_ids[u]}#{k}", FLOOR) for u in sorted(copied) for k in range(shards)]
+    writer.put(CelebrityCopyModel, markers)
+    return Seeded(user_ids, handles, celebrities, 0, 2 * graph.n + len(edges) + len(markers),
+                  time.perf_counter() - started)
 
 
 def seed_history(stack: StrategyStack, graph: Graph, seeded: Seeded, *, history_per_user: float, seed: int) -> int:
