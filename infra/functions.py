@@ -295,11 +295,12 @@ class LocalFunctions:
         self._observers.append(observer)
 
     @classmethod
-    def start(cls, stack: Stack, *, endpoint_url: str, concurrency: int = 2,
+    def start(cls, stack: Stack, *, endpoint_url: str, concurrency: int | Mapping[str, int] = 2,
               extra_env: dict[str, str] | None = None,
               specs: Mapping[str, FunctionSpec] | None = None,
               log_dir: Path | None = None, meter: bool = False) -> LocalFunctions:
-        """Boot `concurrency` workers for every function of the stack.
+        """Boot `concurrency` workers for every function of the stack (a mapping: per logical
+        id, 2 for the others).
 
         `specs` (logical id -> FunctionSpec) defaults to template.yaml's functions; tests pass
         their own to run fixture handlers with a stack's resolved environment. With `log_dir`,
@@ -333,7 +334,8 @@ class LocalFunctions:
                 log_path=(Path(log_dir) / f"{logical_id}.log") if log_dir else None,
                 meter=meter,
             )
-            pools[logical_id] = _Pool(sandbox, concurrency)
+            workers = concurrency if isinstance(concurrency, int) else concurrency.get(logical_id, 2)
+            pools[logical_id] = _Pool(sandbox, workers)
         return cls(pools)
 
     def invoke(self, logical_id: str, event: dict) -> Any:
