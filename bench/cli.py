@@ -95,6 +95,14 @@ def run_benchmark(profile_name: str, out_dir: Path, *, plots: bool = True, keep_
     written = report.write(results, out_dir)
     capacity = model.capacity_report(
         preset, scale, f"measured ({', '.join(measured)}) from {os.path.relpath(out_dir / 'latest.json')}")
+    copies = hot_keys.copies_cost(preset, sizes, PRICES, hot_keys.after_design(preset, sizes))
+    results["capacity"]["celebrity_copies"] = _jsonable(copies)
+    capacity += (f"\n\nCelebrity copies (bench.hot_keys, docs/hot-keys.md): {copies['copied_celebrities']:,.0f} accounts "
+                 f"with at least {copies['copies_min_followers']:,.0f} followers copied to "
+                 f"{copies['celebrity_copy_shards']} shards add ${copies['monthly_usd']['total']:,.0f}/month "
+                 f"(read units per home read {copies['read_units_per_home_read_before']:.2f} -> "
+                 f"{copies['read_units_per_home_read_after']:.2f}); the hybrid with them, its hot keys within "
+                 f"their partitions: ${copies['hybrid_monthly_usd'] + copies['monthly_usd']['total']:,.0f}/month")
     (out_dir / "capacity-twitter-2013.txt").write_text(capacity + "\n")
     written.append(out_dir / "capacity-twitter-2013.txt")
     if plots:

@@ -80,21 +80,24 @@ class _Load:
                     self.first_seen.setdefault(item["id"], ended)
 
 
-def _seed(stack: StrategyStack, readers: int) -> dict:
+def _seed(stack: StrategyStack, readers: int, history: int) -> dict:
     """The celebrity and its readers, through the store layer before the pipeline starts:
-    profiles, handle claims, follows with celebrity edges (as a promotion leaves them), and
-    the copy shards' floor markers (a celebrity promoted before it posted)."""
+    profiles, handle claims, follows with celebrity edges (as a promotion leaves them), the
+    celebrity's `history` posts, and (with copies) their copies in every shard with the floor
+    marker, as the build that copied the account leaves them."""
     import_layer()
     from timeline import ids
     from timeline.settings import Settings
     from timeline.store import tables
     from timeline.store.batching import BatchWriter
-    from timeline.store.celebrity_copies import FLOOR
+    from timeline.records import Tweet, User
+    from timeline.store.celebrity_copies import FLOOR, Copy, CopyStore
     from timeline.store.graph import CELEBRITY, FOLLOWER, FOLLOWING
     from timeline.store.tables import (
         CelebrityCopyModel,
         EdgeModel,
         HandleClaimModel,
+        TweetModel,
         UserModel,
         padded,
     )
@@ -120,8 +123,14 @@ def _seed(stack: StrategyStack, readers: int) -> dict:
                   EdgeModel(f, CELEBRITY + padded(star), other_id=star, created_at=now,
                             copied=True if copied else None)]
     writer.put(EdgeModel, edges)
-    writer.put(CelebrityCopyModel, [CelebrityCopyModel(f"{star}#{k}", FLOOR)  # copied before it posted
-                                    for k in range(settings.celebrity_copy_shards)])
+    posts = [Tweet(ids.new_id(), star, f"history {k}", now, fanout=False) for k in range(history)]
+    writer.put(TweetModel, [TweetModel(t.tweet_id, author_id=star, text=t.text, created_at=now, fanout=False)
+                            for t in posts])
+    if copied:
+        author = User(star, handles[star], handles[star].title(), now)
+        CopyStore(writer, settings.celebrity_copy_shards).put(star, [Copy(t, None, {star: author}) for t in posts])
+        writer.put(CelebrityCopyModel, [CelebrityCopyModel(f"{star}#{k}", FLOOR)
+                                        for k in range(settings.celebrity_copy_shards)])
     return {"star": star, "fans": fans, "handles": handles}
 
 
@@ -248,14 +257,12 @@ def run_design(endpoint: str, out_dir: Path, cfg: HotCelebrity, design: str, *, 
               "PostRateLimitPerMinute": "1000000", "ActionRateLimitPerMinute": "1000000"}
     label = design.replace("_", "-")
     with StrategyStack(endpoint, f"hot-{label}", params, log_dir=out_dir / "logs" / f"hot-{label}",
-                       seed=lambda stack: _seed(stack, cfg.readers),
+                       seed=lambda stack: _seed(stack, cfg.readers, cfg.history_posts),
                        concurrency={"ApiFunction": cfg.api_workers}) as s:
         seeded = s.seeded
         star, fans = seeded["star"], seeded["fans"]
         tokens = _tokens(s, [star, *fans])
         session = requests.Session()
-        for k in range(cfg.history_posts):
-            _post(session, s.url, tokens[star], f"history {k}")
         for f in fans[:cfg.api_workers * 2]:  # warm every api worker (cold starts are not measured)
             session.get(s.url + "/v1/timeline?limit=20", headers={"authorization": f"Bearer {tokens[f]}"}, timeout=60)
         s.wait_idle(300)

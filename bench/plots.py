@@ -44,6 +44,9 @@ def plot_all(results: dict, out_dir: Path) -> list[Path]:
         fig.savefig(path, dpi=DPI)
         plt.close(fig)
         written.append(path)
+    hot = results.get("hot_keys")
+    if hot:
+        written.append(plot_hot_keys(hot["before"], hot["after"], out_dir / "hot_keys.png"))
     return written
 
 

@@ -45,6 +45,28 @@ def test_when_the_bench_runs_then_it_writes_results_in_the_documented_shape(tiny
                                                    "delivery_lag_cdf.png", "threshold_sweep.png"}
 
 
+def test_then_the_hot_celebrity_runs_report_throttles_units_and_no_500(tiny):
+    """Issue 23: the hot-celebrity scenario's three runs (the design before, the copies, and
+    the copies above their limit) in the documented shape; with copies no request is
+    throttled, the model's units for the run agree with the emulator's meter, and the run above
+    the limit answers no 500 (its throttled reads are retried, or the page is marked partial)."""
+    results, _, out = tiny
+    hot = results["hot_celebrity"]
+    fields = {"readers", "reads", "throttled", "read_p50_ms", "read_p99_ms", "staleness_p99_ms",
+              "partition_limit_scale", "errors_500", "partial_pages", "hot_keys", "model_units"}
+    for run in (hot, hot["before"], hot["over_limit"]):
+        assert fields <= set(run) and run["reads"] > 0
+    assert hot["before"]["celebrity_copy_shards"] == 0 and hot["celebrity_copy_shards"] > 0
+    assert hot["throttled"] == 0
+    for run in (hot, hot["before"]):
+        assert abs(run["model_units"]["ratio"] - 1) <= 0.1, run["model_units"]
+    assert hot["over_limit"]["errors_500"] == 0 and hot["before"]["errors_500"] == 0
+    assert {r["key"] for r in results["hot_keys"]["after"]} >= {r["key"] for r in results["hot_keys"]["before"]}
+    assert set(results["hot_keys"]["after"][0]) >= {"key", "table", "peak_rcu_per_s", "peak_wcu_per_s",
+                                                   "limit_rcu_per_s", "limit_wcu_per_s", "share_of_limit"}
+    assert (out / "hot_keys.png").exists()
+
+
 def test_then_a_post_costs_its_own_writes_plus_one_batch_write_per_25_timeline_entries(tiny):
     """One transaction for the post, its author's own entry and its Idempotency-Key's claim:
     1 write. A post below the threshold adds BatchWriteItems of 25 for its followers,
