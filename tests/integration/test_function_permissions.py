@@ -21,6 +21,7 @@ from tests.support.permissions import (
     BY_AUTHOR,
     BY_REPOST_OF,
     CALLS,
+    COPIES,
     DYNAMODB_ACTIONS,
     GRAPH,
     IDEMPOTENCY,
@@ -119,9 +120,11 @@ def test_given_keys_the_emulator_never_issued_then_they_act_as_the_accounts_root
 KEYS = {USERS: {"pk": {"S": "probe#iam"}}, TWEETS: {"tweet_id": {"N": "1"}},
         GRAPH: {"user_id": {"N": "1"}, "edge": {"S": "probe#iam"}},
         TIMELINES: {"owner_id": {"N": "1"}, "tweet_id": {"N": "1"}}, IDEMPOTENCY: {"id": {"S": "probe#iam"}},
-        RATE_LIMITS: {"pk": {"S": "probe#iam"}}, MEDIA: {"media_id": {"N": "1"}}}
+        RATE_LIMITS: {"pk": {"S": "probe#iam"}}, MEDIA: {"media_id": {"N": "1"}},
+        COPIES: {"shard": {"S": "probe#iam"}, "tweet_id": {"N": "1"}}}
 TABLE_ENV = {USERS: "$USERS_TABLE", TWEETS: "$TWEETS_TABLE", GRAPH: "$GRAPH_TABLE", TIMELINES: "$TIMELINES_TABLE",
-             IDEMPOTENCY: "$IDEMPOTENCY_TABLE", RATE_LIMITS: "$RATE_LIMITS_TABLE", MEDIA: "$MEDIA_TABLE"}
+             IDEMPOTENCY: "$IDEMPOTENCY_TABLE", RATE_LIMITS: "$RATE_LIMITS_TABLE", MEDIA: "$MEDIA_TABLE",
+             COPIES: "$CELEBRITY_COPIES_TABLE"}
 INDEX_HASH = {"ByAuthor": "author_id", "ByRepostOf": "repost_of_id"}
 S3_ACTIONS = ("GetObject", "PutObject", "DeleteObject", "PutObjectTagging")
 COGNITO_ADMIN = ("AdminConfirmSignUp", "AdminGetUser", "AdminDeleteUser", "AdminUserGlobalSignOut",
