@@ -64,9 +64,13 @@ browser:
 	    echo "==> tests/e2e/test_web_client.py needs Debian's chromium and chromium-driver: sudo apt-get install chromium chromium-driver"; \
 	  fi; }
 
+# The unit tier (in-process moto, one stack per module) runs a worker per core, at most four,
+# a file to a worker; the integration and end-to-end tiers (real processes and ports) run after.
 test: lint scan browser
-	@echo "==> pytest"
-	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@echo "==> pytest tests/unit (a worker per core)"
+	@$(BIN)/python -m pytest tests/unit -n auto --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
+	@echo "==> pytest tests/integration tests/e2e"
+	@$(BIN)/python -m pytest tests/integration tests/e2e $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .aws-sam
