@@ -93,6 +93,12 @@ class Design:
     deep_read_share: float = 1.0
     follower_count_shards: int = 1
     copies_min_followers: float = 0.0
+    # A container that found a rate-limit window full refuses the rest of that window without a
+    # request (store/rate_limits.py): a flood costs the window item one write per container.
+    remember_full_windows: bool = False
+    # A container reuses a celebrity's profile as a follow target for this many seconds
+    # (service/social.py CELEBRITY_TARGET_TTL_S); 0: read on every follow.
+    celebrity_target_ttl_s: float = 0.0
 
     def copied(self, followers) -> np.ndarray:
         """Which of these celebrities (by follower count) get copies."""
@@ -381,10 +387,7 @@ def follow_storm_rows(ctx: Context) -> list[dict]:
     return [
         row(KEY_COUNTER, table, 0.0, per_item * _count_item_units(ctx),
             f"a storm of {_n(storm)} follows/s to one account; {counter}"),
-        row(KEY_LOOKUP, "UsersTable", storm * lookup, 0.0,
-            f"the follow route resolves @handle first (store/users.py:get_by_handle): a GetItem of the handle claim "
-            f"and one of the profile, {lookup:g} RCU each, per follow; the count shards do not change it (a short "
-            "cache of handle -> profile in the api container would: the transaction re-checks the flag)"),
+        _lookup_row(ctx, storm, lookup),
         row(KEY_GRAPH, "GraphTable", 0.0, storm * edge_units,
             f"per follow, in the followee's partition and the follow's transaction: the follower edge put and the "
             f"unfollow-tombstone delete ({edge_units:g} WCU). Per partition key: it is an item collection "
@@ -392,6 +395,22 @@ def follow_storm_rows(ctx: Context) -> list[dict]:
             "followers' ids are spread; ids are time-ordered, so a storm of freshly made accounts lands on the "
             "newest end, which splitting does not spread"),
     ]
+
+
+FOLLOW_CALLS = 4  # a follow's AWS calls: handle claim, profile, the transaction, (a retry's read)
+
+
+def _lookup_row(ctx: Context, storm: float, lookup: float) -> dict:
+    ttl = ctx.design.celebrity_target_ttl_s
+    if ttl <= 0:
+        return row(KEY_LOOKUP, "UsersTable", storm * lookup, 0.0,
+                   f"the follow route resolves @handle first (store/users.py:get_by_handle): a GetItem of the handle "
+                   f"claim and one of the profile, {lookup:g} RCU each, per follow")
+    containers = storm * (FOLLOW_CALLS * model.CALL_LATENCY_S + model.HANDLER_OVERHEAD_S)
+    return row(KEY_LOOKUP, "UsersTable", min(storm, containers / ttl) * lookup, 0.0,
+               f"a container reuses a celebrity's profile as a follow target for {ttl:g} s (the transaction checks "
+               f"the flag itself): the ~{containers:.0f} containers serving the storm read the handle claim and the "
+               f"profile once each per {ttl:g} s, {lookup:g} RCU each")
 
 
 # --------------------------------------------------------------------------- heavy follower
@@ -443,11 +462,26 @@ def limit_rows(ctx: Context) -> list[dict]:
             f'"signin-from#<address>#<minute>": {sc.nat_users:,} users behind one carrier-grade NAT address, each '
             f"signing in once per {sc.sign_in_every_days:g} days ({sign_ins_per_s * 60:.2f}/min against the window's "
             "30/min); 1 WCU per attempt. Sign-ups (\"signup-from#<address>#<hour>\") are rarer still"),
-        row(KEY_SIGN_IN_FLOOD, "RateLimitsTable", 0.0, sc.route_throttle_per_s * 1.0,
-            f"one address flooding POST /v1/auth/token: every attempt hits its window (a refused conditional update "
-            f"still costs 1 WCU), bounded only by the route throttle ({_n(sc.route_throttle_per_s)}/s); a throttled "
-            "window slows that address (and keys sharing its partition), and grows when the throttle is raised"),
+        _flood_row(ctx),
     ]
+
+
+SIGN_IN_CALLS = 6  # a sign-in's AWS calls (windows, back-off, Cognito), at CALL_LATENCY_S each
+
+
+def _flood_row(ctx: Context) -> dict:
+    sc = ctx.scenario
+    if not ctx.design.remember_full_windows:
+        return row(KEY_SIGN_IN_FLOOD, "RateLimitsTable", 0.0, sc.route_throttle_per_s * 1.0,
+                   f"one address flooding POST /v1/auth/token: every attempt hits its window (a refused conditional "
+                   f"update still costs 1 WCU), bounded only by the route throttle ({_n(sc.route_throttle_per_s)}/s); "
+                   "it grows when the throttle is raised")
+    containers = sc.route_throttle_per_s * (SIGN_IN_CALLS * model.CALL_LATENCY_S + model.HANDLER_OVERHEAD_S)
+    writes = (30 + containers) / 60.0
+    return row(KEY_SIGN_IN_FLOOD, "RateLimitsTable", 0.0, writes,
+               f"one address flooding POST /v1/auth/token at the route throttle ({_n(sc.route_throttle_per_s)}/s): "
+               f"the window takes its 30 hits a minute, then each of the ~{containers:.0f} containers serving the "
+               "flood writes once to find it full and refuses the rest of the window without a request")
 
 
 # Row functions, in print order. Search and trends add theirs here (see the module docstring).
@@ -492,13 +526,24 @@ def after_design(preset: ScalePreset, sizes: ItemSizes | None = None, rules: Pro
     the truth; shards_needed says whether its K suffices for the preset), and one follower
     counter per account (the follow transaction still counts on the profile item)."""
     return Design(template_copy_shards(), COPY_KEEP, DEEP_READ_SHARE, 1,
-                  copies_min_followers=template_copy_threshold())
+                  copies_min_followers=template_copy_threshold(), remember_full_windows=True,
+                  celebrity_target_ttl_s=social_target_ttl())
 
 
 def _template_default(name: str) -> float:
     from infra import template as tpl
 
     return float(tpl.parameter_defaults(tpl.load_sam())[name])
+
+
+def social_target_ttl() -> float:
+    """service/social.py's CELEBRITY_TARGET_TTL_S (the design as built)."""
+    from bench.localstack import import_layer
+
+    import_layer()
+    from timeline.service.social import CELEBRITY_TARGET_TTL_S
+
+    return CELEBRITY_TARGET_TTL_S
 
 
 def template_copy_shards() -> int:

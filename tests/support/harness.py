@@ -158,6 +158,11 @@ class Harness:
             pass
         self.dispatch_batches.clear()
         self.worker_batches.clear()
+        # What this container remembers of the tables went with them: the windows it knows full,
+        # the celebrity profiles it reuses as follow targets (handles are reused across tests).
+        from timeline.store import rate_limits
+        rate_limits._full = rate_limits._FullWindows()
+        self.services.social._celebrities = type(self.services.social._celebrities)()
 
     # ------------------------------------------------------------------ HTTP API
     def request(self, method: str, path: str, *, as_user: int | None = None, body: Any = None,

@@ -75,6 +75,31 @@ def test_given_repeated_sign_ins_for_a_handle_from_one_address_when_over_the_lim
     assert h.request("POST", "/v1/auth/token", body={"handle": "alice", "password": PASSWORD}).status == 200
 
 
+@pytest.mark.stack(SignInAttemptsPerAddressPerMinute="3", SignInRateLimitPerMinute="1000")
+def test_given_one_address_flooding_sign_ins_when_its_window_is_full_then_later_attempts_write_nothing(
+        h, clock, monkeypatch):
+    """Issue 23 (hot keys): a refused conditional update still costs a write unit, so a flood
+    from one address would put every attempt on its window item. Once a container has seen the
+    window full, it refuses the rest of that window without a request."""
+    from timeline.store.tables import RateLimitModel
+
+    h.sign_up("alice", PASSWORD)
+    to_next_window(clock)
+    writes: list[str] = []
+    update = RateLimitModel.update
+    monkeypatch.setattr(RateLimitModel, "update", lambda self, *a, **k: writes.append(self.pk) or update(self, *a, **k))
+    flood = [h.request("POST", "/v1/auth/token", body={"handle": "alice", "password": "wrong-password-9"})
+             for _ in range(20)]
+    assert [r.status for r in flood[3:]] == [429] * 17
+    assert all(0 < int(r.headers["Retry-After"]) <= 60 for r in flood[3:])
+    window = [k for k in writes if k.startswith("signin-from#")]
+    assert len(window) == 4, window  # three counted, one refused: then none
+    # When the window has passed, the address is counted again
+    to_next_window(clock)
+    reply = h.request("POST", "/v1/auth/token", body={"handle": "alice", "password": PASSWORD})
+    assert reply.status == 200, reply
+
+
 def test_given_the_template_then_the_limits_are_parameters_with_the_documented_defaults():
     from infra import template as tpl
     params = tpl.load_sam()["Parameters"]

@@ -7,12 +7,18 @@ counted one always happened. A fixed window admits up to twice the limit across 
 boundary; a sliding window would cost a read per action, and the limit is a guard against
 abuse, not a quota. Windows last a minute unless said (sign-ups per address: an hour); items
 expire (TTL) a window after their own.
+
+A window found full stays full until it ends (its hits only grow), so each container
+remembers it (`_FullWindows`) and refuses the window's later hits without a request: a flood
+from one address costs its window item one write per container per window, not one per
+attempt (a refused conditional update still costs a write unit; docs/hot-keys.md).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
+import threading
 from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -23,6 +29,30 @@ from timeline.store.tables import RateLimitModel
 
 WINDOW_S = 60
 HOUR_S = 3600
+REMEMBERED_WINDOWS = 10_000  # full windows a container remembers (forgotten all at once past it)
+
+
+class _FullWindows:
+    """Window keys known full in this container, until their window ends (epoch seconds)."""
+
+    def __init__(self):
+        self._until: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, key: str) -> int | None:
+        """Seconds until the window ends, if it is known full; else None."""
+        until = self._until.get(key)
+        now = clock.now_s()
+        return until - now if until is not None and until > now else None
+
+    def remember(self, key: str, retry_after: int) -> None:
+        with self._lock:
+            if len(self._until) >= REMEMBERED_WINDOWS:
+                self._until.clear()
+            self._until[key] = clock.now_s() + retry_after
+
+
+_full = _FullWindows()
 
 
 class Limited(Exception):
@@ -51,12 +81,17 @@ class Window:
         return actions, RateLimitModel.hits.does_not_exist() | (RateLimitModel.hits < self.limit)
 
     def hit(self) -> None:
-        """Count one action, or Limited if the window is full."""
+        """Count one action, or Limited if the window is full (known full in this container:
+        no request at all)."""
+        known = _full.retry_after(self.key)
+        if known is not None:
+            raise Limited(known)
         actions, condition = self._update()
         try:
             RateLimitModel(self.key).update(actions=actions, condition=condition)
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
+                _full.remember(self.key, self.retry_after)
                 raise Limited(self.retry_after) from exc
             raise
 
