@@ -256,3 +256,13 @@ def test_given_a_celebrity_below_the_copy_threshold_then_it_is_merged_from_the_i
     reads = Reads(h, monkeypatch)
     assert h.home_ids(fans[0]) == [first]
     assert star not in reads.by_author and int(first) not in reads.posts
+
+
+@pytest.mark.stack(CelebrityThreshold="3", CopyThreshold="3", CelebrityCopyShards=str(SHARDS))
+def test_given_a_copied_celebrity_posts_when_she_reads_her_own_page_at_once_then_the_post_is_there(h):
+    """Read your writes: the worker copies a post a moment later; the author's own page reads
+    the index, so it shows her post before then (others read the copies, up to that moment late)."""
+    carol, _ = make_celebrity(h, "carol")
+    post = h.post(carol, "just now")  # not copied yet: nothing has been dispatched
+    page = h.request("GET", "/v1/users/carol/tweets", as_user=carol).body
+    assert [i["id"] for i in page["items"]] == [post]

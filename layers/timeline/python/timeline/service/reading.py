@@ -146,7 +146,9 @@ class Reader:
         rules = _pool.submit(Visibility.of_reader, self._graph, caller_id)
         scope = f"user:{author.user_id}"
         before = int(self._cursors.decode(cursor, reader=caller_id, scope=scope)) if cursor else None
-        copied = author.copied and self._copies.shards
+        # The account itself reads the index: its post shows on its own page at once (read your
+        # writes), before the worker has copied it.
+        copied = author.copied and self._copies.shards and caller_id != author.user_id
         posts = self._copies_of(author.user_id, caller_id) if copied else self._posts_of(author.user_id)
         first = _started(posts, before, limit + OVERFETCH)
         visibility = rules.result()
