@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
 
-from timeline.errors import DomainError
+from timeline.errors import DomainError, Unavailable
 from timeline.observability import logger, metrics
 from timeline.store.throttling import is_throttled
 
@@ -169,8 +169,7 @@ def register(app: APIGatewayHttpResolver) -> None:
             # fault, nor a bug; the request may be sent again.
             metrics.add_metric(name="Throttled", unit=MetricUnit.Count, value=1)
             logger.warning("throttled by DynamoDB", exc_info=True)
-            return error_response(503, "unavailable", "the service is busy; try again shortly",
-                                  headers={"Retry-After": "1"})
+            return domain_error(Unavailable("the service is busy; try again shortly", retry_after=1))
         # A bug or an outage on our side: log everything, tell the client nothing internal.
         logger.exception("unhandled error")
         metrics.add_metric(name="InternalErrors", unit=MetricUnit.Count, value=1)

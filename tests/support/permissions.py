@@ -117,7 +117,7 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
                                             "TweetStore.remove_reposts (claims)",
         ("dynamodb:Query", TIMELINES): "TimelineStore.newest_ids, ids_via, trim",
         ("dynamodb:BatchWriteItem", TIMELINES): "TimelineStore.add_entries, add_posts, remove_entries, trim",
-        ("dynamodb:Query", COPIES): "CopyStore.ids, has_floor (trims and builds)",
+        ("dynamodb:Query", COPIES): "CopyStore.ids (trims and builds)",
         ("dynamodb:BatchWriteItem", COPIES): "CopyStore.put, remove, remove_from, set_floor, drop_floor",
         ("dynamodb:BatchWriteItem", MEDIA): "MediaStore.forget (a deleted post's media)",
         ("s3:PutObjectTagging", ORIGINALS): "MediaStore.keep (attached=true)",

@@ -27,7 +27,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from timeline.records import Entry, Tweet
-from timeline.settings import Settings
 from timeline.store.celebrity_copies import Copy, CopyStore
 from timeline.store.tweets import TweetStore
 from timeline.store.users import UserStore
@@ -47,8 +46,8 @@ def shard_groups(shards: int) -> list[tuple[int, int]]:
 
 
 class CelebrityCopies:
-    def __init__(self, settings: Settings, users: UserStore, tweets: TweetStore, copies: CopyStore):
-        self._settings, self._users, self._tweets, self._copies = settings, users, tweets, copies
+    def __init__(self, users: UserStore, tweets: TweetStore, copies: CopyStore):
+        self._users, self._tweets, self._copies = users, tweets, copies
 
     def _copies_of(self, rows: Iterable[Tweet]) -> dict[int, list[Copy]]:
         """The copies of these rows, by author: the post, a repost's original, their authors.
@@ -132,10 +131,7 @@ class CelebrityCopies:
         if not whole:
             self._copies.drop_floor(account_id, shards)
         self._copies.put(account_id, copies, shards)
-        gone = listed - self._tweets.existing(listed)
-        if gone:
-            for k in shards:
-                self._copies.remove_from(account_id, k, gone)
+        self._copies.remove(account_id, listed - self._tweets.existing(listed), shards)
         if whole:
             self._copies.set_floor(account_id, shards)
 

@@ -53,7 +53,7 @@ def build_services(settings: Settings) -> Services:
         changes=ChangePlanner(settings, stores.users, stores.queue),
         applier=TimelineSync(settings, stores.users, stores.tweets, stores.graph, stores.timelines, stores.queue,
                              FanoutApplier(settings, stores.timelines, stores.graph, stores.tweets, stores.users),
-                             CelebrityCopies(settings, stores.users, stores.tweets, stores.copies)),
+                             CelebrityCopies(stores.users, stores.tweets, stores.copies)),
         media=media,
         media_processor=MediaProcessor(settings, stores.media),
         media_upkeep=MediaUpkeep(stores.media),

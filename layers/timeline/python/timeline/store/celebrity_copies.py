@@ -98,9 +98,10 @@ class CopyStore:
         if items:
             self._batch.put(CelebrityCopyModel, items)
 
-    def remove(self, author_id: int, tweet_ids: Iterable[int]) -> None:
+    def remove(self, author_id: int, tweet_ids: Iterable[int], shards: Iterable[int] | None = None) -> None:
+        """These posts' copies from every shard of the account, or from `shards`."""
         keys = [CelebrityCopyModel(_key(author_id, k), t) for t in dict.fromkeys(tweet_ids)
-                for k in range(self.shards)]
+                for k in (range(self.shards) if shards is None else shards)]
         if keys:
             self._batch.delete(CelebrityCopyModel, keys)
 
@@ -130,10 +131,6 @@ class CopyStore:
         return [int(m.tweet_id) for m in CelebrityCopyModel.query(
             _key(author_id, shard), CelebrityCopyModel.tweet_id > FLOOR, scan_index_forward=False,
             attributes_to_get=["tweet_id"])]
-
-    def has_floor(self, author_id: int, shard: int) -> bool:
-        return any(True for _ in CelebrityCopyModel.query(
-            _key(author_id, shard), CelebrityCopyModel.tweet_id == FLOOR, attributes_to_get=["tweet_id"]))
 
     def set_floor(self, author_id: int, shards: Iterable[int]) -> None:
         self._batch.put(CelebrityCopyModel, [CelebrityCopyModel(_key(author_id, k), FLOOR) for k in shards])
