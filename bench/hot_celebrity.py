@@ -35,7 +35,7 @@ import requests
 
 from bench import measure
 from bench.localstack import StrategyStack, import_layer
-from bench.seed import PASSWORD
+from bench.seed import sign_in, writer_for
 
 PARTITION_READ_LIMIT, PARTITION_WRITE_LIMIT = 3000.0, 1000.0
 FIRST_ROUND_ASK = 20 + 5 + 40  # limit + OVERFETCH + DEDUPE_WINDOW (service/reading.py)
@@ -102,8 +102,6 @@ def _seed(stack: StrategyStack, readers: int, history: int) -> dict:
     import_layer()
     from timeline import ids
     from timeline.settings import Settings
-    from timeline.store import tables
-    from timeline.store.batching import BatchWriter
     from timeline.records import Tweet, User
     from timeline.store.celebrity_copies import FLOOR, Copy, CopyStore
     from timeline.store.graph import CELEBRITY, FOLLOWER, FOLLOWING
@@ -117,8 +115,7 @@ def _seed(stack: StrategyStack, readers: int, history: int) -> dict:
     )
 
     settings = Settings.from_env(stack.api_env)
-    tables.bind(settings, stack.region)
-    writer = BatchWriter(boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region))
+    writer = writer_for(stack)
     now = int(time.time() * 1000)
     copied = settings.celebrity_copy_shards > 0
     star, fans = ids.new_id(), [ids.new_id() for _ in range(readers)]
@@ -146,18 +143,6 @@ def _seed(stack: StrategyStack, readers: int, history: int) -> dict:
         writer.put(CelebrityCopyModel, [CelebrityCopyModel(f"{star}#{k}", FLOOR)
                                         for k in range(settings.celebrity_copy_shards)])
     return {"star": star, "fans": fans, "handles": handles}
-
-
-def _tokens(stack: StrategyStack, users: list[int]) -> dict[int, str]:
-    from timeline.store.identity import IdentityProvider
-
-    client = boto3.client("cognito-idp", endpoint_url=stack.endpoint_url, region_name=stack.region)
-    idp = IdentityProvider(client, stack.stack.user_pool_id, stack.stack.user_pool_client_id)
-    out = {}
-    for u in users:
-        idp.register(str(u), PASSWORD)
-        out[u] = idp.authenticate(str(u), PASSWORD).access_token
-    return out
 
 
 def _post(session: requests.Session, url: str, token: str, text: str) -> tuple[str, float]:
@@ -275,7 +260,7 @@ def run_design(endpoint: str, out_dir: Path, cfg: HotCelebrity, design: str, *, 
                        concurrency={"ApiFunction": cfg.api_workers}) as s:
         seeded = s.seeded
         star, fans = seeded["star"], seeded["fans"]
-        tokens = _tokens(s, [star, *fans])
+        tokens = sign_in(s, [star, *fans])
         session = requests.Session()
         for f in fans[:cfg.api_workers * 2]:  # warm every api worker (cold starts are not measured)
             session.get(s.url + "/v1/timeline?limit=20", headers={"authorization": f"Bearer {tokens[f]}"}, timeout=60)

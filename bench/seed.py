@@ -47,7 +47,8 @@ class Seeded:
     seconds: float
 
 
-def _writer(stack: StrategyStack):
+def writer_for(stack: StrategyStack):
+    """A BatchWriter on the stack's tables, the product's models bound to them."""
     import_layer()
     from timeline.settings import Settings
     from timeline.store import tables
@@ -59,7 +60,7 @@ def _writer(stack: StrategyStack):
 
 def seed_graph(stack: StrategyStack, graph: Graph, threshold: int) -> Seeded:
     """Users, handle claims and follows, before the pipeline starts (see the module's doc)."""
-    writer = _writer(stack)
+    writer = writer_for(stack)
     from timeline import ids
     from timeline.settings import Settings
     from timeline.store.celebrity_copies import FLOOR
@@ -104,7 +105,7 @@ def seed_graph(stack: StrategyStack, graph: Graph, threshold: int) -> Seeded:
 def seed_history(stack: StrategyStack, graph: Graph, seeded: Seeded, *, history_per_user: float, seed: int) -> int:
     """History: each user posts in proportion to their posting rate, each post with its
     author's own entry; the stream fans them out. Returns how many posts."""
-    writer = _writer(stack)
+    writer = writer_for(stack)
     from timeline import ids
     from timeline.settings import Settings
     from timeline.store.tables import TimelineEntryModel, TweetModel
@@ -130,19 +131,26 @@ def seed_history(stack: StrategyStack, graph: Graph, seeded: Seeded, *, history_
     return len(posts)
 
 
-def sign_in_all(stack: StrategyStack, seeded: Seeded, users: set[int]) -> dict[int, str]:
-    """Cognito logins for the accounts the workload acts as: graph index -> access token."""
+def sign_in(stack: StrategyStack, user_ids: list[int]) -> dict[int, str]:
+    """Cognito logins for these accounts (seeded through the store, so without one yet):
+    user id -> access token."""
     import_layer()
     from timeline.store.identity import IdentityProvider
 
     client = boto3.client("cognito-idp", endpoint_url=stack.endpoint_url, region_name=stack.region)
     idp = IdentityProvider(client, stack.stack.user_pool_id, stack.stack.user_pool_client_id)
     tokens = {}
-    for u in sorted(users):
-        username = str(seeded.user_ids[u])
-        idp.register(username, PASSWORD)
-        tokens[u] = idp.authenticate(username, PASSWORD).access_token
+    for user_id in user_ids:
+        idp.register(str(user_id), PASSWORD)
+        tokens[user_id] = idp.authenticate(str(user_id), PASSWORD).access_token
     return tokens
+
+
+def sign_in_all(stack: StrategyStack, seeded: Seeded, users: set[int]) -> dict[int, str]:
+    """Cognito logins for the accounts the workload acts as: graph index -> access token."""
+    ordered = sorted(users)
+    tokens = sign_in(stack, [seeded.user_ids[u] for u in ordered])
+    return {u: tokens[seeded.user_ids[u]] for u in ordered}
 
 
 def add_filler(stack: StrategyStack, rows: int) -> None:
