@@ -421,3 +421,9 @@ class Harness:
                 for m in batch:
                     self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["receiptHandle"])
         raise AssertionError("fan-out did not settle")
+
+
+def to_next_window() -> None:
+    """Move the product's clock to the start of the next one-minute rate-limit window."""
+    from timeline import clock
+    clock.advance(ms=(60 - clock.now_s() % 60) * 1000)

@@ -52,3 +52,11 @@ def h(aws, request):
     yield harness
     from timeline import clock
     clock.reset()  # tests that moved the clock forward leave it as they found it
+
+
+@pytest.fixture
+def clock(h):
+    """The product's clock (timeline.clock), which tests move forward; importable once the
+    harness has put the layer on the path."""
+    from timeline import clock
+    return clock

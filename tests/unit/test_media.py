@@ -73,11 +73,6 @@ def media_rows(h) -> list[dict]:
     return [r for r in rows if int(r["media_id"]["N"]) > 0]
 
 
-@pytest.fixture
-def clock(h):
-    from timeline import clock  # importable once the harness has put the layer on the path
-    return clock
-
 
 @pytest.fixture
 def alice(h):

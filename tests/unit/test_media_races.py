@@ -58,11 +58,6 @@ def alice(h):
     return h.sign_up("alice")
 
 
-@pytest.fixture
-def clock(h):
-    from timeline import clock  # importable once the harness has put the layer on the path
-    return clock
-
 
 def pause(monkeypatch, store, step: str, when: str, meanwhile) -> list[str]:
     """Make `store.<step>` call `meanwhile()` once, before or after doing its work."""

@@ -27,35 +27,16 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
 from infra import moto_patches
+from tests.support.scratch_tables import scratch_tables
 
 
 @pytest.fixture
 def ddb(aws):
     moto_patches.apply()
     client = boto3.client("dynamodb", region_name="us-east-1")
-    created: list[str] = []
-
-    def create(prefix: str = "t", *, range_key: tuple[str, str] | None = None,
-               attrs: dict[str, str] | None = None, gsis: list[dict] | None = None) -> str:
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        definitions = {"pk": "S", **({range_key[0]: range_key[1]} if range_key else {}), **(attrs or {})}
-        schema = [{"AttributeName": "pk", "KeyType": "HASH"}]
-        if range_key:
-            schema.append({"AttributeName": range_key[0], "KeyType": "RANGE"})
-        kwargs = {"GlobalSecondaryIndexes": gsis} if gsis else {}
-        client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=schema,
-                            AttributeDefinitions=[{"AttributeName": k, "AttributeType": t}
-                                                  for k, t in definitions.items()], **kwargs)
-        created.append(name)
-        return name
-
-    client.create = create
-    yield client
-    for name in created:
-        try:
-            client.delete_table(TableName=name)
-        except client.exceptions.ResourceNotFoundException:
-            pass
+    with scratch_tables(client) as create:
+        client.create = create
+        yield client
 
 
 def backend():

@@ -27,6 +27,7 @@ import pytest
 from botocore.config import Config
 
 from infra import moto_patches
+from tests.support.scratch_tables import scratch_tables
 
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
 THROTTLED = "ProvisionedThroughputExceededException"
@@ -51,27 +52,12 @@ def ddb(aws):
     global index ByG on g (S); tables are deleted afterwards."""
     moto_patches.apply()
     client = boto3.client("dynamodb", region_name="us-east-1", config=ONE_ATTEMPT)
-    created: list[str] = []
-
-    def create(prefix: str = "hot", *, with_index: bool = False) -> str:
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        extra = {"GlobalSecondaryIndexes": [{"IndexName": "ByG", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                                             "Projection": {"ProjectionType": "KEYS_ONLY"}}]} if with_index else {}
-        client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                                  *([{"AttributeName": "g", "AttributeType": "S"}] if with_index else [])],
-                            **extra)
-        created.append(name)
-        return name
-
-    client.create = create
-    yield client
-    for name in created:
-        try:
-            client.delete_table(TableName=name)
-        except client.exceptions.ResourceNotFoundException:
-            pass
+    by_g = [{"IndexName": "ByG", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+             "Projection": {"ProjectionType": "KEYS_ONLY"}}]
+    with scratch_tables(client) as make:
+        client.create = lambda prefix="hot", *, with_index=False: make(
+            prefix, attrs={"g": "S"} if with_index else None, gsis=by_g if with_index else None)
+        yield client
 
 
 @pytest.fixture

@@ -6,24 +6,17 @@ tests/unit/test_cognito_admin_only.py."""
 from __future__ import annotations
 
 import pytest
+from tests.support.harness import to_next_window
 
 PASSWORD = "correct-horse-battery-9"
 
 
-@pytest.fixture
-def clock(h):
-    from timeline import clock
-    return clock
-
-
-def to_next_window(clock) -> None:
-    clock.advance(ms=(60 - clock.now_s() % 60) * 1000)
 
 
 @pytest.mark.stack(PostRateLimitPerMinute="3")
 def test_given_a_full_window_when_posting_again_then_429_with_retry_after_and_nothing_posted(h, clock):
     alice = h.sign_up("alice")
-    to_next_window(clock)
+    to_next_window()
     posted = [h.post(alice, f"post {n}") for n in range(3)]
     reply = h.request("POST", "/v1/tweets", as_user=alice, body={"text": "one too many"})
     assert (reply.status, reply.error_code) == (429, "rate_limited"), reply
@@ -36,14 +29,14 @@ def test_given_a_full_window_when_posting_again_then_429_with_retry_after_and_no
     # Another account has its own window
     assert h.request("POST", "/v1/tweets", as_user=bob, body={"text": "mine"}).status == 201
     # When the window has passed, Then posting works again
-    to_next_window(clock)
+    to_next_window()
     assert h.request("POST", "/v1/tweets", as_user=alice, body={"text": "a new minute"}).status == 201
 
 
 @pytest.mark.stack(PostRateLimitPerMinute="2")
 def test_given_a_refused_post_when_counting_then_it_did_not_use_up_the_window(h, clock):
     alice = h.sign_up("alice")
-    to_next_window(clock)
+    to_next_window()
     assert h.request("POST", "/v1/tweets", as_user=alice, body={"text": ""}).status == 422  # invalid: not counted
     assert h.request("POST", "/v1/tweets", as_user=alice, body={"text": "one"}).status == 201
     assert h.request("POST", "/v1/tweets", as_user=alice, body={"text": "two"}).status == 201
@@ -53,7 +46,7 @@ def test_given_a_refused_post_when_counting_then_it_did_not_use_up_the_window(h,
 @pytest.mark.stack(PostRateLimitPerMinute="1")
 def test_given_an_idempotent_retry_when_the_window_is_full_then_it_still_returns_the_first_post(h, clock):
     alice = h.sign_up("alice")
-    to_next_window(clock)
+    to_next_window()
     body, key = {"text": "once"}, {"Idempotency-Key": "retry-me"}
     first = h.request("POST", "/v1/tweets", as_user=alice, body=body, headers=key)
     again = h.request("POST", "/v1/tweets", as_user=alice, body=body, headers=key)
@@ -65,13 +58,13 @@ def test_given_repeated_sign_ins_for_a_handle_from_one_address_when_over_the_lim
         h, clock):
     h.sign_up("alice", PASSWORD)
     h.sign_up("bob", PASSWORD)
-    to_next_window(clock)
+    to_next_window()
     for password in ("wrong-1-password", "wrong-2-password", PASSWORD):
         assert h.request("POST", "/v1/auth/token", body={"handle": "alice", "password": password}).status in (200, 401)
     reply = h.request("POST", "/v1/auth/token", body={"handle": "ALICE", "password": PASSWORD})  # any case
     assert (reply.status, reply.error_code) == (429, "rate_limited") and int(reply.headers["Retry-After"]) > 0
     assert h.request("POST", "/v1/auth/token", body={"handle": "bob", "password": PASSWORD}).status == 200
-    to_next_window(clock)
+    to_next_window()
     assert h.request("POST", "/v1/auth/token", body={"handle": "alice", "password": PASSWORD}).status == 200
 
 
@@ -84,7 +77,7 @@ def test_given_one_address_flooding_sign_ins_when_its_window_is_full_then_later_
     from timeline.store.tables import RateLimitModel
 
     h.sign_up("alice", PASSWORD)
-    to_next_window(clock)
+    to_next_window()
     writes: list[str] = []
     update = RateLimitModel.update
     monkeypatch.setattr(RateLimitModel, "update", lambda self, *a, **k: writes.append(self.pk) or update(self, *a, **k))
@@ -95,7 +88,7 @@ def test_given_one_address_flooding_sign_ins_when_its_window_is_full_then_later_
     window = [k for k in writes if k.startswith("signin-from#")]
     assert len(window) == 4, window  # three counted, one refused: then none
     # When the window has passed, the address is counted again
-    to_next_window(clock)
+    to_next_window()
     reply = h.request("POST", "/v1/auth/token", body={"handle": "alice", "password": PASSWORD})
     assert reply.status == 200, reply
 

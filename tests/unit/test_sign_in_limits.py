@@ -12,27 +12,20 @@ import time
 import pytest
 
 from tests.support.addresses import request_from, sign_in_from
+from tests.support.harness import to_next_window
 
 PASSWORD = "correct-horse-battery-9"
 ATTACKER, OWNER = "198.51.100.66", "192.0.2.10"
 FREE_FAILURES = 5  # failures for one handle from one address before any wait
 
 
-@pytest.fixture
-def clock(h):
-    from timeline import clock
-    return clock
-
-
-def to_next_window(clock) -> None:
-    clock.advance(ms=(60 - clock.now_s() % 60) * 1000)
 
 
 @pytest.mark.stack(SignInRateLimitPerMinute="3")
 def test_given_three_wrong_guesses_from_one_address_when_the_owner_signs_in_from_another_then_200(h, clock):
     # Given Alice's account, and someone at another address guessing her password three times
     h.sign_up("alice", PASSWORD)
-    to_next_window(clock)
+    to_next_window()
     for guess in ("guess-number-1", "guess-number-2", "guess-number-3"):
         assert sign_in_from(h, ATTACKER, "alice", guess).status == 401
     # When Alice signs in from her own address, with her password
@@ -48,7 +41,7 @@ def test_given_three_wrong_guesses_from_one_address_when_the_owner_signs_in_from
 @pytest.mark.stack(SignInAttemptsPerAddressPerMinute="4")
 def test_given_one_address_trying_many_handles_when_over_its_limit_then_429_and_other_addresses_go_on(h, clock):
     h.sign_up("alice", PASSWORD)
-    to_next_window(clock)
+    to_next_window()
     # Given four attempts from one address, each on another handle (a password spray), each
     # naming a different X-Forwarded-For: a header the client writes, not its address
     for n in range(4):
@@ -62,7 +55,7 @@ def test_given_one_address_trying_many_handles_when_over_its_limit_then_429_and_
     # And another address is not affected
     assert sign_in_from(h, OWNER, "alice", PASSWORD).status == 200
     # When the window has passed, Then the first address may try again
-    to_next_window(clock)
+    to_next_window()
     assert sign_in_from(h, ATTACKER, "alice", PASSWORD).status == 200
 
 
@@ -70,7 +63,7 @@ def test_given_one_address_trying_many_handles_when_over_its_limit_then_429_and_
 def test_given_ipv6_addresses_of_one_network_then_they_count_as_one_client(h, clock):
     """An IPv6 client holds a whole /64: addresses in it are one client, counted together."""
     h.sign_up("alice", PASSWORD)
-    to_next_window(clock)
+    to_next_window()
     for address in ("2001:db8:1:2::1", "2001:db8:1:2:ffff::2"):
         assert sign_in_from(h, address, "nobody", PASSWORD).status == 401
     assert sign_in_from(h, "2001:db8:1:2::3", "alice", PASSWORD).status == 429

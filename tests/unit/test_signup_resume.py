@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.addresses import request_from
+from tests.support.harness import to_next_window
 
 PASSWORD = "correct-horse-battery-9"
 OTHER_PASSWORD = "another-horse-battery-7"
@@ -145,10 +146,6 @@ def test_given_a_crash_after_the_login_when_she_signs_in_instead_then_her_profil
     assert h.request("GET", "/v1/users/alice", as_user=watcher).status == 200
     assert h.request("POST", "/v1/users/alice/follow", as_user=watcher).status == 200
 
-
-def to_next_window() -> None:
-    from timeline import clock
-    clock.advance(ms=(60 - clock.now_s() % 60) * 1000)
 
 
 @pytest.mark.stack(SignInRateLimitPerMinute="3")

@@ -16,6 +16,7 @@ import io
 import boto3
 import pytest
 from PIL import Image
+from tests.support.harness import to_next_window
 
 PNG_SIZE = 100
 
@@ -26,19 +27,11 @@ def png() -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def clock(h):
-    from timeline import clock  # importable once the harness has put the layer on the path
-    return clock
-
 
 @pytest.fixture
 def alice(h):
     return h.sign_up("alice")
 
-
-def to_next_window(clock) -> None:
-    clock.advance(ms=(60 - clock.now_s() % 60) * 1000)
 
 
 def form(h, user: int):
@@ -79,7 +72,7 @@ def test_given_ten_forms_this_minute_when_another_is_requested_then_429_rate_lim
     form is asked for, then 429 rate_limited with Retry-After within the minute, no media is
     recorded and no form signed; another account has its own minute, and the next minute
     the account gets forms again."""
-    to_next_window(clock)
+    to_next_window()
     for _ in range(10):
         send(h, granted(h, alice), png())
     before = media_ids(h)
@@ -92,7 +85,7 @@ def test_given_ten_forms_this_minute_when_another_is_requested_then_429_rate_lim
     assert "upload" not in reply.body
     assert media_ids(h) == before
     assert form(h, h.sign_up("bob")).status == 201
-    to_next_window(clock)
+    to_next_window()
     assert form(h, alice).status == 201
 
 
@@ -101,7 +94,7 @@ def test_given_eight_uploads_pending_when_another_form_is_requested_then_429_unt
     when a ninth is asked for, then 429 too_many_pending_uploads, with a Retry-After no later
     than the oldest form's lapse plus a check, and a message saying what to do; once one of the
     eight is checked (ready or rejected) its place is free."""
-    to_next_window(clock)
+    to_next_window()
     pending = [granted(h, alice) for _ in range(8)]
     # When
     reply = form(h, alice)
@@ -117,7 +110,7 @@ def test_given_eight_uploads_pending_when_another_form_is_requested_then_429_unt
     pending.append(granted(h, alice))
     assert form(h, alice).error_code == "too_many_pending_uploads"
     # So does a rejected one
-    to_next_window(clock)  # (eleven forms asked for: a new minute)
+    to_next_window()  # (eleven forms asked for: a new minute)
     send(h, pending[1], b"not an image")
     assert h.media_status(alice, pending[1]["media_id"]).body["status"] == "rejected"
     assert form(h, alice).status == 201
@@ -130,7 +123,7 @@ def test_given_forms_never_used_when_they_have_lapsed_then_the_cap_frees_itself(
     """Given eight forms never used (no upload, so the processor never runs for them), when
     Retry-After seconds have passed (the forms lapsed, and an upload at their last second would
     have been checked), then forms are granted again: nothing has to settle them."""
-    to_next_window(clock)
+    to_next_window()
     for _ in range(8):
         granted(h, alice)
     refused = form(h, alice)
@@ -178,10 +171,10 @@ def test_given_seven_pending_when_two_forms_are_requested_at_once_then_one_is_gr
 def test_given_refused_forms_then_they_used_up_neither_the_minute_nor_a_pending_place(h, alice, clock):
     """Given the parameters lowered, a form refused for the minute takes no pending place, and
     forms refused for the pending cap do not count against the minute."""
-    to_next_window(clock)
+    to_next_window()
     first = [granted(h, alice) for _ in range(3)]
     assert form(h, alice).error_code == "rate_limited"  # the minute (3) is full
-    to_next_window(clock)
+    to_next_window()
     granted(h, alice)  # the fourth pending: the refused form took no place
     for _ in range(3):  # three refusals for the cap: had they counted, the minute would be full
         assert form(h, alice).error_code == "too_many_pending_uploads"
