@@ -67,9 +67,6 @@ COPY_EXTRA_BYTES = 110  # shard key, via/original ids, the authors' handle, disp
 COPY_KEEP = 200  # copies a shard keeps, newest first
 COPY_TRIM_INTERVAL = 8  # about one post in 8 trims a shard: a keys-only Query, then ~8 deletes
 DEEP_READ_SHARE = 0.01  # merges that page below a shard's oldest copy and fall back to ByAuthor
-# A follower-count shard item: pk ("<user id>#followers#<s>", 2+~32), the count (15+4) and a copy
-# of the celebrity flag (9+1).
-COUNT_SHARD_BYTES = 63
 # Sign-in as service/accounts.py does it: the address's and the handle's window (UpdateItem each),
 # the back-off's consistent GetItem, the handle claim, Cognito's AdminInitiateAuth, the profile.
 SIGN_IN_CALLS = 6
@@ -82,8 +79,10 @@ class Design:
     every celebrity post is copied to K shards of CelebrityCopiesTable, each keeping the newest
     `copy_keep`, and a merge reads one shard (crc32(reader) % K), except `deep_read_share` of
     merges, which page below the shard's oldest copy and read ByAuthor as today.
-    `follower_count_shards` S: a follow's counter update (and its celebrity-flag condition) lands
-    on one of S items picked by the follower's hash; 1 is the followee's profile (today).
+    `stream_tally_batch` N: 0, every follow's transaction ADDs to the followee's profile under a
+    condition on its celebrity flag (today); N > 0, a celebrity's follows leave its profile out
+    of the transaction and the graph stream counts them, one UpdateItem per batch of up to N
+    records of its partition (store/users.py UserStore.tally).
     `copies_min_followers`: only celebrities with at least this many followers get copies (0:
     every celebrity, the design as specified; copies_min_followers_needed gives the variant that
     copies only the accounts whose ByAuthor partition would otherwise be too hot)."""
@@ -91,7 +90,7 @@ class Design:
     celebrity_copy_shards: int = 0
     copy_keep: int = 0
     deep_read_share: float = 1.0
-    follower_count_shards: int = 1
+    stream_tally_batch: int = 0
     copies_min_followers: float = 0.0
     # A container that found a rate-limit window full refuses the rest of that window without a
     # request (store/rate_limits.py): a flood costs the window item one write per container.
@@ -110,7 +109,7 @@ class Design:
         return self.deep_read_share if bool(self.copied(followers)) else 1.0
 
 
-BEFORE = Design(celebrity_copy_shards=0, copy_keep=0, deep_read_share=1.0, follower_count_shards=1)
+BEFORE = Design(celebrity_copy_shards=0, copy_keep=0, deep_read_share=1.0, stream_tally_batch=0)
 
 
 @dataclass(frozen=True)
@@ -352,41 +351,25 @@ def shards_needed(preset: ScalePreset, sizes: ItemSizes | None = None, rules: Pr
 
 
 # ----------------------------------------------------------------------------- follow storm
-def _count_item_units(ctx: Context) -> float:
-    """WCU per follow on the item holding the count: the followee's profile, or a count shard."""
-    size = ctx.sizes.profile if ctx.design.follower_count_shards <= 1 else COUNT_SHARD_BYTES
-    return TRANSACTION_FACTOR * _wu(size)
-
-
-def count_shards_needed(sizes: ItemSizes | None = None, scenario: Scenario = SCENARIO, *,
-                        target: float = TARGET_SHARE) -> int:
-    """S: the smallest power of two (at least 2) that keeps one count shard at or below `target`
-    of a partition's write limit in the scenario's follow storm."""
-    per_follow = TRANSACTION_FACTOR * _wu(COUNT_SHARD_BYTES)
-    s = 2
-    while scenario.follow_storm_per_s / s * per_follow > target * PARTITION_WCU_PER_S:
-        s *= 2
-    return s
-
-
 def follow_storm_rows(ctx: Context) -> list[dict]:
-    s, sc, shards = ctx.sizes, ctx.scenario, ctx.design.follower_count_shards
+    s, sc, batch = ctx.sizes, ctx.scenario, ctx.design.stream_tally_batch
     storm = sc.follow_storm_per_s
-    per_item = storm / max(1, shards)
-    if shards <= 1:
+    if batch <= 0:
+        counter_wcu = storm * TRANSACTION_FACTOR * _wu(s.profile)
         counter = (f"each follow's transaction ADDs 1 to the followee's profile item (conditional on its "
-                   f"celebrity flag): {TRANSACTION_FACTOR:g} x {_wu(s.profile):g} WCU, all on one item")
-        table = "UsersTable"
+                   f"celebrity flag): {TRANSACTION_FACTOR:g} x {_wu(s.profile):g} WCU, all on one item, and every "
+                   "follow's transaction holds that item (concurrent transactions on it conflict)")
     else:
-        counter = (f"the count and a copy of the flag live on S = {shards} shard items, the follower's hash picks "
-                   f"one: {_n(storm)}/S follows/s, {TRANSACTION_FACTOR:g} x {_wu(COUNT_SHARD_BYTES):g} WCU each "
-                   "(reading the count means reading S items)")
-        table = "UsersTable (count shards)"
+        counter_wcu = storm / batch * _wu(s.profile)
+        counter = (f"a follow of an account read as a celebrity leaves its profile out of the transaction (no "
+                   f"counter, no flag check); the graph stream counts the follows, one UpdateItem of "
+                   f"{_wu(s.profile):g} WCU per batch of up to {batch} records of the followee's partition (the "
+                   f"template's GraphStream BatchSize): at most {_n(storm)}/{batch} updates/s, fewer when the "
+                   "stream is not behind")
     lookup = _ru(s.profile)
     edge_units = TRANSACTION_FACTOR * (_wu(s.follower_edge) + 1.0)  # the follower edge put, the tombstone delete
     return [
-        row(KEY_COUNTER, table, 0.0, per_item * _count_item_units(ctx),
-            f"a storm of {_n(storm)} follows/s to one account; {counter}"),
+        row(KEY_COUNTER, "UsersTable", 0.0, counter_wcu, f"a storm of {_n(storm)} follows/s to one account; {counter}"),
         _lookup_row(ctx, storm, lookup),
         row(KEY_GRAPH, "GraphTable", 0.0, storm * edge_units,
             f"per follow, in the followee's partition and the follow's transaction: the follower edge put and the "
@@ -408,8 +391,8 @@ def _lookup_row(ctx: Context, storm: float, lookup: float) -> dict:
                    f"claim and one of the profile, {lookup:g} RCU each, per follow")
     containers = storm * (FOLLOW_CALLS * model.CALL_LATENCY_S + model.HANDLER_OVERHEAD_S)
     return row(KEY_LOOKUP, "UsersTable", min(storm, containers / ttl) * lookup, 0.0,
-               f"a container reuses a celebrity's profile as a follow target for {ttl:g} s (the transaction checks "
-               f"the flag itself): the ~{containers:.0f} containers serving the storm read the handle claim and the "
+               f"a container reuses a celebrity's profile as a follow target for {ttl:g} s (a follow of a celebrity "
+               f"demoted meanwhile is put right by the demotion's second walk): the ~{containers:.0f} containers serving the storm read the handle claim and the "
                f"profile once each per {ttl:g} s, {lookup:g} RCU each")
 
 
@@ -523,9 +506,9 @@ def after_design(preset: ScalePreset, sizes: ItemSizes | None = None, rules: Pro
                  largest_followers: float | None = None, scenario: Scenario = SCENARIO,
                  target: float = TARGET_SHARE) -> Design:
     """The design as built: template.yaml's CelebrityCopyShards and CopyThreshold (the template is
-    the truth; shards_needed says whether its K suffices for the preset), and one follower
-    counter per account (the follow transaction still counts on the profile item)."""
-    return Design(template_copy_shards(), COPY_KEEP, DEEP_READ_SHARE, 1,
+    the truth; shards_needed says whether its K suffices for the preset), and a celebrity's
+    follows counted from the graph stream in batches of its GraphStream BatchSize."""
+    return Design(template_copy_shards(), COPY_KEEP, DEEP_READ_SHARE, template_graph_stream_batch(),
                   copies_min_followers=template_copy_threshold(), remember_full_windows=True,
                   celebrity_target_ttl_s=social_target_ttl())
 
@@ -552,6 +535,14 @@ def template_copy_shards() -> int:
 
 def template_copy_threshold() -> float:
     return _template_default("CopyThreshold")
+
+
+def template_graph_stream_batch() -> int:
+    """The BatchSize fanout_dispatch reads the graph stream with (the tally's batch)."""
+    from infra import template as tpl
+
+    events = tpl.load_sam()["Resources"]["FanoutDispatchFunction"]["Properties"]["Events"]
+    return int(events["GraphStream"]["Properties"]["BatchSize"])
 
 
 # ------------------------------------------------------------------------ per-table rates
@@ -1004,7 +995,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"model output (bench.hot_keys, {AS_OF}), not a measurement")
     print(f"after: K = {after.celebrity_copy_shards} copy shards (smallest power of two keeping a shard at or below "
           f"{TARGET_SHARE:.0%} of its limit), copy_keep {after.copy_keep}, deep reads {after.deep_read_share:.0%}, "
-          f"S = {after.follower_count_shards} follower-count shards ({_n(scenario.follow_storm_per_s)} follows/s)\n")
+          f"a celebrity's follows counted from the graph stream in batches of {after.stream_tally_batch} "
+          f"({_n(scenario.follow_storm_per_s)} follows/s)\n")
     print(hot_key_report(before_rows, after_rows, markdown=opts.markdown))
     print("\nA per-container cache instead (the largest account's ByAuthor reads = api containers / TTL):")
     print(_text_table(["TTL s", "containers", "queries/s", "RCU/s", "share"],

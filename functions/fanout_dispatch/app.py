@@ -5,7 +5,11 @@
   queues the walk over the account's followers; a returning reader's new activity stamp
   queues the restamp (and rebuild) of their timeline.
 - GraphTable: a follow, an unfollow or a change of reposts queues the follower's timeline
-  sync with that account; a block queues the removal of the follows both ways.
+  sync with that account; a block queues the removal of the follows both ways. A celebrity's
+  follows and unfollows (their follower edges and tombstones carry `tally`) are counted into
+  its follower count here, one update per account per batch, after the records
+  (UserStore.tally: exactly once, however often a record comes); an account whose count did
+  not take reports its first such record failed, to be retried from there.
 
 Each record is handled on its own, so one bad record is reported in batchItemFailures and
 retried (the event source bisects and, after the template's MaximumRetryAttempts, sends it
@@ -33,6 +37,8 @@ from timeline.record_batches import ConcurrentRecords
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 from timeline.store import tweets, users
+from timeline.store.graph import tally_of
+from timeline.store.users import Tallied
 
 settings = get_settings()
 services = build_services(settings)
@@ -82,6 +88,33 @@ def _dispatch(record: DynamoDBRecord) -> int:
     raise ValueError(f"a stream record from an unexpected table: {table}")
 
 
+def _tallies(event: dict) -> dict[int, list[Tallied]]:
+    """The batch's celebrity follows and unfollows, by followee (stream order kept)."""
+    by_account: dict[int, list[Tallied]] = {}
+    for r in event.get("Records", []):
+        raw = r.get("dynamodb", {})
+        if r.get("eventSourceARN", "").split(":table/", 1)[-1].split("/", 1)[0] != settings.graph_table:
+            continue
+        found = tally_of(raw.get("Keys", {}), raw.get("NewImage"), created=r.get("eventName") == "INSERT")
+        if found is not None:
+            by_account.setdefault(found[0], []).append(Tallied(int(raw["SequenceNumber"]), found[1]))
+    return by_account
+
+
+def _count(by_account: dict[int, list[Tallied]]) -> list[str]:
+    """Count each account's follows and unfollows; the first sequence number of each account
+    whose count failed (to report: the batch is retried from the lowest)."""
+    def count(item: tuple[int, list[Tallied]]) -> str | None:
+        account, changes = item
+        try:
+            services.changes.tally(account, changes)
+            return None
+        except Exception:
+            logger.exception("follower count failed", extra={"account": str(account)})
+            return str(min(c.seq for c in changes))
+    return [seq for seq in records.executor.map(count, by_account.items()) if seq is not None]
+
+
 class _Queued:
     """Messages queued by the batch's records, for one FanoutMessagesQueued value per batch."""
 
@@ -110,6 +143,8 @@ def record_handler(record: DynamoDBRecord, outbox, queued: _Queued) -> None:
 def handler(event, context):
     outbox, queued = services.queue.outbox(records.executor), _Queued()
     response = records.process(event, context, lambda record: record_handler(record, outbox, queued))
+    reported = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    response["batchItemFailures"] += [{"itemIdentifier": s} for s in _count(_tallies(event)) if s not in reported]
     unsent, reasons = outbox.flush()
     if unsent:
         logger.error("fan-out messages not sent: their records are retried",

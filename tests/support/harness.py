@@ -114,6 +114,31 @@ class Harness:
         self.bucket = stack.outputs["MediaBucketName"]
         self.dispatch_batches: list[dict] = []  # every event dispatch was given
         self.worker_batches: list[dict] = []
+        self._hold_delayed()
+
+    def _hold_delayed(self) -> None:
+        """Messages sent with a delay (a demotion's second walk) are held here instead, so none
+        surfaces in a later test; `release_delayed` sends them, as if the delay had passed."""
+        from timeline.store.fanout_queue import FanoutQueue
+        self.delayed: list[tuple[FanoutQueue, list[dict]]] = []
+        if getattr(FanoutQueue.send, "held_by_harness", False):
+            return
+        send = FanoutQueue.send
+
+        def held(queue, messages, *, delay_seconds: int = 0):
+            if delay_seconds and Harness._active is not None:
+                Harness._active.delayed.append((queue, list(messages)))
+                return None
+            return send(queue, messages)
+        held.held_by_harness = True
+        FanoutQueue.send = held
+
+    def release_delayed(self) -> int:
+        """Send the held delayed messages now; how many."""
+        held, self.delayed = self.delayed, []
+        for queue, messages in held:
+            queue.send(messages)
+        return sum(len(m) for _, m in held)
 
     def _set_env(self) -> None:
         os.environ.update(self.stack.function_env["ApiFunction"])
@@ -130,6 +155,7 @@ class Harness:
             tables.bind(self.settings, "us-east-1")
             self.services = wiring.services()
             Harness._active = self
+            self._hold_delayed()
         return self
 
     def reset(self) -> None:
@@ -158,6 +184,7 @@ class Harness:
             pass
         self.dispatch_batches.clear()
         self.worker_batches.clear()
+        self.delayed.clear()
         # What this container remembers of the tables went with them: the windows it knows full,
         # the celebrity profiles it reuses as follow targets (handles are reused across tests).
         from timeline.store import rate_limits

@@ -73,15 +73,14 @@ def test_given_a_bigger_largest_account_then_shards_needed_never_falls():
     assert all(k & (k - 1) == 0 for k in needed)  # powers of two
 
 
-def test_given_more_follower_count_shards_then_the_storm_per_counter_item_falls_as_one_over_s():
-    rows = {}
-    for shards in (1, 2, 8, 32):
-        design = replace(hk.BEFORE, follower_count_shards=shards)
-        rows[shards] = {r["key"]: r for r in hk.hot_key_table(TWITTER, SIZES, RULES, design)}[hk.KEY_COUNTER]
-    one = rows[1]["peak_wcu_per_s"]
-    assert one == pytest.approx(5_000 * 2)  # 5,000 follows/s, each 2 WCU (a transaction) on the profile
-    for shards, r in rows.items():
-        assert r["peak_wcu_per_s"] == pytest.approx(one / shards)
+def test_given_a_follow_storm_then_the_counter_item_takes_a_transaction_per_follow_before_and_one_update_per_batch_after(
+        before_rows, after_rows):
+    before, after = before_rows[hk.KEY_COUNTER], after_rows[hk.KEY_COUNTER]
+    assert before["peak_wcu_per_s"] == pytest.approx(5_000 * 2)  # 5,000 follows/s, 2 WCU each on the profile
+    batch = hk.template_graph_stream_batch()
+    assert batch == 100  # the template's GraphStream BatchSize
+    assert after["peak_wcu_per_s"] == pytest.approx(5_000 / batch)  # one 1-WCU UpdateItem per batch
+    assert after["share_of_limit"] <= hk.TARGET_SHARE < before["share_of_limit"]
 
 
 def test_given_the_follow_storm_then_the_followee_graph_partition_is_an_item_collection_note(before_rows):

@@ -15,7 +15,16 @@ from timeline.service.celebrity_copies import shard_groups
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import BLOCK, FOLLOWING, other_of
-from timeline.store.users import UserStore
+from timeline.store.users import Tallied, UserStore
+
+
+# A follow of an account read as a celebrity does not check the flag in its transaction (the
+# storm path, GraphStore.follow): the flag it went by is at most CELEBRITY_TARGET_TTL_S old
+# when the follow starts (service/social.py), and the follow commits or fails within the API's
+# 29 s (API Gateway's limit on a request). So a demotion walks its followers twice: at once,
+# and again this long after, when every follow that read the flag before the flip is in, and
+# the second walk finds each one that the first passed by.
+DEMOTION_RECHECK_S = 60
 
 
 class ChangePlanner:
@@ -25,10 +34,11 @@ class ChangePlanner:
     def user_changed(self, old: User | None, new: User | None) -> int:
         """One users-stream record (profiles only). Returns how many messages were queued.
 
-        The follower count in each record is exact (counters change inside the follow and
-        unfollow transactions, and a user's records arrive in order), so the flag is flipped
-        from the record, with a condition on the count as it stands: whatever the
-        interleaving of follows, the last record leaves the flag agreeing with the count.
+        The follower count in each record is the count as it stands (counters change inside
+        the follow and unfollow transactions, or, for a celebrity's, in this stream's tally,
+        and a user's records arrive in order), so the flag is flipped from the record, with a
+        condition on the count as it stands: whatever the interleaving of follows, the last
+        record leaves the flag agreeing with the count.
         The flip is a record of its own, whose arrival starts the walk over the followers. A
         demotion waits out DemotionCooldownMinutes after the promotion."""
         if new is None:
@@ -44,6 +54,9 @@ class ChangePlanner:
         batch = []
         if old is not None and new.celebrity_epoch != old.celebrity_epoch:
             batch.append(messages.celebrity_page(new.user_id, new.celebrity_epoch, after=None))
+            if not new.celebrity:
+                self._queue.send([messages.celebrity_page(new.user_id, new.celebrity_epoch, after=None)],
+                                 delay_seconds=DEMOTION_RECHECK_S)
         if (settings.celebrity_copy_shards and new.celebrity and not new.copied
                 and new.followers_count >= settings.copy_threshold):
             self._users.mark_copied(new.user_id, settings.copy_threshold)  # its own record builds the shards
@@ -62,6 +75,12 @@ class ChangePlanner:
             batch.append(messages.rebuild(new.user_id, started=None, after=None))
         self._queue.send(batch)
         return len(batch)
+
+    def tally(self, account_id: int, changes: list[Tallied]) -> int:
+        """Count an account's follows and unfollows made without its profile (a celebrity's;
+        UserStore.tally). The count's own record then decides promotion and demotion, as any
+        count change does."""
+        return self._users.tally(account_id, changes, clock.now_ms())
 
     def edge_changed(self, owner_id: int, edge: str, *, created: bool) -> int:
         """One graph-stream record. A following edge created, changed (reposts on or off) or

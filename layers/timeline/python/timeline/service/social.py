@@ -116,7 +116,9 @@ class Social:
     def follow(self, caller_id: int, handle: str, reposts: bool = True) -> Relationship:
         """Follow (idempotent; following again changes only whether the account's reposts
         show). The edge matches the followee's celebrity flag at commit (the transaction
-        checks it); the timeline work follows from the edge's stream record."""
+        checks it), or, for an account read as a celebrity, once a demotion's second walk has
+        run (GraphStore.follow's storm path); the timeline work follows from the edge's
+        stream record. The answer's follower count is the profile as read plus this follow."""
         target = self._target(caller_id, handle)
         for _ in range(FOLLOW_ATTEMPTS):
             try:
@@ -149,7 +151,7 @@ class Social:
         target = self._target(caller_id, handle)
         with counted_action(self._actions_per_minute):
             changed = self._graph.unfollow(caller_id, target.user_id, now_ms=clock.now_ms(),
-                                           window=self._window(caller_id))
+                                           window=self._window(caller_id), celebrity=target.celebrity)
         return Relationship(replace(target, followers_count=target.followers_count - changed),
                             following=False, changed=changed)
 

@@ -38,9 +38,12 @@ class QueueSendError(Exception):
 class Outgoing:
     body: dict
     correlation_id: str | None
+    delay_seconds: int = 0  # hidden from the workers this long after it is sent (SQS: at most 900)
 
     def entry(self, entry_id: str) -> dict:
         entry = {"Id": entry_id, "MessageBody": json.dumps(self.body, separators=(",", ":"))}
+        if self.delay_seconds:
+            entry["DelaySeconds"] = self.delay_seconds
         if self.correlation_id:
             entry["MessageAttributes"] = {
                 CORRELATION_ATTRIBUTE: {"DataType": "String", "StringValue": self.correlation_id}}
@@ -51,10 +54,11 @@ class FanoutQueue:
     def __init__(self, client, queue_url: str, *, max_attempts: int = 5):
         self._client, self._url, self._max_attempts = client, queue_url, max_attempts
 
-    def send(self, messages: Sequence[dict]) -> None:
-        """Send now (or, inside `deferred()`, keep them for the caller to send)."""
+    def send(self, messages: Sequence[dict], *, delay_seconds: int = 0) -> None:
+        """Send now (or, inside `deferred()`, keep them for the caller to send); with
+        `delay_seconds`, the workers see them that much later."""
         current = correlation_id()
-        outgoing = [Outgoing(m, current) for m in messages]
+        outgoing = [Outgoing(m, current, delay_seconds) for m in messages]
         kept = _deferred.get()
         if kept is not None:
             kept.extend(outgoing)

@@ -88,6 +88,14 @@ def _window_full(window: Window | None, failed: list[bool]) -> bool:
     return window is not None and failed[-1:] == [True]
 
 
+def tally_of(keys: dict, new_image: dict | None, *, created: bool) -> tuple[int, int] | None:
+    """(followee, +1 or -1) for the graph-stream record of a follower edge or tombstone
+    created without the followee's profile (its `tally`), else None: a later change of the
+    same edge (a restamp, a reposts choice) counts nothing. DynamoDB JSON in, as delivered."""
+    tally = (new_image or {}).get("tally", {}).get("N") if created else None
+    return (int(keys["user_id"]["N"]), int(tally)) if tally is not None else None
+
+
 def other_of(edge: str) -> int:
     """The account an edge key names (its last segment)."""
     return int(edge.rsplit("#", 1)[1])
@@ -104,6 +112,13 @@ class GraphStore:
         """Both edges and both counters in one transaction. False if already following (then
         the edges are brought to `reposts` in a transaction of their own, set_reposts, whose
         stream record turns into a sync).
+
+        A follow of an account read as a celebrity touches none of the followee's items but
+        its follower edge and tombstone (its storm path, docs/hot-keys.md): no counter (the
+        follower edge carries `tally`, and the graph stream counts it, `UserStore.tally`) and
+        no check of the flag, which 5,000 follows a second could not share. The flag it went
+        by can be stale only after a demotion, whose walk runs again once every follow that
+        read the flag before it has committed (timeline.service.graph_changes).
 
         The transaction holds only if the followee's celebrity flag is still `celebrity`, so
         the edge it writes (with or without a celebrity edge) matches the flag at commit: a
@@ -128,6 +143,7 @@ class GraphStore:
         flag = (UserModel.celebrity == True) if celebrity else (  # noqa: E712
             UserModel.celebrity.does_not_exist() | (UserModel.celebrity == False))  # noqa: E712
         no_reposts = None if reposts else True
+        tally = 1 if celebrity else None
         room = UserModel.pk.exists()
         if max_following is not None:
             room = room & (UserModel.following_count.does_not_exist() | (UserModel.following_count < max_following))
@@ -141,12 +157,13 @@ class GraphStore:
                                   created_at=now_ms, no_reposts=no_reposts),
                         condition=EdgeModel.edge.does_not_exist())
                 tx.save(EdgeModel(followee_id, FOLLOWER + padded(follower_id), other_id=follower_id,
-                                  created_at=now_ms, seen_at=now_ms, no_reposts=no_reposts),
+                                  created_at=now_ms, seen_at=now_ms, no_reposts=no_reposts, tally=tally),
                         condition=EdgeModel.edge.does_not_exist())
                 tx.update(UserModel(UserModel.key(follower_id)), actions=[UserModel.following_count.add(1)],
                           condition=room)
-                tx.update(UserModel(UserModel.key(followee_id)), actions=[UserModel.followers_count.add(1)],
-                          condition=UserModel.pk.exists() & flag)
+                if not celebrity:
+                    tx.update(UserModel(UserModel.key(followee_id)), actions=[UserModel.followers_count.add(1)],
+                              condition=UserModel.pk.exists() & flag)
                 if window is not None:
                     window.hit_within(tx)
                 tx.delete(EdgeModel(followee_id, UNFOLLOWED + padded(follower_id)))
@@ -156,9 +173,9 @@ class GraphStore:
         except TransactWriteError as exc:
             # pynamodb sends condition checks, deletes, puts, then updates: [block, blocked_by,
             # tombstone, following edge, follower edge, (celebrity edge), follower's counter,
-            # followee's counter, (window)].
+            # (followee's counter), (window)].
             failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
-            counters = len(failed) - 2 - (window is not None)
+            counters = len(failed) - (1 if celebrity else 2) - (window is not None)
             if any(failed[:2]):
                 raise Blocked(by_caller=failed[0]) from exc
             if any(failed[3:5]):
@@ -230,10 +247,15 @@ class GraphStore:
                 expect_celebrity_edge = not expect_celebrity_edge
         return False  # pragma: no cover - promoted and demoted on every attempt
 
-    def unfollow(self, follower_id: int, followee_id: int, *, now_ms: int, window: Window | None = None) -> bool:
+    def unfollow(self, follower_id: int, followee_id: int, *, now_ms: int, window: Window | None = None,
+                 celebrity: bool = False) -> bool:
         """Remove both edges (and any celebrity edge) and both counters, and leave a tombstone
         in the followee's partition, stamping the followee's profile with when (so fan-out
-        reads the tombstones only of accounts unfollowed lately). False if not following."""
+        reads the tombstones only of accounts unfollowed lately). False if not following.
+
+        For an account read as a celebrity (`celebrity`), the followee's profile is left out,
+        as a follow leaves it out: the tombstone carries `tally` = -1, and the graph stream
+        counts it and stamps the profile (UserStore.tally)."""
         try:
             with Transaction(connection=self._connection) as tx:
                 tx.delete(EdgeModel(follower_id, FOLLOWING + padded(followee_id)),
@@ -242,12 +264,14 @@ class GraphStore:
                           condition=EdgeModel.edge.exists())
                 tx.update(UserModel(UserModel.key(follower_id)), actions=[UserModel.following_count.add(-1)],
                           condition=UserModel.pk.exists())
-                tx.update(UserModel(UserModel.key(followee_id)), actions=[
-                    UserModel.followers_count.add(-1), UserModel.unfollowed_at.set(now_ms)],
-                          condition=UserModel.pk.exists())
+                if not celebrity:
+                    tx.update(UserModel(UserModel.key(followee_id)), actions=[
+                        UserModel.followers_count.add(-1), UserModel.unfollowed_at.set(now_ms)],
+                              condition=UserModel.pk.exists())
                 tx.delete(EdgeModel(follower_id, CELEBRITY + padded(followee_id)))
                 tx.save(EdgeModel(followee_id, UNFOLLOWED + padded(follower_id), other_id=follower_id,
-                                  created_at=now_ms, expires_at=now_ms // 1000 + TOMBSTONE_TTL_SECONDS))
+                                  created_at=now_ms, expires_at=now_ms // 1000 + TOMBSTONE_TTL_SECONDS,
+                                  tally=-1 if celebrity else None))
                 if window is not None:
                     window.hit_within(tx)
         except TransactWriteError as exc:

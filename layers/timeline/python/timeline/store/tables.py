@@ -61,8 +61,12 @@ class UserModel(_Base):
     # A celebrity with at least CopyThreshold followers: its posts are also copied to shards
     # (store/celebrity_copies.py), and its followers' celebrity edges say so. Cleared by a demotion.
     copied = BooleanAttribute(null=True)
+    # The graph stream's sequence number of the last follow or unfollow counted into
+    # followers_count by the stream (UserStore.tally: the storm path of a celebrity's follows).
+    tallied_seq = NumberAttribute(null=True)
     # Epoch ms of the latest unfollow of this account by anyone, set by the unfollow's own
-    # transaction; 0: none since the profile was made. Absent (no default, on purpose) on a
+    # transaction (or, for an account unfollowed as a celebrity, by the stream's tally, within
+    # a second or so); 0: none since the profile was made. Absent (no default, on purpose) on a
     # profile older than the attribute: unknown, so fan-out still reads the tombstones.
     unfollowed_at = NumberAttribute(null=True)
     # Epoch ms of the sign-up that claimed the handle, while the account has no login yet
@@ -175,6 +179,9 @@ class EdgeModel(_Base):
     # following, follower and celebrity edges: the follower chose not to see this account's reposts
     no_reposts = BooleanAttribute(null=True)
     expires_at = NumberAttribute(null=True)  # tombstones: epoch seconds, the table's TTL attribute
+    # follower edges (+1) and tombstones (-1) written without touching the followee's profile
+    # (a celebrity's follows): the graph stream counts them into followers_count (UserStore.tally)
+    tally = NumberAttribute(null=True)
     # celebrity edges: the celebrity is copied, so its posts are merged from the reader's shard
     # of its copies (store/celebrity_copies.py) rather than from the author index
     copied = BooleanAttribute(null=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from pynamodb.connection import Connection
@@ -44,6 +44,16 @@ def from_image(image: dict) -> User | None:
     if not image.get("pk", {}).get("S", "").startswith("USER#"):
         return None
     return to_user(UserModel.from_raw_data(image))
+
+
+class Tallied(NamedTuple):
+    """A follow (+1) or unfollow (-1) of an account, written without its profile (the storm
+    path of a celebrity's follows), as the graph stream delivers it."""
+    seq: int  # the stream record's sequence number
+    delta: int
+
+
+TALLY_ATTEMPTS = 3
 
 
 class UserStore:
@@ -220,6 +230,42 @@ class UserStore:
             return {}
         return {int(p.user_id): bool(p.copied)
                 for p in UserModel.batch_get(keys, consistent_read=True, attributes_to_get=["user_id", "copied"])}
+
+    def tally(self, user_id: int, changes: Sequence[Tallied], now_ms: int) -> int:
+        """Count follows and unfollows made without the profile into its followers_count,
+        each exactly once, however often the stream delivers it: the profile keeps the
+        sequence number of the last change counted (`tallied_seq`), and an update counts only
+        changes after it, conditional on it. One account's follower edges and tombstones live
+        in its graph partition, whose records come from one stream shard lineage, in order
+        (each record's number greater than the last); so one UpdateItem counts a batch's
+        changes, and a batch delivered again, whole or in part, counts nothing twice. An
+        unfollow among them stamps `unfollowed_at` with now (later than any of them, so
+        fan-out never skips a tombstone it should read). Returns how many changes were counted
+        (0 if the profile is gone)."""
+        changes = sorted(changes)
+        counted: int | None = None  # the mark as read; None: not read yet, guess it is before them all
+        for _ in range(TALLY_ATTEMPTS):
+            todo = changes if counted is None else [c for c in changes if c.seq > counted]
+            if not todo:
+                return 0
+            actions = [UserModel.followers_count.add(sum(c.delta for c in todo)),
+                       UserModel.tallied_seq.set(todo[-1].seq)]
+            if any(c.delta < 0 for c in todo):
+                actions.append(UserModel.unfollowed_at.set(now_ms))
+            if counted is None:
+                condition = UserModel.tallied_seq.does_not_exist() | (UserModel.tallied_seq < todo[0].seq)
+            elif counted == 0:
+                condition = UserModel.tallied_seq.does_not_exist()
+            else:
+                condition = UserModel.tallied_seq == counted
+            if self._update(user_id, actions, condition):
+                return len(todo)
+            try:
+                mark = UserModel.get(UserModel.key(user_id), consistent_read=True, attributes_to_get=["tallied_seq"])
+            except DoesNotExist:
+                return 0
+            counted = int(mark.tallied_seq) if mark.tallied_seq is not None else 0
+        raise RuntimeError(f"the follower tally of {user_id} changed under it {TALLY_ATTEMPTS} times")
 
     def touch(self, user: User, now_ms: int, *, restamp: bool, rebuild: bool) -> bool:
         """Record a home read: `last_seen_at`, and when asked a new activity stamp (the stream
