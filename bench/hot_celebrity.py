@@ -73,6 +73,7 @@ class _Load:
     partial: int = 0
     first_seen: dict[str, float] = field(default_factory=dict)
     posted: dict[str, float] = field(default_factory=dict)
+    post_statuses: dict[int, int] = field(default_factory=dict)  # each post's last answer
     lock: threading.Lock = field(default_factory=threading.Lock)
     first: float = float("inf")
     last: float = 0.0
@@ -145,11 +146,24 @@ def _seed(stack: StrategyStack, readers: int, history: int) -> dict:
     return {"star": star, "fans": fans, "handles": handles}
 
 
-def _post(session: requests.Session, url: str, token: str, text: str) -> tuple[str, float]:
-    resp = session.post(url + "/v1/tweets", json={"text": text}, timeout=30,
-                        headers={"authorization": f"Bearer {token}", "idempotency-key": uuid.uuid4().hex})
-    resp.raise_for_status()
-    return resp.json()["id"], time.time()
+POST_TRIES = 5
+
+
+def _post(session: requests.Session, url: str, token: str, text: str) -> tuple[str | None, float, int]:
+    """Post as a well-behaved client does: a 503 or 409 ("busy", "try again") is sent again
+    with the same Idempotency-Key after its Retry-After (or a second). Returns the post's id
+    (None if it never took), when it was acknowledged, and the last status."""
+    key, status = uuid.uuid4().hex, 0
+    for _ in range(POST_TRIES):
+        resp = session.post(url + "/v1/tweets", json={"text": text}, timeout=30,
+                            headers={"authorization": f"Bearer {token}", "idempotency-key": key})
+        status = resp.status_code
+        if status in (200, 201):
+            return resp.json()["id"], time.time(), status
+        if status not in (409, 429, 503):
+            resp.raise_for_status()
+        time.sleep(float(resp.headers.get("Retry-After", "1")))
+    return None, time.time(), status
 
 
 def _load(url: str, star_token: str, tokens: list[str], rate: float, duration: float, post_every: float,
@@ -182,9 +196,11 @@ def _load(url: str, star_token: str, tokens: list[str], rate: float, duration: f
             if at >= stop - 1.0:
                 return
             time.sleep(max(0.0, at - time.time()))
-            tweet_id, acked = _post(session, url, star_token, f"breaking news {k}")
+            tweet_id, acked, status = _post(session, url, star_token, f"breaking news {k}")
             with load.lock:
-                load.posted[tweet_id] = acked
+                load.post_statuses[status] = load.post_statuses.get(status, 0) + 1
+                if tweet_id is not None:
+                    load.posted[tweet_id] = acked
             k += 1
 
     threads = [threading.Thread(target=reader, args=(n, t), daemon=True) for n, t in enumerate(tokens)]
@@ -299,7 +315,8 @@ def run_design(endpoint: str, out_dir: Path, cfg: HotCelebrity, design: str, *, 
         "reads": reads, "reads_per_s": round(reads / load.seconds, 1), "target_reads_per_s": rate,
         "seconds": round(load.seconds, 1),
         "statuses": {str(k): v for k, v in sorted(load.statuses.items())},
-        "errors_500": sum(v for k, v in load.statuses.items() if k == 500 or k == 0),
+        "post_statuses": {str(k): v for k, v in sorted(load.post_statuses.items())},
+        "errors_500": sum(v for d in (load.statuses, load.post_statuses) for k, v in d.items() if k in (0, 500)),
         "partial_pages": load.partial, "throttled": throttled,
         "read_p50_ms": _round(measure.percentile(load.latencies_ms, 50)),
         "read_p99_ms": _round(measure.percentile(load.latencies_ms, 99)),
@@ -312,6 +329,7 @@ def run_design(endpoint: str, out_dir: Path, cfg: HotCelebrity, design: str, *, 
                         "ratio": round(measured / predicted, 3) if predicted else None},
     }
     say(f"  {design}: {reads} reads ({result['reads_per_s']}/s), throttled {throttled}, statuses {result['statuses']}, "
+        f"posts {result['post_statuses']}, "
         f"partial {load.partial}, p50/p99 {result['read_p50_ms']}/{result['read_p99_ms']} ms, staleness p99 "
         f"{result['staleness_p99_ms']} ms; hottest: "
         + ", ".join(f"{c['key']} {c['share_of_limit']:.2f}" for c in hot[:3])

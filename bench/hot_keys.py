@@ -79,6 +79,8 @@ class Design:
     every celebrity post is copied to K shards of CelebrityCopiesTable, each keeping the newest
     `copy_keep`, and a merge reads one shard (crc32(reader) % K), except `deep_read_share` of
     merges, which page below the shard's oldest copy and read ByAuthor as today.
+    `follower_shards` F: 0, a follow's follower edge and tombstone land in the followee's own
+    GraphTable partition; F > 0, a celebrity's land in one of F shards of it.
     `stream_tally_batch` N: 0, every follow's transaction ADDs to the followee's profile under a
     condition on its celebrity flag (today); N > 0, a celebrity's follows leave its profile out
     of the transaction and the graph stream counts them, one UpdateItem per batch of up to N
@@ -91,6 +93,9 @@ class Design:
     copy_keep: int = 0
     deep_read_share: float = 1.0
     stream_tally_batch: int = 0
+    # A celebrity's storm-path follows put their follower edge and tombstone in one of this many
+    # shard partitions, by the follower's hash (store/graph.py FOLLOWER_SHARDS); 0: its own.
+    follower_shards: int = 0
     copies_min_followers: float = 0.0
     # A container that found a rate-limit window full refuses the rest of that window without a
     # request (store/rate_limits.py): a flood costs the window item one write per container.
@@ -368,15 +373,25 @@ def follow_storm_rows(ctx: Context) -> list[dict]:
                    "stream is not behind")
     lookup = _ru(s.profile)
     edge_units = TRANSACTION_FACTOR * (_wu(s.follower_edge) + 1.0)  # the follower edge put, the tombstone delete
+    shards = ctx.design.follower_shards
+    if shards <= 0:
+        graph_wcu = storm * edge_units
+        graph = (f"per follow, in the followee's partition and the follow's transaction: the follower edge put and "
+                 f"the unfollow-tombstone delete ({edge_units:g} WCU), all under one partition key. It is an item "
+                 "collection (sort key follower#<id>), which split-for-heat may divide by sort-key range in "
+                 "minutes, but a storm peaks in its first seconds, and ids are time-ordered, so a storm of freshly "
+                 "made accounts lands on the newest end, which splitting does not spread")
+    else:
+        graph_wcu = storm / shards * edge_units
+        graph = (f"a follow of an account read as a celebrity puts its follower edge and tombstone in one of "
+                 f"F = {shards} shard partitions of the followee, by the follower's hash (store/graph.py "
+                 f"storm_partition): {_n(storm)}/F follows/s, {edge_units:g} WCU each (edge put, tombstone delete, "
+                 "transactional). Walks, the followers list and point lookups read the shards too; a demotion's "
+                 "walk moves them home, as fan-out reads only the own partition")
     return [
         row(KEY_COUNTER, "UsersTable", 0.0, counter_wcu, f"a storm of {_n(storm)} follows/s to one account; {counter}"),
         _lookup_row(ctx, storm, lookup),
-        row(KEY_GRAPH, "GraphTable", 0.0, storm * edge_units,
-            f"per follow, in the followee's partition and the follow's transaction: the follower edge put and the "
-            f"unfollow-tombstone delete ({edge_units:g} WCU). Per partition key: it is an item collection "
-            "(sort key follower#<id>), which split-for-heat can divide by sort-key range, unlike one item, when the "
-            "followers' ids are spread; ids are time-ordered, so a storm of freshly made accounts lands on the "
-            "newest end, which splitting does not spread"),
+        row(KEY_GRAPH, "GraphTable", 0.0, graph_wcu, f"a storm of {_n(storm)} follows/s to one account; {graph}"),
     ]
 
 
@@ -506,11 +521,12 @@ def after_design(preset: ScalePreset, sizes: ItemSizes | None = None, rules: Pro
                  largest_followers: float | None = None, scenario: Scenario = SCENARIO,
                  target: float = TARGET_SHARE) -> Design:
     """The design as built: template.yaml's CelebrityCopyShards and CopyThreshold (the template is
-    the truth; shards_needed says whether its K suffices for the preset), and a celebrity's
-    follows counted from the graph stream in batches of its GraphStream BatchSize."""
+    the truth; shards_needed says whether its K suffices for the preset), a celebrity's follows
+    counted from the graph stream in batches of its GraphStream BatchSize, and their edges spread
+    over store/graph.py's FOLLOWER_SHARDS partitions."""
     return Design(template_copy_shards(), COPY_KEEP, DEEP_READ_SHARE, template_graph_stream_batch(),
-                  copies_min_followers=template_copy_threshold(), remember_full_windows=True,
-                  celebrity_target_ttl_s=social_target_ttl())
+                  follower_shards=graph_follower_shards(), copies_min_followers=template_copy_threshold(),
+                  remember_full_windows=True, celebrity_target_ttl_s=social_target_ttl())
 
 
 def _template_default(name: str) -> float:
@@ -527,6 +543,16 @@ def social_target_ttl() -> float:
     from timeline.service.social import CELEBRITY_TARGET_TTL_S
 
     return CELEBRITY_TARGET_TTL_S
+
+
+def graph_follower_shards() -> int:
+    """store/graph.py's FOLLOWER_SHARDS (the design as built)."""
+    from bench.localstack import import_layer
+
+    import_layer()
+    from timeline.store.graph import FOLLOWER_SHARDS
+
+    return FOLLOWER_SHARDS
 
 
 def template_copy_shards() -> int:
@@ -995,8 +1021,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"model output (bench.hot_keys, {AS_OF}), not a measurement")
     print(f"after: K = {after.celebrity_copy_shards} copy shards (smallest power of two keeping a shard at or below "
           f"{TARGET_SHARE:.0%} of its limit), copy_keep {after.copy_keep}, deep reads {after.deep_read_share:.0%}, "
-          f"a celebrity's follows counted from the graph stream in batches of {after.stream_tally_batch} "
-          f"({_n(scenario.follow_storm_per_s)} follows/s)\n")
+          f"a celebrity's follows counted from the graph stream in batches of {after.stream_tally_batch}, their "
+          f"edges over F = {after.follower_shards} shard partitions ({_n(scenario.follow_storm_per_s)} follows/s)\n")
     print(hot_key_report(before_rows, after_rows, markdown=opts.markdown))
     print("\nA per-container cache instead (the largest account's ByAuthor reads = api containers / TTL):")
     print(_text_table(["TTL s", "containers", "queries/s", "RCU/s", "share"],

@@ -97,7 +97,8 @@ def _tallies(event: dict) -> dict[int, list[Tallied]]:
             continue
         found = tally_of(raw.get("Keys", {}), raw.get("NewImage"), created=r.get("eventName") == "INSERT")
         if found is not None:
-            by_account.setdefault(found[0], []).append(Tallied(int(raw["SequenceNumber"]), found[1]))
+            account, partition, delta = found
+            by_account.setdefault(account, []).append(Tallied(int(raw["SequenceNumber"]), delta, partition))
     return by_account
 
 

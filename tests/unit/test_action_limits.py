@@ -43,6 +43,25 @@ def test_given_a_follow_and_unfollow_storm_when_the_window_is_full_then_429_with
     assert h.user(target).followers_count == 1
 
 
+@pytest.mark.stack(ActionRateLimitPerMinute="4", CelebrityThreshold="2")
+def test_given_a_full_window_when_following_a_celebrity_then_429_not_a_conflict_and_nothing_changes(h):
+    # Given a celebrity (a follow of it takes the storm path: no profile in the transaction)
+    star = h.sign_up("star")
+    for n in range(2):
+        h.follow(h.sign_up(f"fan{n}"), "star")
+    h.drain()
+    assert h.user(star).celebrity
+    storm = h.sign_up("storm")
+    for method in ("POST", "DELETE", "POST", "DELETE"):
+        assert h.request(method, "/v1/users/star/follow", as_user=storm).status == 200
+    # When a fifth change comes
+    reply = h.request("POST", "/v1/users/star/follow", as_user=storm)
+    # Then it is the window that refuses it (429), not a flag change (409), and nothing changed
+    assert (reply.status, reply.error_code) == (429, "rate_limited"), reply
+    h.drain()
+    assert h.user(star).followers_count == 2 and h.user(storm).following_count == 0
+
+
 @LIMITED
 @pytest.mark.parametrize("action", ["block", "mute"])
 def test_given_block_or_mute_toggles_then_they_share_the_window_and_repeats_count_nothing(h, action):

@@ -86,3 +86,17 @@ def test_given_a_failed_condition_when_a_transaction_is_cancelled_then_it_is_not
                                                             "display_name": "Alice again"})
     assert (reply.status, injected.calls) == (409, 1)  # the handle is taken: one try, a real answer
     assert h.user(alice).display_name == "alice"
+
+
+def test_given_throttling_that_outlasts_every_retry_when_posting_then_503_with_retry_after_and_nothing_changed(h):
+    # Given a partition past its limit for every try (the hot-celebrity bench's over-limit run)
+    alice = h.sign_up("alice")
+    before = users(h)
+    with Cancellations(h, 100, "ThrottlingError") as injected:
+        reply = h.request("POST", "/v1/tweets", as_user=alice, body={"text": "into a hot partition"},
+                          headers={"Idempotency-Key": "k-1"})
+    # Then the answer says "busy, come back", not "conflict", and nothing was posted
+    assert (reply.status, reply.error_code) == (503, "unavailable"), reply
+    assert reply.headers.get("Retry-After") == "1"
+    assert injected.cancelled == 5
+    assert users(h) == before and h.home_ids(alice) == []

@@ -11,10 +11,7 @@ import pytest
 
 
 def celebrity_edges(h, owner: int) -> list[str]:
-    items = boto3.client("dynamodb").query(
-        TableName=h.settings.graph_table, KeyConditionExpression="user_id = :u AND begins_with(edge, :p)",
-        ExpressionAttributeValues={":u": {"N": str(owner)}, ":p": {"S": "home#celebrity#"}})["Items"]
-    return [i["edge"]["S"] for i in items]
+    return _edges_of(h, owner, "home#celebrity#")
 
 
 @pytest.fixture
@@ -81,13 +78,16 @@ def test_given_a_reused_celebrity_target_demoted_meanwhile_when_followed_then_th
     assert h.home_ids(newcomer) == [post]
 
 
-def _celebrity_with_fans(h, fans: int) -> tuple[int, list[int]]:
+def _celebrity_with_fans(h, fans: int) -> tuple[int, list[int], list[int]]:
+    """A celebrity with three followers from before its promotion (`early`), and `fans` accounts
+    that do not follow it yet."""
     star = h.sign_up("star")
-    for n in range(3):
-        h.follow(h.sign_up(f"early{n}"), "star")
+    early = [h.sign_up(f"early{n}") for n in range(3)]
+    for e in early:
+        h.follow(e, "star")
     h.drain()
     assert h.user(star).celebrity and h.user(star).followers_count == 3
-    return star, [h.sign_up(f"fan{n}") for n in range(fans)]
+    return star, [h.sign_up(f"fan{n}") for n in range(fans)], early
 
 
 def _graph_records(h) -> list[dict]:
@@ -96,7 +96,7 @@ def _graph_records(h) -> list[dict]:
 
 @pytest.mark.stack(CelebrityThreshold="3")
 def test_given_a_celebrity_when_followed_then_the_transaction_leaves_its_profile_alone_and_the_stream_counts_each_follow_once(h):
-    star, fans = _celebrity_with_fans(h, 3)
+    star, fans, _ = _celebrity_with_fans(h, 3)
     profile_before = h.user(star)
     # When three accounts follow it
     for f in fans:
@@ -119,7 +119,7 @@ def test_given_a_celebrity_when_followed_then_the_transaction_leaves_its_profile
 
 @pytest.mark.stack(CelebrityThreshold="3")
 def test_given_a_celebrity_when_unfollowed_then_the_stream_counts_the_unfollow_once_and_stamps_it(h):
-    star, fans = _celebrity_with_fans(h, 2)
+    star, fans, _ = _celebrity_with_fans(h, 2)
     for f in fans:
         h.follow(f, "star")
     h.drain()
@@ -144,7 +144,7 @@ def test_given_a_celebrity_when_unfollowed_then_the_stream_counts_the_unfollow_o
 
 @pytest.mark.stack(CelebrityThreshold="3")
 def test_given_batches_that_overlap_when_dispatched_then_each_follow_is_counted_exactly_once(h):
-    star, fans = _celebrity_with_fans(h, 4)
+    star, fans, _ = _celebrity_with_fans(h, 4)
     h.follow(fans[0], "star")
     h.follow(fans[1], "star")
     first = _graph_records(h)
@@ -157,3 +157,80 @@ def test_given_batches_that_overlap_when_dispatched_then_each_follow_is_counted_
     h.run_dispatch(first[-2:] + second)
     # Then every follow counted once
     assert h.user(star).followers_count == 7
+
+
+def _edges_of(h, partition: int, prefix: str) -> list[str]:
+    items = boto3.client("dynamodb").query(
+        TableName=h.settings.graph_table, KeyConditionExpression="user_id = :u AND begins_with(edge, :p)",
+        ExpressionAttributeValues={":u": {"N": str(partition)}, ":p": {"S": prefix}})["Items"]
+    return [i["edge"]["S"] for i in items]
+
+
+def _shard_edges(h, star: int, prefix: str = "follower#") -> list[str]:
+    from timeline.store.graph import follower_partitions
+    return [e for p in follower_partitions(star, sharded=True)[1:] for e in _edges_of(h, p, prefix)]
+
+
+@pytest.mark.stack(CelebrityThreshold="3")
+def test_given_a_celebrity_when_followed_then_the_follower_edges_spread_over_its_shards_and_every_list_finds_them(h):
+    star, fans, early = _celebrity_with_fans(h, 6)
+    # When six accounts follow it (the storm path)
+    for f in fans:
+        h.follow(f, "star")
+    h.drain()
+    # Then their follower edges are in its shards (picked by each follower's hash), not its own
+    # partition, which holds only the three that followed before it was promoted
+    from timeline.store.graph import storm_partition
+    assert len(_edges_of(h, star, "follower#")) == 3
+    assert len(_shard_edges(h, star)) == 6
+    assert {storm_partition(star, f) for f in fans} != {storm_partition(star, fans[0])}  # spread
+    # and the followers list pages across partitions, each follower once
+    seen, cursor = [], None
+    while True:
+        reply = h.request("GET", "/v1/users/star/followers", as_user=fans[0],
+                          query={"limit": "2", **({"cursor": cursor} if cursor else {})})
+        assert reply.status == 200, reply
+        seen += [u["handle"] for u in reply.body["items"]]
+        cursor = reply.body.get("next_cursor")
+        if not cursor:
+            break
+    assert sorted(seen) == sorted([f"early{n}" for n in range(3)] + [f"fan{n}" for n in range(6)])
+    # and a reposts choice and an unfollow find the shard edge; the unfollow's tombstone lies beside it
+    h.follow(fans[0], "star", reposts=False)
+    assert h.request("DELETE", "/v1/users/star/follow", as_user=fans[1]).status == 200
+    h.drain()
+    assert len(_shard_edges(h, star)) == 5 and len(_shard_edges(h, star, "unfollowed#")) == 1
+    assert h.user(star).followers_count == 8
+    # and an account that followed before the promotion unfollows from the own partition
+    assert h.request("DELETE", "/v1/users/star/follow", as_user=early[0]).status == 200
+    h.drain()
+    assert len(_edges_of(h, star, "follower#")) == 2 and h.user(star).followers_count == 7
+
+
+@pytest.mark.stack(CelebrityThreshold="3", DemotionCooldownMinutes="0")
+def test_given_a_demoted_celebrity_with_storm_followers_then_its_walk_moves_them_home_and_fan_out_reaches_them(h):
+    star, fans, early = _celebrity_with_fans(h, 1)
+    h.follow(fans[0], "star")
+    # Given a follower from before the promotion who unfollows (a tombstone in the own partition)
+    # and follows again (the storm path: the edge in a shard, the old tombstone left behind)
+    h.unfollow(early[0], "star")
+    h.drain()
+    h.follow(early[0], "star")
+    h.drain()
+    assert len(_shard_edges(h, star)) == 2 and _edges_of(h, star, "unfollowed#") != []
+    # When the other two unfollow, and the account is demoted (2 followers) and its walks run
+    for e in early[1:]:
+        h.unfollow(e, "star")
+    h.drain()
+    assert not h.user(star).celebrity and h.user(star).followers_count == 2
+    assert h.release_delayed() == 1
+    h.drain()
+    # Then the storm followers' edges are home, none left in shards, and the stale tombstone is gone
+    home = {fans[0], early[0]}
+    assert sorted(_edges_of(h, star, "follower#")) == sorted(f"follower#{str(f).zfill(20)}" for f in home)
+    assert _shard_edges(h, star) == []
+    assert [e for e in _edges_of(h, star, "unfollowed#") if e.endswith(str(early[0]).zfill(20))] == []
+    # and a new post fans out to both (fan-out reads only the own partition, and its tombstones)
+    post = h.post(star, "back to fan-out")
+    h.drain()
+    assert all(post in h.home_ids(f) for f in home)

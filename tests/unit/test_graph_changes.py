@@ -342,8 +342,8 @@ def test_given_an_unfollow_while_a_promotion_page_is_written_then_no_celebrity_e
         h.follow(fan, "star")
     real_page = GraphStore.followers_with_activity
 
-    def page_then_unfollow(self, user_id, limit, after=None):
-        page = real_page(self, user_id, limit, after)
+    def page_then_unfollow(self, user_id, limit, after=None, **kwargs):
+        page = real_page(self, user_id, limit, after, **kwargs)
         if user_id == star and after is None:
             h.services.social.unfollow(f1, "star")  # lands between the page read and the edge write
         return page

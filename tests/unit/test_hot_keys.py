@@ -83,10 +83,15 @@ def test_given_a_follow_storm_then_the_counter_item_takes_a_transaction_per_foll
     assert after["share_of_limit"] <= hk.TARGET_SHARE < before["share_of_limit"]
 
 
-def test_given_the_follow_storm_then_the_followee_graph_partition_is_an_item_collection_note(before_rows):
-    graph = before_rows[hk.KEY_GRAPH]
-    assert graph["peak_wcu_per_s"] == pytest.approx(5_000 * 4)  # edge put + tombstone delete, both transactional
-    assert "split-for-heat" in graph["note"] and "item collection" in graph["note"]
+def test_given_the_follow_storm_then_the_followee_graph_partition_takes_it_all_before_and_one_fth_per_shard_after(
+        before_rows, after_rows):
+    before, after = before_rows[hk.KEY_GRAPH], after_rows[hk.KEY_GRAPH]
+    assert before["peak_wcu_per_s"] == pytest.approx(5_000 * 4)  # edge put + tombstone delete, both transactional
+    assert "split-for-heat" in before["note"] and "item collection" in before["note"]
+    shards = hk.graph_follower_shards()
+    assert shards == 64
+    assert after["peak_wcu_per_s"] == pytest.approx(5_000 * 4 / shards)
+    assert after["share_of_limit"] <= hk.TARGET_SHARE < before["share_of_limit"]
 
 
 # ----------------------------------------------------------------------------- the table

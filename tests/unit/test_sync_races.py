@@ -133,8 +133,8 @@ def test_given_a_demotion_page_read_from_before_a_readers_return_then_the_reader
     # When the star is demoted and its page of followers comes back stale
     real_page = GraphStore.followers_with_activity
     monkeypatch.setattr(GraphStore, "followers_with_activity",
-                        lambda self, user_id, limit, after=None:
-                        stale if user_id == star and after is None else real_page(self, user_id, limit, after))
+                        lambda self, user_id, limit, after=None, **kwargs:
+                        stale if user_id == star and after is None else real_page(self, user_id, limit, after, **kwargs))
     h.unfollow(f2, "star")
     h.drain()
     monkeypatch.undo()
@@ -225,8 +225,8 @@ def test_given_a_rebuild_page_read_when_the_reader_turns_reposts_off_before_it_i
     # read its page of followees
     real_page, changed = GraphStore.following_with_reposts, []
 
-    def page_then_reposts_off(self, user_id, limit, after=None):
-        page = real_page(self, user_id, limit, after)
+    def page_then_reposts_off(self, user_id, limit, after=None, **kwargs):
+        page = real_page(self, user_id, limit, after, **kwargs)
         if user_id == reader and not changed:
             changed.append(h.services.social.follow(reader, "account", reposts=False).reposts)
             apply_pending(h)
@@ -258,8 +258,8 @@ def test_given_a_promotion_page_read_when_a_follower_turns_reposts_off_before_it
     # And the reader turns its reposts off after the page of followers was read
     real_page, changed = GraphStore.followers_with_activity, []
 
-    def page_then_reposts_off(self, user_id, limit, after=None):
-        page = real_page(self, user_id, limit, after)
+    def page_then_reposts_off(self, user_id, limit, after=None, **kwargs):
+        page = real_page(self, user_id, limit, after, **kwargs)
         if user_id == star and not changed:
             changed.append(h.services.social.follow(reader, "star", reposts=False).reposts)
             apply_pending(h)

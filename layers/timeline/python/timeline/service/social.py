@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 
 from timeline import clock
 from timeline.cursors import CursorCodec
@@ -212,7 +213,10 @@ class Social:
         owner = user_by_handle(self._users, handle)
         if owner.user_id != caller_id:
             Visibility.of_reader(self._graph, caller_id).require_account(owner)
-        page = self._graph.followers_page if kind == "followers" else self._graph.following_page
+        if kind == "followers":  # an account that has been a celebrity may have followers in its shards
+            page = partial(self._graph.followers_page, sharded=owner.celebrity or owner.celebrity_epoch > 0)
+        else:
+            page = self._graph.following_page
         return self._page(caller_id, owner.user_id, kind, page, limit, cursor)
 
     def followers(self, caller_id: int, handle: str, limit: int, cursor: str | None) -> UserPage:

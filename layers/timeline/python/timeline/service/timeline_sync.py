@@ -156,7 +156,10 @@ class TimelineSync:
         account = self._users.get_consistent(account_id)
         if account is None or account.celebrity_epoch != epoch:
             return  # a later flip started its own walk from the first page
-        followers, next_after = self._graph.followers_with_activity(account_id, CELEBRITY_PAGE_SIZE, after)
+        # Every walk reads the account's shards too: a celebrity's storm-path follows put their
+        # edges there (GraphStore.follow), and a demotion moves them home.
+        followers, next_after = self._graph.followers_with_activity(account_id, CELEBRITY_PAGE_SIZE, after,
+                                                                    sharded=True)
         for _ in range(MAX_REDO):
             self._move_followers(account_id, account.celebrity, followers, copied=account.copied)
             again = self._users.get_consistent(account_id)
@@ -190,7 +193,7 @@ class TimelineSync:
         written = list({f.user_id: f for f in followers}.values())
         for _ in range(MAX_REDO):
             self._graph.add_celebrity_edges(account_id, written, clock.now_ms(), copied=copied)
-            now = self._graph.follower_edges(account_id, [f.user_id for f in written])
+            now = self._graph.follower_edges(account_id, [f.user_id for f in written], sharded=True)
             gone = [f.user_id for f in written if f.user_id not in now]
             if gone:
                 self._graph.remove_celebrity_edges(account_id, gone)
@@ -220,7 +223,11 @@ class TimelineSync:
                 posts[False] = self.newest_of(account_id, originals_only=True, first=posts[True])
             return posts[reposts]
 
+        # First home: fan-out reads only the account's own partition, so a follower edge a
+        # storm-path follow put in a shard moves there before this page is backfilled (a post
+        # made meanwhile that fan-out missed for it is then among the newest posts read below).
         ids = [f.user_id for f in followers]
+        followers = self._graph.move_home(account_id, followers)
         plan = {f.user_id: f for f in followers if self._activity.edge_is_active(f.seen_at, clock.now_ms())}
         for reposts in {f.reposts for f in plan.values()}:
             posts_for(reposts)  # read once, before the backfills share them
@@ -229,7 +236,7 @@ class TimelineSync:
         self._graph.remove_celebrity_edges(account_id, ids)
         cleaned: set[int] = set()
         for _ in range(MAX_REDO):
-            now, at = self._graph.follower_edges(account_id, ids), clock.now_ms()
+            now, at = self._graph.follower_edges(account_id, ids, sharded=True), clock.now_ms()
             for owner_id in set(ids) - set(now) - cleaned:  # unfollowed meanwhile
                 self.cleanup(owner_id, account_id)
                 cleaned.add(owner_id)

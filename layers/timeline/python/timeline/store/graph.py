@@ -3,6 +3,7 @@ unfollow tombstones."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import NamedTuple
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
+from timeline import clock
 from timeline.store.batching import BatchWriter
 from timeline.store.rate_limits import Limited, Window
 from timeline.store.tables import EdgeModel, UserModel, cancellation_codes, padded
@@ -28,6 +30,16 @@ _BLOCKS_BOTH_WAYS = HOME + "block"  # the common prefix of BLOCK and BLOCKED_BY
 TOMBSTONE_TTL_SECONDS = 15 * 86_400
 
 FOLLOW_ATTEMPTS = 3  # a follow or reposts change raced by an unfollow or a flip tries again
+
+# A follow of an account read as a celebrity (the storm path: 5,000 a second when a celebrity
+# joins) puts its follower edge and tombstone in one of FOLLOWER_SHARDS partitions of the
+# followee, picked by the follower's hash, instead of the followee's own: 4 WCU per follow on
+# one partition key would be 20x its limit; over 64 it is 0.31 (docs/hot-keys.md). A shard
+# partition's key is a negative number no user id takes: -(followee * SHARD_STRIDE + shard).
+# Changing FOLLOWER_SHARDS would strand the edges already in shards (their follower's hash
+# would pick another): move them first.
+FOLLOWER_SHARDS = 64
+SHARD_STRIDE = 1024
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="graph")
 
@@ -56,6 +68,24 @@ class Follower(NamedTuple):
     user_id: int
     seen_at: int | None  # when they were last stamped active
     reposts: bool  # whether they see this account's reposts
+    partition: int | None = None  # the shard partition holding the edge; None: the followee's own
+
+
+def storm_partition(followee_id: int, follower_id: int) -> int:
+    """The shard partition a storm-path follow puts its follower edge and tombstone in."""
+    return -(followee_id * SHARD_STRIDE + zlib.crc32(str(follower_id).encode()) % FOLLOWER_SHARDS)
+
+
+def account_of(partition: int) -> int:
+    """The account a graph partition key belongs to (its own, or one of its shards)."""
+    return partition if partition >= 0 else -partition // SHARD_STRIDE
+
+
+def follower_partitions(followee_id: int, *, sharded: bool) -> list[int]:
+    """Where an account's follower edges can be: its own partition, and, once it has been a
+    celebrity (`sharded`: its celebrity_epoch > 0), its shards."""
+    shards = [-(followee_id * SHARD_STRIDE + k) for k in range(FOLLOWER_SHARDS)] if sharded else []
+    return [followee_id, *shards]
 
 
 @dataclass(frozen=True)
@@ -88,12 +118,21 @@ def _window_full(window: Window | None, failed: list[bool]) -> bool:
     return window is not None and failed[-1:] == [True]
 
 
-def tally_of(keys: dict, new_image: dict | None, *, created: bool) -> tuple[int, int] | None:
-    """(followee, +1 or -1) for the graph-stream record of a follower edge or tombstone
-    created without the followee's profile (its `tally`), else None: a later change of the
-    same edge (a restamp, a reposts choice) counts nothing. DynamoDB JSON in, as delivered."""
+def tally_of(keys: dict, new_image: dict | None, *, created: bool) -> tuple[int, int, int] | None:
+    """(followee, its partition the record is from, +1 or -1) for the graph-stream record of a
+    follower edge or tombstone created without the followee's profile (its `tally`), else
+    None: a later change of the same edge (a restamp, a reposts choice) counts nothing.
+    DynamoDB JSON in, as delivered."""
     tally = (new_image or {}).get("tally", {}).get("N") if created else None
-    return (int(keys["user_id"]["N"]), int(tally)) if tally is not None else None
+    if tally is None:
+        return None
+    partition = int(keys["user_id"]["N"])
+    return account_of(partition), partition, int(tally)
+
+
+def _follower(e: EdgeModel) -> Follower:
+    partition = int(e.user_id) if e.user_id is not None and int(e.user_id) < 0 else None
+    return Follower(int(e.other_id), int(e.seen_at) if e.seen_at is not None else None, not e.no_reposts, partition)
 
 
 def other_of(edge: str) -> int:
@@ -116,7 +155,8 @@ class GraphStore:
         A follow of an account read as a celebrity touches none of the followee's items but
         its follower edge and tombstone (its storm path, docs/hot-keys.md): no counter (the
         follower edge carries `tally`, and the graph stream counts it, `UserStore.tally`) and
-        no check of the flag, which 5,000 follows a second could not share. The flag it went
+        no check of the flag, which 5,000 follows a second could not share; and the edge and
+        tombstone go to the follower's shard of the followee (storm_partition). The flag it went
         by can be stale only after a demotion, whose walk runs again once every follow that
         read the flag before it has committed (timeline.service.graph_changes).
 
@@ -144,6 +184,7 @@ class GraphStore:
             UserModel.celebrity.does_not_exist() | (UserModel.celebrity == False))  # noqa: E712
         no_reposts = None if reposts else True
         tally = 1 if celebrity else None
+        partition = storm_partition(followee_id, follower_id) if celebrity else followee_id
         room = UserModel.pk.exists()
         if max_following is not None:
             room = room & (UserModel.following_count.does_not_exist() | (UserModel.following_count < max_following))
@@ -156,7 +197,7 @@ class GraphStore:
                 tx.save(EdgeModel(follower_id, FOLLOWING + padded(followee_id), other_id=followee_id,
                                   created_at=now_ms, no_reposts=no_reposts),
                         condition=EdgeModel.edge.does_not_exist())
-                tx.save(EdgeModel(followee_id, FOLLOWER + padded(follower_id), other_id=follower_id,
+                tx.save(EdgeModel(partition, FOLLOWER + padded(follower_id), other_id=follower_id,
                                   created_at=now_ms, seen_at=now_ms, no_reposts=no_reposts, tally=tally),
                         condition=EdgeModel.edge.does_not_exist())
                 tx.update(UserModel(UserModel.key(follower_id)), actions=[UserModel.following_count.add(1)],
@@ -166,7 +207,7 @@ class GraphStore:
                               condition=UserModel.pk.exists() & flag)
                 if window is not None:
                     window.hit_within(tx)
-                tx.delete(EdgeModel(followee_id, UNFOLLOWED + padded(follower_id)))
+                tx.delete(EdgeModel(partition, UNFOLLOWED + padded(follower_id)))
                 if celebrity:
                     tx.save(EdgeModel(follower_id, CELEBRITY + padded(followee_id), other_id=followee_id,
                                       created_at=now_ms, no_reposts=no_reposts, copied=True if copied else None))
@@ -182,7 +223,7 @@ class GraphStore:
                 return False
             if failed[counters:counters + 1] == [True]:
                 raise (FollowingLimit() if self._profile_exists(follower_id) else UnknownUser()) from exc
-            if failed[counters + 1:counters + 2] == [True]:
+            if not celebrity and failed[counters + 1:counters + 2] == [True]:
                 raise FolloweeChanged() from exc
             if _window_full(window, failed):
                 raise Limited(window.retry_after) from exc
@@ -213,10 +254,16 @@ class GraphStore:
         action = EdgeModel.no_reposts.remove() if reposts else EdgeModel.no_reposts.set(True)
         differs = EdgeModel.no_reposts.exists() if reposts else EdgeModel.no_reposts.does_not_exist()
         following = EdgeModel(follower_id, FOLLOWING + padded(followee_id))
-        follower = EdgeModel(followee_id, FOLLOWER + padded(follower_id))
         celebrity_edge = EdgeModel(follower_id, CELEBRITY + padded(followee_id))
         expect_celebrity_edge = celebrity
-        for _ in range(FOLLOW_ATTEMPTS):
+        # The follower edge is where a follow as things are read now would have put it; if not
+        # there, in the other place (followed before a promotion, or storm-followed before a
+        # demotion's walk moved it).
+        places = [storm_partition(followee_id, follower_id), followee_id]
+        if not celebrity:
+            places.reverse()
+        for _ in range(FOLLOW_ATTEMPTS + 1):
+            follower = EdgeModel(places[0], FOLLOWER + padded(follower_id))
             try:
                 with Transaction(connection=self._connection) as tx:
                     if not expect_celebrity_edge:
@@ -236,10 +283,11 @@ class GraphStore:
                     edges, celebrity_failed = failed[0:2], failed[2:3] == [True]
                 else:
                     edges, celebrity_failed = failed[1:3], failed[0:1] == [True]
-                if edges[1:2] == [True]:  # no follower edge: no following edge either
-                    return None
-                if edges[0:1] == [True]:
-                    return False
+                if edges[0:1] == [True]:  # the following edge: missing, or already so
+                    return None if self.follow_state(follower_id, followee_id) is None else False
+                if edges[1:2] == [True]:  # no follower edge here: in the other place, or not following
+                    places.reverse()
+                    continue
                 if not celebrity_failed:
                     if _window_full(window, failed):
                         raise Limited(window.retry_after) from exc
@@ -250,38 +298,49 @@ class GraphStore:
     def unfollow(self, follower_id: int, followee_id: int, *, now_ms: int, window: Window | None = None,
                  celebrity: bool = False) -> bool:
         """Remove both edges (and any celebrity edge) and both counters, and leave a tombstone
-        in the followee's partition, stamping the followee's profile with when (so fan-out
-        reads the tombstones only of accounts unfollowed lately). False if not following.
+        beside the follower edge, stamping the followee's profile with when (so fan-out reads
+        the tombstones only of accounts unfollowed lately). False if not following.
 
         For an account read as a celebrity (`celebrity`), the followee's profile is left out,
         as a follow leaves it out: the tombstone carries `tally` = -1, and the graph stream
-        counts it and stamps the profile (UserStore.tally)."""
-        try:
-            with Transaction(connection=self._connection) as tx:
-                tx.delete(EdgeModel(follower_id, FOLLOWING + padded(followee_id)),
-                          condition=EdgeModel.edge.exists())
-                tx.delete(EdgeModel(followee_id, FOLLOWER + padded(follower_id)),
-                          condition=EdgeModel.edge.exists())
-                tx.update(UserModel(UserModel.key(follower_id)), actions=[UserModel.following_count.add(-1)],
-                          condition=UserModel.pk.exists())
-                if not celebrity:
-                    tx.update(UserModel(UserModel.key(followee_id)), actions=[
-                        UserModel.followers_count.add(-1), UserModel.unfollowed_at.set(now_ms)],
+        counts it and stamps the profile (UserStore.tally). The follower edge is looked for
+        where a follow as things are read now would put it, then in the other place."""
+        places = [storm_partition(followee_id, follower_id), followee_id]
+        if not celebrity:
+            places.reverse()
+        for partition in places:
+            try:
+                with Transaction(connection=self._connection) as tx:
+                    tx.delete(EdgeModel(follower_id, FOLLOWING + padded(followee_id)),
+                              condition=EdgeModel.edge.exists())
+                    tx.delete(EdgeModel(partition, FOLLOWER + padded(follower_id)),
+                              condition=EdgeModel.edge.exists())
+                    tx.update(UserModel(UserModel.key(follower_id)), actions=[UserModel.following_count.add(-1)],
                               condition=UserModel.pk.exists())
-                tx.delete(EdgeModel(follower_id, CELEBRITY + padded(followee_id)))
-                tx.save(EdgeModel(followee_id, UNFOLLOWED + padded(follower_id), other_id=follower_id,
-                                  created_at=now_ms, expires_at=now_ms // 1000 + TOMBSTONE_TTL_SECONDS,
-                                  tally=-1 if celebrity else None))
-                if window is not None:
-                    window.hit_within(tx)
-        except TransactWriteError as exc:
-            failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
-            if any(failed[:-1] if window is not None else failed):
-                return False  # not following: nothing changed, nothing counted
-            if _window_full(window, failed):
-                raise Limited(window.retry_after) from exc
-            raise
-        return True
+                    if not celebrity:
+                        tx.update(UserModel(UserModel.key(followee_id)), actions=[
+                            UserModel.followers_count.add(-1), UserModel.unfollowed_at.set(now_ms)],
+                                  condition=UserModel.pk.exists())
+                    tx.delete(EdgeModel(follower_id, CELEBRITY + padded(followee_id)))
+                    tx.save(EdgeModel(partition, UNFOLLOWED + padded(follower_id), other_id=follower_id,
+                                      created_at=now_ms, expires_at=now_ms // 1000 + TOMBSTONE_TTL_SECONDS,
+                                      tally=-1 if celebrity else None))
+                    if window is not None:
+                        window.hit_within(tx)
+                return True
+            except TransactWriteError as exc:
+                # [following edge, follower edge, celebrity edge, tombstone, counters..., (window)]
+                failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
+                if failed[0:1] == [True]:
+                    return False  # not following: nothing changed, nothing counted
+                if failed[1:2] == [True]:
+                    continue  # the follower edge is in the other place
+                if any(failed[:-1] if window is not None else failed):
+                    return False
+                if _window_full(window, failed):
+                    raise Limited(window.retry_after) from exc
+                raise
+        return False
 
     def _query_page(self, user_id: int, prefix: str, limit: int, after: str | None,
                     attributes: list[str]) -> tuple[list[EdgeModel], str | None]:
@@ -298,20 +357,48 @@ class GraphStore:
         edges, next_after = self._query_page(user_id, prefix, limit, after, [])
         return [int(e.other_id) for e in edges], next_after
 
-    def followers_page(self, user_id: int, limit: int, after: str | None = None) -> tuple[list[int], str | None]:
-        return self._page(user_id, FOLLOWER, limit, after)
+    def _follower_page(self, followee_id: int, limit: int, after: str | None, attributes: list[str], *,
+                       sharded: bool) -> tuple[list[EdgeModel], str | None]:
+        """A page of follower edges: of the account's own partition, then, if `sharded`, of its
+        shards in turn. A position across partitions reads "<partition index>@<last edge>" (a
+        plain edge: the own partition's, as before the account was first promoted)."""
+        if not sharded:
+            return self._query_page(followee_id, FOLLOWER, limit, after, attributes)
+        partitions = follower_partitions(followee_id, sharded=True)
+        index, edge_after = 0, after
+        if after and "@" in after:
+            position, edge_after = after.split("@", 1)
+            index = int(position)
+        edges: list[EdgeModel] = []
+        while index < len(partitions) and len(edges) < limit:
+            page, more = self._query_page(partitions[index], FOLLOWER, limit - len(edges), edge_after or None,
+                                          attributes)
+            edges += page
+            if more:
+                return edges, f"{index}@{more}"
+            index, edge_after = index + 1, None
+        return edges, (f"{index}@" if index < len(partitions) else None)
+
+    def followers_page(self, user_id: int, limit: int, after: str | None = None, *,
+                       sharded: bool = False) -> tuple[list[int], str | None]:
+        """A page of the account's followers; `sharded`: it has been a celebrity (its
+        celebrity_epoch > 0), so some may be in its shards."""
+        edges, next_after = self._follower_page(user_id, limit, after, [], sharded=sharded)
+        return [int(e.other_id) for e in edges], next_after
 
     def following_page(self, user_id: int, limit: int, after: str | None = None) -> tuple[list[int], str | None]:
         return self._page(user_id, FOLLOWING, limit, after)
 
-    def followers_with_activity(self, user_id: int, limit: int,
-                                after: str | None = None) -> tuple[list[Follower], str | None]:
+    def followers_with_activity(self, user_id: int, limit: int, after: str | None = None, *,
+                                sharded: bool = False) -> tuple[list[Follower], str | None]:
         """A page of followers with when they were last stamped active and whether they take
         reposts; fan-out reads this page anyway, so skipping inactive readers (or, for a
-        repost, readers who opted out) costs no read per follower."""
-        edges, next_after = self._query_page(user_id, FOLLOWER, limit, after, ["seen_at", "no_reposts"])
-        return [Follower(int(e.other_id), int(e.seen_at) if e.seen_at is not None else None, not e.no_reposts)
-                for e in edges], next_after
+        repost, readers who opted out) costs no read per follower. `sharded`: read the
+        account's shards too (a celebrity's walks; fan-out of a non-celebrity reads its own
+        partition, where a demotion's walks move every edge)."""
+        edges, next_after = self._follower_page(user_id, limit, after, ["user_id", "seen_at", "no_reposts"],
+                                                sharded=sharded)
+        return [_follower(e) for e in edges], next_after
 
     def following_with_reposts(self, user_id: int, limit: int,
                                after: str | None = None) -> tuple[list[tuple[int, bool]], str | None]:
@@ -464,16 +551,52 @@ class GraphStore:
             followee_id, EdgeModel.edge.startswith(UNFOLLOWED), consistent_read=True,
             attributes_to_get=["other_id"])}
 
-    def follower_edges(self, followee_id: int, follower_ids: Iterable[int]) -> dict[int, Follower]:
+    def follower_edges(self, followee_id: int, follower_ids: Iterable[int], *,
+                       sharded: bool = False) -> dict[int, Follower]:
         """Which of these accounts follow the followee now, each with its activity stamp and
-        reposts choice, read consistently: a walk's page checks again after it wrote."""
-        keys = [(followee_id, FOLLOWER + padded(other)) for other in dict.fromkeys(follower_ids)]
+        reposts choice, read consistently: a walk's page checks again after it wrote.
+        `sharded`: look in each one's shard too."""
+        keys = []
+        for other in dict.fromkeys(follower_ids):
+            keys.append((followee_id, FOLLOWER + padded(other)))
+            if sharded:
+                keys.append((storm_partition(followee_id, other), FOLLOWER + padded(other)))
         if not keys:
             return {}
-        return {int(e.other_id): Follower(int(e.other_id), int(e.seen_at) if e.seen_at is not None else None,
-                                          not e.no_reposts)
-                for e in EdgeModel.batch_get(keys, consistent_read=True,
-                                             attributes_to_get=["other_id", "seen_at", "no_reposts"])}
+        found: dict[int, Follower] = {}
+        for e in EdgeModel.batch_get(keys, consistent_read=True,
+                                     attributes_to_get=["user_id", "other_id", "seen_at", "no_reposts"]):
+            follower = _follower(e)
+            if follower.user_id not in found or follower.partition is None:
+                found[follower.user_id] = follower
+        return found
+
+    def move_home(self, followee_id: int, followers: list[Follower]) -> list[Follower]:
+        """Move these follower edges from the account's shards to its own partition (a
+        demotion's walk: fan-out reads only the own partition), each in a transaction that
+        holds only while the follow stands and the shard edge is there, taking any tombstone
+        an earlier unfollow left in the own partition with it. Returns the followers as they
+        now are (those moved, and those already home); an unfollow that won the race is left
+        out."""
+        def move(f: Follower) -> Follower | None:
+            if f.partition is None:
+                return f
+            edge = FOLLOWER + padded(f.user_id)
+            try:
+                with Transaction(connection=self._connection) as tx:
+                    tx.condition_check(EdgeModel, f.user_id, FOLLOWING + padded(followee_id),
+                                       condition=EdgeModel.edge.exists())
+                    tx.delete(EdgeModel(f.partition, edge), condition=EdgeModel.edge.exists())
+                    tx.delete(EdgeModel(followee_id, UNFOLLOWED + padded(f.user_id)))
+                    tx.save(EdgeModel(followee_id, edge, other_id=f.user_id, created_at=clock.now_ms(),
+                                      seen_at=f.seen_at, no_reposts=None if f.reposts else True))
+                return f._replace(partition=None)
+            except TransactWriteError as exc:
+                if "ConditionalCheckFailed" in cancellation_codes(exc):
+                    return None  # unfollowed, or moved by the other walk
+                raise
+        moved = list(_pool.map(move, followers))
+        return [f for f in moved if f is not None]
 
     def add_celebrity_edges(self, celebrity_id: int, followers: list[Follower], now_ms: int, *,
                             copied: bool = False) -> None:
@@ -491,14 +614,18 @@ class GraphStore:
         """Mark the follower active on each followee's follower edge, so fan-out writes to them
         again. Conditional on the edge existing (an unfollow is never undone); returns the
         followees still followed."""
-        def stamp(followee_id: int) -> bool:
+        def stamp_at(partition: int) -> bool:
             try:
-                EdgeModel(followee_id, FOLLOWER + padded(follower_id)).update(
+                EdgeModel(partition, FOLLOWER + padded(follower_id)).update(
                     actions=[EdgeModel.seen_at.set(now_ms)], condition=EdgeModel.edge.exists())
                 return True
             except UpdateError as exc:
                 if exc.cause_response_code == "ConditionalCheckFailedException":
                     return False
                 raise
+
+        def stamp(followee_id: int) -> bool:
+            # In the followee's own partition, or (a celebrity's storm-path follow) in its shard.
+            return stamp_at(followee_id) or stamp_at(storm_partition(followee_id, follower_id))
         followees = list(dict.fromkeys(followee_ids))
         return [f for f, kept in zip(followees, _pool.map(stamp, followees)) if kept]

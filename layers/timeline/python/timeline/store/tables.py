@@ -61,9 +61,10 @@ class UserModel(_Base):
     # A celebrity with at least CopyThreshold followers: its posts are also copied to shards
     # (store/celebrity_copies.py), and its followers' celebrity edges say so. Cleared by a demotion.
     copied = BooleanAttribute(null=True)
-    # The graph stream's sequence number of the last follow or unfollow counted into
-    # followers_count by the stream (UserStore.tally: the storm path of a celebrity's follows).
-    tallied_seq = NumberAttribute(null=True)
+    # Per graph partition of the account (its own, its shards), the stream's sequence number of
+    # the last follow or unfollow counted into followers_count by the stream (UserStore.tally:
+    # the storm path of a celebrity's follows).
+    tallied = MapAttribute(null=True)
     # Epoch ms of the latest unfollow of this account by anyone, set by the unfollow's own
     # transaction (or, for an account unfollowed as a celebrity, by the stream's tally, within
     # a second or so); 0: none since the profile was made. Absent (no default, on purpose) on a

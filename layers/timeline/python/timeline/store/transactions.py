@@ -6,8 +6,10 @@ a reason per item. botocore does not retry those cancellations, and nothing abou
 request was wrong, so `Transaction` commits again with exponential backoff and full jitter,
 its conditions rechecked each time: two follows of the same account racing end with one
 follow and one "already following", not a 500. Only when every try conflicts does it give
-up, with `Contended` (409, "try again"). A failed condition is a real answer and is never
-retried here: the caller reads the reasons as before.
+up: with `Contended` (409, "try again") when others' changes kept it out, or with
+`Unavailable` (503, Retry-After) when the last try was throttled (a hot partition past its
+limit: nothing the client did, and nothing it should change but wait). A failed condition is a
+real answer and is never retried here: the caller reads the reasons as before.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from timeline.errors import Conflict
+from timeline.errors import Conflict, Unavailable
 from timeline.store.tables import cancellation_codes
 
 ATTEMPTS = 5
 BACKOFF_BASE_S = 0.025  # sleeps drawn from [0, 25 ms], [0, 50 ms], ... [0, 200 ms]
-TRANSIENT = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+THROTTLED = {"ThrottlingError", "ProvisionedThroughputExceeded"}
+TRANSIENT = {"TransactionConflict", *THROTTLED}
 
 
 class Contended(Conflict):
@@ -49,6 +52,8 @@ class Transaction(TransactWrite):
                 if not transient(exc):
                     raise
                 if attempt == ATTEMPTS - 1:
+                    if set(cancellation_codes(exc)) & THROTTLED:
+                        raise Unavailable("the service is busy; try again shortly", retry_after=1) from exc
                     raise Contended("too many concurrent changes to the same records; try again") from exc
                 time.sleep(random.uniform(0, BACKOFF_BASE_S * 2 ** attempt))
         raise AssertionError("unreachable")

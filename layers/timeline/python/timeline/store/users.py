@@ -51,6 +51,7 @@ class Tallied(NamedTuple):
     path of a celebrity's follows), as the graph stream delivers it."""
     seq: int  # the stream record's sequence number
     delta: int
+    partition: int = 0  # the graph partition it was written in (the account's, or a shard of it)
 
 
 TALLY_ATTEMPTS = 3
@@ -72,7 +73,7 @@ class UserStore:
             display_name=user.display_name, created_at=user.created_at,
             followers_count=0, following_count=0, celebrity=False,
             last_seen_at=user.created_at, stamped_at=user.created_at, unfollowed_at=0,
-            pending=user.created_at,
+            pending=user.created_at, tallied={},
         )
         try:
             with Transaction(connection=self._connection) as tx:
@@ -233,38 +234,49 @@ class UserStore:
 
     def tally(self, user_id: int, changes: Sequence[Tallied], now_ms: int) -> int:
         """Count follows and unfollows made without the profile into its followers_count,
-        each exactly once, however often the stream delivers it: the profile keeps the
-        sequence number of the last change counted (`tallied_seq`), and an update counts only
-        changes after it, conditional on it. One account's follower edges and tombstones live
-        in its graph partition, whose records come from one stream shard lineage, in order
-        (each record's number greater than the last); so one UpdateItem counts a batch's
-        changes, and a batch delivered again, whole or in part, counts nothing twice. An
-        unfollow among them stamps `unfollowed_at` with now (later than any of them, so
-        fan-out never skips a tombstone it should read). Returns how many changes were counted
-        (0 if the profile is gone)."""
-        changes = sorted(changes)
-        counted: int | None = None  # the mark as read; None: not read yet, guess it is before them all
+        each exactly once, however often the stream delivers it. Each graph partition the
+        changes live in (the account's shards, store/graph.py storm_partition) delivers its
+        records from one stream shard lineage, in order, each record's number greater than the
+        last; the profile keeps, per partition, the number of the last change counted
+        (`tallied`), and an update counts only later changes, conditional on the marks it
+        read: a batch delivered again, whole or in part, counts nothing twice. An unfollow
+        among them stamps `unfollowed_at` with now (later than any of them, so fan-out never
+        skips a tombstone it should read). One UpdateItem per batch of changes. Returns how
+        many were counted (0 if the profile is gone)."""
+        by_partition: dict[int, list[Tallied]] = {}
+        for c in sorted(changes):
+            by_partition.setdefault(c.partition, []).append(c)
+        marks: dict[int, int] | None = None  # as read; None: not read, guess each is before its changes
         for _ in range(TALLY_ATTEMPTS):
-            todo = changes if counted is None else [c for c in changes if c.seq > counted]
+            todo = {p: [c for c in cs if marks is None or c.seq > marks.get(p, 0)] for p, cs in by_partition.items()}
+            todo = {p: cs for p, cs in todo.items() if cs}
             if not todo:
                 return 0
-            actions = [UserModel.followers_count.add(sum(c.delta for c in todo)),
-                       UserModel.tallied_seq.set(todo[-1].seq)]
-            if any(c.delta < 0 for c in todo):
+            counted = [c for cs in todo.values() for c in cs]
+            actions = [UserModel.followers_count.add(sum(c.delta for c in counted))]
+            condition = UserModel.tallied.exists()
+            for partition, cs in todo.items():
+                mark = UserModel.tallied[str(partition)]
+                actions.append(mark.set(cs[-1].seq))
+                if marks is None:
+                    condition = condition & (mark.does_not_exist() | (mark < cs[0].seq))
+                elif partition in marks:
+                    condition = condition & (mark == marks[partition])
+                else:
+                    condition = condition & mark.does_not_exist()
+            if any(c.delta < 0 for c in counted):
                 actions.append(UserModel.unfollowed_at.set(now_ms))
-            if counted is None:
-                condition = UserModel.tallied_seq.does_not_exist() | (UserModel.tallied_seq < todo[0].seq)
-            elif counted == 0:
-                condition = UserModel.tallied_seq.does_not_exist()
-            else:
-                condition = UserModel.tallied_seq == counted
             if self._update(user_id, actions, condition):
-                return len(todo)
+                return len(counted)
             try:
-                mark = UserModel.get(UserModel.key(user_id), consistent_read=True, attributes_to_get=["tallied_seq"])
+                profile = UserModel.get(UserModel.key(user_id), consistent_read=True, attributes_to_get=["tallied"])
             except DoesNotExist:
                 return 0
-            counted = int(mark.tallied_seq) if mark.tallied_seq is not None else 0
+            if profile.tallied is None:  # a profile from before the marks (seeded): give it them
+                self._update(user_id, [UserModel.tallied.set(UserModel.tallied | {})], UserModel.pk.exists())
+                marks = {}
+            else:
+                marks = {int(k): int(v) for k, v in profile.tallied.as_dict().items()}
         raise RuntimeError(f"the follower tally of {user_id} changed under it {TALLY_ATTEMPTS} times")
 
     def touch(self, user: User, now_ms: int, *, restamp: bool, rebuild: bool) -> bool:
