@@ -35,7 +35,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run_benchmark(profile_name: str, out_dir: Path, *, plots: bool = True, keep_runs: dict | None = None) -> dict:
     from bench import graph as graphs
-    from bench import hot_celebrity, hot_keys, model, report, workload
+    from bench import follow_storm, hot_celebrity, hot_keys, model, report, workload
     from bench.prices import ON_DEMAND_US_EAST_1 as PRICES
     from bench.profiles import PROFILES
     from bench.runner import Bench, Progress
@@ -76,12 +76,14 @@ def run_benchmark(profile_name: str, out_dir: Path, *, plots: bool = True, keep_
         for threshold in report.extra_thresholds(thresholds, profile.extra_thresholds):
             runs[f"t{threshold}"] = bench.run_strategy(f"t{threshold}", threshold, mixed=False)
         hot = hot_celebrity.run(emulator.endpoint_url, out_dir, hot_celebrity.PROFILES[profile.name], progress.say)
+        storm = follow_storm.run(emulator.endpoint_url, out_dir, follow_storm.PROFILES[profile.name], progress.say)
     finally:
         emulator.stop()
     if keep_runs is not None:
         keep_runs.update(runs)  # the raw measurements, for tests
     results = report.build(profile, graph, thresholds, runs, rules, progress.started)
     results["hot_celebrity"] = hot
+    results["follow_storm"] = storm
     results.update(hot_keys.report_section(model.SCALE_PRESETS["twitter-2013"], model.measured_sizes(
         results["item_sizes"])[0]))
     results["targets"].update(report.hot_key_targets(results))

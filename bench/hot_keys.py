@@ -67,6 +67,10 @@ COPY_EXTRA_BYTES = 110  # shard key, via/original ids, the authors' handle, disp
 COPY_KEEP = 200  # copies a shard keeps, newest first
 COPY_TRIM_INTERVAL = 8  # about one post in 8 trims a shard: a keys-only Query, then ~8 deletes
 DEEP_READ_SHARE = 0.01  # merges that page below a shard's oldest copy and fall back to ByAuthor
+# A per-partition tally mark on a celebrity's profile (store/users.py UserStore.tally): "s63" and
+# a stream sequence number of ~22 digits.
+TALLY_MARK_BYTES = 16
+LAMBDA_STREAM_POLLS_PER_S = 4.0  # Lambda polls each DynamoDB stream shard 4 times a second
 # Sign-in as service/accounts.py does it: the address's and the handle's window (UpdateItem each),
 # the back-off's consistent GetItem, the handle claim, Cognito's AdminInitiateAuth, the profile.
 SIGN_IN_CALLS = 6
@@ -96,6 +100,7 @@ class Design:
     # A celebrity's storm-path follows put their follower edge and tombstone in one of this many
     # shard partitions, by the follower's hash (store/graph.py FOLLOWER_SHARDS); 0: its own.
     follower_shards: int = 0
+    stream_window_s: float = 0.0  # the graph stream's MaximumBatchingWindowInSeconds (the tally's batches)
     copies_min_followers: float = 0.0
     # A container that found a rate-limit window full refuses the rest of that window without a
     # request (store/rate_limits.py): a flood costs the window item one write per container.
@@ -365,12 +370,17 @@ def follow_storm_rows(ctx: Context) -> list[dict]:
                    f"celebrity flag): {TRANSACTION_FACTOR:g} x {_wu(s.profile):g} WCU, all on one item, and every "
                    "follow's transaction holds that item (concurrent transactions on it conflict)")
     else:
-        counter_wcu = storm / batch * _wu(s.profile)
+        partitions = ctx.design.follower_shards + 1  # its shards and its own partition
+        polls = 1.0 / ctx.design.stream_window_s if ctx.design.stream_window_s > 0 else LAMBDA_STREAM_POLLS_PER_S
+        updates = min(storm, partitions * polls)  # a batch (of up to `batch` records) per poll per shard
+        size = s.profile + partitions * TALLY_MARK_BYTES
+        counter_wcu = updates * _wu(size)
         counter = (f"a follow of an account read as a celebrity leaves its profile out of the transaction (no "
-                   f"counter, no flag check); the graph stream counts the follows, one UpdateItem of "
-                   f"{_wu(s.profile):g} WCU per batch of up to {batch} records of the followee's partition (the "
-                   f"template's GraphStream BatchSize): at most {_n(storm)}/{batch} updates/s, fewer when the "
-                   "stream is not behind")
+                   f"counter, no flag check); the graph stream counts the follows, one UpdateItem per batch per "
+                   f"graph partition of the followee ({partitions}: each is a stream shard of its own, batched over "
+                   f"{ctx.design.stream_window_s:g} s, the template's GraphStream window): at most "
+                   f"{_n(updates)} updates/s, {_wu(size):g} WCU each (the profile with a mark per partition, "
+                   f"~{size:.0f} B)")
     lookup = _ru(s.profile)
     edge_units = TRANSACTION_FACTOR * (_wu(s.follower_edge) + 1.0)  # the follower edge put, the tombstone delete
     shards = ctx.design.follower_shards
@@ -524,7 +534,8 @@ def after_design(preset: ScalePreset, sizes: ItemSizes | None = None, rules: Pro
     the truth; shards_needed says whether its K suffices for the preset), a celebrity's follows
     counted from the graph stream in batches of its GraphStream BatchSize, and their edges spread
     over store/graph.py's FOLLOWER_SHARDS partitions."""
-    return Design(template_copy_shards(), COPY_KEEP, DEEP_READ_SHARE, template_graph_stream_batch(),
+    batch, window = template_graph_stream_batching()
+    return Design(template_copy_shards(), COPY_KEEP, DEEP_READ_SHARE, batch, stream_window_s=window,
                   follower_shards=graph_follower_shards(), copies_min_followers=template_copy_threshold(),
                   remember_full_windows=True, celebrity_target_ttl_s=social_target_ttl())
 
@@ -563,12 +574,13 @@ def template_copy_threshold() -> float:
     return _template_default("CopyThreshold")
 
 
-def template_graph_stream_batch() -> int:
-    """The BatchSize fanout_dispatch reads the graph stream with (the tally's batch)."""
+def template_graph_stream_batching() -> tuple[int, float]:
+    """The BatchSize and MaximumBatchingWindowInSeconds fanout_dispatch reads the graph stream
+    with (the tally's batches)."""
     from infra import template as tpl
 
-    events = tpl.load_sam()["Resources"]["FanoutDispatchFunction"]["Properties"]["Events"]
-    return int(events["GraphStream"]["Properties"]["BatchSize"])
+    props = tpl.load_sam()["Resources"]["FanoutDispatchFunction"]["Properties"]["Events"]["GraphStream"]["Properties"]
+    return int(props["BatchSize"]), float(props.get("MaximumBatchingWindowInSeconds", 0))
 
 
 # ------------------------------------------------------------------------ per-table rates

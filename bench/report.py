@@ -205,8 +205,10 @@ def hot_key_targets(results: dict) -> dict:
     """Issue 23's: the model keeps every key at or below half its partition's limit at
     twitter-2013; on the local stack, the hot-celebrity run is not throttled where the design
     before was, its model units agree with the emulator's meter, its posts show within 2 s, and
-    the run above its limit answers no 500."""
-    hot = results["hot_celebrity"]
+    the run above its limit answers no 500; the follow storm on a celebrity is not throttled
+    where the same storm on an ordinary account (the path every follow took before) is, and
+    counts every follow exactly."""
+    hot, storm = results["hot_celebrity"], results["follow_storm"]
     ratio = hot["model_units"]["ratio"]
     return {
         "hot_keys_max_share_of_limit_twitter_2013": _target(
@@ -216,6 +218,10 @@ def hot_key_targets(results: dict) -> dict:
         "hot_celebrity_model_units_error": _target(abs(ratio - 1) if ratio is not None else None, "<= 0.1"),
         "hot_celebrity_staleness_p99_ms": _target(hot["staleness_p99_ms"], "<= 2000"),
         "hot_celebrity_over_limit_500s": _target(hot["over_limit"]["errors_500"], "<= 0"),
+        "follow_storm_throttled_ordinary_path": _target(storm["ordinary"]["throttled"], ">= 1"),
+        "follow_storm_throttled": _target(storm["throttled"], "<= 0"),
+        "follow_storm_count_exact": _target(float(storm["count_exact"] and storm["ordinary"]["count_exact"]), ">= 1"),
+        "follow_storm_500s": _target(storm["errors_500"] + storm["ordinary"]["errors_500"], "<= 0"),
     }
 
 

@@ -67,6 +67,25 @@ def test_then_the_hot_celebrity_runs_report_throttles_units_and_no_500(tiny):
     assert (out / "hot_keys.png").exists()
 
 
+def test_then_the_follow_storm_is_throttled_on_the_ordinary_path_and_not_on_the_storm_path(tiny):
+    """Issue 23's follow storm on the local stack: the same storm of follows, at partition
+    limits scaled down, against an ordinary account (each follow's transaction counts on its
+    profile and writes its own graph partition) and against a celebrity (the storm path: none of
+    its items in the transaction, edges over its shards, the count from the stream)."""
+    results, _, _ = tiny
+    storm = results["follow_storm"]
+    fields = {"followers", "followed", "statuses", "throttled", "follow_p50_ms", "follow_p99_ms",
+              "followers_count", "count_exact", "partition_limit_scale", "hot_keys", "errors_500"}
+    for run in (storm, storm["ordinary"]):
+        assert fields <= set(run) and run["errors_500"] == 0
+        assert run["count_exact"], run  # every acknowledged follow counted once, on either path
+    assert storm["ordinary"]["throttled"] > 0
+    assert storm["throttled"] == 0 and storm["followed"] == storm["followers"]
+    assert max(c["share_of_limit"] for c in storm["hot_keys"]) <= 0.5, storm["hot_keys"]
+    for target in ("follow_storm_throttled", "follow_storm_count_exact", "follow_storm_500s"):
+        assert results["targets"][target]["met"], results["targets"][target]
+
+
 def test_then_a_post_costs_its_own_writes_plus_one_batch_write_per_25_timeline_entries(tiny):
     """One transaction for the post, its author's own entry and its Idempotency-Key's claim:
     1 write. A post below the threshold adds BatchWriteItems of 25 for its followers,

@@ -6,6 +6,8 @@ the twitter-2013 preset (150M users, 300K home reads/s, the largest account at 3
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import replace
 
 import pytest
@@ -77,9 +79,12 @@ def test_given_a_follow_storm_then_the_counter_item_takes_a_transaction_per_foll
         before_rows, after_rows):
     before, after = before_rows[hk.KEY_COUNTER], after_rows[hk.KEY_COUNTER]
     assert before["peak_wcu_per_s"] == pytest.approx(5_000 * 2)  # 5,000 follows/s, 2 WCU each on the profile
-    batch = hk.template_graph_stream_batch()
-    assert batch == 100  # the template's GraphStream BatchSize
-    assert after["peak_wcu_per_s"] == pytest.approx(5_000 / batch)  # one 1-WCU UpdateItem per batch
+    batch, window = hk.template_graph_stream_batching()
+    assert (batch, window) == (100, 1.0)  # the template's GraphStream BatchSize and batching window
+    partitions = hk.graph_follower_shards() + 1
+    # one UpdateItem per partition (a stream shard each) per window, of a profile with a mark per partition
+    size = SIZES.profile + partitions * hk.TALLY_MARK_BYTES
+    assert after["peak_wcu_per_s"] == pytest.approx(partitions / window * math.ceil(size / 1024))
     assert after["share_of_limit"] <= hk.TARGET_SHARE < before["share_of_limit"]
 
 

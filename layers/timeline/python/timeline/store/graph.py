@@ -118,16 +118,18 @@ def _window_full(window: Window | None, failed: list[bool]) -> bool:
     return window is not None and failed[-1:] == [True]
 
 
-def tally_of(keys: dict, new_image: dict | None, *, created: bool) -> tuple[int, int, int] | None:
-    """(followee, its partition the record is from, +1 or -1) for the graph-stream record of a
-    follower edge or tombstone created without the followee's profile (its `tally`), else
-    None: a later change of the same edge (a restamp, a reposts choice) counts nothing.
-    DynamoDB JSON in, as delivered."""
+def tally_of(keys: dict, new_image: dict | None, *, created: bool) -> tuple[int, str, int] | None:
+    """(followee, the name of the partition the record is from, +1 or -1) for the graph-stream
+    record of a follower edge or tombstone created without the followee's profile (its
+    `tally`), else None: a later change of the same edge (a restamp, a reposts choice) counts
+    nothing. The name is short, as the profile keeps a mark per partition: "o" for the
+    account's own, "s<k>" for its shard k. DynamoDB JSON in, as delivered."""
     tally = (new_image or {}).get("tally", {}).get("N") if created else None
     if tally is None:
         return None
     partition = int(keys["user_id"]["N"])
-    return account_of(partition), partition, int(tally)
+    name = "o" if partition >= 0 else f"s{-partition % SHARD_STRIDE}"
+    return account_of(partition), name, int(tally)
 
 
 def _follower(e: EdgeModel) -> Follower:

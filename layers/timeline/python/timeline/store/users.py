@@ -51,7 +51,7 @@ class Tallied(NamedTuple):
     path of a celebrity's follows), as the graph stream delivers it."""
     seq: int  # the stream record's sequence number
     delta: int
-    partition: int = 0  # the graph partition it was written in (the account's, or a shard of it)
+    partition: str = "o"  # the graph partition it was written in: "o" the account's own, "s<k>" its shard k
 
 
 TALLY_ATTEMPTS = 3
@@ -243,10 +243,10 @@ class UserStore:
         among them stamps `unfollowed_at` with now (later than any of them, so fan-out never
         skips a tombstone it should read). One UpdateItem per batch of changes. Returns how
         many were counted (0 if the profile is gone)."""
-        by_partition: dict[int, list[Tallied]] = {}
+        by_partition: dict[str, list[Tallied]] = {}
         for c in sorted(changes):
             by_partition.setdefault(c.partition, []).append(c)
-        marks: dict[int, int] | None = None  # as read; None: not read, guess each is before its changes
+        marks: dict[str, int] | None = None  # as read; None: not read, guess each is before its changes
         for _ in range(TALLY_ATTEMPTS):
             todo = {p: [c for c in cs if marks is None or c.seq > marks.get(p, 0)] for p, cs in by_partition.items()}
             todo = {p: cs for p, cs in todo.items() if cs}
@@ -256,7 +256,7 @@ class UserStore:
             actions = [UserModel.followers_count.add(sum(c.delta for c in counted))]
             condition = UserModel.tallied.exists()
             for partition, cs in todo.items():
-                mark = UserModel.tallied[str(partition)]
+                mark = UserModel.tallied[partition]
                 actions.append(mark.set(cs[-1].seq))
                 if marks is None:
                     condition = condition & (mark.does_not_exist() | (mark < cs[0].seq))
@@ -276,7 +276,7 @@ class UserStore:
                 self._update(user_id, [UserModel.tallied.set(UserModel.tallied | {})], UserModel.pk.exists())
                 marks = {}
             else:
-                marks = {int(k): int(v) for k, v in profile.tallied.as_dict().items()}
+                marks = {k: int(v) for k, v in profile.tallied.as_dict().items()}
         raise RuntimeError(f"the follower tally of {user_id} changed under it {TALLY_ATTEMPTS} times")
 
     def touch(self, user: User, now_ms: int, *, restamp: bool, rebuild: bool) -> bool:
