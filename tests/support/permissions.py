@@ -94,8 +94,8 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
         ("cognito-idp:AdminUserGlobalSignOut", "UserPool"): "IdentityProvider.sign_out_everywhere",
     },
     "FanoutDispatchFunction": {
-        ("dynamodb:GetItem", USERS): "UserStore.get_consistent (FanoutPlanner._fans_out)",
-        ("dynamodb:UpdateItem", USERS): "UserStore.promote, demote",
+        ("dynamodb:GetItem", USERS): "UserStore.get_consistent (FanoutPlanner._fans_out); tally (its marks)",
+        ("dynamodb:UpdateItem", USERS): "UserStore.promote, demote, tally (a celebrity's follows, counted)",
         ("dynamodb:Query", GRAPH): "GraphStore.followers_with_activity (follower chunks)",
         ("sqs:SendMessage", "FanoutQueue"): "FanoutQueue._send_batch (SendMessageBatch)",
     },
@@ -110,9 +110,10 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
         ("dynamodb:GetItem", GRAPH): "GraphStore.follow_state, blocks",
         ("dynamodb:BatchGetItem", GRAPH): "GraphStore.follow_states, followers_among, follower_edges",
         ("dynamodb:Query", GRAPH): "GraphStore.followers_with_activity, following_with_reposts, unfollowed_by",
-        ("dynamodb:PutItem", GRAPH): "GraphStore.unfollow (tombstone; a block's sever)",
+        ("dynamodb:PutItem", GRAPH): "GraphStore.unfollow (tombstone; a block's sever); move_home (a demotion)",
         ("dynamodb:UpdateItem", GRAPH): "GraphStore.restamp",
-        ("dynamodb:DeleteItem", GRAPH): "GraphStore.unfollow (a block's sever)",
+        ("dynamodb:DeleteItem", GRAPH): "GraphStore.unfollow (a block's sever); move_home (a demotion)",
+        ("dynamodb:ConditionCheckItem", GRAPH): "GraphStore.move_home (the follow still stands)",
         ("dynamodb:BatchWriteItem", GRAPH): "GraphStore.add_celebrity_edges, remove_celebrity_edges; "
                                             "TweetStore.remove_reposts (claims)",
         ("dynamodb:Query", TIMELINES): "TimelineStore.newest_ids, ids_via, trim",
