@@ -198,6 +198,7 @@ class _Pool:
         self._lock = threading.Lock()
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
+        self._busy: set[_Worker] = set()  # acquired, not yet released or replaced
         self._closed = False
         with self._lock:
             for _ in range(size):
@@ -214,19 +215,37 @@ class _Pool:
             if self._closed:
                 raise RuntimeError("LocalFunctions is closed")
             try:
-                return self._idle.get(timeout=0.5)
+                worker = self._idle.get(timeout=0.5)
             except queue.Empty:
                 continue
+            with self._lock:
+                self._busy.add(worker)
+            return worker
 
     def release(self, worker: _Worker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
         if worker in self._reloading and self._swap_for_reload(worker):
             return  # reload() ran while it was busy: a fresh worker has taken its place
         self._idle.put(worker)
+
+    def kill_busy(self) -> bool:
+        """SIGKILL one worker in the middle of an invocation, as a crashed runtime dies (its
+        invocation fails with Runtime.ExitError and a fresh worker takes its place). False if
+        none is busy."""
+        with self._lock:
+            busy = next(iter(self._busy), None)
+            if busy is None:
+                return False
+            self._busy.discard(busy)
+        busy.process.kill()
+        return True
 
     def replace(self, worker: _Worker) -> None:
         """Kill a worker that timed out or died and put a fresh (cold) one in its place."""
         worker.kill()
         with self._lock:
+            self._busy.discard(worker)
             self._all.discard(worker)
             if self._closed:
                 return
@@ -337,6 +356,12 @@ class LocalFunctions:
             workers = concurrency if isinstance(concurrency, int) else concurrency.get(logical_id, 2)
             pools[logical_id] = _Pool(sandbox, workers)
         return cls(pools)
+
+    def kill_busy(self, logical_id: str) -> bool:
+        """SIGKILL one of the function's workers mid-invocation (a chaos fault, issue 24): that
+        invocation fails as a crashed Lambda runtime's does, and its event source retries it.
+        False if none of its workers is busy."""
+        return self._pools[logical_id].kill_busy()
 
     def invoke(self, logical_id: str, event: dict) -> Any:
         try:

@@ -18,6 +18,8 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlparse
 
+from infra import dynamodb_faults
+
 _applied = False
 
 
@@ -33,6 +35,7 @@ def apply() -> None:
     _projected_queries_without_a_deep_copy()
     _consumed_capacity_as_billed()
     _hot_partitions_throttled()  # after the billing, which meters for it: a refused request is not billed
+    dynamodb_faults.install()  # after the limits: an injected fault is refused before any metering
     _transaction_tokens_honoured()  # after the billing: a repeat is billed as reads, not as writes
     _dynamodb_responses_serialized_directly()
     _sqs_receive_cost_independent_of_depth()

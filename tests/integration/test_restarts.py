@@ -2,11 +2,17 @@
 pollers stopped while posts keep coming and started again: the restarted stream pollers read
 the streams from TRIM_HORIZON again (the template's starting position; Lambda would resume
 from its checkpoint), so every record is dispatched a second time. After recovery every
-timeline holds exactly the expected posts, once each, and every counter its value."""
+timeline holds exactly the expected posts, once each, and every counter its value. Function
+workers killed mid-invocation (LocalFunctions.kill_busy, a chaos fault): their batches come
+back, and again every timeline is exact."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+
+import boto3
 
 from infra import template as tpl
 from infra.deployer import deploy
@@ -46,6 +52,57 @@ def test_given_pollers_stopped_and_restarted_mid_load_then_every_timeline_is_exa
         for handle, token in readers:
             assert api.profile(token, handle)["following_count"] == len(authors)
     finally:
+        gateway.close()
+        pollers.close()
+        functions.close()
+
+
+def _kill_once(functions: LocalFunctions, logical_id: str, stop: threading.Event, killed: list[str]) -> None:
+    """Kill one busy worker of the function as soon as one is busy (once)."""
+    while not stop.is_set():
+        if functions.kill_busy(logical_id):
+            killed.append(logical_id)
+            return
+        time.sleep(0.002)
+
+
+def test_given_dispatch_and_worker_processes_killed_mid_invocation_then_their_batches_are_retried_and_every_timeline_is_exact(
+        moto_endpoint):
+    # Given the whole runtime, and a fault that SIGKILLs one busy dispatch worker and one busy
+    # fan-out worker (a Lambda runtime that crashed mid-invocation)
+    stack = deploy(f"kill-{uuid.uuid4().hex[:6]}", {"PostRateLimitPerMinute": "100000", "ActionRateLimitPerMinute": "100000"},
+                   endpoint_url=moto_endpoint)
+    # A failed invocation's messages come back when their visibility timeout ends, as on AWS:
+    # 180 s in the template (six times the worker's timeout); 10 s here, to wait less.
+    boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1").set_queue_attributes(
+        QueueUrl=stack.outputs["FanoutQueueUrl"], Attributes={"VisibilityTimeout": "10"})
+    functions = LocalFunctions.start(stack, endpoint_url=moto_endpoint)
+    pollers = Pollers.start(stack, functions, endpoint_url=moto_endpoint)
+    gateway = Gateway.for_stack(tpl.load_sam(), stack, functions, endpoint_url=moto_endpoint).serve(0)
+    stop, killed = threading.Event(), []
+    killers = [threading.Thread(target=_kill_once, args=(functions, f, stop, killed), daemon=True)
+               for f in ("FanoutDispatchFunction", "FanoutWorkerFunction")]
+    try:
+        api = Api(gateway.url)
+        author, author_token = api.new_user("author")
+        readers = [api.new_user(f"reader{n}") for n in range(3)]
+        for _, token in readers:
+            api.follow(token, author)
+        assert pollers.wait_idle(60)
+        for k in killers:
+            k.start()
+        # When posts come while the faults strike
+        posted = [api.post(author_token, f"under fire {n}") for n in range(10)]
+        assert pollers.wait_idle(120)
+        stop.set()
+        # Then both kills happened, and each reader has every post exactly once: the killed
+        # invocations failed as a crashed runtime's do, and their batches were retried
+        assert sorted(killed) == ["FanoutDispatchFunction", "FanoutWorkerFunction"]
+        expected = sorted(posted, key=int, reverse=True)
+        for _, token in readers:
+            assert api.timeline_all(token) == expected
+    finally:
+        stop.set()
         gateway.close()
         pollers.close()
         functions.close()
