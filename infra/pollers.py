@@ -28,6 +28,7 @@ import base64
 import datetime as dt
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -55,6 +56,32 @@ SQS_CONCURRENT_BATCHES = 5  # Lambda's initial pollers per SQS event source mapp
 JOIN_TIMEOUT = 10.0
 
 
+class DeliveryFaults:
+    """At-least-once delivery as AWS practises it, on a seeded schedule (issue 24's chaos soak):
+    a share of the stream batches a function handled is delivered again, whole (Lambda does
+    when an invocation's answer is lost), and a share of the queue messages it handled is not
+    deleted, so each comes back after its visibility timeout (SQS redelivers a message whose
+    receipt was not deleted in time). `injected` counts them, per kind."""
+
+    def __init__(self, *, duplicate_stream_batches: float = 0.0, redeliver_messages: float = 0.0, seed: int = 0):
+        for share in (duplicate_stream_batches, redeliver_messages):
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"a fault rate is a share, from 0 to 1: {share!r}")
+        self.duplicate_stream_batches, self.redeliver_messages = duplicate_stream_batches, redeliver_messages
+        self._rng, self._lock = random.Random(seed), threading.Lock()
+        self.injected = {"duplicate_stream_batches": 0, "redelivered_messages": 0}
+
+    def strikes(self, kind: str, share: float) -> bool:
+        """Whether this batch (or message) gets the fault `kind`; counted."""
+        if share <= 0.0:
+            return False
+        with self._lock:
+            hit = self._rng.random() < share
+            if hit:
+                self.injected[kind] += 1
+            return hit
+
+
 class Pollers:
     """Every event source mapping of a stack, polled in the background."""
 
@@ -64,7 +91,8 @@ class Pollers:
 
     @classmethod
     def start(cls, stack: Stack, functions: LocalFunctions, *, endpoint_url: str,
-              log: Callable[[str], None] | None = None) -> Pollers:
+              log: Callable[[str], None] | None = None, faults: DeliveryFaults | None = None) -> Pollers:
+        """Poll every enabled mapping; with `faults`, deliver some batches and messages twice."""
         activity, clients = _Activity(), _Clients(stack, endpoint_url)
         log = log or _log.info
         pollers: list[_Poller] = []
@@ -77,7 +105,7 @@ class Pollers:
             if poller_cls is None:
                 log(f"event source {source.source_arn}: unsupported service {kind!r}, not polled")
                 continue
-            pollers.append(poller_cls(stack, source, functions, clients, log, activity))
+            pollers.append(poller_cls(stack, source, functions, clients, log, activity, faults))
         # Side by side (each is a few requests, slow while the demo loads), and all done before
         # this returns, so LATEST means "from now" for the caller.
         with ThreadPoolExecutor(max(1, len(pollers)), thread_name_prefix="prime") as priming:
@@ -204,8 +232,9 @@ class _Activity:
 
 class _Poller(threading.Thread):
     def __init__(self, stack: Stack, source: EventSource, functions: LocalFunctions,
-                 clients: _Clients, log: Callable[[str], None], activity: _Activity):
-        self.source = source
+                 clients: _Clients, log: Callable[[str], None], activity: _Activity,
+                 faults: DeliveryFaults | None = None):
+        self.source, self.faults = source, faults
         self.label = f"{source.function} <- {_short_name(source.source_arn)}"
         super().__init__(name=f"poller {self.label}", daemon=True)
         self.stack, self.functions, self.log, self.activity = stack, functions, log, activity
@@ -351,6 +380,8 @@ class _QueuePoller(_Poller):
         # queue's redrive policy counts the receives. SQS has no order, so exactly they stay.
         failed = set(outcome.failed)
         done = [r for i, r in enumerate(records) if i not in failed]
+        if self.faults is not None:  # a chaos fault: handled, not deleted, so it comes back
+            done = [r for r in done if not self.faults.strikes("redelivered_messages", self.faults.redeliver_messages)]
         for start in range(0, len(done), 10):
             chunk = done[start:start + 10]
             response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
@@ -597,6 +628,9 @@ class _StreamPoller(_Poller):
     def _deliver(self, shard: _Shard) -> None:
         batch = shard.buffer[:shard.limit]
         outcome = self.invoke(batch, self.api.sequence)
+        if (not outcome.failed and self.faults is not None
+                and self.faults.strikes("duplicate_stream_batches", self.faults.duplicate_stream_batches)):
+            outcome = self.invoke(batch, self.api.sequence)  # a chaos fault: the same batch again
         error = outcome.error
         if not outcome.failed:
             self._checkpoint(shard, len(batch))

@@ -19,7 +19,7 @@ from infra import template as tpl
 from infra.deployer import deploy
 from infra.functions import LocalFunctions
 from infra.gateway import Gateway
-from infra.pollers import Pollers
+from infra.pollers import DeliveryFaults, Pollers
 from tests.e2e.conftest import Api
 
 
@@ -167,6 +167,50 @@ def test_given_dynamodb_throttling_and_conflicts_on_a_share_of_calls_then_every_
             assert api.profile(token, handle)["following_count"] == len(authors)
     finally:
         dynamodb_faults.set_dynamodb_faults()
+        gateway.close()
+        pollers.close()
+        functions.close()
+
+
+def test_given_stream_batches_delivered_twice_and_messages_redelivered_then_every_timeline_and_counter_is_exact(
+        moto_endpoint):
+    stack = deploy(f"redeliver-{uuid.uuid4().hex[:6]}", {"PostRateLimitPerMinute": "100000",
+                                                         "ActionRateLimitPerMinute": "100000"},
+                   endpoint_url=moto_endpoint)
+    boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1").set_queue_attributes(
+        QueueUrl=stack.outputs["FanoutQueueUrl"], Attributes={"VisibilityTimeout": "3"})
+    # Given pollers that deliver 30% of the stream batches a second time and leave 20% of the
+    # queue messages undeleted after handling them (they come back once their visibility ends)
+    faults = DeliveryFaults(duplicate_stream_batches=0.3, redeliver_messages=0.2, seed=24)
+    functions = LocalFunctions.start(stack, endpoint_url=moto_endpoint)
+    pollers = Pollers.start(stack, functions, endpoint_url=moto_endpoint, faults=faults)
+    gateway = Gateway.for_stack(tpl.load_sam(), stack, functions, endpoint_url=moto_endpoint).serve(0)
+    try:
+        api = Api(gateway.url)
+        authors = [api.new_user(f"author{n}") for n in range(3)]
+        readers = [api.new_user(f"reader{n}") for n in range(4)]
+        # When the readers follow the authors, one unfollows and follows again, and the authors post
+        for _, token in readers:
+            for handle, _ in authors:
+                api.follow(token, handle)
+        api.unfollow(readers[0][1], authors[0][0])
+        api.follow(readers[0][1], authors[0][0])
+        posted = [api.post(authors[n % 3][1], f"said twice {n}") for n in range(15)]
+        assert pollers.wait_idle(120)
+        time.sleep(4)  # the last undeleted messages' visibility
+        assert pollers.wait_idle(120)
+        # Then both faults struck, and every reader has every post exactly once, every counter
+        # equals its edges
+        assert faults.injected["duplicate_stream_batches"] >= 5 and faults.injected["redelivered_messages"] >= 3, \
+            faults.injected
+        expected = sorted(posted, key=int, reverse=True)
+        for _, token in readers:
+            assert api.timeline_all(token) == expected
+        for handle, token in authors:
+            assert api.profile(token, handle)["followers_count"] == len(readers)
+        for handle, token in readers:
+            assert api.profile(token, handle)["following_count"] == len(authors)
+    finally:
         gateway.close()
         pollers.close()
         functions.close()
