@@ -18,6 +18,14 @@ from tests.unit.conftest import UNLIMITED
 LIMITED = pytest.mark.stack(ActionRateLimitPerMinute="4")
 
 
+@pytest.fixture(autouse=True)
+def fresh_window(h):
+    """Each test starts at the start of a one-minute window, so its changes share one (a test
+    that crossed a minute's end on the real clock would find its window empty again)."""
+    from tests.support.harness import to_next_window
+    to_next_window()
+
+
 def handles(h, n: int, prefix: str = "u") -> list[int]:
     return [h.sign_up(f"{prefix}{i}") for i in range(n)]
 
