@@ -29,10 +29,9 @@ from typing import Callable
 import requests
 
 from bench import measure
+from bench.hot_celebrity import PARTITION_READ_LIMIT, PARTITION_WRITE_LIMIT, hot_keys, run_alone
 from bench.localstack import StrategyStack, import_layer
 from bench.seed import sign_in, writer_for
-
-PARTITION_READ_LIMIT, PARTITION_WRITE_LIMIT = 3000.0, 1000.0
 
 
 @dataclass(frozen=True)
@@ -135,24 +134,6 @@ def _key_class(row: dict, target: int, env: dict) -> str | None:
     return None
 
 
-def _hot_keys(usage: list[dict], target: int, env: dict, seconds: float, scale: float) -> list[dict]:
-    """Per key class, the hottest key's units per second and share of the scaled limit."""
-    classes: dict[str, dict] = {}
-    for row in usage:
-        name = _key_class(row, target, env)
-        if name is None:
-            continue
-        rcu, wcu = row["read_units"] / seconds, row["write_units"] / seconds
-        share = max(rcu / (PARTITION_READ_LIMIT * scale), wcu / (PARTITION_WRITE_LIMIT * scale))
-        c = classes.setdefault(name, {"key": name, "keys": 0, "throttled": 0, "share_of_limit": 0.0,
-                                      "peak_rcu_per_s": 0.0, "peak_wcu_per_s": 0.0})
-        c["keys"] += 1
-        c["throttled"] += row["throttled_reads"] + row["throttled_writes"]
-        if share >= c["share_of_limit"]:
-            c.update(share_of_limit=round(share, 3), peak_rcu_per_s=round(rcu, 2), peak_wcu_per_s=round(wcu, 2))
-    return sorted(classes.values(), key=lambda c: -c["share_of_limit"])
-
-
 def run_path(endpoint: str, out_dir: Path, cfg: FollowStorm, path: str, say: Callable[[str], None]) -> dict:
     from infra import moto_patches
 
@@ -182,7 +163,7 @@ def run_path(endpoint: str, out_dir: Path, cfg: FollowStorm, path: str, say: Cal
         profile = session.get(s.url + "/v1/users/joiner",
                               headers={"authorization": f"Bearer {tokens[fans[0]]}"}, timeout=60).json()
     followed = storm.statuses.get(200, 0)
-    hot = _hot_keys(usage, target, env, storm.seconds, scale)
+    hot = hot_keys(usage, lambda row: _key_class(row, target, env), storm.seconds, scale)
     result = {
         "path": path, "followers": cfg.followers, "target_rate": cfg.rate,
         "follows_per_s": round(sum(storm.statuses.values()) / storm.seconds, 1), "followed": followed,
@@ -216,35 +197,7 @@ def run(endpoint: str, out_dir: Path, cfg: FollowStorm, say: Callable[[str], Non
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m bench.follow_storm [--profile tiny|quick|full]`: this scenario alone."""
-    import argparse
-    import json
-    import logging
-    import os
-    import sys
-
-    from infra.emulator import Emulator, use_fake_credentials
-
-    parser = argparse.ArgumentParser(prog="python -m bench.follow_storm")
-    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, force=True)
-    for noisy in ("werkzeug", "moto", "botocore", "infra"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    use_fake_credentials(os.environ.get("AWS_REGION") or "us-east-1")
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    started = time.perf_counter()
-
-    def say(message: str) -> None:
-        print(f"[storm {time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-    emulator = Emulator.start(0)
-    try:
-        result = run(emulator.endpoint_url, args.out, PROFILES[args.profile], say)
-    finally:
-        emulator.stop()
-    print(json.dumps(result, indent=2))
-    return 0
+    return run_alone(argv, "python -m bench.follow_storm", "storm", PROFILES, run)
 
 
 if __name__ == "__main__":

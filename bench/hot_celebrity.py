@@ -235,11 +235,13 @@ def _key_class(row: dict, star: int, env: dict) -> str | None:
     return None
 
 
-def _hot_keys(usage: list[dict], star: int, env: dict, seconds: float, scale: float) -> list[dict]:
-    """Per key class, the hottest key's units per second and share of the scaled limit."""
+def hot_keys(usage: list[dict], key_class: Callable[[dict], str | None], seconds: float,
+             scale: float) -> list[dict]:
+    """Per key class (`key_class` names a partition_usage() row's, or None to leave it out), the
+    hottest key's units per second and share of the scaled limit, hottest class first."""
     classes: dict[str, dict] = {}
     for row in usage:
-        name = _key_class(row, star, env)
+        name = key_class(row)
         if name is None:
             continue
         rcu, wcu = row["read_units"] / seconds, row["write_units"] / seconds
@@ -303,7 +305,7 @@ def run_design(endpoint: str, out_dir: Path, cfg: HotCelebrity, design: str, *, 
     reads = sum(load.statuses.values())
     ok = load.statuses.get(200, 0)
     staleness = [(load.first_seen[t] - acked) * 1000 for t, acked in load.posted.items() if t in load.first_seen]
-    hot = _hot_keys(usage, star, env, load.seconds, scale)
+    hot = hot_keys(usage, lambda row: _key_class(row, star, env), load.seconds, scale)
     throttled = sum(r["throttled_reads"] + r["throttled_writes"] for r in usage)
     measured = sum(c["read_units"] for c in hot if c["key"] == ("celebrity ByAuthor partition" if design == "before"
                                                                    else "celebrity copy shard"))
@@ -354,9 +356,9 @@ def run(endpoint: str, out_dir: Path, cfg: HotCelebrity, say: Callable[[str], No
     return {**after, "before": before, "over_limit": over, "config": dict(cfg.__dict__)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m bench.hot_celebrity [--profile tiny|quick|full] [--out DIR]`: this scenario
-    alone (make bench runs it after the strategies); prints the three runs as JSON."""
+def run_alone(argv: list[str] | None, prog: str, label: str, profiles: dict, run: Callable) -> int:
+    """A partition-limit scenario alone (`run(endpoint, out_dir, profile, say)`), on an
+    emulator of its own, with --profile and --out; prints its results as JSON."""
     import argparse
     import json
     import logging
@@ -365,8 +367,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from infra.emulator import Emulator, use_fake_credentials
 
-    parser = argparse.ArgumentParser(prog="python -m bench.hot_celebrity")
-    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--profile", default="quick", choices=sorted(profiles))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, force=True)
@@ -377,15 +379,21 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     def say(message: str) -> None:
-        print(f"[hot {time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+        print(f"[{label} {time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     emulator = Emulator.start(0)
     try:
-        result = run(emulator.endpoint_url, args.out, PROFILES[args.profile], say)
+        result = run(emulator.endpoint_url, args.out, profiles[args.profile], say)
     finally:
         emulator.stop()
     print(json.dumps(result, indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.hot_celebrity [--profile tiny|quick|full] [--out DIR]`: this scenario
+    alone (make bench runs it after the strategies); prints the three runs as JSON."""
+    return run_alone(argv, "python -m bench.hot_celebrity", "hot", PROFILES, run)
 
 
 if __name__ == "__main__":
