@@ -75,18 +75,13 @@ def dynamodb_faults() -> dict[str, int]:
 
 def install() -> None:
     """Wrap moto's DynamoDB handlers (once)."""
-    from moto.dynamodb.exceptions import DynamodbException, TransactionCanceledException
+    from moto.dynamodb.exceptions import TransactionCanceledException
     from moto.dynamodb.responses import DynamoHandler
 
-    from infra.moto_patches import THROTTLED_MESSAGE
+    from infra.moto_patches import THROTTLED_MESSAGE, throughput_exceeded
 
     if getattr(DynamoHandler.get_item, "_faults_injected", False):
         return
-
-    class ProvisionedThroughputExceeded(DynamodbException):
-        def __init__(self) -> None:
-            super().__init__("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                             THROTTLED_MESSAGE)
 
     def cancelled(self: Any, reason: str, message: str) -> TransactionCanceledException:
         items = len(self.body.get("TransactItems", [])) or 1
@@ -102,7 +97,7 @@ def install() -> None:
             if fault == "throttled":
                 if op.startswith("transact_"):
                     raise cancelled(self, "ThrottlingError", THROTTLED_MESSAGE)
-                raise ProvisionedThroughputExceeded()
+                raise throughput_exceeded()
             return inner(self)
 
         handle._faults_injected = True  # type: ignore[attr-defined]

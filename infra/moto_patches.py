@@ -1448,6 +1448,24 @@ def _batch_split(op: str, body: dict, refused: list[bool]) -> tuple[dict, dict]:
     return {**body, "RequestItems": kept}, left
 
 
+@functools.cache
+def _throughput_exceeded_class() -> type:
+    from moto.dynamodb.exceptions import DynamodbException
+
+    class ProvisionedThroughputExceeded(DynamodbException):
+        def __init__(self) -> None:
+            super().__init__("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                             THROTTLED_MESSAGE)
+
+    return ProvisionedThroughputExceeded
+
+
+def throughput_exceeded() -> Exception:
+    """The error DynamoDB answers a throttled request with (the SDKs retry it), as moto raises
+    its errors (a partition over its limit here; an injected fault, infra/dynamodb_faults.py)."""
+    return _throughput_exceeded_class()()
+
+
 def _hot_partitions_throttled() -> None:
     """moto has no partitions: it serves any number of requests a second on one key. DynamoDB
     serves at most 3,000 read and 1,000 write units a second from one partition (of a table or
@@ -1478,16 +1496,11 @@ def _hot_partitions_throttled() -> None:
     frame and a global read (~25 ns; the loop took 1.73 s, 1.82 s before this patch: noise);
     on, ~40 us more per call (~5%): finding the partitions 10 us, the check 5, the debit 3, the
     rest billing a call that did not ask for its capacity."""
-    from moto.dynamodb.exceptions import DynamodbException, TransactionCanceledException
+    from moto.dynamodb.exceptions import TransactionCanceledException
     from moto.dynamodb.responses import DynamoHandler
 
     if getattr(DynamoHandler.get_item, "_partition_limits", False):
         return
-
-    class ProvisionedThroughputExceeded(DynamodbException):
-        def __init__(self) -> None:
-            super().__init__("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                             THROTTLED_MESSAGE)
 
     def limited(op: str, inner: Any) -> Any:
         kind = "read" if op in _PARTITION_READS else "write"
@@ -1504,7 +1517,7 @@ def _hot_partitions_throttled() -> None:
                     raise TransactionCanceledException([("ThrottlingError", THROTTLED_MESSAGE, None) if no
                                                         else (None, None, None) for no in refused])
                 if not op.startswith("batch_") or all(refused):
-                    raise ProvisionedThroughputExceeded()
+                    raise throughput_exceeded()
                 self.body, unprocessed = _batch_split(op, body, refused)
             self._local_runtime_bill = None
             try:
