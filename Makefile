@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: run test lint scan bench clean venv browser
+.PHONY: run test lint scan bench soak clean venv browser
 
 venv: $(STAMP)
 
@@ -32,6 +32,13 @@ run: $(STAMP)
 # Push, pull and hybrid fan-out side by side on the local stack: bench/results/ (JSON, PNG plots).
 bench: $(STAMP)
 	$(BIN)/python -m bench run --profile $(PROFILE)
+
+# The chaos soak (issue 24): 10 minutes of Twitter-shaped load on the local stack while faults
+# strike, then every timeline, post and counter checked: bench/results/soak.json. SEED replays one.
+SEED ?= 24
+SOAK_PROFILE ?= long
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --profile $(SOAK_PROFILE) --seed $(SEED)
 
 lint: $(STAMP)
 	@echo "==> ruff check"

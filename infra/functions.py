@@ -307,6 +307,9 @@ class LocalFunctions:
     def __init__(self, pools: dict[str, _Pool]):
         self._pools = pools
         self._observers: list[Callable[[Invocation], None]] = []
+        self._faults_lock = threading.Lock()
+        self._half_armed: dict[str, int] = {}  # logical id -> batches still to half-apply (a chaos fault)
+        self.half_applied: dict[str, int] = {}  # logical id -> batches half-applied so far
 
     def add_observer(self, observer: Callable[[Invocation], None]) -> None:
         """Call `observer` after every invocation (successful or not), on the invoking thread.
@@ -363,11 +366,44 @@ class LocalFunctions:
         False if none of its workers is busy."""
         return self._pools[logical_id].kill_busy()
 
+    def fail_half_batch(self, logical_id: str, batches: int = 1) -> None:
+        """Arm a chaos fault (issue 24): the function's next `batches` invocations with two
+        records or more run the first half of their records, then fail as a runtime that died
+        after them would (Runtime.ExitError). The event source retries the whole batch, half of
+        which has already had its effects. `half_applied` counts the batches it struck."""
+        if logical_id not in self._pools:
+            raise ValueError(f"no local function {logical_id!r}; have {sorted(self._pools)}")
+        with self._faults_lock:
+            self._half_armed[logical_id] = self._half_armed.get(logical_id, 0) + batches
+
+    def clear_faults(self) -> None:
+        """Disarm what fail_half_batch armed and has not struck yet."""
+        with self._faults_lock:
+            self._half_armed.clear()
+
+    def _half_of(self, logical_id: str, event: Any) -> dict | None:
+        """The event cut to its first half, if a half-applied batch is armed and it has two
+        records or more (the fault is then used up); None otherwise."""
+        records = event.get("Records") if isinstance(event, dict) else None
+        if not self._half_armed.get(logical_id) or not isinstance(records, list) or len(records) < 2:
+            return None
+        with self._faults_lock:
+            if not self._half_armed.get(logical_id):
+                return None
+            self._half_armed[logical_id] -= 1
+            self.half_applied[logical_id] = self.half_applied.get(logical_id, 0) + 1
+        return {**event, "Records": records[:len(records) // 2]}
+
     def invoke(self, logical_id: str, event: dict) -> Any:
         try:
             pool = self._pools[logical_id]
         except KeyError:
             raise ValueError(f"no local function {logical_id!r}; have {sorted(self._pools)}") from None
+        half = self._half_of(logical_id, event)
+        if half is not None:
+            self.invoke(logical_id, half)  # its own failures are the batch's too
+            raise FunctionError("Runtime.ExitError", f"{len(half['Records'])} of {len(event['Records'])} records "
+                                "applied, then the runtime exited (a half-applied batch, a chaos fault)")
         payload = json.dumps(event)  # a TypeError here is the caller's bug, not the handler's
         if len(payload) > PAYLOAD_LIMIT:
             raise RequestTooLarge("RequestEntityTooLargeException", f"{len(payload)} byte payload is too large "

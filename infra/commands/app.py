@@ -7,6 +7,7 @@
     timeline metrics --watch                       posts/s, fan-out lag, DLQs, from the logs
     timeline redrive --local                       dead-lettered messages back to their queue
     timeline bench                                 make bench: push, pull and hybrid side by side
+    timeline soak                                  make soak: 10 minutes of load under faults, checked
     timeline capacity                              the capacity and cost model at Twitter's scale
     timeline doctor                                can this machine run the stack?
 
@@ -44,6 +45,7 @@ app.command("redrive", rich_help_panel=_LOCAL)(stack.redrive)
 app.command("doctor", rich_help_panel=_LOCAL)(doctor.doctor)
 app.command("bench", rich_help_panel=_TOOLS,
             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(bench.bench)
+app.command("soak", rich_help_panel=_TOOLS)(bench.soak)
 app.command("capacity", rich_help_panel=_TOOLS)(bench.capacity)
 
 

@@ -49,6 +49,33 @@ def bench(
     raise typer.Exit(code or 0)
 
 
+def soak(
+    profile: Annotated[str, typer.Option("--profile", "-p", help="long (make soak, 10 min) or short (~40 s).")]
+    = "long",
+    seed: Annotated[int, typer.Option(help="Replays a run's choices and fault schedule.")] = 24,
+    duration: Annotated[Optional[float], typer.Option(help="Seconds of load (default: the profile's).")] = None,
+    out: Annotated[Path, typer.Option(help="Results folder (soak.json).")] = RESULTS,
+) -> None:
+    """The chaos soak: **what `make soak` does**.
+
+    The whole local stack (its own embedded emulator; a running `timeline up` is not touched)
+    under a Twitter-shaped load while function workers are killed, DynamoDB throttles and
+    conflicts, batches come twice and pollers restart; then every home timeline, post and
+    counter is checked against what was acknowledged. Writes bench/results/soak.json; exits
+    non-zero on any loss, duplicate, mismatch, or a fault kind under its minimum.
+
+    **Examples**
+
+        timeline soak
+        timeline soak --profile short --seed 7
+    """
+    from bench.soak.run import main
+
+    argv = ["--profile", profile, "--seed", str(seed), "--out", str(out),
+            *(["--duration", str(duration)] if duration else [])]
+    raise typer.Exit(main(argv))
+
+
 # ------------------------------------------------------------------------------ capacity
 
 def _fmt(value: float) -> str:  # as bench.model.capacity_report writes numbers

@@ -252,3 +252,26 @@ def test_given_results_only_the_runtimes_marshaller_accepts_then_they_arrive_as_
     # Then, as awslambdaric marshals them: Decimals are their exact numbers, bytes pass as they are
     assert numbers == {"values": [12.5, 3, -0.001]} and isinstance(numbers["values"][1], int)
     assert raw == b"plain payload"
+
+
+def test_given_a_half_applied_batch_armed_then_half_the_records_run_and_the_invocation_fails_as_a_dead_runtime(
+        echo_functions):
+    # Given a chaos fault armed on the worker: its next batch of two records or more is half applied
+    seen = []
+    echo_functions.add_observer(lambda done: seen.append(len(done.event.get("Records", []))))
+    echo_functions.fail_half_batch("FanoutWorkerFunction")
+    one = {"Records": [{"n": 0}]}
+    four = {"Records": [{"n": n} for n in range(4)]}
+
+    # When a one-record batch comes (too small to halve: it runs whole), then a four-record one
+    echo_functions.invoke("FanoutWorkerFunction", one)
+    with pytest.raises(FunctionError) as failed:
+        echo_functions.invoke("FanoutWorkerFunction", four)
+
+    # Then the handler saw the first two records only, and the invocation failed as a runtime
+    # that exited does; the fault is used up: the batch's retry runs whole
+    assert failed.value.error_type == "Runtime.ExitError"
+    assert seen == [1, 2]
+    echo_functions.invoke("FanoutWorkerFunction", four)
+    assert seen == [1, 2, 4]
+    assert echo_functions.half_applied == {"FanoutWorkerFunction": 1}

@@ -4,17 +4,8 @@ deletes, blocks, mutes, celebrity threshold crossings both ways and readers goin
 and returning, with the pipeline drained in a shuffled order (streams of different tables in
 any order, queue messages shuffled and batched at random). After each drain (and at the end
 of every example), every user's home timeline must equal the one a naive model computes
-from the graph and the posts, exactly as the contract defines it:
-
-- RAW: the reader's own posts and reposts, the posts of every account they follow and the
-  reposts of every account they follow with reposts, newest first by entry id (a repost's
-  own id);
-- an entry is hidden when its post's author, its reposter or the account a reply answers
-  is blocked or muted by the reader, or blocks the reader; for a reply written by someone
-  else (not a repost), unless it answers the reader, its own author or an account the
-  reader follows; and when the same post (itself or a repost of it) is among the 40 older
-  RAW entries below it in an entry that neither of those rules hides (a copy the reader
-  never sees suppresses nothing).
+from the graph and the posts (bench/soak/model.py: the contract, naively; the soak checks
+the whole local stack against the same model).
 
 Items are compared as (post id, reposter's handle or None), every page of 7.
 
@@ -43,11 +34,12 @@ import os
 import random
 import sys
 from collections import Counter
-from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+
+from bench.soak.model import NaiveTimelines, Post
 
 settings.register_profile("ci", max_examples=60, stateful_step_count=30, deadline=None,
                           suppress_health_check=list(HealthCheck), derandomize=True)
@@ -57,16 +49,9 @@ settings.register_profile("long", max_examples=300, stateful_step_count=60, dead
 SEEN: Counter = Counter()  # what the examples went through, so the test can say it explored
 THRESHOLD, DEMOTE_BELOW = 5, 4  # promoted at 5 followers, demoted below 4 (80% of 5)
 TIMELINE_MAX = 60
-DEDUPE_WINDOW = 40  # the contract's: an entry hides when its post is among the 40 older ones
 MAX_USERS = 7
 MAX_ENTRIES = TIMELINE_MAX - 4  # posts + reposts alive + entries removed since the last drain
 MAX_PER_AUTHOR = TIMELINE_MAX // 4  # posts + reposts of one account: a backfill brings them all
-
-
-@dataclass(frozen=True)
-class Post:
-    author: int
-    answers: int | None = None  # for a reply: the account it answers
 
 
 class TimelineMachine(RuleBasedStateMachine):
@@ -76,13 +61,11 @@ class TimelineMachine(RuleBasedStateMachine):
         self.h, self.clock = h, clock
         h.reset()
         clock.reset()
-        self.users: list[int] = []
-        self.handles: dict[int, str] = {}
-        self.follows: dict[tuple[int, int], bool] = {}  # (follower, followee) -> takes its reposts
-        self.posts: dict[str, Post] = {}  # live post id -> the post
-        self.reposts: dict[tuple[int, str], str] = {}  # (reposter, post id) -> the repost's own id
-        self.blocks: set[tuple[int, int]] = set()  # (blocker, blocked)
-        self.mutes: set[tuple[int, int]] = set()  # (muter, muted)
+        self.model = NaiveTimelines(seen=SEEN)
+        # The model's own collections, changed in place by the rules below.
+        m = self.model
+        self.users, self.handles, self.follows, self.posts = m.users, m.handles, m.follows, m.posts
+        self.reposts, self.blocks, self.mutes = m.reposts, m.blocks, m.mutes
         # Since the last drain: entries removed (they may sit in timelines until it) and
         # reposts of deleted posts (in their reposter's author index until it).
         self.removed = 0
@@ -90,61 +73,16 @@ class TimelineMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ model
     def raw(self, reader: int) -> list[tuple[int, str, int | None]]:
-        """(entry id, post id, reposter or None), newest first: everything the reader's
-        timeline holds once the pipeline has drained."""
-        takes = {x: r for (f, x), r in self.follows.items() if f == reader}
-        out = [(int(p), p, None) for p, post in self.posts.items() if post.author == reader or post.author in takes]
-        for (by, p), repost_id in self.reposts.items():
-            if by == reader or takes.get(by):
-                out.append((int(repost_id), p, by))
-        return sorted(out, reverse=True)
+        return self.model.raw(reader)
 
     def expected_home(self, reader: int) -> list[tuple[str, str | None]]:
-        followed = {x for f, x in self.follows if f == reader}
-        blocked = {b for a, b in self.blocks if a == reader} | {a for a, b in self.blocks if b == reader}
-        muted = {m for a, m in self.mutes if a == reader}
-        raw = self.raw(reader)
-        SEEN["a repost left out: followed without reposts"] += sum(
-            1 for by, _ in self.reposts if self.follows.get((reader, by)) is False)
-
-        def filtered(p: str, by: int | None) -> tuple[set[int], bool]:
-            """(the hidden accounts it involves, whether the reply rule hides it)."""
-            post = self.posts[p]
-            accounts = {post.author, by, post.answers} - {None}
-            stranger = (by is None and post.answers is not None and post.author != reader
-                        and post.answers not in (reader, post.author) and post.answers not in followed)
-            return accounts & (blocked | muted), stranger
-
-        # Only an entry the reader would see on its own suppresses a newer one of its post.
-        alone = [not any(filtered(p, by)) for _, p, by in raw]
-        shown = []
-        for i, (_, p, by) in enumerate(raw):
-            post = self.posts[p]
-            window = range(i + 1, min(len(raw), i + 1 + DEDUPE_WINDOW))
-            repeated = any(raw[j][1] == p and alone[j] for j in window)
-            if any(raw[j][1] == p and not alone[j] for j in window) and not repeated and alone[i]:
-                SEEN["a copy hidden from the reader suppressed nothing"] += 1
-            hidden_by, stranger = filtered(p, by)
-            if hidden_by:
-                SEEN["an entry hidden by a block" if hidden_by & blocked else "an entry hidden by a mute"] += 1
-                if by is not None and post.answers not in (post.author, by) and hidden_by == {post.answers} \
-                        and not repeated:
-                    SEEN["a repost of a reply hidden for whom it answers"] += 1
-            elif repeated:
-                SEEN["dedupe hid a repost" if by is not None else "dedupe hid a post"] += 1
-            elif stranger:
-                SEEN["a reply hidden by the reply rule"] += 1
-            else:
-                if post.answers is not None and post.author != reader:
-                    SEEN["a reply by another shown" if by is None else "a repost of a reply shown"] += 1
-                shown.append((p, self.handles[by] if by is not None else None))
-        return shown
+        return self.model.expected_home(reader)
 
     def followers(self, user: int) -> int:
-        return sum(1 for _, x in self.follows if x == user)
+        return self.model.followers(user)
 
     def blocked_between(self, a: int, b: int) -> bool:
-        return (a, b) in self.blocks or (b, a) in self.blocks
+        return self.model.blocked_between(a, b)
 
     def has_room(self) -> bool:
         return len(self.posts) + len(self.reposts) + self.removed < MAX_ENTRIES
