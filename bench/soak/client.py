@@ -71,6 +71,11 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _server_error(resp: requests.Response | None) -> bool:
+    """A 5xx other than 503 (which a throttled dependency answers, with Retry-After)."""
+    return resp is not None and resp.status_code >= 500 and resp.status_code != 503
+
+
 def transient(resp: requests.Response | None) -> bool:
     if resp is None or resp.status_code >= 500 or resp.status_code == 429:
         return True
@@ -91,6 +96,7 @@ class SoakClient:
         self.latencies = Latencies()
         self.answers_dropped = 0
         self.resends = 0
+        self.server_errors = 0  # 5xx answers but 503, any call, resent or not (a killed api answers 500)
 
     @property
     def _http(self) -> requests.Session:
@@ -115,6 +121,7 @@ class SoakClient:
         started = time.monotonic()
         resp = self.once(method, path, token, **kw)
         self.latencies.add(kind, time.monotonic() - started, resp.status_code if resp is not None else "no answer")
+        self.server_errors += _server_error(resp)
         return resp
 
     def write(self, kind: str, method: str, path: str, token: str | None = None, *, may_lose: bool = True,
@@ -139,6 +146,7 @@ class SoakClient:
                     body = resp.text
                 return Answer(resp.status_code, body, attempts, dropped)
             self.resends += 1
+            self.server_errors += _server_error(resp)
             if time.monotonic() - started > GIVE_UP_S:
                 raise Unresolved(f"{kind} {method} {path}: no definitive answer in {GIVE_UP_S:.0f} s "
                                  f"({attempts} attempts, last {resp.status_code if resp is not None else 'no answer'})")

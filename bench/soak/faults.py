@@ -80,8 +80,12 @@ class Chaos:
             thread.join(120)
 
     def _killer(self, function: str, rng: random.Random) -> None:
+        """The first kill as soon as a worker is busy (so a short run kills a rarely busy
+        function too), then one after each exponential gap."""
         rate = self.plan.kills_per_min / 60
-        while rate and not self._stop.wait(rng.expovariate(rate)):
+        gap = 0.0
+        while rate and not self._stop.wait(gap):
+            gap = rng.expovariate(rate)
             while not self._stop.is_set():  # a rarely busy function (media) waits for its next upload
                 if self.functions.kill_busy(function):
                     self.kills[function] += 1
@@ -94,8 +98,11 @@ class Chaos:
             self.functions.fail_half_batch("FanoutWorkerFunction")
 
     def _restarts(self) -> None:
+        """At evenly spaced moments of the run (1/3 and 2/3 of it for two restarts)."""
+        started = time.monotonic()
         for n in range(self.plan.poller_restarts):
-            if self._stop.wait(self.duration_s * (n + 1) / (self.plan.poller_restarts + 1)):
+            at = started + self.duration_s * (n + 1) / (self.plan.poller_restarts + 1)
+            if self._stop.wait(max(0.0, at - time.monotonic())):
                 return
             self.restart_pollers()
             self.restarts += 1

@@ -195,10 +195,11 @@ class Load:
         return True
 
     def _do_upload(self) -> bool:
+        return len(self.pending_uploads) < 4 and self.upload()
+
+    def upload(self) -> bool:
         """A form for an image, then the image straight to S3: the media processor checks it
         (the post that carries it comes later, once it is ready)."""
-        if len(self.pending_uploads) >= 4:
-            return False
         user = self._pick(self.model.users)
         data = png(len(self.log))
         form = self.client.write("upload_form", "POST", "/v1/media", self.tokens[user], may_lose=False,

@@ -1,0 +1,81 @@
+"""The chaos soak's own rules (bench/soak), each on its own: which answers a client sends again,
+how its pace follows the measured ceiling, the model's budget, and what a dropped answer does.
+The soak as a whole runs in tests/integration/test_soak.py."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from bench.soak.client import SoakClient, transient
+from bench.soak.load import WEIGHTS, Load, paces
+
+
+def _answer(status: int, code: str | None = None) -> requests.Response:
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = json.dumps({"error": {"code": code}} if code else {}).encode()
+    return resp
+
+
+@pytest.mark.parametrize("status, code, again", [
+    (None, None, True), (500, None, True), (502, None, True), (503, "unavailable", True), (429, "rate_limited", True),
+    (409, "contention", True), (409, "followee_changing", True), (409, "repost_changing", True),
+    (409, "idempotency_key_used", False), (403, "blocked", False), (404, "tweet_not_found", False), (201, None, False),
+])
+def test_given_an_answer_then_the_client_sends_again_only_what_may_not_have_committed_or_is_busy(status, code, again):
+    assert transient(None if status is None else _answer(status, code)) is again
+
+
+def test_given_a_measured_ceiling_then_reads_run_at_its_share_and_posts_at_one_per_50_reads():
+    reads, changes = paces(50.0, WEIGHTS, load_share=0.4, reads_per_post=50)
+    posting = sum(WEIGHTS[k] for k in ("post", "reply", "image_post")) / sum(WEIGHTS.values())
+    assert reads == pytest.approx(20.0)
+    assert changes * posting == pytest.approx(reads / 50)
+
+
+def test_given_the_budget_spent_then_the_writer_makes_no_more_posts_and_counts_the_choices():
+    load = Load(client=None, rng=random.Random(1), timeline_max=100)  # type: ignore[arg-type]
+    load.entries_made = 85
+    assert load._room(author=1)
+    load.entries_made = 90  # within ten of TimelineMax
+    assert not load._room(author=1)
+    load.entries_made, load.posts_made[2] = 0, 24  # an account's own: TimelineMax/4
+    assert not load._room(author=2)
+    assert load.over_budget == 2
+
+
+class _Counting(BaseHTTPRequestHandler):
+    posts: list[str] = []
+
+    def do_POST(self):  # noqa: N802
+        self.posts.append(self.headers["Idempotency-Key"])
+        body = b'{"id": "1"}'
+        self.send_response(201)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_given_an_answer_dropped_then_the_write_is_sent_again_with_the_same_key_and_acknowledged_once():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        # Given a client that drops every first answer
+        client = SoakClient(f"http://127.0.0.1:{server.server_port}", lost_answers=1.0)
+        # When it posts
+        answer = client.write("post", "POST", "/v1/tweets", headers={"Idempotency-Key": "k1"}, json={"text": "x"})
+        # Then the post went twice with one key, and the answer says a resend followed a commit
+        assert _Counting.posts == ["k1", "k1"]
+        assert (answer.status, answer.attempts, answer.resent_after_commit) == (201, 2, True)
+        assert client.answers_dropped == 1
+    finally:
+        server.shutdown()
