@@ -53,20 +53,22 @@ class Latencies:
         self._lock = threading.Lock()
         self.samples: dict[str, list[float]] = defaultdict(list)
         self.statuses: dict[str, Counter] = defaultdict(Counter)
+        self.series: list[tuple[float, str, float]] = []  # (monotonic end, kind, seconds)
 
     def add(self, kind: str, seconds: float, status: int | str) -> None:
         with self._lock:
             self.samples[kind].append(seconds)
             self.statuses[kind][str(status)] += 1
+            self.series.append((time.monotonic(), kind, seconds))
 
     def summary(self) -> dict[str, dict[str, float]]:
         with self._lock:
-            return {kind: {"count": len(v), "p50_ms": round(_quantile(v, 0.5) * 1000, 1),
-                           "p99_ms": round(_quantile(v, 0.99) * 1000, 1), "max_ms": round(max(v) * 1000, 1)}
+            return {kind: {"count": len(v), "p50_ms": round(quantile(v, 0.5) * 1000, 1),
+                           "p99_ms": round(quantile(v, 0.99) * 1000, 1), "max_ms": round(max(v) * 1000, 1)}
                     for kind, v in sorted(self.samples.items()) if v}
 
 
-def _quantile(values: list[float], q: float) -> float:
+def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 

@@ -62,6 +62,7 @@ class Chaos:
         self.duration_s, self.seed = duration_s, seed
         self.kills: dict[str, int] = dict.fromkeys(KILLED, 0)
         self.restarts = 0
+        self.events: list[tuple[float, str]] = []  # (monotonic time, what): kills and restarts
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._killer, args=(f, random.Random(f"{seed}-{f}")), daemon=True,
                                           name=f"soak-kill-{f}") for f in KILLED]
@@ -89,6 +90,7 @@ class Chaos:
             while not self._stop.is_set():  # a rarely busy function (media) waits for its next upload
                 if self.functions.kill_busy(function):
                     self.kills[function] += 1
+                    self.events.append((time.monotonic(), f"kill_{function}"))
                     break
                 time.sleep(0.003)
 
@@ -106,3 +108,4 @@ class Chaos:
                 return
             self.restart_pollers()
             self.restarts += 1
+            self.events.append((time.monotonic(), "poller_restart"))

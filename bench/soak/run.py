@@ -30,6 +30,7 @@ from bench.soak.check import check
 from bench.soak.client import Latencies, SoakClient, Unresolved
 from bench.soak.faults import KILLED, Chaos, FaultPlan
 from bench.soak.load import POSTING, WEIGHTS, Load, Readers, paces
+from bench.soak.plot import over_time, plot
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 QUEUE_VISIBILITY_S = 10  # the template's 180 s would make each killed batch wait three minutes
@@ -54,7 +55,7 @@ PROFILES = {
     # Forty seconds make few changes: higher shares than the long run's, so that every kind
     # strikes its minimum in every run, and more uploads (the media processor must be caught busy).
     "short": SoakProfile("short", duration_s=40, users=12, follows_each=4, celebrity_threshold=6, plan=FaultPlan(
-        kills_per_min=6, half_batches_per_min=6, poller_restarts=1, conflict=0.1, duplicate_stream_batches=0.3,
+        kills_per_min=6, half_batches_per_min=6, poller_restarts=1, conflict=0.4, duplicate_stream_batches=0.3,
         redeliver_messages=0.1, answers_dropped=0.2,
         minimums={**{f"kill_{f}": 1 for f in KILLED}, "throttled": 5, "conflicts": 1,
                   "duplicate_stream_batches": 2, "redelivered_messages": 2, "poller_restarts": 1,
@@ -235,6 +236,7 @@ def run_soak(profile: SoakProfile, seed: int, *, endpoint_url: str | None = None
             client.lost_answers = 0.0
             stack.functions.clear_faults()
         load_s = time.monotonic() - started
+        timeline = over_time(client.latencies.series, chaos.events, started, load_s)
         latencies = client.latencies.summary()
         statuses = {k: dict(v) for k, v in client.latencies.statuses.items() if k != "ceiling"}
         resends, server_errors = client.resends, client.server_errors
@@ -257,9 +259,12 @@ def run_soak(profile: SoakProfile, seed: int, *, endpoint_url: str | None = None
                      load_s=load_s, drain_s=drain_s, drained=drained, dead=dead, redriven=redriven,
                      dead_after=dead_after, unresolved=unresolved, statuses=statuses, resends=resends,
                      server_errors=server_errors)
+    report["over_time"] = timeline
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "soak.json").write_text(json.dumps(report, indent=2) + "\n")
+        if plot(report, out / "soak.png"):
+            say(f"report: {out / 'soak.json'}, plot: {out / 'soak.png'}")
     for line in summary(report):
         say(line)
     return report

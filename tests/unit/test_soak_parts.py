@@ -79,3 +79,25 @@ def test_given_an_answer_dropped_then_the_write_is_sent_again_with_the_same_key_
         assert client.answers_dropped == 1
     finally:
         server.shutdown()
+
+
+def test_given_calls_and_faults_over_time_then_each_10_s_bucket_holds_its_own_and_the_plot_is_written(tmp_path):
+    from bench.soak.plot import over_time, plot
+
+    # Given 25 s of load: reads of 10 ms then 100 ms, a post, a kill at 12.5 s and a restart at 21 s
+    started = 1000.0
+    series = [(started + t, "home", 0.01 if t < 10 else 0.1) for t in range(0, 25)] + [(started + 3, "post", 0.05)]
+    events = [(started + 12.5, "kill_ApiFunction"), (started + 21.0, "poller_restart")]
+
+    rows = over_time(series, events, started, duration_s=25.0)
+
+    # Then three buckets (the last, half of one, still counts), each with its calls and faults
+    assert [r["t"] for r in rows] == [0.0, 10.0, 20.0]
+    assert [(r["home"]["count"], r["home"]["p50_ms"]) for r in rows] == [(10, 10.0), (10, 100.0), (5, 100.0)]
+    assert rows[0]["writes"] == {"count": 1, "p50_ms": 50.0, "p99_ms": 50.0}
+    assert [r["faults"] for r in rows] == [[], [[12.5, "kill_ApiFunction"]], [[21.0, "poller_restart"]]]
+    report = {"over_time": rows, "profile": "short", "seed": 1, "lost": 0, "duplicated": 0,
+              "mismatched_timelines": 0, "counters_off": 0, "measured": "now", "machine": "2 cores",
+              "faults": {k: {"count": 0} for k in ("throttled", "conflicts", "duplicate_stream_batches",
+                                                   "redelivered_messages", "half_applied_batches", "answers_dropped")}}
+    assert plot(report, tmp_path / "soak.png").stat().st_size > 10_000
