@@ -75,6 +75,7 @@ def touched_by(load: Load, posts: set[str], accounts: set[int], reader: int) -> 
 
 def check(load: Load, client: SoakClient) -> Verdict:
     model, verdict = load.model, Verdict()
+    _posts_exactly_once(load, client, verdict)  # first: a post lost or doubled explains the timelines' diffs
     authors = {p: post.author for p, post in model.posts.items()}
     users = {handle: user for user, handle in model.handles.items()}
     for reader in model.users:
@@ -96,7 +97,6 @@ def check(load: Load, client: SoakClient) -> Verdict:
             "reader": model.handles[reader], "missing": missing, "extra": extra,
             **({"expected": expected, "got": got} if not missing and not extra else {}),  # the order differs
             "changes": touched_by(load, posts, accounts, reader)})
-    _posts_exactly_once(load, client, verdict)
     for user in model.users:
         answer = client.write("check", "GET", f"/v1/users/{model.handles[user]}", load.tokens[user], may_lose=False)
         counts = (answer.body["followers_count"], answer.body["following_count"])

@@ -275,3 +275,22 @@ def test_given_a_half_applied_batch_armed_then_half_the_records_run_and_the_invo
     echo_functions.invoke("FanoutWorkerFunction", four)
     assert seen == [1, 2, 4]
     assert echo_functions.half_applied == {"FanoutWorkerFunction": 1}
+
+
+def test_given_a_worker_busy_when_killed_then_its_invocation_fails_as_a_crashed_runtime_and_a_fresh_one_serves(
+        echo_functions):
+    # Given nothing busy: nothing to kill
+    assert echo_functions.kill_busy("ApiFunction") is False
+    # When an invocation is under way and a busy worker is killed
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(echo_functions.invoke, "ApiFunction", {"sleep": 0.8})
+        deadline = time.monotonic() + 10
+        while not echo_functions.kill_busy("ApiFunction"):
+            assert time.monotonic() < deadline, "no worker became busy"
+            time.sleep(0.01)
+        # Then that invocation fails as Lambda's does when its runtime dies
+        with pytest.raises(FunctionError) as failed:
+            running.result(10)
+    assert failed.value.error_type == "Runtime.ExitError"
+    # and the next one is served by a fresh worker
+    assert "pid" in echo_functions.invoke("ApiFunction", {})

@@ -60,12 +60,12 @@ def test_given_the_idempotency_key_ignored_when_the_short_soak_runs_then_it_fail
     from bench.soak.faults import FaultPlan
     from bench.soak.run import PROFILES, run_soak
 
-    # Given the api with a known defect put back, and the short soak with half of the
-    # acknowledged writes' answers dropped (each then sent again, as a client whose answer was
-    # lost does), for twenty seconds
+    # Given the api with a known defect put back, and the short soak with every acknowledged
+    # write's answer dropped (each then sent again, as a client whose answer was lost does), for
+    # twenty seconds
     short = PROFILES["short"]
     profile = dataclasses.replace(short, duration_s=20, plan=dataclasses.replace(
-        short.plan, answers_dropped=0.5, minimums={}))
+        short.plan, answers_dropped=1.0, minimums={}))
     assert isinstance(profile.plan, FaultPlan)
     specs = {"ApiFunction": _api_with_the_idempotency_key_ignored(tmp_path)}
 
