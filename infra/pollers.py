@@ -71,8 +71,11 @@ class DeliveryFaults:
         self._rng, self._lock = random.Random(seed), threading.Lock()
         self.injected = {"duplicate_stream_batches": 0, "redelivered_messages": 0}
 
-    def strikes(self, kind: str, share: float) -> bool:
-        """Whether this batch (or message) gets the fault `kind`; counted."""
+    _SHARES = {"duplicate_stream_batches": "duplicate_stream_batches", "redelivered_messages": "redeliver_messages"}
+
+    def strikes(self, kind: str) -> bool:
+        """Whether this batch (or message) gets the fault `kind`, at its share as set now; counted."""
+        share = getattr(self, self._SHARES[kind])
         if share <= 0.0:
             return False
         with self._lock:
@@ -381,7 +384,7 @@ class _QueuePoller(_Poller):
         failed = set(outcome.failed)
         done = [r for i, r in enumerate(records) if i not in failed]
         if self.faults is not None:  # a chaos fault: handled, not deleted, so it comes back
-            done = [r for r in done if not self.faults.strikes("redelivered_messages", self.faults.redeliver_messages)]
+            done = [r for r in done if not self.faults.strikes("redelivered_messages")]
         for start in range(0, len(done), 10):
             chunk = done[start:start + 10]
             response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
@@ -629,7 +632,7 @@ class _StreamPoller(_Poller):
         batch = shard.buffer[:shard.limit]
         outcome = self.invoke(batch, self.api.sequence)
         if (not outcome.failed and self.faults is not None
-                and self.faults.strikes("duplicate_stream_batches", self.faults.duplicate_stream_batches)):
+                and self.faults.strikes("duplicate_stream_batches")):
             outcome = self.invoke(batch, self.api.sequence)  # a chaos fault: the same batch again
         error = outcome.error
         if not outcome.failed:

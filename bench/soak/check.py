@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.soak.client import SoakClient
@@ -29,10 +29,9 @@ class Verdict:
     deleted_but_shown: int = 0
     diffs: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"mismatched_timelines": self.mismatched_timelines, "lost": self.lost, "duplicated": self.duplicated,
-                "counters_off": self.counters_off, "deleted_but_shown": self.deleted_but_shown,
-                "diffs": self.diffs[:10]}
+    def counts(self) -> dict[str, int]:
+        """Every count of the verdict (each must be 0)."""
+        return {name: value for name, value in asdict(self).items() if name != "diffs"}
 
 
 def _pages(client: SoakClient, path: str, token: str) -> tuple[list[dict], bool]:

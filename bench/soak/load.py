@@ -211,20 +211,20 @@ class Load:
                                  files={"file": ("soak.png", data, "image/png")})
         if self._expect("upload", sent, (204,)):
             self.pending_uploads.append((user, form.body["media_id"]))
-            self.log.append(Logged(self._elapsed(), "upload", user, (), (), sent.status))
-            self.acknowledged["upload"] += 1
+            self._record("upload", user, sent)
         return True
 
     def _do_image_post(self) -> bool:
         if not self.pending_uploads:
             return False
         user, media_id = self.pending_uploads[0]
-        status = self.client.read("media_status", "GET", f"/v1/media/{media_id}", self.tokens[user])
-        if status is None or status.status_code != 200 or status.json()["status"] == "pending":
+        resp = self.client.read("media_status", "GET", f"/v1/media/{media_id}", self.tokens[user])
+        media = resp.json() if resp is not None and resp.status_code == 200 else {"status": "pending"}
+        if media["status"] == "pending":
             return False  # not checked yet (or no answer): another change meanwhile
         self.pending_uploads.pop(0)
-        if status.json()["status"] != "ready":
-            self.anomalies.append(Anomaly("image_post", f"upload {media_id} was {status.json()}"))
+        if media["status"] != "ready":
+            self.anomalies.append(Anomaly("image_post", f"upload {media_id} was {media}"))
             return True
         if not self._room(user):
             return True
