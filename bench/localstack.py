@@ -14,14 +14,13 @@ import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from infra import template as tpl
 from infra.deployer import Stack, deploy
 from infra.functions import Invocation, LocalFunctions
 from infra.gateway import Gateway
-from infra.pollers import DeliveryFaults, Pollers
-from infra.template import FunctionSpec
+from infra.pollers import Pollers
 
 LAYER = tpl.ROOT / "layers" / "timeline" / "python"
 
@@ -57,13 +56,9 @@ class StrategyStack:
 
     def __init__(self, endpoint_url: str, name: str, params: dict[str, str], *, log_dir: Path,
                  region: str = "us-east-1", seed: Callable[[StrategyStack], Any] | None = None,
-                 concurrency: int | dict[str, int] = 2, meter: bool = True,
-                 specs: Mapping[str, FunctionSpec] | None = None, faults: DeliveryFaults | None = None):
-        """`meter=False`: no AWS call counts and no Recorder (a long run need not keep every
-        invocation); `specs`: some functions' code replaced (LocalFunctions.start); `faults`:
-        the pollers' delivery faults."""
+                 concurrency: int | dict[str, int] = 2):
         self.endpoint_url, self.name, self.params, self.region = endpoint_url, name, params, region
-        self.concurrency, self.meter, self.specs, self.faults = concurrency, meter, specs, faults
+        self.concurrency = concurrency
         self.log_dir = log_dir
         self.recorder = Recorder()
         self._seed = seed
@@ -72,25 +67,22 @@ class StrategyStack:
 
     def __enter__(self) -> StrategyStack:
         quiet = logging.getLogger("infra")
-        if quiet.getEffectiveLevel() < logging.WARNING:
-            quiet.setLevel(logging.WARNING)  # one line per request and batch would bury the progress
+        quiet.setLevel(logging.WARNING)  # one line per request and batch would bury the progress
         try:
             self.stack: Stack = deploy(self.name, self.params, endpoint_url=self.endpoint_url, region=self.region)
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            specs = {**tpl.functions(tpl.load_sam()), **self.specs} if self.specs else None
-            self.functions = LocalFunctions.start(self.stack, endpoint_url=self.endpoint_url, log_dir=self.log_dir,
-                                                  meter=self.meter, concurrency=self.concurrency, specs=specs)
+            self.functions = LocalFunctions.start(self.stack, endpoint_url=self.endpoint_url,
+                                                  log_dir=self.log_dir, meter=True, concurrency=self.concurrency)
             self._running.callback(self.functions.close)
-            if self.meter:
-                self.functions.add_observer(self.recorder)
-            self._polled = self.stack
+            self.functions.add_observer(self.recorder)
+            stack = self.stack
             if self._seed is not None:
                 self.seeded = self._seed(self)
-                self._polled = replace(self.stack, event_sources=[
+                stack = replace(stack, event_sources=[
                     replace(e, starting_position="LATEST") if e.source_arn.split(":")[2] == "dynamodb" else e
-                    for e in self.stack.event_sources])
-            self._start_pollers()
-            self._running.callback(lambda: self.pollers.close())  # the pollers of the moment (restart_pollers)
+                    for e in stack.event_sources])
+            self.pollers = Pollers.start(stack, self.functions, endpoint_url=self.endpoint_url)
+            self._running.callback(self.pollers.close)
             self.gateway = Gateway.for_stack(tpl.load_sam(), self.stack, self.functions,
                                              endpoint_url=self.endpoint_url).serve(0)
             self._running.callback(self.gateway.close)
@@ -112,15 +104,6 @@ class StrategyStack:
 
     def wait_idle(self, timeout: float = 120.0) -> bool:
         return self.pollers.wait_idle(timeout)
-
-    def _start_pollers(self) -> None:
-        self.pollers = Pollers.start(self._polled, self.functions, endpoint_url=self.endpoint_url, faults=self.faults)
-
-    def restart_pollers(self) -> None:
-        """Every poller stopped (in-flight batches finish) and started again from the stack's
-        starting positions (a chaos fault: TRIM_HORIZON reads every stream again)."""
-        self.pollers.close()
-        self._start_pollers()
 
     def stop_pipeline(self) -> None:
         """Stop the pollers (for measurements that write seed rows the pipeline must not see)."""

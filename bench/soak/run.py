@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from bench.localstack import StrategyStack
 from bench.soak.check import check
 from bench.soak.client import Latencies, SoakClient, Unresolved
 from bench.soak.faults import KILLED, Chaos, FaultPlan
@@ -73,33 +72,62 @@ PROFILES = {
 }
 
 
-class SoakStack(StrategyStack):
-    """The local stack of `make run` (without demo data) on an emulator, as the benchmark runs
-    it (bench/localstack.py), unmetered, with the pollers' delivery faults (their shares set
-    when the faults start) and the queues' visibility shortened. `specs` replaces some
-    functions' code (the defect test's)."""
+class SoakStack:
+    """The local stack of `make run` (without demo data) on an emulator: the template deployed,
+    its functions, the event-source pollers (with the delivery faults) and the HTTP gateway.
+    `specs` replaces some functions' code (the defect test's)."""
 
     def __init__(self, endpoint_url: str, params: Mapping[str, str], *, log_dir: Path,
                  specs: Mapping[str, Any] | None = None):
         from infra.pollers import DeliveryFaults
 
-        self.delivery = DeliveryFaults()
-        super().__init__(endpoint_url, f"soak-{uuid.uuid4().hex[:6]}", dict(params), log_dir=log_dir, meter=False,
-                         specs=specs, faults=self.delivery)
+        self.endpoint_url, self.params, self.log_dir, self.specs = endpoint_url, dict(params), log_dir, specs
+        self.delivery = DeliveryFaults()  # shares set when the faults start
+        self._running = ExitStack()
 
     def __enter__(self) -> SoakStack:
         import boto3
 
-        super().__enter__()
-        try:  # before any fault: what the setup sends is handled at once
+        from infra import template as tpl
+        from infra.deployer import deploy
+        from infra.functions import LocalFunctions
+        from infra.gateway import Gateway
+
+        try:
+            self.stack = deploy(f"soak-{uuid.uuid4().hex[:6]}", self.params, endpoint_url=self.endpoint_url)
             self.sqs = boto3.client("sqs", endpoint_url=self.endpoint_url, region_name=self.stack.region)
             for queue in ("FanoutQueueUrl", "MediaQueueUrl"):
                 self.sqs.set_queue_attributes(QueueUrl=self.stack.outputs[queue],
                                               Attributes={"VisibilityTimeout": str(QUEUE_VISIBILITY_S)})
+            specs = None
+            if self.specs:
+                specs = {**tpl.functions(tpl.load_sam()), **self.specs}
+            self.functions = LocalFunctions.start(self.stack, endpoint_url=self.endpoint_url, log_dir=self.log_dir,
+                                                  specs=specs)
+            self._running.callback(self.functions.close)
+            self._start_pollers()
+            self._running.callback(lambda: self.pollers.close())
+            self.gateway = Gateway.for_stack(tpl.load_sam(), self.stack, self.functions,
+                                             endpoint_url=self.endpoint_url).serve(0)
+            self._running.callback(self.gateway.close)
         except BaseException:
-            self.__exit__()
+            self._running.close()
             raise
         return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._running.close()
+
+    def _start_pollers(self) -> None:
+        from infra.pollers import Pollers
+
+        self.pollers = Pollers.start(self.stack, self.functions, endpoint_url=self.endpoint_url,
+                                     faults=self.delivery)
+
+    def restart_pollers(self) -> None:
+        """Every poller stopped (in-flight batches finish) and started again."""
+        self.pollers.close()
+        self._start_pollers()
 
     def dead_letters(self) -> dict[str, int]:
         """Messages in each dead-letter queue (the dispatch failure queue holds pointers to
