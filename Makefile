@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml layers/deps/requirements.txt
 	@echo "==> installing pinned dependencies into $(VENV) (first run takes about a minute)"
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@echo "==> building the functions' dependency layer as sam build lays it out (.local/layers)"
-	@$(BIN)/python -m infra.layers
+	@$(BIN)/python -m infra.runtime.layers
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -43,6 +43,8 @@ soak: $(STAMP)
 lint: $(STAMP)
 	@echo "==> ruff check"
 	@$(BIN)/ruff check --quiet infra functions layers tests bench
+	@echo "==> lint-imports (the house rules: pyproject.toml [tool.importlinter])"
+	@PYTHONPATH=layers/timeline/python $(BIN)/lint-imports --no-cache --no-logo
 	@echo "==> cfn-lint template.yaml"
 	@$(BIN)/cfn-lint template.yaml
 	@echo "==> sam validate --lint"

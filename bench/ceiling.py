@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 
 REPEAT = 60
-# The product's calls are metered (ReturnConsumedCapacity, see infra.functions._Meter), so the
+# The product's calls are metered (ReturnConsumedCapacity, see infra.runtime.functions._Meter), so the
 # emulator computes capacity for them; the raw calls ask for it too, to cost the same work.
 METERED = {"ReturnConsumedCapacity": "INDEXES"}
 

@@ -39,7 +39,7 @@ def run_benchmark(profile_name: str, out_dir: Path, *, plots: bool = True, keep_
     from bench.prices import ON_DEMAND_US_EAST_1 as PRICES
     from bench.profiles import PROFILES
     from bench.runner import Bench, Progress
-    from infra.emulator import Emulator, use_fake_credentials
+    from infra.runtime import Emulator, use_fake_credentials
 
     if profile_name not in PROFILES:
         raise SystemExit(f"unknown profile {profile_name!r}; have {', '.join(PROFILES)}")

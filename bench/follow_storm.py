@@ -1,5 +1,5 @@
 """The follow-storm scenario (issue 23): many accounts follow one account at once, on the local
-stack with DynamoDB's per-partition limits scaled down (infra.moto_patches), as when a
+stack with DynamoDB's per-partition limits scaled down (infra.runtime.moto_patches), as when a
 celebrity joins (10 follows/s at 1/100 of the limits: 1,000/s at DynamoDB's; the model takes it
 to twitter-2013's 5,000/s).
 
@@ -30,7 +30,8 @@ import requests
 
 from bench import measure
 from bench.hot_celebrity import PARTITION_READ_LIMIT, PARTITION_WRITE_LIMIT, hot_keys, run_alone
-from bench.localstack import StrategyStack, import_layer
+from bench.layer import import_layer
+from infra.runtime import LocalStack
 from bench.seed import sign_in, writer_for
 
 
@@ -75,7 +76,7 @@ class _Storm:
         return max(1e-3, self.last - self.first)
 
 
-def _seed(stack: StrategyStack, followers: int, celebrity: bool, counted: int) -> dict:
+def _seed(stack: LocalStack, followers: int, celebrity: bool, counted: int) -> dict:
     """The target and its followers-to-be (profiles and handle claims, no edges yet); the
     target a celebrity, as a promotion leaves it, or an ordinary account, with `counted`
     followers already (a count above the threshold's demotion line, so a celebrity stays one)."""
@@ -135,32 +136,32 @@ def _key_class(row: dict, target: int, env: dict) -> str | None:
 
 
 def run_path(endpoint: str, out_dir: Path, cfg: FollowStorm, path: str, say: Callable[[str], None]) -> dict:
-    from infra import moto_patches
+    from infra import runtime
 
     celebrity = path == "celebrity"
     params = {"CelebrityThreshold": "2" if celebrity else "1000000000", "ActionRateLimitPerMinute": "1000000"}
-    with StrategyStack(endpoint, f"storm-{path}", params, log_dir=out_dir / "logs" / f"storm-{path}",
+    with LocalStack(f"storm-{path}", params, endpoint_url=endpoint, meter=True, log_dir=out_dir / "logs" / f"storm-{path}",
                        seed=lambda stack: _seed(stack, cfg.followers, celebrity, cfg.seeded_followers),
                        concurrency={"ApiFunction": cfg.api_workers}) as s:
         target, fans = s.seeded["target"], s.seeded["fans"]
         tokens = sign_in(s, fans)
         session = requests.Session()
         for f in fans[:cfg.api_workers * 2]:  # warm every api worker (cold starts are not measured)
-            session.get(s.url + "/v1/users/joiner", headers={"authorization": f"Bearer {tokens[f]}"}, timeout=60)
+            session.get(s.api_url + "/v1/users/joiner", headers={"authorization": f"Bearer {tokens[f]}"}, timeout=60)
         s.wait_idle(300)
         env, scale = s.api_env, cfg.partition_limit_scale
         say(f"  {path}: {cfg.followers} accounts follow one {'celebrity' if celebrity else 'ordinary account'} at "
             f"{cfg.rate:g}/s, partition limits x{scale:g} ({PARTITION_WRITE_LIMIT * scale:g} WCU/s per key)")
-        moto_patches.reset_partition_usage()
-        moto_patches.set_partition_limits(PARTITION_READ_LIMIT * scale, PARTITION_WRITE_LIMIT * scale)
+        runtime.reset_partition_usage()
+        runtime.set_partition_limits(PARTITION_READ_LIMIT * scale, PARTITION_WRITE_LIMIT * scale)
         try:
-            storm = _storm(s.url, [tokens[f] for f in fans], cfg.rate)
+            storm = _storm(s.api_url, [tokens[f] for f in fans], cfg.rate)
             s.wait_idle(120)  # the stream's count, the syncs
         finally:
-            moto_patches.set_partition_limits(None, None)
-        usage = moto_patches.partition_usage()
-        moto_patches.reset_partition_usage()
-        profile = session.get(s.url + "/v1/users/joiner",
+            runtime.set_partition_limits(None, None)
+        usage = runtime.partition_usage()
+        runtime.reset_partition_usage()
+        profile = session.get(s.api_url + "/v1/users/joiner",
                               headers={"authorization": f"Bearer {tokens[fans[0]]}"}, timeout=60).json()
     followed = storm.statuses.get(200, 0)
     hot = hot_keys(usage, lambda row: _key_class(row, target, env), storm.seconds, scale)

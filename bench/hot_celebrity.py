@@ -1,6 +1,6 @@
 """The hot-celebrity scenario (issue 23): many readers who all follow one celebrity read their
 home timelines at once, on the local stack with DynamoDB's per-partition limits scaled down
-(infra.moto_patches: a token bucket per partition-key value, 3,000 read and 1,000 write units
+(infra.runtime.moto_patches: a token bucket per partition-key value, 3,000 read and 1,000 write units
 a second times `partition_limit_scale`), with the api running several workers.
 
 Run for two designs on the same emulator, one stack each:
@@ -34,7 +34,8 @@ import boto3
 import requests
 
 from bench import measure
-from bench.localstack import StrategyStack, import_layer
+from bench.layer import import_layer
+from infra.runtime import LocalStack
 from bench.seed import sign_in, writer_for
 
 PARTITION_READ_LIMIT, PARTITION_WRITE_LIMIT = 3000.0, 1000.0
@@ -95,7 +96,7 @@ class _Load:
                     self.first_seen.setdefault(item["id"], ended)
 
 
-def _seed(stack: StrategyStack, readers: int, history: int) -> dict:
+def _seed(stack: LocalStack, readers: int, history: int) -> dict:
     """The celebrity and its readers, through the store layer before the pipeline starts:
     profiles, handle claims, follows with celebrity edges (as a promotion leaves them), the
     celebrity's `history` posts, and (with copies) their copies in every shard with the floor
@@ -213,8 +214,8 @@ def _load(url: str, star_token: str, tokens: list[str], rate: float, duration: f
     return load
 
 
-def _copy_size(stack: StrategyStack, star: int) -> float:
-    from infra.moto_patches import item_size
+def _copy_size(stack: LocalStack, star: int) -> float:
+    from infra.runtime import item_size
 
     table = stack.stack.function_env["ApiFunction"]["CELEBRITY_COPIES_TABLE"]
     items = [i for i in boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region)
@@ -266,14 +267,14 @@ def _predicted_units(design: str, reads: int, copy_size: float, by_author_entry:
 
 def run_design(endpoint: str, out_dir: Path, cfg: HotCelebrity, design: str, *, rate: float, scale: float,
                say: Callable[[str], None]) -> dict:
-    from infra import moto_patches
+    from infra import runtime
 
     shards = cfg.shards if design != "before" else 0
     params = {"CelebrityCopyShards": str(shards), "CelebrityThreshold": str(max(2, cfg.readers // 2)),
               "CopyThreshold": str(max(2, cfg.readers // 2)),
               "PostRateLimitPerMinute": "1000000", "ActionRateLimitPerMinute": "1000000"}
     label = design.replace("_", "-")
-    with StrategyStack(endpoint, f"hot-{label}", params, log_dir=out_dir / "logs" / f"hot-{label}",
+    with LocalStack(f"hot-{label}", params, endpoint_url=endpoint, meter=True, log_dir=out_dir / "logs" / f"hot-{label}",
                        seed=lambda stack: _seed(stack, cfg.readers, cfg.history_posts),
                        concurrency={"ApiFunction": cfg.api_workers}) as s:
         seeded = s.seeded
@@ -281,23 +282,23 @@ def run_design(endpoint: str, out_dir: Path, cfg: HotCelebrity, design: str, *, 
         tokens = sign_in(s, [star, *fans])
         session = requests.Session()
         for f in fans[:cfg.api_workers * 2]:  # warm every api worker (cold starts are not measured)
-            session.get(s.url + "/v1/timeline?limit=20", headers={"authorization": f"Bearer {tokens[f]}"}, timeout=60)
+            session.get(s.api_url + "/v1/timeline?limit=20", headers={"authorization": f"Bearer {tokens[f]}"}, timeout=60)
         s.wait_idle(300)
         env = s.api_env
         say(f"  {design}: {cfg.readers} readers of one celebrity ({cfg.history_posts} posts, "
             f"CelebrityCopyShards={shards}); {rate:g} reads/s for {cfg.duration_s:g}s at partition limits x{scale:g} "
             f"({PARTITION_READ_LIMIT * scale:g} RCU/s, {PARTITION_WRITE_LIMIT * scale:g} WCU/s per key)")
-        moto_patches.reset_partition_usage()
+        runtime.reset_partition_usage()
         mark = s.recorder.mark()
-        moto_patches.set_partition_limits(PARTITION_READ_LIMIT * scale, PARTITION_WRITE_LIMIT * scale)
+        runtime.set_partition_limits(PARTITION_READ_LIMIT * scale, PARTITION_WRITE_LIMIT * scale)
         try:
-            load = _load(s.url, tokens[star], [tokens[f] for f in fans], rate, cfg.duration_s, cfg.post_every_s,
+            load = _load(s.api_url, tokens[star], [tokens[f] for f in fans], rate, cfg.duration_s, cfg.post_every_s,
                          lambda done: None)
             s.wait_idle(120)  # the last posts' copies
         finally:
-            moto_patches.set_partition_limits(None, None)
-        usage = moto_patches.partition_usage()
-        moto_patches.reset_partition_usage()
+            runtime.set_partition_limits(None, None)
+        usage = runtime.partition_usage()
+        runtime.reset_partition_usage()
         copy_size = _copy_size(s, star)
         # The pipeline's own reads of the copies (the worker's trims): not the merges the model predicts.
         pipeline_copy_reads = sum(c["read_units"] for i in s.recorder.since(mark) if i.function != "ApiFunction"
@@ -365,7 +366,7 @@ def run_alone(argv: list[str] | None, prog: str, label: str, profiles: dict, run
     import os
     import sys
 
-    from infra.emulator import Emulator, use_fake_credentials
+    from infra.runtime import Emulator, use_fake_credentials
 
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--profile", default="quick", choices=sorted(profiles))

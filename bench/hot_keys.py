@@ -541,14 +541,14 @@ def after_design(preset: ScalePreset, sizes: ItemSizes | None = None, rules: Pro
 
 
 def _template_default(name: str) -> float:
-    from infra import template as tpl
+    from infra.runtime import template_defaults
 
-    return float(tpl.parameter_defaults(tpl.load_sam())[name])
+    return float(template_defaults()[name])
 
 
 def social_target_ttl() -> float:
     """service/social.py's CELEBRITY_TARGET_TTL_S (the design as built)."""
-    from bench.localstack import import_layer
+    from bench.layer import import_layer
 
     import_layer()
     from timeline.service.social import CELEBRITY_TARGET_TTL_S
@@ -558,7 +558,7 @@ def social_target_ttl() -> float:
 
 def graph_follower_shards() -> int:
     """store/graph.py's FOLLOWER_SHARDS (the design as built)."""
-    from bench.localstack import import_layer
+    from bench.layer import import_layer
 
     import_layer()
     from timeline.store.graph import FOLLOWER_SHARDS
@@ -577,9 +577,9 @@ def template_copy_threshold() -> float:
 def template_graph_stream_batching() -> tuple[int, float]:
     """The BatchSize and MaximumBatchingWindowInSeconds fanout_dispatch reads the graph stream
     with (the tally's batches)."""
-    from infra import template as tpl
+    from infra.runtime import load_template
 
-    props = tpl.load_sam()["Resources"]["FanoutDispatchFunction"]["Properties"]["Events"]["GraphStream"]["Properties"]
+    props = load_template()["Resources"]["FanoutDispatchFunction"]["Properties"]["Events"]["GraphStream"]["Properties"]
     return int(props["BatchSize"]), float(props.get("MaximumBatchingWindowInSeconds", 0))
 
 

@@ -1,7 +1,7 @@
 """What the recorded invocations say: request and capacity counts, round trips on a request's
 critical path, and the stage times of a post's way through the pipeline.
 
-Counts come from the metered workers (infra.functions._Meter): every DynamoDB call's
+Counts come from the metered workers (infra.runtime.functions._Meter): every DynamoDB call's
 ConsumedCapacity as the service reported it, every SQS send. Nothing here estimates.
 """
 
@@ -11,7 +11,7 @@ import json
 import statistics
 
 from bench.model import OpCounts
-from infra.functions import DYNAMODB_READS, DYNAMODB_WRITES, Invocation
+from infra.runtime import DYNAMODB_READS, DYNAMODB_WRITES, Invocation
 
 SQS_SENDS = {"SendMessage", "SendMessageBatch"}
 

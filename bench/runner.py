@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Callable
 
 from bench import measure
 from bench.client import Client
-from bench.localstack import StrategyStack
+from infra.runtime import LocalStack
 from bench.model import OpCounts
 from bench.profiles import Profile
 from bench.seed import PASSWORD, Seeded, seed_graph, seed_history, sign_in_all
@@ -40,7 +40,7 @@ from bench.workload import OpLog
 
 if TYPE_CHECKING:
     from bench.graph import Graph
-    from infra.functions import Invocation
+    from infra.runtime import Invocation
 
 POLL_INTERVAL = 0.05  # probe followers poll this often; lag resolution
 LAG_TIMEOUT = 20.0
@@ -173,10 +173,10 @@ class Bench:
         started = time.perf_counter()
         say = self.progress.say
         # The benchmark posts and follows as fast as the stack takes it: no per-account limits.
-        with StrategyStack(self.endpoint, f"bench-{name}", {"CelebrityThreshold": str(threshold),
+        with LocalStack(f"bench-{name}", {"CelebrityThreshold": str(threshold),
                                                             "PostRateLimitPerMinute": "1000000",
                                                             "ActionRateLimitPerMinute": "1000000"},
-                           log_dir=self.out_dir / "logs" / name,
+                           endpoint_url=self.endpoint, log_dir=self.out_dir / "logs" / name, meter=True,
                            seed=lambda stack: seed_graph(stack, self.graph, threshold)) as s:
             seeded: Seeded = s.seeded
             say(f"{name} (CelebrityThreshold={threshold}): stack deployed, seeded {self.graph.n} users and "
@@ -196,7 +196,7 @@ class Bench:
             # Signing in and warming the workers overlap the history's fan-out; one wait covers both.
             phase = time.perf_counter()
             tokens = sign_in_all(s, seeded, actors)
-            client = Client(s.url)
+            client = Client(s.api_url)
             self._warm(client, tokens, readers)
             s.wait_idle(300)
             self._fanout_rate(run, s.recorder.since(mark))
@@ -239,7 +239,7 @@ class Bench:
         run.fanout_entries = entries
         run.fanout_s = (max(i.ended for i in workers) - min(i.started for i in workers)) if workers else 0.0
 
-    def _raw_calls(self, s: StrategyStack, seeded: Seeded, owner: int, writes: int = 0) -> dict:
+    def _raw_calls(self, s: LocalStack, seeded: Seeded, owner: int, writes: int = 0) -> dict:
         """bench.ceiling in its own process (as a function worker calls): raw Queries of this
         reader's timeline and of the biggest account's ByAuthor posts, and `writes` raw items."""
         env = s.api_env
@@ -251,12 +251,12 @@ class Bench:
             capture_output=True, text=True, check=True)
         return json.loads(proc.stdout)
 
-    def _dynamodb(self, s: StrategyStack):
+    def _dynamodb(self, s: LocalStack):
         import boto3
 
         return boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=s.region)
 
-    def _timeline_entries_mean(self, s: StrategyStack) -> float:
+    def _timeline_entries_mean(self, s: LocalStack) -> float:
         """Entries per materialized timeline: what a trim's Query reads below the cap."""
         owners: dict[str, int] = {}
         for page in self._dynamodb(s).get_paginator("scan").paginate(TableName=s.api_env["TIMELINES_TABLE"],
@@ -265,10 +265,10 @@ class Bench:
                 owners[item["owner_id"]["N"]] = owners.get(item["owner_id"]["N"], 0) + 1
         return sum(owners.values()) / len(owners) if owners else 0.0
 
-    def _item_sizes(self, s: StrategyStack) -> dict[str, float]:
+    def _item_sizes(self, s: LocalStack) -> dict[str, float]:
         """Mean stored size of each kind of item the capacity model prices, as DynamoDB counts
         bytes (a sample of each table)."""
-        from infra.moto_patches import item_size
+        from infra.runtime import item_size
 
         ddb = self._dynamodb(s)
         env = s.api_env
@@ -287,7 +287,7 @@ class Bench:
                 "idempotency_record": mean(env["IDEMPOTENCY_TABLE"])}
 
     # ------------------------------------------------------------------ cost probes
-    def _cost_probes(self, run: StrategyRun, s: StrategyStack, client: Client, tokens: dict[int, str],
+    def _cost_probes(self, run: StrategyRun, s: LocalStack, client: Client, tokens: dict[int, str],
                      seeded: Seeded, sampled: list[int], strata: list[int], readers: list[int]) -> None:
         tick = self.progress.every(len(sampled) + len(strata) + len(readers), f"{run.name} cost probes")
         done = 0
@@ -311,7 +311,7 @@ class Bench:
             done += 1
             tick(done)
 
-    def _probe_post(self, s: StrategyStack, client: Client, tokens: dict[int, str], seeded: Seeded,
+    def _probe_post(self, s: LocalStack, client: Client, tokens: dict[int, str], seeded: Seeded,
                     author: int, sampled: bool, k: int) -> PostProbe:
         followers = self.graph.followers_count[author]
         celebrity = author in seeded.celebrities
@@ -354,7 +354,7 @@ class Bench:
                          seen_after, applied, sum(i.duration_ms or 0.0 for i in workers), sampled, trimmed)
 
     # ------------------------------------------------------------------ the mixed workload
-    def _mixed(self, run: StrategyRun, s: StrategyStack, client: Client, tokens: dict[int, str],
+    def _mixed(self, run: StrategyRun, s: LocalStack, client: Client, tokens: dict[int, str],
                seeded: Seeded) -> None:
         probes: queue.Queue = queue.Queue()
         lag_thread = threading.Thread(target=self._poll_lags, args=(run, client, tokens, probes), daemon=True)
@@ -448,13 +448,13 @@ class Bench:
                              "visible": max(0.0, seen - first.ended) * 1000}
 
     # ------------------------------------------------------------------ read latency by celebrities
-    def _latency_by_celebrities(self, run: StrategyRun, s: StrategyStack, client: Client,
+    def _latency_by_celebrities(self, run: StrategyRun, s: LocalStack, client: Client,
                                 tokens: dict[int, str], readers: dict[int, int]) -> None:
         for celebrities, reader in sorted(readers.items()):
             run.latency_by_celebrities[celebrities] = {
                 "reader": reader, **self._timed_reads(s, client, tokens[reader], f"latency:{celebrities}")}
 
-    def _timed_reads(self, s: StrategyStack, client: Client, token: str, label: str) -> dict:
+    def _timed_reads(self, s: LocalStack, client: Client, token: str, label: str) -> dict:
         """`latency_reads` home reads one after another: end-to-end and handler times, the
         handler's time inside AWS calls, and its sequential round trips."""
         e2e: list[float] = []
@@ -467,7 +467,7 @@ class Bench:
                 "in_calls": [measure.time_in_calls(i) for i in invocations],
                 "round_trips": [measure.sequential_round_trips(i) for i in invocations]}
 
-    def _five_celebrity_reader(self, run: StrategyRun, s: StrategyStack, client: Client, seeded: Seeded) -> None:
+    def _five_celebrity_reader(self, run: StrategyRun, s: LocalStack, client: Client, seeded: Seeded) -> None:
         """No account of the graph merges about five sources here: sign a new one up through the
         API and have it follow the five biggest celebrities, then time its reads."""
         token = client.sign_up("fivecelebs", PASSWORD)
@@ -478,7 +478,7 @@ class Bench:
         run.latency_by_celebrities[5] = {"reader": None, **self._timed_reads(s, client, token, "latency:5")}
 
     # ------------------------------------------------------------------ table size
-    def _table_size(self, run: StrategyRun, s: StrategyStack, client: Client, tokens: dict[int, str],
+    def _table_size(self, run: StrategyRun, s: LocalStack, client: Client, tokens: dict[int, str],
                     seeded: Seeded, readers: dict[int, int]) -> None:
         """Read latency as the tables grow: filler posts (by accounts nobody follows) and filler
         timeline entries (of readers nobody is) are added with the pipeline stopped, so only

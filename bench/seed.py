@@ -7,7 +7,7 @@ celebrity edges the threshold implies (none from a celebrity to itself: its own 
 its own timeline), all in bulk through the product's own store layer (its pynamodb models and
 BatchWriter), so every item is byte for byte what the product writes.
 
-The graph is written before the pipeline starts (bench.localstack.StrategyStack's `seed`), and
+The graph is written before the pipeline starts (bench.localstack.LocalStack's `seed`), and
 the pipeline reads the table streams from after it: a follow through the API would queue a
 `sync_follow` (a backfill of the followee's recent posts), but with no post yet each would
 write nothing, so the seed is the state those syncs would have left.
@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import boto3
 
-from bench.localstack import StrategyStack, import_layer
+from bench.layer import import_layer
+from infra.runtime import LocalStack
 
 if TYPE_CHECKING:
     from bench.graph import Graph
@@ -47,7 +48,7 @@ class Seeded:
     seconds: float
 
 
-def writer_for(stack: StrategyStack):
+def writer_for(stack: LocalStack):
     """A BatchWriter on the stack's tables, the product's models bound to them."""
     import_layer()
     from timeline.settings import Settings
@@ -58,7 +59,7 @@ def writer_for(stack: StrategyStack):
     return BatchWriter(boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region))
 
 
-def seed_graph(stack: StrategyStack, graph: Graph, threshold: int) -> Seeded:
+def seed_graph(stack: LocalStack, graph: Graph, threshold: int) -> Seeded:
     """Users, handle claims and follows, before the pipeline starts (see the module's doc)."""
     writer = writer_for(stack)
     from timeline import ids
@@ -102,7 +103,7 @@ def seed_graph(stack: StrategyStack, graph: Graph, threshold: int) -> Seeded:
                   time.perf_counter() - started)
 
 
-def seed_history(stack: StrategyStack, graph: Graph, seeded: Seeded, *, history_per_user: float, seed: int) -> int:
+def seed_history(stack: LocalStack, graph: Graph, seeded: Seeded, *, history_per_user: float, seed: int) -> int:
     """History: each user posts in proportion to their posting rate, each post with its
     author's own entry; the stream fans them out. Returns how many posts."""
     writer = writer_for(stack)
@@ -131,7 +132,7 @@ def seed_history(stack: StrategyStack, graph: Graph, seeded: Seeded, *, history_
     return len(posts)
 
 
-def sign_in(stack: StrategyStack, user_ids: list[int]) -> dict[int, str]:
+def sign_in(stack: LocalStack, user_ids: list[int]) -> dict[int, str]:
     """Cognito logins for these accounts (seeded through the store, so without one yet):
     user id -> access token."""
     import_layer()
@@ -146,14 +147,14 @@ def sign_in(stack: StrategyStack, user_ids: list[int]) -> dict[int, str]:
     return tokens
 
 
-def sign_in_all(stack: StrategyStack, seeded: Seeded, users: set[int]) -> dict[int, str]:
+def sign_in_all(stack: LocalStack, seeded: Seeded, users: set[int]) -> dict[int, str]:
     """Cognito logins for the accounts the workload acts as: graph index -> access token."""
     ordered = sorted(users)
     tokens = sign_in(stack, [seeded.user_ids[u] for u in ordered])
     return {u: tokens[seeded.user_ids[u]] for u in ordered}
 
 
-def add_filler(stack: StrategyStack, rows: int) -> None:
+def add_filler(stack: LocalStack, rows: int) -> None:
     """`rows` posts by accounts nobody follows and `rows` timeline entries of readers that
     never read: rows no benchmark read touches, so only the tables' size changes."""
     import_layer()

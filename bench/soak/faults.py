@@ -5,10 +5,10 @@
   busy (LocalFunctions.kill_busy). An api kill loses the answer of a request that may have
   committed; a dispatch or worker kill fails its batch, which its event source retries.
 - `throttled`, `conflicts`: DynamoDB calls throttled and write transactions cancelled for a
-  conflict, a share of them everywhere (infra.dynamodb_faults).
+  conflict, a share of them everywhere (infra.runtime.dynamodb_faults).
 - `duplicate_stream_batches`, `redelivered_messages`: the pollers deliver a share of stream
   batches twice and leave a share of handled queue messages undeleted, so they come back when
-  their visibility ends (infra.pollers.DeliveryFaults).
+  their visibility ends (infra.runtime.pollers.DeliveryFaults).
 - `poller_restarts`: every poller stopped and started again (streams read from their trim
   horizon again: every record dispatched a second time).
 - `half_applied_batches`: a fan-out worker batch applied for its first half, then failed

@@ -31,6 +31,8 @@ from bench.soak.client import Latencies, SoakClient, Unresolved
 from bench.soak.faults import KILLED, Chaos, FaultPlan
 from bench.soak.load import POSTING, WEIGHTS, Load, Readers, paces
 from bench.soak.plot import over_time, plot
+from infra.runtime import (REDRIVE_QUEUES, DeliveryFaults, Emulator, LocalStack, injected_dynamodb_faults,
+                           redrive_dead_letters, set_dynamodb_faults, use_fake_credentials)
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 QUEUE_VISIBILITY_S = 10  # the template's 180 s would make each killed batch wait three minutes
@@ -72,62 +74,24 @@ PROFILES = {
 }
 
 
-class SoakStack:
-    """The local stack of `make run` (without demo data) on an emulator: the template deployed,
-    its functions, the event-source pollers (with the delivery faults) and the HTTP gateway.
+class SoakStack(LocalStack):
+    """The local stack of `make run` (without demo data): the template deployed, its functions,
+    the event-source pollers (with the delivery faults) and the HTTP gateway, with queue
+    visibility short enough that a killed worker's messages come back within the run.
     `specs` replaces some functions' code (the defect test's)."""
 
     def __init__(self, endpoint_url: str, params: Mapping[str, str], *, log_dir: Path,
                  specs: Mapping[str, Any] | None = None):
-        from infra.pollers import DeliveryFaults
+        super().__init__(f"soak-{uuid.uuid4().hex[:6]}", params, endpoint_url=endpoint_url, log_dir=log_dir,
+                         specs=specs, delivery=DeliveryFaults())  # the faults' shares are set when they start
 
-        self.endpoint_url, self.params, self.log_dir, self.specs = endpoint_url, dict(params), log_dir, specs
-        self.delivery = DeliveryFaults()  # shares set when the faults start
-        self._running = ExitStack()
-
-    def __enter__(self) -> SoakStack:
+    def prepare(self) -> None:
         import boto3
 
-        from infra import template as tpl
-        from infra.deployer import deploy
-        from infra.functions import LocalFunctions
-        from infra.gateway import Gateway
-
-        try:
-            self.stack = deploy(f"soak-{uuid.uuid4().hex[:6]}", self.params, endpoint_url=self.endpoint_url)
-            self.sqs = boto3.client("sqs", endpoint_url=self.endpoint_url, region_name=self.stack.region)
-            for queue in ("FanoutQueueUrl", "MediaQueueUrl"):
-                self.sqs.set_queue_attributes(QueueUrl=self.stack.outputs[queue],
-                                              Attributes={"VisibilityTimeout": str(QUEUE_VISIBILITY_S)})
-            specs = None
-            if self.specs:
-                specs = {**tpl.functions(tpl.load_sam()), **self.specs}
-            self.functions = LocalFunctions.start(self.stack, endpoint_url=self.endpoint_url, log_dir=self.log_dir,
-                                                  specs=specs)
-            self._running.callback(self.functions.close)
-            self._start_pollers()
-            self._running.callback(lambda: self.pollers.close())
-            self.gateway = Gateway.for_stack(tpl.load_sam(), self.stack, self.functions,
-                                             endpoint_url=self.endpoint_url).serve(0)
-            self._running.callback(self.gateway.close)
-        except BaseException:
-            self._running.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._running.close()
-
-    def _start_pollers(self) -> None:
-        from infra.pollers import Pollers
-
-        self.pollers = Pollers.start(self.stack, self.functions, endpoint_url=self.endpoint_url,
-                                     faults=self.delivery)
-
-    def restart_pollers(self) -> None:
-        """Every poller stopped (in-flight batches finish) and started again."""
-        self.pollers.close()
-        self._start_pollers()
+        self.sqs = boto3.client("sqs", endpoint_url=self.endpoint_url, region_name=self.stack.region)
+        for queue in ("FanoutQueueUrl", "MediaQueueUrl"):
+            self.sqs.set_queue_attributes(QueueUrl=self.stack.outputs[queue],
+                                          Attributes={"VisibilityTimeout": str(QUEUE_VISIBILITY_S)})
 
     def dead_letters(self) -> dict[str, int]:
         """Messages in each dead-letter queue (the dispatch failure queue holds pointers to
@@ -145,11 +109,9 @@ class SoakStack:
         return out
 
     def redrive(self) -> int:
-        from infra.redrive import QUEUES, redrive
-
         moved = 0
-        for dlq, queue in QUEUES.values():
-            moved += redrive(self.sqs, self.stack.outputs[dlq], self.stack.outputs[queue])[0]
+        for dlq, queue in REDRIVE_QUEUES.values():
+            moved += redrive_dead_letters(self.sqs, self.stack.outputs[dlq], self.stack.outputs[queue])[0]
         return moved
 
 
@@ -167,13 +129,11 @@ def _ceiling(client: SoakClient, tokens: dict[int, str], seconds: float) -> floa
 def run_soak(profile: SoakProfile, seed: int, *, endpoint_url: str | None = None, out: Path | None = RESULTS,
              specs: Mapping[str, Any] | None = None, say: Callable[[str], None] = print) -> dict[str, Any]:
     """One soak; returns the report (and writes it to <out>/soak.json unless out is None)."""
-    from infra import dynamodb_faults
-    from infra.emulator import Emulator, use_fake_credentials
 
     logging.basicConfig(level=logging.WARNING)
     for noisy in ("werkzeug", "moto", "botocore", "infra"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    logging.getLogger("infra.gateway").setLevel(logging.CRITICAL)  # a killed api's failures: counted faults
+    logging.getLogger("infra.runtime.gateway").setLevel(logging.CRITICAL)  # a killed api's failures: counted faults
     with ExitStack() as running:
         if endpoint_url is None:
             use_fake_credentials(os.environ.get("AWS_REGION") or "us-east-1")
@@ -198,7 +158,7 @@ def run_soak(profile: SoakProfile, seed: int, *, endpoint_url: str | None = None
             f"load {reads_per_s:.1f} reads/s and {writes_per_s:.2f} changes/s with faults on")
 
         plan = profile.plan
-        dynamodb_faults.set_dynamodb_faults(throttle=plan.throttle, conflict=plan.conflict, seed=seed)
+        set_dynamodb_faults(throttle=plan.throttle, conflict=plan.conflict, seed=seed)
         stack.delivery.duplicate_stream_batches = plan.duplicate_stream_batches
         stack.delivery.redeliver_messages = plan.redeliver_messages
         client.lost_answers = plan.answers_dropped
@@ -222,7 +182,7 @@ def run_soak(profile: SoakProfile, seed: int, *, endpoint_url: str | None = None
                 steps += 1
                 if time.monotonic() >= next_report:
                     next_report += 10
-                    counts = _fault_counts(chaos, stack, client, dynamodb_faults.dynamodb_faults())
+                    counts = _fault_counts(chaos, stack, client, injected_dynamodb_faults())
                     say(f"  t+{time.monotonic() - started:4.0f}s  {steps} changes, {readers.reads} reads; faults: "
                         + ", ".join(f"{SHORT_NAMES.get(k, k)} {n}" for k, n in counts.items()))
         except Unresolved as exc:
@@ -230,8 +190,8 @@ def run_soak(profile: SoakProfile, seed: int, *, endpoint_url: str | None = None
         finally:
             readers.stop()
             chaos.stop()
-            injected = dynamodb_faults.dynamodb_faults()
-            dynamodb_faults.set_dynamodb_faults()
+            injected = injected_dynamodb_faults()
+            set_dynamodb_faults()
             stack.delivery.duplicate_stream_batches = stack.delivery.redeliver_messages = 0.0
             client.lost_answers = 0.0
             stack.functions.clear_faults()

@@ -1,4 +1,5 @@
-"""End-to-end: `python -m infra.cli run` as a subprocess on free ports, driven only over HTTP.
+"""End-to-end: `timeline up` (`python -m infra.console up`) as a subprocess on free ports, driven only
+over HTTP. The stack says it serves by writing its ready file (`--ready-file`), never through its log.
 
 The stack is started once per session (startup is a few seconds; on a 2-core CI box the
 function workers' cold starts dominate) and stopped with SIGTERM, which must end it cleanly.
@@ -7,8 +8,8 @@ function workers' cold starts dominate) and stopped with SIGTERM, which must end
 from __future__ import annotations
 
 import itertools
+import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ WAIT = 30.0  # bound for "eventually" (fan-out through stream -> SQS -> worker)
 
 
 class LocalStack:
-    """One `infra.cli run` process; its log is kept for assertions and for failure reports.
+    """One `timeline up` process; its log is kept for assertions and for failure reports.
     Its functions log to a folder of its own (`log_dir`, under the session's log root), never
     to a developer's .local/logs/, which a stack wipes when it starts."""
 
@@ -37,29 +38,28 @@ class LocalStack:
         env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}  # always embedded moto
         env["PYTHONUNBUFFERED"] = "1"
         self.log_dir = Path(tempfile.mkdtemp(prefix="stack-", dir=self.log_root))
+        self.ready_file = self.log_dir / "ready.json"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "run", "--port", "0", "--emulator-port", "0",
-             "--log-dir", str(self.log_dir), *args],
+            [sys.executable, "-m", "infra.console", "up", "--port", "0", "--emulator-port", "0",
+             "--log-dir", str(self.log_dir), "--ready-file", str(self.ready_file), *args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
-        self._ready = threading.Event()
         self.url = ""
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:  # type: ignore[union-attr]
             self.lines.append(line.rstrip("\n"))
-            m = re.search(r"HTTP API on (http://\S+)", line)
-            if m:
-                self.url = m.group(1)
-            if line.startswith("Ctrl-C stops everything"):
-                self._ready.set()
-        self._ready.set()  # exited: let the waiter see it
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> "LocalStack":
-        if not self._ready.wait(timeout) or self.proc.poll() is not None or not self.url:
+        """Until the stack writes its ready file (or exits, or the time is up: a failure)."""
+        deadline = time.monotonic() + timeout
+        while not self.ready_file.exists() and self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not self.ready_file.exists() or self.proc.poll() is not None:
             self.stop()
             pytest.fail("local stack did not start:\n" + self.log())
+        self.url = json.loads(self.ready_file.read_text())["api_url"]
         return self
 
     def log(self) -> str:

@@ -25,7 +25,7 @@ import jwt
 import pytest
 from moto.utilities.utils import load_resource
 
-from infra import template as tpl
+from infra.runtime import template as tpl
 from tests.e2e.conftest import Api
 
 pytestmark = pytest.mark.e2e

@@ -1,7 +1,7 @@
 """Races, as Lambda would let them happen, over HTTP on the local stack.
 
 The local runtime runs two worker processes per function and five SQS batches in flight per
-queue mapping (infra.pollers.SQS_CONCURRENT_BATCHES, as Lambda starts), so concurrent writes to
+queue mapping (infra.runtime.pollers.SQS_CONCURRENT_BATCHES, as Lambda starts), so concurrent writes to
 one timeline, duplicate deliveries and trims racing adds are exercised here. Each client
 request runs on its own thread; each test checks the end state, never an interleaving.
 """

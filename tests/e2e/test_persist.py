@@ -1,5 +1,5 @@
 """`make run ARGS="--persist DIR"`: a developer's data survives a restart of the local stack,
-and a persisted stack starts without deploying or seeding (infra/snapshot.py)."""
+and a persisted stack starts without deploying or seeding (infra/runtime/snapshot.py)."""
 
 from __future__ import annotations
 
@@ -69,8 +69,8 @@ def test_given_a_persisted_stack_when_it_restarts_then_its_data_is_there_and_not
 def test_given_a_snapshot_when_started_with_another_parameter_then_it_refuses_to_run_stale_infrastructure(tmp_path):
     # Given a snapshot of the stack as deployed with CelebrityThreshold=3 (its description,
     # as a save writes it: the check comes before the state is read)
-    from infra import template as tpl
-    from infra.snapshot import FORMAT, META_FILE, _moto_version, template_fingerprint
+    from infra.runtime import template as tpl
+    from infra.runtime.snapshot import FORMAT, META_FILE, _moto_version, template_fingerprint
 
     state = tmp_path / "state"
     state.mkdir()
@@ -81,7 +81,7 @@ def test_given_a_snapshot_when_started_with_another_parameter_then_it_refuses_to
         "params": {"CelebrityThreshold": "3"}}))
     # When the stack is started on it with CelebrityThreshold=4
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    run = subprocess.run([sys.executable, "-m", "infra.cli", "run", "--port", "0", "--emulator-port", "0",
+    run = subprocess.run([sys.executable, "-m", "infra.console", "up", "--port", "0", "--emulator-port", "0",
                           "--no-demo", "--param", "CelebrityThreshold=4", "--persist", str(state),
                           "--log-dir", str(tmp_path / "logs")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

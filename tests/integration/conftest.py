@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 import pytest
 
-from infra.deployer import Stack, deploy
-from infra.template import FunctionSpec
+from infra.runtime.deployer import Stack, deploy
+from infra.runtime.template import FunctionSpec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "functions"
 
@@ -42,7 +42,7 @@ def aws_env():
 def moto_endpoint(aws_env) -> str:
     from moto.server import ThreadedMotoServer
 
-    from infra import moto_patches
+    from infra.runtime import moto_patches
 
     moto_patches.apply()
     moto_patches.enforce_iam()  # as make run does: functions act with their roles' policies

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from infra.functions import FunctionError, FunctionTimeout, LocalFunctions
-from infra.template import ROOT
+from infra.runtime.functions import FunctionError, FunctionTimeout, LocalFunctions
+from infra.runtime.template import ROOT
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_given_variables_exported_in_the_developers_shell_then_no_function_sees_
 
 
 def test_given_an_event_or_a_result_over_the_6_mb_invoke_quota_then_lambdas_errors(echo_functions):
-    from infra.functions import PAYLOAD_LIMIT, RequestTooLarge
+    from infra.runtime.functions import PAYLOAD_LIMIT, RequestTooLarge
     seen = []
     echo_functions.add_observer(seen.append)
     # An event over the quota is refused before any worker runs it
@@ -214,7 +214,7 @@ def test_given_a_function_importing_a_dev_only_package_then_it_fails_as_it_would
 
 
 def test_given_the_template_layers_then_workers_import_from_them_as_sam_build_lays_them_out(echo_functions):
-    from infra.layers import BUILD_ROOT
+    from infra.runtime.layers import BUILD_ROOT
 
     # When a worker reports where packages would come from
     found = echo_functions.invoke("ApiFunction", {"modules": [

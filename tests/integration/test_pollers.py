@@ -12,9 +12,9 @@ import uuid
 import boto3
 import pytest
 
-from infra.deployer import EventSource, Stack, deploy
-from infra.functions import LocalFunctions
-from infra.pollers import Pollers
+from infra.runtime.deployer import EventSource, Stack, deploy
+from infra.runtime.functions import LocalFunctions
+from infra.runtime.pollers import Pollers
 
 
 def _client(name, endpoint):
@@ -171,7 +171,7 @@ def _put_tweets(endpoint, table, keys):
 def test_given_an_idle_queue_whose_poller_is_in_a_long_poll_then_wait_idle_says_so_without_waiting_for_the_poll(
         deployed_stack, moto_endpoint, fixture_spec, make_queue, journal, monkeypatch):
     # Given: a handled message, and a poller whose empty long polls last longer than the wait
-    from infra import pollers as pollers_module
+    from infra.runtime import pollers as pollers_module
     monkeypatch.setattr(pollers_module, "SQS_LONG_POLL", 8)
     sqs, url, arn, _ = make_queue(visibility=30)
     sqs.send_message(QueueUrl=url, MessageBody="first")

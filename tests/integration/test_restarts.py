@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import uuid
 
-from infra import template as tpl
-from infra.deployer import deploy
-from infra.functions import LocalFunctions
-from infra.gateway import Gateway
-from infra.pollers import Pollers
+from infra.runtime import template as tpl
+from infra.runtime.deployer import deploy
+from infra.runtime.functions import LocalFunctions
+from infra.runtime.gateway import Gateway
+from infra.runtime.pollers import Pollers
 from tests.e2e.conftest import Api
 
 UNLIMITED = {"PostRateLimitPerMinute": "100000", "ActionRateLimitPerMinute": "100000"}

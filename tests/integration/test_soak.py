@@ -13,7 +13,7 @@ import dataclasses
 import json
 import shutil
 
-from infra import template as tpl
+from infra.runtime import template as tpl
 
 SEED = 24
 

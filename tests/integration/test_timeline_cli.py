@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.commands.app import app
-from infra.functions import LocalFunctions
-from infra.reloader import Reloader
-from infra.template import ROOT
+from infra.console.app import app
+from infra.runtime.functions import LocalFunctions
+from infra.runtime.reloader import Reloader
+from infra.runtime.template import ROOT
 
 runner = CliRunner()
 
@@ -106,7 +106,7 @@ def test_given_the_watcher_when_a_handler_file_is_edited_then_the_next_invocatio
         try:
             assert reloader.wait_ready()
             # When the handler is edited
-            with caplog.at_level(logging.INFO, logger="infra.reloader"):
+            with caplog.at_level(logging.INFO, logger="infra.runtime.reloader"):
                 source = (folder / "app.py").read_text()
                 (folder / "app.py").write_text(source.replace('    return {\n', '    return {\n        "version": 2,\n'))
                 deadline = time.monotonic() + 10

@@ -27,9 +27,9 @@ from urllib.parse import urlencode
 
 import boto3
 
-from infra import template as tpl
-from infra.deployer import Stack
-from infra.pollers import dynamodb_stream_record, sqs_record
+from infra.runtime import template as tpl
+from infra.runtime.deployer import Stack
+from infra.runtime.pollers import dynamodb_stream_record, sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

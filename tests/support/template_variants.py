@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import yaml
 
-from infra import template as tpl
+from infra.runtime import template as tpl
 
 
 def variant(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:

@@ -13,7 +13,7 @@ import os
 import pytest
 from moto import mock_aws
 
-from infra.deployer import deploy
+from infra.runtime.deployer import deploy
 from tests.support.harness import Harness
 
 FAKE_AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

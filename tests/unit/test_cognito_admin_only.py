@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from infra import template as tpl
+from infra.runtime import template as tpl
 from tests.support.addresses import request_from, sign_up_from
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,11 +1,11 @@
-"""infra.pollers.DeliveryFaults: the share of stream batches delivered twice and of queue
+"""infra.runtime.pollers.DeliveryFaults: the share of stream batches delivered twice and of queue
 messages left to come back, drawn from a seeded generator and counted (the chaos soak's)."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.pollers import DeliveryFaults
+from infra.runtime.pollers import DeliveryFaults
 
 
 def test_given_shares_then_each_kind_strikes_that_share_of_draws_counted_and_replayable():

@@ -1,4 +1,4 @@
-"""The demo loaded in bulk through the store layer (infra.demo_loader) against the same demo
+"""The demo loaded in bulk through the store layer (infra.console.demo_loader) against the same demo
 written through the API, as `make run` used to seed it: a reader must not be able to tell
 them apart. Both run on the unit-test stack, with the pipeline (dispatch and worker) carried
 by the harness's drain().
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra import seed as demo
-from infra.demo_loader import DemoLoader
+from infra.console import seed as demo
+from infra.console.demo_loader import DemoLoader
 
 pytestmark = pytest.mark.stack(CelebrityThreshold="9")
 
@@ -24,7 +24,7 @@ def _plan() -> demo.SeedPlan:
 
 
 def _through_the_api(h, plan: demo.SeedPlan) -> None:
-    """The plan as clients make it (infra.seed.seed's order), the pipeline drained as it goes."""
+    """The plan as clients make it (infra.console.seed.seed's order), the pipeline drained as it goes."""
     ids = [h.sign_up(u.handle, demo.DEMO_PASSWORD, u.display_name) for u in plan.users]
     for a, b in plan.follows:
         h.follow(ids[a], plan.users[b].handle)
@@ -116,7 +116,7 @@ def test_given_a_stopping_stack_when_the_load_is_cancelled_then_it_stops_between
     plan = _plan()
     loader = DemoLoader(h.stack, None)
     loader.cancelled.set()
-    from infra.demo_loader import Cancelled
+    from infra.console.demo_loader import Cancelled
 
     with pytest.raises(Cancelled):
         loader.write_accounts(plan)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.deployer import UnsupportedSetting, deploy
+from infra.runtime.deployer import UnsupportedSetting, deploy
 from tests.support.template_variants import variant
 
 
@@ -43,7 +43,7 @@ def test_given_the_template_when_deploying_then_the_access_log_group_and_the_que
     # Given the stack make run and the tests deploy from template.yaml
     import boto3
 
-    from infra import template as tpl
+    from infra.runtime import template as tpl
 
     sam = tpl.load_sam()
     # Then the HTTP API's access log group exists with the template's retention (the API itself is

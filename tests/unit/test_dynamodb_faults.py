@@ -1,4 +1,4 @@
-"""infra.dynamodb_faults: a seeded share of the emulator's DynamoDB calls answered as DynamoDB
+"""infra.runtime.dynamodb_faults: a seeded share of the emulator's DynamoDB calls answered as DynamoDB
 answers a throttled partition or a conflicting transaction (issue 24's chaos soak), on moto's
 in-process mock through boto3. Clients that must see a fault make one attempt only."""
 
@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra import dynamodb_faults, moto_patches
+from infra.runtime import dynamodb_faults, moto_patches
 from tests.support.scratch_tables import scratch_tables
 
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})

@@ -19,9 +19,9 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infra import template as tpl
-from infra.emulator import Emulator, use_fake_credentials
-from infra.gateway import (ApiConfig, Gateway, HttpRequest, JwksCache, JwtAuthorizer, RouteTable,
+from infra.runtime import template as tpl
+from infra.runtime.emulator import Emulator, use_fake_credentials
+from infra.runtime.gateway import (ApiConfig, Gateway, HttpRequest, JwksCache, JwtAuthorizer, RouteTable,
                            build_event, translate_response)
 
 ECHO = Path(__file__).resolve().parents[1] / "fixtures" / "echo" / "app.py"
@@ -288,7 +288,7 @@ def test_a_full_response_with_cookies_multi_value_headers_and_base64_body():
 
 
 def test_a_crashing_handler_is_api_gateways_500(gateway, cognito, caplog):
-    with caplog.at_level(logging.ERROR, logger="infra.gateway"):
+    with caplog.at_level(logging.ERROR, logger="infra.runtime.gateway"):
         response = gateway.handle(request("POST", "/v1/tweets", headers=[
             *bearer(cognito.tokens()["AccessToken"]), ("content-type", "application/json")],
             body=json.dumps({"raise": "boom"}).encode()))
@@ -334,7 +334,7 @@ def test_over_http_with_keep_alive_a_log_line_per_request_and_413_for_big_bodies
     # For the whole test, not only the requests: the gateway's thread logs a request after its
     # response is sent, which can be after a `with caplog.at_level(...)` around the requests has
     # put the level back (and the line is then dropped: a flake seen in a fresh-clone CI run).
-    caplog.set_level(logging.INFO, logger="infra.gateway")
+    caplog.set_level(logging.INFO, logger="infra.runtime.gateway")
     try:
         with requests.Session() as http:
             first = http.get(gateway.url + "/v1/health?x=1")
@@ -344,7 +344,7 @@ def test_over_http_with_keep_alive_a_log_line_per_request_and_413_for_big_bodies
         # The gateway's thread logs a request once its response is sent, so the client can be
         # faster than the log line: wait for it (a flake seen in `make test` on a busy box).
         def lines() -> list[str]:
-            return [r.getMessage() for r in caplog.records if r.name == "infra.gateway"]
+            return [r.getMessage() for r in caplog.records if r.name == "infra.runtime.gateway"]
         deadline = time.monotonic() + 5
         while not any(line.startswith("POST /v1/auth/signup 201 ") for line in lines()) and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -372,7 +372,7 @@ def test_given_the_templates_route_throttling_then_the_gateway_reads_rate_and_bu
 def test_given_a_route_over_its_burst_when_called_then_429_as_api_gateway_answers_and_other_routes_serve(cognito):
     from dataclasses import replace
 
-    from infra.gateway import ThrottleConfig, TokenBucket
+    from infra.runtime.gateway import ThrottleConfig, TokenBucket
     functions = EchoFunctions()
     config = replace(ApiConfig.from_template(tpl.load_sam(), cognito.stack), throttle=ThrottleConfig(rate=0.5, burst=3))
     gw = Gateway(config, functions, None)
@@ -391,7 +391,7 @@ def test_given_a_route_over_its_burst_when_called_then_429_as_api_gateway_answer
 
 
 def test_given_an_event_lambda_refuses_as_over_its_payload_quota_then_413_and_no_handler_ran(cognito):
-    from infra.functions import RequestTooLarge
+    from infra.runtime.functions import RequestTooLarge
 
     class Refusing(EchoFunctions):  # LocalFunctions refuses a 6 MB event before any worker sees it
         def invoke(self, logical_id, event):
@@ -406,7 +406,7 @@ def test_given_an_event_lambda_refuses_as_over_its_payload_quota_then_413_and_no
 
 
 def test_given_a_result_over_lambdas_6_mb_response_limit_then_500(cognito):
-    from infra.functions import FunctionError
+    from infra.runtime.functions import FunctionError
 
     class Huge:  # what LocalFunctions raises when a worker's result is over the quota
         def invoke(self, logical_id, event):
@@ -428,7 +428,7 @@ def test_given_a_function_slower_than_the_integration_timeout_then_503_while_it_
 def test_given_a_route_with_authorization_scopes_then_a_token_without_one_of_them_is_403(cognito):
     from dataclasses import replace
 
-    from infra.gateway import JwksCache, JwtAuthorizer
+    from infra.runtime.gateway import JwksCache, JwtAuthorizer
     config = ApiConfig.from_template(tpl.load_sam(), cognito.stack)
     timeline = next(r for r in config.routes if r.path == "/v1/timeline")
     token = cognito.tokens()["AccessToken"]  # Cognito's access tokens carry aws.cognito.signin.user.admin
@@ -488,7 +488,7 @@ def test_given_a_same_origin_request_then_no_cors_headers_at_all(gateway):
 # ------------------------------------------------------------------ Content-Length on 304 and HEAD
 
 def test_given_a_304_or_a_head_answer_then_its_content_length_is_none_or_the_length_of_get():
-    from infra.gateway import HttpResponse, content_length
+    from infra.runtime.gateway import HttpResponse, content_length
 
     # A 304 carries no Content-Length, whatever body or length it was given
     assert content_length("GET", HttpResponse(304, [("etag", '"x"')], b"")) is None

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import boto3
 import pytest
 
-from infra import template as tpl
+from infra.runtime import template as tpl
 
 pytestmark = pytest.mark.timeout(120)  # nothing may hang; no timing is asserted
 

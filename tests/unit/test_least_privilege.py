@@ -15,7 +15,7 @@ import ast
 import re
 from pathlib import Path
 
-from infra import template as tpl
+from infra.runtime import template as tpl
 from tests.support.permissions import CALLS, PUBLIC_COGNITO
 
 ROOT = Path(__file__).resolve().parents[2]

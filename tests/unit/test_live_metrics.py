@@ -10,7 +10,7 @@ from pathlib import Path
 
 import boto3
 
-from infra.live_metrics import (
+from infra.console.live_metrics import (
     LiveMetrics,
     LogTail,
     dead_letter_queues,

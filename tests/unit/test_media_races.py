@@ -17,7 +17,7 @@ import boto3
 import pytest
 from PIL import Image
 
-from infra import template as tpl
+from infra.runtime import template as tpl
 from tests.support.harness import LambdaContext, _load
 
 

@@ -1,4 +1,4 @@
-"""infra.moto_patches on moto's in-process mock, through a boto3 client.
+"""infra.runtime.moto_patches on moto's in-process mock, through a boto3 client.
 
 Index queries: every answer must be exactly what unpatched moto gives (same items, order,
 LastEvaluatedKey), whatever sequence of writes came before, and must touch only the queried
@@ -26,7 +26,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
-from infra import moto_patches
+from infra.runtime import moto_patches
 from tests.support.scratch_tables import scratch_tables
 
 

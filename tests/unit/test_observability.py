@@ -12,8 +12,8 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from infra import template as tpl
-from infra.pollers import sqs_record
+from infra.runtime import template as tpl
+from infra.runtime.pollers import sqs_record
 
 CUSTOM_METRICS = {"PostsCreated", "TimelineEntriesWritten", "FanoutLag", "CelebrityMerges", "PartialReads"}
 

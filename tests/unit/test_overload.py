@@ -2,7 +2,7 @@
 SDK's retries, a home read leaves out the source it cannot read and says the page is partial;
 anything else answers 503 with Retry-After. Never a 500.
 
-The emulator's partition limits (infra.moto_patches.set_partition_limits) with a frozen bucket
+The emulator's partition limits (infra.runtime.moto_patches.set_partition_limits) with a frozen bucket
 clock: a drained partition stays drained through every retry."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra import moto_patches
+from infra.runtime import moto_patches
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 

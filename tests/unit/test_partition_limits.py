@@ -1,4 +1,4 @@
-"""infra.moto_patches' partition limits (`_hot_partitions_throttled`) on moto's in-process mock
+"""infra.runtime.moto_patches' partition limits (`_hot_partitions_throttled`) on moto's in-process mock
 and behind ThreadedMotoServer, through boto3.
 
 DynamoDB serves at most 3,000 read and 1,000 write units a second from one partition of a
@@ -26,7 +26,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra import moto_patches
+from infra.runtime import moto_patches
 from tests.support.scratch_tables import scratch_tables
 
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})

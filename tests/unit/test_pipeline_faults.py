@@ -19,7 +19,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ConnectionClosedError
 
-from infra.redrive import redrive_stack
+from infra.runtime.redrive import redrive_stack
 from tests.support.aws_answers import Injected, answer, error
 
 

@@ -94,7 +94,7 @@ def test_given_one_address_flooding_sign_ins_when_its_window_is_full_then_later_
 
 
 def test_given_the_template_then_the_limits_are_parameters_with_the_documented_defaults():
-    from infra import template as tpl
+    from infra.runtime import template as tpl
     params = tpl.load_sam()["Parameters"]
     assert params["PostRateLimitPerMinute"]["Default"] == 30
     assert params["SignInRateLimitPerMinute"]["Default"] == 10

@@ -1,12 +1,12 @@
 """README's configuration table is generated from template.yaml's Parameters
-(infra/config_table.py) and must not drift from it."""
+(infra/console/config_table.py) and must not drift from it."""
 
 from __future__ import annotations
 
-from infra import config_table
-from infra.template import load_sam
+from infra.console import config_table
+from infra.runtime.template import load_sam
 
-FIX = "run `python -m infra.config_table --write` and commit README.md"
+FIX = "run `python -m infra.console.config_table --write` and commit README.md"
 
 
 def test_given_template_yaml_when_the_table_is_rendered_then_readme_between_the_markers_is_exactly_it():

@@ -1,4 +1,4 @@
-"""`--persist DIR` (infra/snapshot.py): what may be loaded, how it is written, what the
+"""`--persist DIR` (infra/runtime/snapshot.py): what may be loaded, how it is written, what the
 pickled emulator state keeps, and how streams are trimmed so nothing is handled twice. The
 whole cycle (deploy, post, SIGTERM, start again) is tests/e2e/test_persist.py."""
 
@@ -12,8 +12,8 @@ import weakref
 
 import pytest
 
-from infra import snapshot
-from infra.snapshot import Persistence, SnapshotError
+from infra.runtime import snapshot
+from infra.runtime.snapshot import Persistence, SnapshotError
 
 TEMPLATE = "AWSTemplateFormatVersion: '2010-09-09'\n"
 
@@ -235,11 +235,11 @@ def test_given_a_checkpoint_before_the_shard_or_past_its_end_then_trimming_keeps
 
 # ------------------------------------------------------------------ the option
 
-def test_given_persist_when_up_then_run_gets_what_python_m_infra_cli_run_parses(monkeypatch, tmp_path):
+def test_given_persist_when_up_then_run_gets_the_directory(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    from infra import cli
-    from infra.commands.app import app
+    from infra.console import up as cli
+    from infra.console.app import app
 
     # Given the stack's start replaced by a recorder
     calls = []
@@ -247,7 +247,7 @@ def test_given_persist_when_up_then_run_gets_what_python_m_infra_cli_run_parses(
     # When `timeline up --persist DIR` is run
     flags = ["--persist", str(tmp_path / "state"), "--no-demo"]
     result = CliRunner().invoke(app, ["up", *flags])
-    # Then run gets exactly what the argparse CLI makes of the same flags, the directory included
+    # Then run gets exactly those options, the directory included
     assert result.exit_code == 0, result.output
-    assert vars(calls[0]) == vars(cli.parse_args(["run", *flags]))
-    assert calls[0].persist == tmp_path / "state" and cli.parse_args(["run"]).persist is None
+    assert vars(calls[0]) == vars(cli.UpOptions(persist=tmp_path / "state", demo=False))
+    assert calls[0].persist == tmp_path / "state" and cli.UpOptions().persist is None

@@ -1,4 +1,4 @@
-"""infra/static_site.py: the web client's files beside the API on the local gateway. Only GET and
+"""infra/runtime/static_site.py: the web client's files beside the API on the local gateway. Only GET and
 HEAD outside /v1, only files inside the site's folder, each with its content type and caching,
 and API Gateway's own JSON 404 for everything else."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from infra import static_site
-from infra import template as tpl
-from infra.gateway import ApiConfig, Gateway, HttpRequest
-from infra.static_site import StaticSite
+from infra.runtime import static_site
+from infra.runtime import template as tpl
+from infra.runtime.gateway import ApiConfig, Gateway, HttpRequest
+from infra.runtime.static_site import StaticSite
 
 NOT_FOUND = (404, {"message": "Not Found"})
 
@@ -138,7 +138,7 @@ class NoFunctions:
 
 @pytest.fixture()
 def gateway(site, monkeypatch):
-    monkeypatch.setattr("infra.gateway.WEB_CLIENT", site)
+    monkeypatch.setattr("infra.runtime.gateway.WEB_CLIENT", site)
     config = ApiConfig(routes=(tpl.Route("GET", "/v1/health", "Api", False, "Health"),
                                tpl.Route("POST", "/v1/tweets", "Api", False, "Post")), jwt=None, cors=None)
     gw = Gateway(config, NoFunctions(), authorizer=None).serve(0)

@@ -3,7 +3,7 @@ serves exactly the routes the template gives API Gateway."""
 
 from __future__ import annotations
 
-from infra import template as tpl
+from infra.runtime import template as tpl
 
 
 def test_every_template_route_is_documented_and_every_documented_route_is_in_the_template(h):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from infra import template as tpl
+from infra.runtime import template as tpl
 
 # Every check the template skips, decided in issue 22: a new skip is a new decision, made here too.
 DECIDED_SKIPS = {

@@ -1,7 +1,7 @@
-"""`timeline` (infra.commands): each command's wiring, output and verdicts, without a stack.
+"""`timeline` (infra.console): each command's wiring, output and verdicts, without a stack.
 
 Commands run in-process through typer's CliRunner; what would start a stack or a benchmark is
-replaced by a recorder at the boundary (infra.cli.run, bench.cli.main), so these tests check
+replaced by a recorder at the boundary (infra.console.up.run, bench.cli.main), so these tests check
 what `timeline` passes on, not the stack itself (tests/integration/test_timeline_cli.py does).
 """
 
@@ -19,15 +19,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from infra import cli
-from infra.commands import bench as bench_cmd
-from infra.commands import doctor
-from infra.commands import logs as logs_cmd
-from infra.commands import stack as stack_cmd
-from infra.commands.app import app
-from infra.commands.common import resolve_function
-from infra.reloader import Reloader, built_layer_sources, code_folders
-from infra.template import ROOT, load_sam
+from bench import commands as bench_cmd
+from infra.console import up as cli
+from infra.console import doctor
+from infra.console import logs as logs_cmd
+from infra.console import stack as stack_cmd
+from infra.console.app import app
+from infra.console.common import resolve_function
+from infra.runtime.reloader import Reloader, built_layer_sources, code_folders
+from infra.runtime.template import ROOT, load_sam
 
 runner = CliRunner()
 COMMANDS = ["up", "seed", "invoke", "logs", "redrive", "doctor", "bench", "capacity"]
@@ -62,25 +62,27 @@ def test_given_any_command_when_asked_for_help_then_it_explains_itself_with_an_e
 
 @pytest.fixture
 def recorded_run(monkeypatch):
-    """infra.cli.run replaced by a recorder: what `timeline up` would start the stack with."""
+    """infra.console.up.run replaced by a recorder: what `timeline up` would start the stack with."""
     calls = []
     monkeypatch.setattr(cli, "run", lambda args: calls.append(args) or 0)
     return calls
 
 
-def test_given_no_options_when_up_then_the_stack_starts_exactly_as_python_m_infra_cli_run_would(recorded_run):
+def test_given_no_options_when_up_then_the_stack_starts_with_the_default_options(recorded_run):
     result = timeline("up")
     assert result.exit_code == 0, result.output
-    assert vars(recorded_run[0]) == vars(cli.parse_args(["run"]))
+    assert vars(recorded_run[0]) == vars(cli.UpOptions())
 
 
-def test_given_every_option_when_up_then_run_gets_what_the_argparse_cli_parses_from_the_same_flags(recorded_run):
+def test_given_every_option_when_up_then_run_gets_each_of_them(recorded_run):
     flags = ["--no-demo", "--port", "0", "--emulator-port", "0", "--param", "CelebrityThreshold=3",
              "--param", "Stage=prod", "--stack-name", "mine", "--seed", "9", "--demo-users", "30",
              "--demo-posts", "80", "--verbose", "--no-reload"]
     result = timeline("up", *flags)
     assert result.exit_code == 0, result.output
-    assert vars(recorded_run[0]) == vars(cli.parse_args(["run", *flags]))
+    assert vars(recorded_run[0]) == vars(cli.UpOptions(
+        demo=False, port=0, emulator_port=0, param=[("CelebrityThreshold", "3"), ("Stage", "prod")],
+        stack_name="mine", seed=9, demo_users=30, demo_posts=80, verbose=True, reload=False))
     assert recorded_run[0].param == [("CelebrityThreshold", "3"), ("Stage", "prod")]
 
 
@@ -95,11 +97,11 @@ def test_given_the_stack_exits_non_zero_then_up_exits_with_its_code(monkeypatch)
     assert timeline("up", "--no-demo").exit_code == 1
 
 
-def test_the_shared_defaults_are_the_emulators_and_the_argparse_clis():
-    from infra.commands import defaults
-    from infra.emulator import DEFAULT_PORT
+def test_the_shared_defaults_are_the_emulators_and_up_options():
+    from infra.console import defaults
+    from infra.runtime.emulator import DEFAULT_PORT
     assert defaults.EMULATOR_PORT == DEFAULT_PORT
-    args = cli.parse_args(["run"])
+    args = cli.UpOptions()
     assert (args.port, args.emulator_port, args.stack_name) == (3000, 4566, "timeline-local")
 
 
@@ -112,7 +114,7 @@ def test_the_shared_defaults_are_the_emulators_and_the_argparse_clis():
     ("media-processor", "MediaProcessorFunction"),
 ])
 def test_given_a_logical_id_or_short_name_then_it_resolves_to_the_templates_function(name, expected):
-    from infra.commands.common import template_functions
+    from infra.console.common import template_functions
     code_dirs = template_functions()
     assert resolve_function(name, code_dirs, code_dirs) == expected
 
@@ -332,7 +334,7 @@ def test_given_no_stack_at_the_api_when_seed_then_it_says_how_to_start_one_and_e
 
 
 def test_given_a_plan_then_its_busiest_poster_counts_posts_replies_reposts_and_pictures():
-    from infra.seed import SeedPlan
+    from infra.console.seed import SeedPlan
     plan = SeedPlan(users=[], follows=[], posts=[(1, "a"), (1, "b"), (2, "c")], threshold=5,
                     reactions=[(2, 0, None), (2, 1, "re")], pictures=[(2, "x", 1)])
     assert stack_cmd.busiest_poster(plan) == 4
@@ -341,7 +343,7 @@ def test_given_a_plan_then_its_busiest_poster_counts_posts_replies_reposts_and_p
 def test_given_seed_phases_then_the_progress_bar_tracks_each_and_the_wait_reports_its_answer():
     from rich.console import Console
 
-    from infra.commands.progress import SeedProgressBar
+    from infra.console.progress import SeedProgressBar
     with SeedProgressBar(Console(file=open("/dev/null", "w"))) as bar:  # noqa: SIM115
         started = time.monotonic()
         bar.update("sign-up", 3, 10, started)
@@ -355,9 +357,10 @@ def test_given_seed_phases_then_the_progress_bar_tracks_each_and_the_wait_report
     assert bar.waiting(None) is None
 
 
-def test_given_redrive_options_then_the_argparse_redrive_gets_them(monkeypatch):
+def test_given_redrive_options_then_the_redrive_gets_them(monkeypatch):
     seen = []
-    monkeypatch.setattr(cli, "redrive", lambda args: seen.append(vars(args)) or 0)
+    monkeypatch.setattr(cli, "redrive", lambda queue, stack_name, *, local, limit: seen.append(
+        {"queue": queue, "stack_name": stack_name, "local": local, "max": limit}) or 0)
     result = timeline("redrive", "--queue", "media", "--local", "--max", "5")
     assert result.exit_code == 0, result.output
     assert seen == [{"queue": "media", "stack_name": "timeline-local", "local": True, "max": 5}]
@@ -391,7 +394,7 @@ class RecordingFunctions:
 def test_given_changed_files_then_only_their_functions_reload_and_the_log_says_why(caplog):
     functions = RecordingFunctions()
     reloader = Reloader.for_template(load_sam(), functions)
-    with caplog.at_level(logging.INFO, logger="infra.reloader"):
+    with caplog.at_level(logging.INFO, logger="infra.runtime.reloader"):
         # When a handler file changes
         reloader.apply([ROOT / "functions" / "api" / "app.py"])
         # Then only its function reloads, and the log names the file
@@ -483,7 +486,7 @@ def metrics_logs(tmp_path) -> Path:
 
 @pytest.fixture
 def stub_queues(monkeypatch):
-    from infra.commands import metrics as metrics_cmd
+    from infra.console import metrics as metrics_cmd
 
     stub = StubQueues({"fanout": 2, "media": 0, "dispatch": 0})
     monkeypatch.setattr(metrics_cmd, "find_queues", stub.find_queues)
@@ -537,7 +540,7 @@ def test_given_a_short_window_when_metrics_then_only_its_samples_count(metrics_l
 
 def test_given_no_stack_when_metrics_then_the_logs_still_count_and_it_says_the_queues_were_not(
         metrics_logs, monkeypatch):
-    from infra.commands import metrics as metrics_cmd
+    from infra.console import metrics as metrics_cmd
 
     stub = StubQueues(None)
     monkeypatch.setattr(metrics_cmd, "find_queues", stub.find_queues)
@@ -550,7 +553,7 @@ def test_given_no_stack_when_metrics_then_the_logs_still_count_and_it_says_the_q
 
 
 def test_given_no_stack_and_no_logs_when_metrics_then_it_says_how_to_start_one_and_exits_1(tmp_path, monkeypatch):
-    from infra.commands import metrics as metrics_cmd
+    from infra.console import metrics as metrics_cmd
 
     monkeypatch.setattr(metrics_cmd, "find_queues", StubQueues(None).find_queues)
     result = timeline("metrics", "--log-dir", str(tmp_path / "nowhere"))
@@ -560,7 +563,7 @@ def test_given_no_stack_and_no_logs_when_metrics_then_it_says_how_to_start_one_a
 def test_given_watch_when_metrics_then_it_refreshes_every_interval_until_ctrl_c(metrics_logs, stub_queues, monkeypatch):
     from types import SimpleNamespace
 
-    from infra.commands import metrics as metrics_cmd
+    from infra.console import metrics as metrics_cmd
 
     naps: list[float] = []
 
@@ -583,14 +586,14 @@ def test_given_metrics_when_asked_for_help_then_it_explains_itself_with_an_examp
     assert " metrics " in timeline().output
 
 
-def test_given_log_dir_and_no_metrics_when_up_then_run_gets_what_the_argparse_cli_parses(recorded_run, tmp_path):
+def test_given_log_dir_and_no_metrics_when_up_then_run_gets_both(recorded_run, tmp_path):
     flags = ["--log-dir", str(tmp_path / "stack-b"), "--no-metrics"]
     result = timeline("up", *flags)
     assert result.exit_code == 0, result.output
-    assert vars(recorded_run[0]) == vars(cli.parse_args(["run", *flags]))
+    assert vars(recorded_run[0]) == vars(cli.UpOptions(log_dir=tmp_path / "stack-b", metrics=False))
     assert (recorded_run[0].log_dir, recorded_run[0].metrics) == (tmp_path / "stack-b", False)
     # And by default: .local/logs and the metrics line, as before
-    defaults = cli.parse_args(["run"])
+    defaults = cli.UpOptions()
     assert (defaults.log_dir, defaults.metrics) == (ROOT / ".local" / "logs", True)
 
 
@@ -602,18 +605,18 @@ def test_given_the_stacks_log_dir_then_the_live_metrics_line_goes_through_the_cl
     stack = SimpleNamespace(outputs={}, physical_ids={})
     live, line = cli._live_metrics(stack, metrics_logs, "http://127.0.0.1:1", "us-east-1")
     try:
-        with caplog.at_level(logging.INFO, logger="infra.cli"):
+        with caplog.at_level(logging.INFO, logger="infra.console.up"):
             # When it looks while held (the demo's progress bar on a terminal), Then nothing is printed
             line.held = True
             live.tick()
-            assert not [r for r in caplog.records if r.name == "infra.cli"]
-            # When released and the figures change, Then the line is logged by infra.cli
+            assert not [r for r in caplog.records if r.name == "infra.console.up"]
+            # When released and the figures change, Then the line is logged by infra.console.up
             line.held = False
             with (metrics_logs / "ApiFunction.log").open("a") as log:
                 log.write(_emf(time.time(), PostsCreated=[5.0]) + "\n")
             printed = live.tick()
         assert printed and printed.startswith("metrics 10s: ")
-        assert [r.getMessage() for r in caplog.records if r.name == "infra.cli"] == [printed]
+        assert [r.getMessage() for r in caplog.records if r.name == "infra.console.up"] == [printed]
     finally:
         live.stop()
 
@@ -627,7 +630,7 @@ def test_the_banner_names_the_web_client_above_the_api_and_still_ends_with_ctrl_
 
 
 def test_given_a_demo_still_loading_then_the_banner_says_so_below_the_login():
-    from infra.demo_loader import LoadReport
+    from infra.console.demo_loader import LoadReport
 
     # Given the accounts written and the posts still loading in the background
     text = cli.banner("http://127.0.0.1:3000", "http://127.0.0.1:4566", True, 1.5, LoadReport(),

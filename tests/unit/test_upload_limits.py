@@ -58,7 +58,7 @@ def media_ids(h) -> set[str]:
 
 
 def test_given_the_template_then_the_upload_limits_are_parameters_with_the_documented_defaults(h):
-    from infra import template as tpl
+    from infra.runtime import template as tpl
     params = tpl.load_sam()["Parameters"]
     assert params["UploadFormsPerMinute"]["Default"] == 10
     assert params["MaxPendingUploads"]["Default"] == 8
