@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: run test lint scan bench soak clean venv browser
+.PHONY: run test unit lint scan bench soak clean venv browser
 
 venv: $(STAMP)
 
@@ -73,13 +73,17 @@ browser:
 	    echo "==> tests/e2e/test_web_client.py needs Debian's chromium and chromium-driver: sudo apt-get install chromium chromium-driver"; \
 	  fi; }
 
-# The unit tier (in-process moto, one stack per module) runs a worker per core, at most four,
-# a file to a worker; the integration and end-to-end tiers (real processes and ports) run after.
-test: lint scan browser
-	@echo "==> pytest tests/unit (a worker per core)"
-	@$(BIN)/python -m pytest tests/unit -n auto --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
-	@echo "==> pytest tests/integration tests/e2e"
-	@$(BIN)/python -m pytest tests/integration tests/e2e $(PYTEST_ARGS)
+# The inner loop: the unit tier needs no emulator (pure functions and rules), well under a minute.
+unit: $(STAMP)
+	@$(BIN)/python -m pytest tests/unit -q $(PYTEST_ARGS)
 
-clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .aws-sam
+# Every tier. First the in-process ones (unit, functional, and the runtime's and bench's tests
+# on moto's in-process mock), a worker per core (at most four), a file to a worker; then, in a
+# process of their own, the tests on moto's HTTP server and real processes and ports (marked
+# `server`: the runtime's pollers and workers, the bench's tiny run, the soak) and end to end.
+test: lint scan browser
+	@echo "==> pytest tests/unit tests/functional tests/runtime tests/bench, in-process (a worker per core)"
+	@$(BIN)/python -m pytest tests/unit tests/functional tests/runtime tests/bench -m "not server and not e2e" \
+	  -n auto --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
+	@echo "==> pytest tests/runtime tests/bench (moto server, real processes) and tests/e2e"
+	@$(BIN)/python -m pytest tests/runtime tests/bench tests/e2e -m "server or e2e" $(PYTEST_ARGS)

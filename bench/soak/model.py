@@ -1,5 +1,5 @@
 """The home timeline as the contract defines it, computed naively from the graph and the posts:
-the oracle of the property test (tests/unit/test_timeline_properties.py) and of the soak.
+the oracle of the property test (tests/functional/test_timeline_properties.py) and of the soak.
 
 - RAW: the reader's own posts and reposts, the posts of every account they follow and the
   reposts of every account they follow with reposts, newest first by entry id (a repost's

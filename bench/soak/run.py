@@ -4,7 +4,7 @@ verdict: nothing acknowledged lost, nothing twice, every timeline and counter ex
     python -m bench.soak [--profile long|short] [--seed N] [--duration S] [--out bench/results]
 
 `long` (make soak) runs 10 minutes; `short` (under a minute of load) runs in `make test`
-(tests/integration/test_soak.py). The run is seeded: the same seed makes the same choices
+(tests/bench/test_soak.py). The run is seeded: the same seed makes the same choices
 (which change, which fault, when); the timing of a live stack still differs between runs.
 The report is printed and saved as <out>/soak.json; the exit status is 0 only for a clean
 verdict with every fault kind at or above its minimum.

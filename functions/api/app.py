@@ -29,7 +29,7 @@ MAX_BODY_BYTES = 32 * 1024
 
 # Responses as UTF-8 rather than ASCII escapes: a post in a non-Latin script or of emoji is a
 # third of the bytes, and the Lambda result (which escapes the body string once more) stays
-# well under the 6 MB limit at the largest page (tests/unit/test_response_bounds.py).
+# well under the 6 MB limit at the largest page (tests/functional/test_response_bounds.py).
 app = APIGatewayHttpResolver(enable_validation=True, serializer=functools.partial(
     json.dumps, separators=(",", ":"), cls=Encoder, ensure_ascii=False))
 http_errors.register(app)

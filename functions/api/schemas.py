@@ -32,7 +32,7 @@ ID_PATTERN = r"^(0|[1-9][0-9]{0,19})$"
 CURSOR_PATTERN = r"^([A-Za-z0-9_-]+\.[A-Za-z0-9_-]{24})?$"
 # The user pool's password policy (template.yaml, UserPool.Policies.PasswordPolicy): the api
 # checks it before Cognito does (422 weak_password), and the document says it.
-# tests/unit/test_template_and_docs.py holds the two together.
+# tests/functional/test_template_and_docs.py holds the two together.
 PASSWORD_POLICY_PATTERN = r"[a-z][\s\S]*[0-9]|[0-9][\s\S]*[a-z]"
 MEDIA_TYPES = tuple(ALLOWED_TYPES)
 

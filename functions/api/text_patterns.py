@@ -7,7 +7,7 @@ What it cannot: the limits counted in user-perceived characters (280 for a post,
 display name, 32 code points in any one of them): JSON Schema counts code points (maxLength).
 
 The classes are computed, once for the document, from timeline.text's own expressions, so the
-document follows whatever those say (tests/unit/test_bad_input.py holds the two together). BMP
+document follows whatever those say (tests/functional/test_bad_input.py holds the two together). BMP
 characters are written as \\uXXXX escapes, which Python's `re` and ECMA-262 both read;
 characters beyond it as themselves (a JSON parser reads the document's surrogate-pair escapes
 back into one character, as ECMA-262 reads the pattern with the `u` flag).

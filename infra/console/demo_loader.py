@@ -42,7 +42,7 @@ the whole timeline and a write); with the default demo on two cores, writing the
 once made the whole demo readable about 20 s later, not sooner. Celebrities flagged first
 also mean their posts are merged at read time and never fanned out (were a flag late, the
 dispatch would fan the post out: more work, the same timelines). What a reader sees is what
-the same plan gives through the API: tests/unit/test_demo_loader.py loads one plan both ways
+the same plan gives through the API: tests/runtime/test_demo_loader.py loads one plan both ways
 and compares every profile and every home timeline.
 
 What bounds the time to "fully readable" is the pipeline itself on the emulator: the tweets

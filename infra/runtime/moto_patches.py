@@ -395,7 +395,7 @@ def _transaction_tokens_honoured() -> None:
     transactions' lock, so a repeat sent while the first is still running waits for it and
     then answers as a repeat (DynamoDB may answer that one TransactionInProgressException,
     which the caller retries). Measured: a committed transaction retried by botocore (forced by
-    answering its needs-retry event; tests/unit/test_moto_patches.py), in-process and over the
+    answering its needs-retry event; tests/runtime/test_moto_patches.py), in-process and over the
     server: TransactionCanceled (ConditionalCheckFailed) before, success and one write now."""
     from moto.core.responses import ActionResult
     from moto.dynamodb.exceptions import DynamodbException
@@ -1737,7 +1737,7 @@ def _dynamodb_responses_serialized_directly() -> None:
     above, ReturnConsumedCapacity=TOTAL), median of 300 calls: a BatchGetItem of 11 items of
     10 attributes took 6.7 ms, of which serializing the result 4.8 ms; now 1.6 ms (0.06 ms).
     A Query returning 25 items of 10 attributes took 16.5 ms, serializing 12.9 ms; now 3.1 ms
-    (0.16 ms). The bodies are the serializer's, byte for byte (tests/unit/test_moto_patches.py)."""
+    (0.16 ms). The bodies are the serializer's, byte for byte (tests/runtime/test_moto_patches.py)."""
     from moto import settings
     from moto.core.responses import ActionResult
     from moto.core.serialize import JSONSerializer, get_serializer_class

@@ -88,9 +88,9 @@ def stack_log_root(tmp_path_factory) -> Iterator[Path]:
 def local_stack(stack_log_root):
     # Demotion at once (the graph-change tests flip accounts both ways), and no per-account
     # action limit (the races and the fuzzer toggle far faster than a person; the limits have
-    # their own tests in tests/unit/test_action_limits.py). Every request comes from 127.0.0.1:
-    # no per-address sign-in and sign-up limits either (tests/unit/test_sign_in_limits.py,
-    # tests/unit/test_cognito_admin_only.py).
+    # their own tests in tests/functional/test_action_limits.py). Every request comes from 127.0.0.1:
+    # no per-address sign-in and sign-up limits either (tests/functional/test_sign_in_limits.py,
+    # tests/functional/test_cognito_admin_only.py).
     stack = LocalStack("--no-demo", "--param", "CelebrityThreshold=3", "--param", "DemotionCooldownMinutes=0",
                        "--param", "ActionRateLimitPerMinute=100000",
                        "--param", "SignInAttemptsPerAddressPerMinute=100000",

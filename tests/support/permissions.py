@@ -1,6 +1,6 @@
 """What each function's code calls on AWS, per resource: the list template.yaml's policies must
 equal (tests/unit/test_least_privilege.py) and that the emulator, holding each function to its
-role, must let through and nothing else (tests/integration/test_function_permissions.py).
+role, must let through and nothing else (tests/runtime/test_function_permissions.py).
 
 Read from the code (layers/timeline/python/timeline/store/*.py, and which service each
 function's handler drives: functions/*/app.py, timeline/service/container.py). pynamodb and

@@ -1,5 +1,5 @@
-"""Throwaway DynamoDB tables for the emulator's own tests (tests/unit/test_moto_patches.py,
-tests/unit/test_partition_limits.py): made on demand, deleted afterwards."""
+"""Throwaway DynamoDB tables for the emulator's own tests (tests/runtime/test_moto_patches.py,
+tests/runtime/test_partition_limits.py): made on demand, deleted afterwards."""
 
 from __future__ import annotations
 

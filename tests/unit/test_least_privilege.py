@@ -5,7 +5,7 @@ DynamoDBCrudPolicy shows the actions it really grants) and compared with the lis
 code makes, per function (tests/support/permissions.py). Where the code can be read for its
 calls cheaply (the boto3 clients of the store: Cognito, S3, SQS), it is read here too; the
 DynamoDB calls, made through pynamodb models, are in the list with the code that makes each.
-tests/integration/test_function_permissions.py checks the same list against the emulator,
+tests/runtime/test_function_permissions.py checks the same list against the emulator,
 which holds each function to its role.
 """
 

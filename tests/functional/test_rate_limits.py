@@ -1,7 +1,7 @@
 """Rate limits: posts per account (PostRateLimitPerMinute), sign-in attempts per handle and client
 address (SignInRateLimitPerMinute), fixed one-minute windows in RateLimitsTable. The sign-in limits
-by address and their back-off: tests/unit/test_sign_in_limits.py; sign-ups per address:
-tests/unit/test_cognito_admin_only.py."""
+by address and their back-off: tests/functional/test_sign_in_limits.py; sign-ups per address:
+tests/functional/test_cognito_admin_only.py."""
 
 from __future__ import annotations
 

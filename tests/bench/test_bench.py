@@ -12,6 +12,9 @@ import pytest
 from bench.cli import run_benchmark
 from bench.runner import StrategyRun
 
+# moto's HTTP server or real processes on ports: a pytest process of their own (make test, step 2)
+pytestmark = pytest.mark.server
+
 STRATEGY_FIELDS = {"home_read_p50_ms", "home_read_p99_ms", "post_p50_ms", "delivery_p50_ms", "delivery_p99_ms",
                    "write_units_per_post", "write_requests_per_post", "read_units_per_home_read",
                    "read_requests_per_home_read", "sequential_round_trips_per_home_read", "sqs_messages_per_post",

@@ -16,6 +16,9 @@ from infra.runtime.deployer import EventSource, Stack, deploy
 from infra.runtime.functions import LocalFunctions
 from infra.runtime.pollers import Pollers
 
+# moto's HTTP server or real processes on ports: a pytest process of their own (make test, step 2)
+pytestmark = pytest.mark.server
+
 
 def _client(name, endpoint):
     return boto3.client(name, endpoint_url=endpoint, region_name="us-east-1")

@@ -25,7 +25,7 @@ anything. Every example starts from six users and some follows and posts.
 Budget: about a minute to a minute and a half in `make test` (profile "ci": 60 examples of
 30 steps; a failure adds up to five minutes of shrinking). A longer run (300 examples of 60
 steps, about ten minutes and more while shrinking):
-    HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/unit/test_timeline_properties.py
+    HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/functional/test_timeline_properties.py
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Fixture handlers live in tests/fixtures/functions/<name>/app.py and run through
 LocalFunctions with a stack's environment, via `fixture_spec`.
 
 moto's server shares its state with moto's in-process mock: a `mock_aws` started while this
-server is in use resets it. Keep the two apart (unit tests run in their own files).
+server is in use resets it. Keep the two apart: tests that use these fixtures are marked
+`server` and run in a pytest process of their own (make test's second step).
 """
 
 from __future__ import annotations

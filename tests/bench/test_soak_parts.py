@@ -1,6 +1,6 @@
 """The chaos soak's own rules (bench/soak), each on its own: which answers a client sends again,
 how its pace follows the measured ceiling, the model's budget, and what a dropped answer does.
-The soak as a whole runs in tests/integration/test_soak.py."""
+The soak as a whole runs in tests/bench/test_soak.py."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.conftest import UNLIMITED
+from tests.support.moto_inprocess import UNLIMITED
 
 LIMITED = pytest.mark.stack(ActionRateLimitPerMinute="4")
 

@@ -1,7 +1,7 @@
 """`timeline invoke` against a deployed stack, and code reload on real worker processes.
 
 The stack is the session's `deployed_stack` (template.yaml on the moto server of
-tests/integration/conftest.py); nothing here starts another.
+tests/support/moto_server.py); nothing here starts another.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from infra.console.app import app
 from infra.runtime.functions import LocalFunctions
 from infra.runtime.reloader import Reloader
 from infra.runtime.template import ROOT
+
+# moto's HTTP server or real processes on ports: a pytest process of their own (make test, step 2)
+pytestmark = pytest.mark.server
 
 runner = CliRunner()
 

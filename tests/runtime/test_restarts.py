@@ -6,9 +6,11 @@ timeline holds exactly the expected posts, once each, and every counter its valu
 
 Workers killed mid-invocation, DynamoDB throttling and conflicts, duplicate stream batches,
 redelivered messages, half-applied batches and lost answers, all at once under a steady load,
-are the chaos soak's (tests/integration/test_soak.py, bench/soak)."""
+are the chaos soak's (tests/bench/test_soak.py, bench/soak)."""
 
 from __future__ import annotations
+
+import pytest
 
 import uuid
 
@@ -18,6 +20,9 @@ from infra.runtime.functions import LocalFunctions
 from infra.runtime.gateway import Gateway
 from infra.runtime.pollers import Pollers
 from tests.e2e.conftest import Api
+
+# moto's HTTP server or real processes on ports: a pytest process of their own (make test, step 2)
+pytestmark = pytest.mark.server
 
 UNLIMITED = {"PostRateLimitPerMinute": "100000", "ActionRateLimitPerMinute": "100000"}
 

@@ -38,6 +38,9 @@ from tests.support.permissions import (
 )
 from tests.support.template_variants import variant
 
+# moto's HTTP server or real processes on ports: a pytest process of their own (make test, step 2)
+pytestmark = pytest.mark.server
+
 RATE_WINDOW = {"service": "dynamodb", "operation": "update_item", "params": {
     "TableName": "$RATE_LIMITS_TABLE", "Key": {"pk": {"S": "signin#probe#1"}},
     "UpdateExpression": "ADD actions :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}}

@@ -11,6 +11,9 @@ import pytest
 from infra.runtime.functions import FunctionError, FunctionTimeout, LocalFunctions
 from infra.runtime.template import ROOT
 
+# moto's HTTP server or real processes on ports: a pytest process of their own (make test, step 2)
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture
 def echo_functions(deployed_stack, moto_endpoint, fixture_spec):

@@ -9,11 +9,16 @@ twice), the same soak catches it.
 
 from __future__ import annotations
 
+import pytest
+
 import dataclasses
 import json
 import shutil
 
 from infra.runtime import template as tpl
+
+# moto's HTTP server or real processes on ports: a pytest process of their own (make test, step 2)
+pytestmark = pytest.mark.server
 
 SEED = 24
 

@@ -2,7 +2,7 @@
 
 Commands run in-process through typer's CliRunner; what would start a stack or a benchmark is
 replaced by a recorder at the boundary (infra.console.up.run, bench.cli.main), so these tests check
-what `timeline` passes on, not the stack itself (tests/integration/test_timeline_cli.py does).
+what `timeline` passes on, not the stack itself (tests/runtime/test_timeline_cli_on_a_stack.py does).
 """
 
 from __future__ import annotations

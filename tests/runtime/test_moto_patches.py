@@ -7,7 +7,7 @@ serialized directly: every data-plane answer must be moto's serializer's, byte f
 be read by botocore over real HTTP.
 
 Tables here get unique names and are deleted afterwards, so these tests share the session's
-mock (tests/unit/conftest.py) with the stack-based tests without disturbing them.
+mock (tests/support/moto_inprocess.py) with the stack-based tests without disturbing them.
 """
 
 from __future__ import annotations
