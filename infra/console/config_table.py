@@ -1,8 +1,8 @@
-"""README's configuration table, generated from template.yaml's Parameters.
+"""docs/operations.md's configuration table, generated from template.yaml's Parameters.
 
     python -m infra.console.config_table            # print the table
-    python -m infra.console.config_table --write    # rewrite README.md between the markers
-    python -m infra.console.config_table --check    # exit 1 if README.md's table is stale
+    python -m infra.console.config_table --write    # rewrite docs/operations.md between the markers
+    python -m infra.console.config_table --check    # exit 1 if docs/operations.md's table is stale
 
 One row per parameter, in the template's order: its name, default, the values it may take
 (AllowedValues, MinValue/MaxValue, MinLength/MaxLength, AllowedPattern), the environment
@@ -11,8 +11,8 @@ the variable's value (in Globals.Function.Environment.Variables: every function;
 function's own Environment) refers to it: `!Ref Name`, `${Name}` in a `!Sub`, or an `!If` on a
 condition that refers to it (Stage -> IsProd -> AUTO_CONFIRM_SIGNUPS).
 
-`tests/unit/test_readme_config_table.py` fails when README.md's table is not exactly what this
-renders: change the template, then run `python -m infra.console.config_table --write`.
+`tests/unit/test_readme_config_table.py` fails when docs/operations.md's table is not exactly what
+this renders: change the template, then run `python -m infra.console.config_table --write`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 from infra.runtime.template import ROOT, load_sam
 
-README_PATH = ROOT / "README.md"
+TABLE_PATH = ROOT / "docs" / "operations.md"  # the page that holds the table
 BEGIN = "<!-- config-table:begin -->"
 END = "<!-- config-table:end -->"
 HEADER = ("parameter", "default", "allowed", "environment variable", "meaning")
@@ -127,12 +126,12 @@ def _refers_to(value: Any, param: str, conditions: dict[str, Any], seen: frozens
 
 
 def block(table: str) -> str:
-    """The README text from the begin marker to the end marker, both included."""
+    """The page's text from the begin marker to the end marker, both included."""
     return f"{BEGIN}\n\n{table}\n{END}"
 
 
 def current_block(readme: str) -> str | None:
-    """README's text from the begin marker to the end marker, or None without both markers."""
+    """The page's text from the begin marker to the end marker, or None without both markers."""
     start = readme.find(BEGIN)
     stop = readme.find(END, start + len(BEGIN)) if start >= 0 else -1
     if start < 0 or stop < 0:
@@ -143,33 +142,33 @@ def current_block(readme: str) -> str | None:
 def rewrite(readme: str, table: str) -> str:
     found = current_block(readme)
     if found is None:
-        raise ValueError(f"README.md has no {BEGIN} ... {END} markers")
+        raise ValueError(f"{TABLE_PATH.name} has no {BEGIN} ... {END} markers")
     return readme.replace(found, block(table), 1)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.console.config_table", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="rewrite README.md between the markers")
-    mode.add_argument("--check", action="store_true", help="exit 1 if README.md's table is stale")
+    mode.add_argument("--write", action="store_true", help="rewrite docs/operations.md between the markers")
+    mode.add_argument("--check", action="store_true", help="exit 1 if docs/operations.md's table is stale")
     args = parser.parse_args(argv)
     table = render(load_sam())
     if not (args.write or args.check):
         sys.stdout.write(table)
         return 0
-    readme = README_PATH.read_text()
+    readme = TABLE_PATH.read_text()
     updated = rewrite(readme, table)
     if args.check:
         if updated != readme:
-            print("README.md's configuration table is stale: run python -m infra.console.config_table --write",
+            print("docs/operations.md's configuration table is stale: run python -m infra.console.config_table --write",
                   file=sys.stderr)
             return 1
         return 0
     if updated != readme:
-        README_PATH.write_text(updated)
-        print(f"rewrote the configuration table in {Path(README_PATH).name}")
+        TABLE_PATH.write_text(updated)
+        print(f"rewrote the configuration table in {TABLE_PATH.relative_to(ROOT)}")
     else:
-        print("README.md's configuration table is up to date")
+        print("docs/operations.md's configuration table is up to date")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""README's configuration table is generated from template.yaml's Parameters
+"""docs/operations.md's configuration table is generated from template.yaml's Parameters
 (infra/console/config_table.py) and must not drift from it."""
 
 from __future__ import annotations
@@ -6,20 +6,20 @@ from __future__ import annotations
 from infra.console import config_table
 from infra.runtime.template import load_sam
 
-FIX = "run `python -m infra.console.config_table --write` and commit README.md"
+FIX = "run `python -m infra.console.config_table --write` and commit docs/operations.md"
 
 
 def test_given_template_yaml_when_the_table_is_rendered_then_readme_between_the_markers_is_exactly_it():
-    # Given template.yaml and README.md as they are
-    readme = config_table.README_PATH.read_text()
+    # Given template.yaml and docs/operations.md as they are
+    readme = config_table.TABLE_PATH.read_text()
     found = config_table.current_block(readme)
     assert found is not None, (
-        f"README.md lost its {config_table.BEGIN} / {config_table.END} markers; put them back "
+        f"docs/operations.md lost its {config_table.BEGIN} / {config_table.END} markers; put them back "
         f"around the configuration table, then {FIX}")
     # When the table is rendered from the template's Parameters
     expected = config_table.block(config_table.render(load_sam()))
-    # Then README.md holds exactly it
-    assert found == expected, f"README.md's configuration table is out of date with template.yaml: {FIX}"
+    # Then docs/operations.md holds exactly it
+    assert found == expected, f"docs/operations.md's configuration table is out of date with template.yaml: {FIX}"
 
 
 def test_given_a_parameter_with_constraints_when_rendered_then_its_allowed_values_range_and_variables_show():
