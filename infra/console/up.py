@@ -33,7 +33,6 @@ from infra.console import seed as demo
 from infra.console.defaults import API_PORT, DEMO_POSTS, DEMO_SEED, DEMO_USERS, LOG_DIR, STACK_NAME
 from infra.runtime.emulator import DEFAULT_PORT as EMULATOR_PORT
 from infra.runtime.emulator import Emulator, EmulatorError, use_fake_credentials
-from infra.runtime.local_stack import write_ready_file
 
 log = logging.getLogger("infra.console.up")
 
@@ -177,9 +176,7 @@ def _start(args: UpOptions, sam: dict[str, Any], params: dict[str, str], thresho
            region: str, steps: Steps, running: ExitStack, started: float, persistence: Any = None) -> None:
     # Imported here: these pull in heavier modules, and `--help` should stay instant.
     from infra.runtime.deployer import deploy
-    from infra.runtime.functions import LocalFunctions
-    from infra.runtime.gateway import Gateway
-    from infra.runtime.pollers import Pollers
+    from infra.runtime.local_stack import LocalStack
 
     emulator = steps.run("AWS emulator", lambda: Emulator.start(args.emulator_port))
     running.callback(emulator.stop)
@@ -224,22 +221,13 @@ def _start(args: UpOptions, sam: dict[str, Any], params: dict[str, str], thresho
         for old in log_dir.glob("*.log"):  # state is in memory, so are the logs: one run each
             old.unlink()
         log.info("function logs: %s/<Function>.log (--verbose prints them here)", log_dir)
-    functions = steps.run("function workers",
-                          lambda: LocalFunctions.start(stack, endpoint_url=endpoint, log_dir=log_dir))
-    running.callback(functions.close)
+    local = running.enter_context(LocalStack(
+        stack.name, params, endpoint_url=endpoint, region=region, log_dir=log_dir, port=args.port,
+        quiet=False, deployed=stack, reload=args.reload, step=steps.run))
+    pollers, gateway = local.pollers, local.gateway
     if args.reload:
-        from infra.runtime.reloader import Reloader
-
-        reloader = Reloader.for_template(sam, functions).start()
-        running.callback(reloader.stop)
         log.info("code reload: a change under %s restarts its function's workers (--no-reload: off)",
-                 ", ".join(reloader.describe_folders()))
-    pollers = steps.run(f"pollers for {len(stack.event_sources)} event source mapping(s)",
-                        lambda: Pollers.start(stack, functions, endpoint_url=endpoint))
-    running.callback(pollers.close)
-    gateway = steps.run("HTTP gateway", lambda: Gateway.for_stack(sam, stack, functions, endpoint_url=endpoint)
-                        .serve(args.port))
-    running.callback(gateway.close)
+                 ", ".join(local.reloader.describe_folders()))
     log.info("HTTP API on %s (%d routes)", gateway.url, len(gateway.config.routes))
     metrics_line = None
     if log_dir is not None and args.metrics:
@@ -270,6 +258,8 @@ def _start(args: UpOptions, sam: dict[str, Any], params: dict[str, str], thresho
         note = f"Restored  from {persistence.directory}: no deploy, no seeding; saved again on Ctrl-C"
     print(banner(gateway.url, endpoint, emulator.embedded, startup, report, note=note), flush=True)
     if args.ready_file is not None:
+        from infra.runtime.local_stack import write_ready_file
+
         ready_file = Path(args.ready_file)
         write_ready_file(ready_file, api_url=gateway.url, endpoint=endpoint, stack_name=stack.name,
                          embedded=emulator.embedded, startup_seconds=round(startup, 2))

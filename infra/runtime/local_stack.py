@@ -8,10 +8,11 @@
         stack.wait_idle()        # every event source drained
 
 The parts, in the order they start (and stop in reverse): the template deployed to the
-emulator (deployer.py), a worker pool per function (functions.py), the event-source pollers
-(pollers.py) and the HTTP gateway (gateway.py). `timeline up` adds demo data, code reload,
-live metrics and persistence around the same parts (infra/console/up.py); the benchmark and the
-soak (bench/) and the tests use this class.
+emulator (deployer.py), a worker pool per function (functions.py), code reload if asked
+(reloader.py), the event-source pollers (pollers.py) and the HTTP gateway (gateway.py).
+`timeline up` (infra/console/up.py) runs this class with the emulator, demo data, live metrics
+and persistence around it; the benchmark and the soak (bench/) and the end-to-end tests (through
+`timeline up`) use it too.
 """
 
 from __future__ import annotations
@@ -23,13 +24,19 @@ import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from infra.runtime import template as tpl
 from infra.runtime.deployer import Stack, deploy
 from infra.runtime.functions import Invocation, LocalFunctions
 from infra.runtime.gateway import Gateway
 from infra.runtime.pollers import DeliveryFaults, Pollers
+
+T = TypeVar("T")
+
+
+def _just_run(title: str, start: Callable[[], T]) -> T:
+    return start()
 
 
 @dataclass
@@ -62,45 +69,60 @@ class LocalStack:
     - `meter=True` records every invocation (`stack.recorder`) with its request and capacity counts.
     - `specs` replaces some functions' code (by logical id); `delivery` injects event-source
       delivery faults (pollers.DeliveryFaults).
-    - `quiet` keeps the runtime's per-request and per-batch lines out of the log."""
+    - `quiet` keeps the runtime's per-request and per-batch lines out of the log.
+    - `deployed`: a stack already deployed (or restored from a snapshot): not deployed again.
+    - `reload`: a change under a function's code folders restarts its workers.
+    - `step(title, start)` runs each part's start (the console times them and says so)."""
 
     def __init__(self, name: str, params: Mapping[str, str], *, endpoint_url: str, log_dir: Path | None,
                  region: str = "us-east-1", seed: Callable[[LocalStack], Any] | None = None,
                  concurrency: int | dict[str, int] = 2, meter: bool = False,
                  specs: Mapping[str, Any] | None = None, delivery: DeliveryFaults | None = None,
-                 port: int = 0, quiet: bool = True):
+                 port: int = 0, quiet: bool = True, deployed: Stack | None = None, reload: bool = False,
+                 step: Callable[[str, Callable[[], Any]], Any] = _just_run):
         self.name, self.params, self.region = name, dict(params), region
         self.endpoint_url, self.log_dir, self.port = endpoint_url, log_dir, port
         self.concurrency, self.meter, self.specs, self.delivery = concurrency, meter, specs, delivery
         self.recorder = Recorder()
-        self._seed, self._quiet = seed, quiet
+        self._seed, self._quiet, self._deployed, self.reload, self._step = seed, quiet, deployed, reload, step
         self.seeded: Any = None
         self._running = ExitStack()
 
     def __enter__(self) -> LocalStack:
         if self._quiet:  # one line per request and batch would bury the caller's progress
             logging.getLogger("infra.runtime").setLevel(logging.WARNING)
+        step = self._step
         try:
-            self.stack: Stack = deploy(self.name, self.params, endpoint_url=self.endpoint_url, region=self.region)
+            self.stack: Stack = self._deployed or step(
+                f"deploying template.yaml as stack {self.name!r}",
+                lambda: deploy(self.name, self.params, endpoint_url=self.endpoint_url, region=self.region))
             self.prepare()
             if self.log_dir is not None:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
-            specs = {**tpl.functions(tpl.load_sam()), **self.specs} if self.specs else None
-            self.functions = LocalFunctions.start(self.stack, endpoint_url=self.endpoint_url, log_dir=self.log_dir,
-                                                  meter=self.meter, concurrency=self.concurrency, specs=specs)
+            sam = tpl.load_sam()
+            specs = {**tpl.functions(sam), **self.specs} if self.specs else None
+            self.functions = step("function workers", lambda: LocalFunctions.start(
+                self.stack, endpoint_url=self.endpoint_url, log_dir=self.log_dir, meter=self.meter,
+                concurrency=self.concurrency, specs=specs))
             self._running.callback(self.functions.close)
             if self.meter:
                 self.functions.add_observer(self.recorder)
+            if self.reload:
+                from infra.runtime.reloader import Reloader
+
+                self.reloader = Reloader.for_template(sam, self.functions).start()
+                self._running.callback(self.reloader.stop)
             sources = self.stack
             if self._seed is not None:
                 self.seeded = self._seed(self)
                 sources = replace(sources, event_sources=[
                     replace(e, starting_position="LATEST") if e.source_arn.split(":")[2] == "dynamodb" else e
                     for e in sources.event_sources])
-            self._start_pollers(sources)
+            step(f"pollers for {len(sources.event_sources)} event source mapping(s)",
+                 lambda: self._start_pollers(sources))
             self._running.callback(lambda: self.pollers.close())  # the current pollers, after restarts
-            self.gateway = Gateway.for_stack(tpl.load_sam(), self.stack, self.functions,
-                                             endpoint_url=self.endpoint_url).serve(self.port)
+            self.gateway = step("HTTP gateway", lambda: Gateway.for_stack(
+                sam, self.stack, self.functions, endpoint_url=self.endpoint_url).serve(self.port))
             self._running.callback(self.gateway.close)
         except BaseException:
             self._running.close()
