@@ -1,10 +1,12 @@
 """Fan-out queue -> timeline entries, one message (a chunk of followers) at a time.
 
-A batch's `add` messages are applied together first (their entries share BatchWriteItems,
-their checks are two reads per batch: FanoutApplier.add_all), each add's record then
-reports that outcome; its `sync_follow` messages' follow edges are read in one request,
-each sync starting from its own; the other messages are applied side by side (the queue keeps no
-order, and every message is safe to apply in any order: timeline.record_batches). Failed
+Each record's body is parsed once into its model (timeline.service.messages), and `apply`
+dispatches on the model's kind; a body that does not parse fails its record, as any failed
+message does. A batch's `add` messages are applied together first (their entries share
+BatchWriteItems, their checks are two reads per batch: FanoutApplier.add_all), each add's
+record then reports that outcome; its `sync_follow` messages' follow edges are read in one
+request, each sync starting from its own; the other messages are applied side by side (the
+queue keeps no order, and every message is safe to apply in any order: timeline.record_batches). Failed
 messages are reported in batchItemFailures and come back after the queue's visibility
 timeout; after maxReceiveCount they move to the dead-letter queue.
 
@@ -13,9 +15,9 @@ Per batch: TimelineEntriesWritten (entries its `add` messages wrote) and FanoutL
 each post, epoch ms from its creation, which its id holds, to its entries written).
 """
 
-import json
 import threading
 from dataclasses import dataclass, field
+from typing import assert_never
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import EventType
@@ -25,8 +27,11 @@ from timeline import clock, ids
 from timeline.observability import CORRELATION_ATTRIBUTE, correlated, logger, metrics
 from timeline.record_batches import ConcurrentRecords
 from timeline.service import messages
-from timeline.service.fanout import Add
 from timeline.service.container import build_services
+from timeline.service.messages import (
+    Add, AttachMedia, CelebrityCopies, CelebrityPage, Copy, DeleteMedia, DropReposts, FanoutMessage, Rebuild, Remove,
+    Sever, SyncFollow, Trim, Uncopy)
+from timeline.service.timeline_sync import UNREAD
 from timeline.settings import get_settings
 
 services = build_services(get_settings())
@@ -62,82 +67,93 @@ class AddsNotWritten(Exception):
     """This `add` was applied with the batch's other adds, and that failed (logged once)."""
 
 
-def _of_op(raw_records: list[dict], op: str, parse):
-    """message id -> parse(message) for the batch's well-formed messages of one op; a
-    malformed one is left out, to fail on its own when its record runs."""
-    parsed = {}
-    for raw in raw_records:
-        try:
-            message = json.loads(raw["body"])
-            if isinstance(message, dict) and message.get("op") == op:
-                parsed[raw["messageId"]] = parse(message)
-        except (KeyError, TypeError, ValueError):
-            continue
-    return parsed
-
-
-class AddGroup:
-    """The batch's well-formed `add` messages (by message id), applied together before the
-    batch's records run; a malformed one is left to fail on its own."""
+class Batch:
+    """One invocation's records, each body parsed once (by message id). A body that does not
+    parse keeps its error, raised when its record runs: it is reported for redelivery as any
+    failed message is. Before the records run, the batch's `add` messages are applied
+    together, and the follow edges its `sync_follow` messages start from are read in one
+    request."""
 
     def __init__(self, raw_records: list[dict]):
-        self.adds: dict[str, Add] = _of_op(raw_records, messages.ADD, Add.of)
-        self.error: Exception | None = None
+        self.parsed: dict[str, FanoutMessage | ValueError] = {}
+        for raw in raw_records:
+            try:
+                body, message_id = raw["body"], raw["messageId"]
+            except (KeyError, TypeError):
+                continue  # not an SQS record: it fails when it runs
+            try:
+                self.parsed[message_id] = messages.parse(body)
+            except ValueError as exc:  # pydantic's ValidationError
+                self.parsed[message_id] = exc
+        self.adds = [m for m in self.parsed.values() if isinstance(m, Add)]
+        self.adds_error: Exception | None = None
+        self.syncs = [m for m in self.parsed.values() if isinstance(m, SyncFollow)]
+        self.follow_states: dict[tuple[int, int], bool | None] = {}
 
-    def apply(self) -> None:
-        if not self.adds:
-            return
-        try:
-            services.applier.add_all(list(self.adds.values()))
-        except Exception as exc:  # every add of the batch is reported, and comes back
-            self.error = exc
-            logger.exception("fan-out adds failed", extra={"messages": len(self.adds)})
+    def message(self, message_id: str) -> FanoutMessage:
+        parsed = self.parsed[message_id]
+        if isinstance(parsed, ValueError):
+            raise parsed
+        return parsed
 
-    def settle(self, message_id: str) -> None:
-        """The outcome for one add's record: raise if the group failed, else count it."""
-        if self.error is not None:
-            raise AddsNotWritten(f"applied with {len(self.adds)} adds, which failed: {self.error!r}")
-        add = self.adds[message_id]
-        tally.added(add.entry.tweet_id, len(add.owners), clock.now_ms())
-        logger.debug("entries written", extra={"tweet_id": str(add.entry.tweet_id), "owners": len(add.owners)})
+    def prepare(self) -> None:
+        """Read the syncs' follow edges, then write the adds' entries."""
+        if len(self.syncs) >= 2:  # one message reads its own edge: the same one request
+            try:
+                self.follow_states = services.applier.follow_states({(m.owner, m.account) for m in self.syncs})
+            except Exception:
+                logger.warning("follow edges not read together: each sync reads its own", exc_info=True)
+        if self.adds:
+            try:
+                services.applier.add_all(self.adds)
+            except Exception as exc:  # every add of the batch is reported, and comes back
+                self.adds_error = exc
+                logger.exception("fan-out adds failed", extra={"messages": len(self.adds)})
 
-
-class FollowSyncs:
-    """The batch's `sync_follow` messages: the follow edges they start from are read in one
-    request before the records run, and each sync starts from its pair's state. If that read
-    fails, each sync reads its own, as a lone message does."""
-
-    def __init__(self, raw_records: list[dict]):
-        self.pairs: dict[str, tuple[int, int]] = _of_op(
-            raw_records, messages.SYNC_FOLLOW, lambda m: (int(m["owner"]), int(m["account"])))
-        self.states: dict[tuple[int, int], bool | None] = {}
-
-    def read(self) -> None:
-        if len(self.pairs) < 2:
-            return  # one message reads its own edge: the same one request
-        try:
-            self.states = services.applier.follow_states(set(self.pairs.values()))
-        except Exception:
-            logger.warning("follow edges not read together: each sync reads its own", exc_info=True)
-
-    def run(self, message_id: str) -> bool:
-        """Apply this message's sync from the state read; False if it was not read."""
-        pair = self.pairs.get(message_id)
-        if pair is None or pair not in self.states:
-            return False
-        services.applier.sync_follow(*pair, state=self.states[pair])
-        return True
+    def settle(self, add: Add) -> None:
+        """The outcome for one add's record: raise if the batch's adds failed, else count it."""
+        if self.adds_error is not None:
+            raise AddsNotWritten(f"applied with {len(self.adds)} adds, which failed: {self.adds_error!r}")
+        tally.added(add.tweet_id, len(add.owners), clock.now_ms())
+        logger.debug("entries written", extra={"tweet_id": str(add.tweet_id), "owners": len(add.owners)})
 
 
-def _apply(message: dict) -> None:
-    op = message.get("op")
-    if op == messages.ATTACH_MEDIA:
-        services.media_upkeep.attach(messages.media_of(message))
-        return
-    if op == messages.DELETE_MEDIA:
-        services.media_upkeep.delete(messages.media_of(message))
-        return
-    services.applier.apply(message)
+def apply(message: FanoutMessage, batch: Batch | None = None) -> None:
+    """Apply one message. In a batch, its adds were written together (this add's outcome is
+    reported from there) and its syncs' follow edges read together; alone, it does its own."""
+    match message:
+        case Add():
+            if batch is None:
+                services.applier.add_all([message])
+            else:
+                batch.settle(message)
+        case SyncFollow(owner=owner, account=account):
+            state = batch.follow_states.get((owner, account), UNREAD) if batch is not None else UNREAD
+            services.applier.sync_follow(owner, account, state=state)
+        case Remove(tweet_id=tweet_id, owners=owners):
+            services.fanout.remove(tweet_id, owners)
+        case Trim(owner=owner):
+            services.fanout.trim(owner)
+        case CelebrityPage(account=account, epoch=epoch, after=after):
+            services.applier.celebrity_page(account, epoch, after)
+        case Rebuild(owner=owner, started=started, after=after):
+            services.applier.rebuild(owner, started, after)
+        case Sever(blocker=blocker, blocked=blocked):
+            services.applier.sever(blocker, blocked)
+        case DropReposts(original=original, after=after):
+            services.applier.drop_reposts(original, after)
+        case Copy(tweet_id=tweet_id):
+            services.copies.copy([tweet_id])
+        case Uncopy(tweet_id=tweet_id, author_id=author_id):
+            services.copies.uncopy(author_id, [tweet_id])
+        case CelebrityCopies(account=account, first=first, last=last):
+            services.copies.sync(account, first, last)
+        case AttachMedia(media=media):
+            services.media_upkeep.attach(media)
+        case DeleteMedia(media=media):
+            services.media_upkeep.delete(media)
+        case _:
+            assert_never(message)
 
 
 def _correlation_of(record: SQSRecord) -> str | None:
@@ -145,13 +161,10 @@ def _correlation_of(record: SQSRecord) -> str | None:
     return attribute.get("stringValue")
 
 
-def record_handler(record: SQSRecord, group: AddGroup, syncs: FollowSyncs) -> None:
+def record_handler(record: SQSRecord, batch: Batch) -> None:
     with correlated(_correlation_of(record)):
         try:
-            if record.message_id in group.adds:
-                group.settle(record.message_id)
-            elif not syncs.run(record.message_id):
-                _apply(json.loads(record.body))
+            apply(batch.message(record.message_id), batch)
         except Exception:
             # The batch reports the message for redelivery; this line says why, with its id.
             logger.exception("fan-out message failed", extra={"message_id": record.message_id})
@@ -162,10 +175,8 @@ def record_handler(record: SQSRecord, group: AddGroup, syncs: FollowSyncs) -> No
 @metrics.log_metrics
 def handler(event, context):
     try:
-        raw = event.get("Records") or []
-        group, syncs = AddGroup(raw), FollowSyncs(raw)
-        syncs.read()
-        group.apply()
-        return records.process(event, context, lambda record: record_handler(record, group, syncs))
+        batch = Batch(event.get("Records") or [])
+        batch.prepare()
+        return records.process(event, context, lambda record: record_handler(record, batch))
     finally:
         tally.emit()

@@ -111,7 +111,7 @@ class FakeQueue:
         self.sent = []
 
     def send(self, messages):
-        self.sent += messages
+        self.sent += [m.wire() for m in messages]  # as the queue carries them
 
 
 def test_given_an_author_with_250_followers_then_every_message_but_the_last_fills_whole_25_item_batches():

@@ -304,7 +304,7 @@ def test_given_the_queue_refuses_a_send_during_promotion_when_the_record_is_retr
     real_send, refused = FanoutQueue.send, []
 
     def refuse_celebrity_pages(self, messages):
-        if any(m["op"] == "celebrity_page" for m in messages) and not refused:
+        if any(m.op == "celebrity_page" for m in messages) and not refused:
             refused.append(messages)
             raise QueueSendError("throttled")
         return real_send(self, messages)

@@ -134,7 +134,7 @@ def test_given_a_failing_fan_out_message_then_its_error_line_carries_the_id_and_
 
     def broken(*_):
         raise RuntimeError("timelines table unavailable")
-    monkeypatch.setattr(h.worker.services.applier, "apply", broken)
+    monkeypatch.setattr(h.worker, "apply", broken)
     monkeypatch.setattr(h.worker.services.applier, "add_all", broken)  # a batch's adds are applied together
     # When the worker gets both, then the whole batch comes back for redelivery
     with pytest.raises(BatchProcessingError):

@@ -24,14 +24,15 @@ def apply_pending(h) -> None:
         queued = h.take_queued()
         if not queued:
             return
-        for m in queued:
-            h.services.applier.apply(json.loads(m["body"]))
+        apply_messages(h, queued)
     raise AssertionError("did not settle")
 
 
 def apply_messages(h, records: list[dict]) -> None:
+    """Each message applied alone, in this thread, as the worker applies it."""
+    from timeline.service import messages
     for m in records:
-        h.services.applier.apply(json.loads(m["body"]))
+        h.worker.apply(messages.parse(m["body"]))
 
 
 def no_reposts(h, owner: int, edge: str) -> bool | None:

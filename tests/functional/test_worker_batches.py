@@ -89,6 +89,20 @@ def test_given_a_malformed_add_among_good_ones_then_only_it_comes_back(h):
     assert set(h.entries(fans[0])) == {json.loads(r["body"])["tweet_id"] for r in records}
 
 
+def test_given_bodies_that_are_no_message_among_good_ones_then_only_they_come_back(h):
+    authors, fans = people(h, authors=1, fans=1)
+    records = planned_adds(h, authors, fans, posts=2)
+    # Given a kind the worker does not know, a body that is not JSON, and one that is no object
+    broken = {"unknown": json.dumps({"op": "celebrity_edges", "celebrity_id": str(authors[0]), "after": None}),
+              "not-json": "{op: add", "not-an-object": json.dumps(["trim", str(fans[0])])}
+    bad = [dict(records[0], messageId=message_id, body=body) for message_id, body in broken.items()]
+    # When they arrive in one batch with two good adds
+    result = h.run_worker([*bad, *records])
+    # Then exactly they are reported for redelivery, and the adds are written
+    assert {f["itemIdentifier"] for f in result["batchItemFailures"]} == set(broken)
+    assert set(h.entries(fans[0])) == {json.loads(r["body"])["tweet_id"] for r in records}
+
+
 def test_given_the_adds_fail_together_then_each_is_reported_and_the_batchs_other_messages_still_apply(
         h, monkeypatch):
     authors, fans = people(h, authors=1, fans=1)

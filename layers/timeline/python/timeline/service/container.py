@@ -31,6 +31,8 @@ class Services:
     planner: FanoutPlanner
     changes: ChangePlanner
     applier: TimelineSync
+    fanout: FanoutApplier  # the worker's entries removed and timelines trimmed (TimelineSync uses it too)
+    copies: CelebrityCopies  # the worker's celebrity copies (TimelineSync uses it too)
     media: MediaLibrary
     media_processor: MediaProcessor
     media_upkeep: MediaUpkeep
@@ -41,6 +43,8 @@ def build_services(settings: Settings) -> Services:
     stores = build_stores(settings)
     cursors = CursorCodec(functools.partial(secrets.cursor_key, settings.cursor_secret_arn))
     media = MediaLibrary(settings, stores.media)
+    fanout = FanoutApplier(settings, stores.timelines, stores.graph, stores.tweets, stores.users)
+    copies = CelebrityCopies(stores.users, stores.tweets, stores.copies)
     return Services(
         settings=settings,
         accounts=Accounts(stores.users, stores.identity, AuthLimits.from_settings(settings)),
@@ -52,8 +56,9 @@ def build_services(settings: Settings) -> Services:
         planner=FanoutPlanner(settings, stores.graph, stores.users, stores.queue),
         changes=ChangePlanner(settings, stores.users, stores.queue),
         applier=TimelineSync(settings, stores.users, stores.tweets, stores.graph, stores.timelines, stores.queue,
-                             FanoutApplier(settings, stores.timelines, stores.graph, stores.tweets, stores.users),
-                             CelebrityCopies(stores.users, stores.tweets, stores.copies)),
+                             fanout, copies),
+        fanout=fanout,
+        copies=copies,
         media=media,
         media_processor=MediaProcessor(settings, stores.media),
         media_upkeep=MediaUpkeep(stores.media),

@@ -13,11 +13,11 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from timeline import clock
 from timeline.records import Entry, Tweet
 from timeline.service import messages
+from timeline.service.messages import Add
 from timeline.service.activity import ActivityRules
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
@@ -42,19 +42,6 @@ class TrimPolicy:
 
     def due(self, owner_id: int, tweet_id: int) -> bool:
         return zlib.crc32(f"{owner_id}:{tweet_id}".encode()) % self.interval == 0
-
-
-@dataclass(frozen=True)
-class Add:
-    """One `add` message: an entry for a chunk of its followers' timelines."""
-    entry: Entry
-    owners: list[int]
-    planned_at: int  # epoch ms the chunk's follower page was read
-
-    @classmethod
-    def of(cls, message: dict) -> Add:
-        return cls(messages.entry_of(message), [int(o) for o in message["owners"]],
-                   int(message.get("planned_at") or 0))
 
 
 class FanoutPlanner:
@@ -108,14 +95,14 @@ class FanoutPlanner:
         fans_out, copied = self._fans_out(tweet)
         if fans_out:
             planned_at, entry = clock.now_ms(), tweet.as_entry()
-            batch = [messages.add(entry, owners, planned_at)
+            batch = [Add.of(entry, owners, planned_at)
                      for owners in self._follower_chunks(tweet.author_id, active_only=True, repost=tweet.is_repost)]
         elif copied:
-            batch = [messages.copy(tweet.tweet_id)]
+            batch = [messages.Copy(tweet_id=tweet.tweet_id)]
         if self._trim.due(tweet.author_id, tweet.tweet_id):
-            batch.append(messages.trim(tweet.author_id))  # the author's own posts fill their timeline too
+            batch.append(messages.Trim(owner=tweet.author_id))  # the author's own posts fill their timeline too
         if tweet.media:
-            batch.append(messages.attach_media([a.media_id for a in tweet.media]))
+            batch.append(messages.AttachMedia(media=[a.media_id for a in tweet.media]))
         self._queue.send(batch)
         return len(batch)
 
@@ -123,15 +110,15 @@ class FanoutPlanner:
         """Queue removal from the author's timeline and every follower's, active or not (an
         inactive reader may still hold entries from before). Reads already hide a deleted
         post (hydration finds nothing); this reclaims the entries."""
-        batch = [messages.remove(tweet.tweet_id, [tweet.author_id])]
-        batch += [messages.remove(tweet.tweet_id, owners)
+        batch = [messages.Remove(tweet_id=tweet.tweet_id, owners=[tweet.author_id])]
+        batch += [messages.Remove(tweet_id=tweet.tweet_id, owners=owners)
                   for owners in self._follower_chunks(tweet.author_id, active_only=False)]
         if not tweet.is_repost:  # its reposts go too, each through its own REMOVE record
-            batch.append(messages.drop_reposts(tweet.tweet_id, after=None))
+            batch.append(messages.DropReposts(original=tweet.tweet_id, after=None))
         if self._may_have_copies(tweet):
-            batch.append(messages.uncopy(tweet.tweet_id, tweet.author_id))
+            batch.append(messages.Uncopy(tweet_id=tweet.tweet_id, author_id=tweet.author_id))
         if tweet.media:
-            batch.append(messages.delete_media([a.media_id for a in tweet.media]))
+            batch.append(messages.DeleteMedia(media=[a.media_id for a in tweet.media]))
         self._queue.send(batch)
         return len(batch)
 
@@ -146,7 +133,7 @@ class FanoutApplier:
         self.trims = TrimPolicy(settings)
 
     def add(self, e: Entry, owners: list[int], planned_at: int) -> None:
-        self.add_all([Add(e, owners, planned_at)])
+        self.add_all([Add.of(e, owners, planned_at)])
 
     def add_all(self, adds: Sequence[Add]) -> None:
         """Write, then check what changed since each chunk was planned, then take back.

@@ -53,9 +53,9 @@ class ChangePlanner:
                                promoted_before=now - settings.demotion_cooldown_minutes * 60_000)
         batch = []
         if old is not None and new.celebrity_epoch != old.celebrity_epoch:
-            batch.append(messages.celebrity_page(new.user_id, new.celebrity_epoch, after=None))
+            batch.append(messages.CelebrityPage(account=new.user_id, epoch=new.celebrity_epoch, after=None))
             if not new.celebrity:
-                self._queue.send([messages.celebrity_page(new.user_id, new.celebrity_epoch, after=None)],
+                self._queue.send([messages.CelebrityPage(account=new.user_id, epoch=new.celebrity_epoch, after=None)],
                                  delay_seconds=DEMOTION_RECHECK_S)
         if (settings.celebrity_copy_shards and new.celebrity and not new.copied
                 and new.followers_count >= settings.copy_threshold):
@@ -65,14 +65,14 @@ class ChangePlanner:
             # celebrity edges (a demotion's own walk removes them). A reader whose edge is marked
             # before the shards are built finds them empty and reads the index; one whose edge is
             # not marked yet reads the index: either way nothing is missing.
-            batch += [messages.celebrity_copies(new.user_id, first, last)
+            batch += [messages.CelebrityCopies(account=new.user_id, first=first, last=last)
                       for first, last in shard_groups(settings.celebrity_copy_shards)]
             if new.copied and old.celebrity_epoch == new.celebrity_epoch:
-                batch.append(messages.celebrity_page(new.user_id, new.celebrity_epoch, after=None))
+                batch.append(messages.CelebrityPage(account=new.user_id, epoch=new.celebrity_epoch, after=None))
         if new.rebuilding is not None and new.rebuilding != (old.rebuilding if old else None):
-            batch.append(messages.rebuild(new.user_id, started=new.rebuilding, after=None))
+            batch.append(messages.Rebuild(owner=new.user_id, started=new.rebuilding, after=None))
         elif old is not None and new.stamped_at != old.stamped_at and new.rebuilding is None:
-            batch.append(messages.rebuild(new.user_id, started=None, after=None))
+            batch.append(messages.Rebuild(owner=new.user_id, started=None, after=None))
         self._queue.send(batch)
         return len(batch)
 
@@ -88,9 +88,9 @@ class ChangePlanner:
         the removal of the follows both ways (the block's call did it already, unless it
         failed halfway). Activity stamps on follower edges change no relationship."""
         if edge.startswith(FOLLOWING):
-            message = messages.sync_follow(owner_id, other_of(edge))
+            message: messages.FanoutMessage = messages.SyncFollow(owner=owner_id, account=other_of(edge))
         elif edge.startswith(BLOCK) and created:
-            message = messages.sever(owner_id, other_of(edge))
+            message = messages.Sever(blocker=owner_id, blocked=other_of(edge))
         else:
             return 0
         self._queue.send([message])

@@ -1,4 +1,13 @@
-"""The fan-out queue's message shapes: one place that writes and reads them.
+"""The fan-out queue's messages: one pydantic model per kind, joined in `FanoutMessage`.
+
+This module alone says what a message holds and how it looks on the queue: the planners
+construct these models, FanoutQueue.send writes each as `wire()` gives it, and fanout_worker
+reads each record's body once with `parse` and dispatches on the model's class.
+
+On the queue a message is a JSON object whose `op` names its kind; ids are decimal strings
+there (`Id`) and ints here. A field that messages queued by an older version leave out stays
+out when such a message is written again, so every shape ever queued still parses and reads
+back the same (tests/unit/test_messages.py holds one of each).
 
 Every message is safe to apply twice and in any order relative to the others: each one
 checks the state it depends on (an edge, a flag, a post) when it is applied.
@@ -6,95 +15,149 @@ checks the state it depends on (an edge, a flag, a post) when it is applied.
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
+
 from timeline.records import Entry
 
-ADD, REMOVE, TRIM = "add", "remove", "trim"
-SYNC_FOLLOW, CELEBRITY_PAGE, REBUILD = "sync_follow", "celebrity_page", "rebuild"
-SEVER, DROP_REPOSTS = "sever", "drop_reposts"
-ATTACH_MEDIA, DELETE_MEDIA = "attach_media", "delete_media"
-COPY, UNCOPY, CELEBRITY_COPIES = "copy", "uncopy", "celebrity_copies"
+Id = Annotated[int, PlainSerializer(str, return_type=str)]
+"""A user, post or media id: an int, written to the queue as a decimal string."""
 
 
-def _opt(value) -> str | None:
-    return str(value) if value is not None else None
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON object the queue carries: `op` first, then the fields in the order they
+        are declared; a field left unset (an older message's missing one) is left out."""
+        data = self.model_dump(mode="json")
+        return {name: value for name, value in data.items() if name == "op" or name in self.model_fields_set}
 
 
-def add(e: Entry, owners: list[int], planned_at: int) -> dict:
-    """Write an entry (a post, or a repost) into a chunk of its followers' timelines
-    (`planned_at`: epoch ms the follower page was read)."""
-    return {"op": ADD, "tweet_id": str(e.tweet_id), "author_id": str(e.author_id), "via_id": str(e.via_id),
-            "original_id": str(e.original_id), "reply_to_id": _opt(e.reply_to_id),
-            "reply_to_author_id": _opt(e.reply_to_author_id),
-            "owners": [str(o) for o in owners], "planned_at": planned_at}
+class Add(_Message):
+    """Write an entry (a post, or a repost) into a chunk of its followers' timelines.
+    Messages queued before reposts name only the post and its author (`entry` fills in the
+    rest), and before unfollow checks carry no `planned_at`."""
+    op: Literal["add"] = "add"
+    tweet_id: Id
+    author_id: Id
+    via_id: Id | None = None
+    original_id: Id | None = None
+    reply_to_id: Id | None = None
+    reply_to_author_id: Id | None = None
+    owners: list[Id]
+    planned_at: int = 0  # epoch ms the chunk's follower page was read
+
+    @classmethod
+    def of(cls, e: Entry, owners: list[int], planned_at: int) -> Add:
+        return cls(tweet_id=e.tweet_id, author_id=e.author_id, via_id=e.via_id, original_id=e.original_id,
+                   reply_to_id=e.reply_to_id, reply_to_author_id=e.reply_to_author_id, owners=owners,
+                   planned_at=planned_at)
+
+    @cached_property
+    def entry(self) -> Entry:
+        return Entry.stored(self.tweet_id, self.author_id, self.via_id, self.original_id, self.reply_to_id,
+                            self.reply_to_author_id)
 
 
-def entry_of(message: dict) -> Entry:
-    """The entry an `add` carries (messages queued before reposts name only the post)."""
-    return Entry.stored(message["tweet_id"], message["author_id"], message.get("via_id"),
-                        message.get("original_id"), message.get("reply_to_id"), message.get("reply_to_author_id"))
+class Remove(_Message):
+    """Remove a deleted post's entry from a chunk of timelines."""
+    op: Literal["remove"] = "remove"
+    tweet_id: Id
+    owners: list[Id]
 
 
-def remove(tweet_id: int, owners: list[int]) -> dict:
-    return {"op": REMOVE, "tweet_id": str(tweet_id), "owners": [str(o) for o in owners]}
+class Trim(_Message):
+    """Cut a timeline back to TimelineMax entries."""
+    op: Literal["trim"] = "trim"
+    owner: Id
 
 
-def trim(owner_id: int) -> dict:
-    return {"op": TRIM, "owner": str(owner_id)}
-
-
-def sync_follow(owner_id: int, account_id: int) -> dict:
+class SyncFollow(_Message):
     """Make the owner's timeline match whether they follow the account now: backfill its
     recent posts, or remove what it brought."""
-    return {"op": SYNC_FOLLOW, "owner": str(owner_id), "account": str(account_id)}
+    op: Literal["sync_follow"] = "sync_follow"
+    owner: Id
+    account: Id
 
 
-def celebrity_page(account_id: int, epoch: int, after: str | None) -> dict:
+class CelebrityPage(_Message):
     """One page of the account's followers moved to the path its celebrity flag says, for
-    the flip numbered `epoch`."""
-    return {"op": CELEBRITY_PAGE, "account": str(account_id), "epoch": epoch, "after": after}
+    the flip numbered `epoch` (`after`: the follower page's cursor, None for the first)."""
+    op: Literal["celebrity_page"] = "celebrity_page"
+    account: Id
+    epoch: int
+    after: str | None
 
 
-def rebuild(owner_id: int, *, started: int | None, after: str | None) -> dict:
+class Rebuild(_Message):
     """One page of the reader's followees: stamp the reader active on their follower edges
     and, for the rebuild that started at `started` (None: a restamp only), backfill."""
-    return {"op": REBUILD, "owner": str(owner_id), "started": started, "after": after}
+    op: Literal["rebuild"] = "rebuild"
+    owner: Id
+    started: int | None
+    after: str | None
 
 
-def sever(blocker_id: int, blocked_id: int) -> dict:
+class Sever(_Message):
     """Remove the follows both ways between two accounts, if the block still stands."""
-    return {"op": SEVER, "blocker": str(blocker_id), "blocked": str(blocked_id)}
+    op: Literal["sever"] = "sever"
+    blocker: Id
+    blocked: Id
 
 
-def drop_reposts(original_id: int, after: int | None) -> dict:
+class DropReposts(_Message):
     """One page of a deleted post's reposts deleted (each row's REMOVE takes its entries back)."""
-    return {"op": DROP_REPOSTS, "original": str(original_id), "after": _opt(after)}
+    op: Literal["drop_reposts"] = "drop_reposts"
+    original: Id
+    after: Id | None
 
 
-def copy(tweet_id: int) -> dict:
+class Copy(_Message):
     """Copy a celebrity's new post into the account's shards (service/celebrity_copies.py)."""
-    return {"op": COPY, "tweet_id": str(tweet_id)}
+    op: Literal["copy"] = "copy"
+    tweet_id: Id
 
 
-def uncopy(tweet_id: int, author_id: int) -> dict:
+class Uncopy(_Message):
     """Remove a deleted post's copies from its author's shards."""
-    return {"op": UNCOPY, "tweet_id": str(tweet_id), "author_id": str(author_id)}
+    op: Literal["uncopy"] = "uncopy"
+    tweet_id: Id
+    author_id: Id
 
 
-def celebrity_copies(account_id: int, first: int, last: int) -> dict:
+class CelebrityCopies(_Message):
     """Shards [first, last) of an account built (it is copied now) or emptied (it is not),
     whichever its profile says when this is applied."""
-    return {"op": CELEBRITY_COPIES, "account": str(account_id), "first": first, "last": last}
+    op: Literal["celebrity_copies"] = "celebrity_copies"
+    account: Id
+    first: int
+    last: int
 
 
-def attach_media(media_ids: list[int]) -> dict:
+class AttachMedia(_Message):
     """Keep a new post's media (its originals retagged as attached)."""
-    return {"op": ATTACH_MEDIA, "media": [str(m) for m in media_ids]}
+    op: Literal["attach_media"] = "attach_media"
+    media: list[Id]
 
 
-def delete_media(media_ids: list[int]) -> dict:
+class DeleteMedia(_Message):
     """Delete a deleted post's media: objects and records."""
-    return {"op": DELETE_MEDIA, "media": [str(m) for m in media_ids]}
+    op: Literal["delete_media"] = "delete_media"
+    media: list[Id]
 
 
-def media_of(message: dict) -> list[int]:
-    return [int(m) for m in message["media"]]
+FanoutMessage = Annotated[
+    Add | Remove | Trim | SyncFollow | CelebrityPage | Rebuild | Sever | DropReposts | Copy | Uncopy
+    | CelebrityCopies | AttachMedia | DeleteMedia,
+    Field(discriminator="op")]
+
+_adapter: TypeAdapter[FanoutMessage] = TypeAdapter(FanoutMessage)
+
+
+def parse(body: str | bytes) -> FanoutMessage:
+    """A queue message's body as its model. Raises pydantic.ValidationError (a ValueError)
+    for a body that is not JSON, names no known `op`, or lacks or mistypes a field."""
+    return _adapter.validate_json(body)

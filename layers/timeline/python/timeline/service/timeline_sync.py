@@ -27,7 +27,8 @@ from timeline.records import Entry
 from timeline.service import messages
 from timeline.service.activity import ActivityRules
 from timeline.service.celebrity_copies import CelebrityCopies
-from timeline.service.fanout import Add, FanoutApplier
+from timeline.service.fanout import FanoutApplier
+from timeline.service.messages import Add
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import Follower, GraphStore
@@ -171,7 +172,7 @@ class TimelineSync:
             # Flipped while this page was written, perhaps after the new walk passed it: put
             # the page right for the new flag (the new walk does every other page).
         if next_after and account.celebrity_epoch == epoch:
-            self._queue.send([messages.celebrity_page(account_id, epoch, next_after)])
+            self._queue.send([messages.CelebrityPage(account=account_id, epoch=epoch, after=next_after)])
 
     def _move_followers(self, account_id: int, celebrity: bool, followers: list[Follower], *,
                         copied: bool = False) -> None:
@@ -262,7 +263,7 @@ class TimelineSync:
         if started is not None and followed:
             self._rebuild_page(owner_id, followed, dict(page))
         if next_after:
-            self._queue.send([messages.rebuild(owner_id, started=started, after=next_after)])
+            self._queue.send([messages.Rebuild(owner=owner_id, started=started, after=next_after)])
         elif started is not None:
             self._users.finish_rebuild(owner_id, started)
 
@@ -294,43 +295,13 @@ class TimelineSync:
             elif not state and reposts.get(account_id, True):
                 self.cleanup(owner_id, account_id, reposts_only=True)
 
-    # ------------------------------------------------------------------ the worker's entry point
+    # ------------------------------------------------------------------ a worker batch's adds
     def add_all(self, adds: list[Add]) -> None:
         """A batch's `add` messages, applied together (FanoutApplier.add_all)."""
         self._fanout.add_all(adds)
 
-    def apply(self, message: dict) -> None:
-        op = message.get("op")
-        if op == messages.ADD:
-            self._fanout.add(messages.entry_of(message), [int(o) for o in message["owners"]],
-                             int(message.get("planned_at") or 0))
-        elif op == messages.REMOVE:
-            self._fanout.remove(int(message["tweet_id"]), [int(o) for o in message["owners"]])
-        elif op == messages.TRIM:
-            self._fanout.trim(int(message["owner"]))
-        elif op == messages.SYNC_FOLLOW:
-            self.sync_follow(int(message["owner"]), int(message["account"]))
-        elif op == messages.CELEBRITY_PAGE:
-            self.celebrity_page(int(message["account"]), int(message["epoch"]), message.get("after"))
-        elif op == messages.REBUILD:
-            started = message.get("started")
-            self.rebuild(int(message["owner"]), int(started) if started is not None else None, message.get("after"))
-        elif op == messages.SEVER:
-            self._social_sever(int(message["blocker"]), int(message["blocked"]))
-        elif op == messages.DROP_REPOSTS:
-            after = message.get("after")
-            self.drop_reposts(int(message["original"]), int(after) if after is not None else None)
-        elif op == messages.COPY:
-            self._copies.copy([int(message["tweet_id"])])
-        elif op == messages.UNCOPY:
-            self._copies.uncopy(int(message["author_id"]), [int(message["tweet_id"])])
-        elif op == messages.CELEBRITY_COPIES:
-            self._copies.sync(int(message["account"]), int(message["first"]), int(message["last"]))
-        else:
-            raise ValueError(f"unknown fan-out message op {op!r}")
-
     # ------------------------------------------------------------------ blocks and deleted posts
-    def _social_sever(self, blocker_id: int, blocked_id: int) -> None:
+    def sever(self, blocker_id: int, blocked_id: int) -> None:
         """The block's own call removed the follows; this repeats it from the block's stream
         record in case that call failed halfway (unfollows are idempotent)."""
         if self._graph.blocks(blocker_id, blocked_id):
@@ -342,4 +313,4 @@ class TimelineSync:
         reposts, next_after = self._tweets.reposts_of(original_id, DROP_PAGE_SIZE, after)
         self._tweets.remove_reposts(reposts)
         if next_after is not None:
-            self._queue.send([messages.drop_reposts(original_id, next_after)])
+            self._queue.send([messages.DropReposts(original=original_id, after=next_after)])

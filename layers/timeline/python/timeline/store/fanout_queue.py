@@ -1,5 +1,8 @@
 """The fan-out queue (SQS): JSON messages, sent ten at a time, failures resent.
 
+A message is anything with a `wire()` giving its JSON object (service/messages.py's models):
+this module sends what it is given and knows nothing of the kinds.
+
 Every message sent while a correlation id is set (an HTTP request, or the stream record or
 message being handled) carries it as a message attribute, so the work a request causes logs
 with the request's id however many messages it takes (timeline.observability).
@@ -21,6 +24,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from timeline.observability import CORRELATION_ATTRIBUTE, correlation_id
 
@@ -34,9 +38,15 @@ class QueueSendError(Exception):
     pass
 
 
+class QueueMessage(Protocol):
+    def wire(self) -> dict[str, Any]:
+        """The JSON object the queue carries."""
+        ...
+
+
 @dataclass(frozen=True)
 class Outgoing:
-    body: dict
+    body: dict[str, Any]  # as the message's wire() gave it
     correlation_id: str | None
     delay_seconds: int = 0  # hidden from the workers this long after it is sent (SQS: at most 900)
 
@@ -54,11 +64,11 @@ class FanoutQueue:
     def __init__(self, client, queue_url: str, *, max_attempts: int = 5):
         self._client, self._url, self._max_attempts = client, queue_url, max_attempts
 
-    def send(self, messages: Sequence[dict], *, delay_seconds: int = 0) -> None:
+    def send(self, messages: Sequence[QueueMessage], *, delay_seconds: int = 0) -> None:
         """Send now (or, inside `deferred()`, keep them for the caller to send); with
         `delay_seconds`, the workers see them that much later."""
         current = correlation_id()
-        outgoing = [Outgoing(m, current, delay_seconds) for m in messages]
+        outgoing = [Outgoing(m.wire(), current, delay_seconds) for m in messages]
         kept = _deferred.get()
         if kept is not None:
             kept.extend(outgoing)
