@@ -1,5 +1,5 @@
 """The follow-storm scenario (issue 23): many accounts follow one account at once, on the local
-stack with DynamoDB's per-partition limits scaled down (infra.runtime.moto_patches), as when a
+stack with DynamoDB's per-partition limits scaled down (infra.runtime.moto_fixes.partitions), as when a
 celebrity joins (10 follows/s at 1/100 of the limits: 1,000/s at DynamoDB's; the model takes it
 to twitter-2013's 5,000/s).
 

@@ -1,6 +1,6 @@
 """The hot-celebrity scenario (issue 23): many readers who all follow one celebrity read their
 home timelines at once, on the local stack with DynamoDB's per-partition limits scaled down
-(infra.runtime.moto_patches: a token bucket per partition-key value, 3,000 read and 1,000 write units
+(infra.runtime.moto_fixes.partitions: a token bucket per partition-key value, 3,000 read and 1,000 write units
 a second times `partition_limit_scale`), with the api running several workers.
 
 Run for two designs on the same emulator, one stack each:

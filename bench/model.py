@@ -11,7 +11,7 @@ rounds the sum of its items up once (an empty one still costs one unit, halved i
 consistent); BatchGetItem rounds each item; writes in 1 KB units per item, at least 1; a GSI
 write costs its own units; TransactWriteItems costs twice the units of each item it writes
 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling;
-the local meter, infra/runtime/moto_patches.py:_Bill, doubles the item's index writes too, and so
+the local meter, infra/runtime/moto_fixes/capacity.py:_Bill, doubles the item's index writes too, and so
 does this model).
 
 Paths are relative to the repository root; `service/` and `store/` are under

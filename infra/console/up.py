@@ -144,8 +144,8 @@ def run(args: UpOptions) -> int:
     log.info("CelebrityThreshold=%s (%s)", threshold, origin)
 
     if params.get("Stage") == "prod":  # no auto-confirm: show the codes Cognito would email
-        from infra.runtime import moto_patches
-        moto_patches.ANNOUNCE_CONFIRMATION_CODES = True
+        from infra.runtime.moto_fixes import cognito
+        cognito.ANNOUNCE_CONFIRMATION_CODES = True
     _install_signal_handlers()
     started = time.perf_counter()
     seeding = args.demo and not (persistence is not None and persistence.restorable)

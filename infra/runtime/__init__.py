@@ -1,6 +1,6 @@
 """The local runtime: what stands in for AWS on a laptop, no Docker.
 
-The embedded emulator (moto, emulator.py) with its fixes (moto_patches.py), the template
+The embedded emulator (moto, emulator.py) with its fixes (moto_fixes/, a registry of them), the template
 reader and deployer (template.py, deployer.py), the functions' dependency layer (layers.py),
 the Lambda-like workers (functions.py), the event-source mapping pollers (pollers.py), the API
 Gateway stand-in (gateway.py, with the web client: static_site.py), snapshots (snapshot.py),
@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # the face, for readers and type checkers
     from infra.runtime.emulator import FAKE_CREDENTIALS, Emulator, EmulatorError, use_fake_credentials
     from infra.runtime.functions import DYNAMODB_READS, DYNAMODB_WRITES, FunctionError, Invocation
     from infra.runtime.local_stack import LocalStack, Recorder, write_ready_file
-    from infra.runtime.moto_patches import item_size, partition_usage, reset_partition_usage, set_partition_limits
+    from infra.runtime.moto_fixes.capacity import item_size
+    from infra.runtime.moto_fixes.partitions import partition_usage, reset_partition_usage, set_partition_limits
     from infra.runtime.pollers import DeliveryFaults
     from infra.runtime.redrive import QUEUES as REDRIVE_QUEUES
     from infra.runtime.redrive import redrive as redrive_dead_letters
@@ -45,10 +46,10 @@ _FACE = {
     "LocalStack": ("infra.runtime.local_stack", "LocalStack"),
     "Recorder": ("infra.runtime.local_stack", "Recorder"),
     "write_ready_file": ("infra.runtime.local_stack", "write_ready_file"),
-    "item_size": ("infra.runtime.moto_patches", "item_size"),
-    "partition_usage": ("infra.runtime.moto_patches", "partition_usage"),
-    "reset_partition_usage": ("infra.runtime.moto_patches", "reset_partition_usage"),
-    "set_partition_limits": ("infra.runtime.moto_patches", "set_partition_limits"),
+    "item_size": ("infra.runtime.moto_fixes.capacity", "item_size"),
+    "partition_usage": ("infra.runtime.moto_fixes.partitions", "partition_usage"),
+    "reset_partition_usage": ("infra.runtime.moto_fixes.partitions", "reset_partition_usage"),
+    "set_partition_limits": ("infra.runtime.moto_fixes.partitions", "set_partition_limits"),
     "DeliveryFaults": ("infra.runtime.pollers", "DeliveryFaults"),
     "REDRIVE_QUEUES": ("infra.runtime.redrive", "QUEUES"),
     "redrive_dead_letters": ("infra.runtime.redrive", "redrive"),

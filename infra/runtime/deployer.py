@@ -24,8 +24,8 @@ from infra.runtime import template as tpl
 from infra.runtime.template import UnsupportedSetting
 
 try:  # the embedded emulator lives in this process when moto is installed
-    from infra.runtime import moto_patches
-    moto_patches.apply()
+    from infra.runtime import moto_fixes
+    moto_fixes.apply()
 except ImportError:  # pragma: no cover - deploying to LocalStack without moto installed
     pass
 
@@ -477,7 +477,7 @@ def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = N
         # The local runtime's pollers are the only consumers: the emulator's own mapping is
         # switched off. That stops LocalStack's pollers and moto's SQS push (which receives each
         # new message once, so ApproximateReceiveCount runs one ahead and the redrive fires a
-        # delivery early); moto's stream push ignores the flag, which infra.runtime.moto_patches fixes.
+        # delivery early); moto's stream push ignores the flag, which infra.runtime.moto_fixes fixes.
         lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
         event_sources.append(EventSource(
             uuid=mapping["UUID"],

@@ -11,8 +11,8 @@ sequence of calls, and `dynamodb_faults()` counts what was injected, per kind.
 - throttle (a share of GetItem, PutItem, UpdateItem, DeleteItem, Query, BatchGetItem,
   BatchWriteItem, TransactGetItems, TransactWriteItems): ProvisionedThroughputExceededException,
   or for a transaction TransactionCanceledException with ThrottlingError on its first item, as
-  `_hot_partitions_throttled` refuses a request over a partition's limit; the request changes
-  nothing. Scans are never throttled (only the tests and tools scan).
+  the partition limits (infra/runtime/moto_fixes/partitions.py) refuse a request over a
+  partition's limit; the request changes nothing. Scans are never throttled (only the tests and tools scan).
 - conflict (a share of TransactWriteItems): TransactionCanceledException with
   TransactionConflict on its first item and None on the others, changing nothing, as DynamoDB
   cancels a transaction that touched an item another one was writing.
@@ -22,7 +22,6 @@ Off by default, and then each call costs one read of a module global.
 
 from __future__ import annotations
 
-import functools
 import random
 import threading
 from typing import Any
@@ -73,35 +72,25 @@ def dynamodb_faults() -> dict[str, int]:
     return dict(faults.counts) if faults is not None else {"throttled": 0, "conflicts": 0}
 
 
-def install() -> None:
-    """Wrap moto's DynamoDB handlers (once)."""
-    from moto.dynamodb.exceptions import TransactionCanceledException
-    from moto.dynamodb.responses import DynamoHandler
-
-    from infra.runtime.moto_patches import THROTTLED_MESSAGE, throughput_exceeded
-
-    if getattr(DynamoHandler.get_item, "_faults_injected", False):
-        return
-
-    def cancelled(self: Any, reason: str, message: str) -> TransactionCanceledException:
-        items = len(self.body.get("TransactItems", [])) or 1
-        return TransactionCanceledException([(reason, message, None)] + [(None, None, None)] * (items - 1))
-
-    def faulty(op: str, inner: Any) -> Any:
-        @functools.wraps(inner)
-        def handle(self):
-            faults = _faults
-            fault = faults.draw(op) if faults is not None else None
-            if fault == "conflicts":
-                raise cancelled(self, "TransactionConflict", CONFLICT_MESSAGE)
-            if fault == "throttled":
-                if op.startswith("transact_"):
-                    raise cancelled(self, "ThrottlingError", THROTTLED_MESSAGE)
-                raise throughput_exceeded()
+def layer(op: str) -> Any:
+    """The layer over DynamoHandler.<op> that infra.runtime.moto_fixes (fix
+    dynamodb.faults_injected) wraps it with: draw this call's fault, if any, and answer it."""
+    def handle(inner: Any, self: Any) -> Any:
+        faults = _faults
+        fault = faults.draw(op) if faults is not None else None
+        if fault is None:
             return inner(self)
+        from moto.dynamodb.exceptions import TransactionCanceledException
 
-        handle._faults_injected = True  # type: ignore[attr-defined]
-        return handle
+        from infra.runtime.moto_fixes.partitions import THROTTLED_MESSAGE, throughput_exceeded
 
-    for op in THROTTLED_OPS:
-        setattr(DynamoHandler, op, faulty(op, getattr(DynamoHandler, op)))
+        items = len(self.body.get("TransactItems", [])) or 1
+        if fault == "conflicts":
+            raise TransactionCanceledException([("TransactionConflict", CONFLICT_MESSAGE, None)]
+                                               + [(None, None, None)] * (items - 1))
+        if op.startswith("transact_"):
+            raise TransactionCanceledException([("ThrottlingError", THROTTLED_MESSAGE, None)]
+                                               + [(None, None, None)] * (items - 1))
+        raise throughput_exceeded()
+
+    return handle

@@ -15,7 +15,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.runtime import moto_patches
+from infra.runtime import moto_fixes
+from infra.runtime.moto_fixes.iam import ROOT_ACCESS_KEY_ID, enforce_iam
 
 log = logging.getLogger("infra.runtime.emulator")
 
@@ -28,7 +29,7 @@ HOST = "127.0.0.1"
 # worker process, so a call that somehow missed the endpoint override fails instead of
 # touching a real account.
 FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": moto_patches.ROOT_ACCESS_KEY_ID,
+    "AWS_ACCESS_KEY_ID": ROOT_ACCESS_KEY_ID,
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
@@ -100,8 +101,8 @@ class Emulator:
         from moto.server import ThreadedMotoServer  # heavy import, only when embedding
 
         if patch_moto:
-            moto_patches.apply()
-            moto_patches.enforce_iam()  # functions act with their roles' policies, as deployed
+            moto_fixes.apply()
+            enforce_iam()  # functions act with their roles' policies, as deployed
         server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         server.start()
         bound_host, bound_port = server.get_host_and_port()

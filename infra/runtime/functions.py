@@ -499,7 +499,7 @@ def _platform_sts(stack: Stack, endpoint_url: str) -> Any:
 def _role_credentials(stack: Stack, logical_id: str, function_name: str, sts: Callable[[], Any]) -> dict[str, str]:
     """The function's execution role, assumed through the emulator's STS as Lambda assumes it:
     the worker signs every call with these, so the emulator holds it to the template's policies
-    (infra.runtime.moto_patches enforces them). A function without a role in the stack (a test's own
+    (infra.runtime.moto_fixes.iam enforces them). A function without a role in the stack (a test's own
     spec) gets the local account's fake root credentials."""
     from infra.runtime.emulator import FAKE_CREDENTIALS  # parent side only
 

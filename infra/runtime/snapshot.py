@@ -42,7 +42,7 @@ What needs care, and how it is handled:
   on disk.
 
 Limits: only the embedded emulator (not LocalStack via AWS_ENDPOINT_URL); a crash or `kill -9`
-saves nothing (the previous snapshot stays); the module-level state of moto_patches that
+saves nothing (the previous snapshot stays); the module-level state of moto_fixes that
 matters (Cognito confirmation codes) is kept, nothing else outside the backends; a pickle is
 code: load only snapshots you wrote (DIR is yours, like a database's data directory); the
 function logs in .local/logs/ start empty on every run.
@@ -237,21 +237,21 @@ def _backends() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
 
 
 def dump_state() -> bytes:
-    """Every backend in use and the moto_patches state that goes with them, pickled."""
-    from infra.runtime import moto_patches
+    """Every backend in use and the moto_fixes state that goes with them, pickled."""
+    from infra.runtime.moto_fixes import cognito
 
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _dispatch_table(_Locator())
     pickler.dump({"backends": _backends(),
-                  "confirmation_codes": dict(moto_patches.CONFIRMATION_CODES)})
+                  "confirmation_codes": dict(cognito.CONFIRMATION_CODES)})
     return buffer.getvalue()
 
 
 def load_state(data: bytes) -> dict[str, int]:
     """Put pickled backends into moto's BackendDicts (replacing what they hold for those
     accounts and regions). Returns how many backends each service got back."""
-    from infra.runtime import moto_patches
+    from infra.runtime.moto_fixes import cognito
 
     state = pickle.loads(data)  # noqa: S301 - our own snapshot (see the module docstring)
     restored: dict[str, int] = {}
@@ -262,7 +262,7 @@ def load_state(data: bytes) -> dict[str, int]:
             for region, backend in regions.items():
                 dict.__setitem__(account_backends, region, backend)
                 restored[backend_dict.service_name] = restored.get(backend_dict.service_name, 0) + 1
-    moto_patches.CONFIRMATION_CODES.update(state.get("confirmation_codes", {}))
+    cognito.CONFIRMATION_CODES.update(state.get("confirmation_codes", {}))
     return restored
 
 

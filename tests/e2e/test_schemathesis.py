@@ -211,7 +211,7 @@ EXCEPTIONS = (
         "emulator-password-length", "positive_data_acceptance", frozenset({"POST /v1/auth/signup"}),
         "The local emulator (moto's Cognito) refuses a password of 99 characters or more as weak "
         "(its made-up MaximumLength); Cognito takes up to 256, as the document says. Remove this "
-        "once infra/runtime/moto_patches.py lifts moto's bound.",
+        "once infra/runtime/moto_fixes/ lifts moto's bound.",
         lambda case, response, world: (
             response.status_code == 422 and _error_code(response) == "weak_password"
             and len(str(_sent_json(case).get("password", ""))) >= 99)),

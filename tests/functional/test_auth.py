@@ -1,5 +1,5 @@
 """Auth that works in production: refresh tokens, sign-up confirmation (stage prod), global
-sign-out. Cognito is moto's, with the confirmation codes infra.runtime.moto_patches adds."""
+sign-out. Cognito is moto's, with the confirmation codes infra.runtime.moto_fixes.cognito adds."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_given_stage_prod_when_signing_up_then_the_account_signs_in_at_once_and_
     reply = h.request("POST", "/v1/auth/confirm", body={"handle": "nobody", "code": "000000x"})
     assert (reply.status, reply.error_code) == (400, "bad_confirmation_code"), reply
     # Asking for a code again says "sent" whatever the handle, and sends nothing
-    from infra.runtime.moto_patches import CONFIRMATION_CODES
+    from infra.runtime.moto_fixes.cognito import CONFIRMATION_CODES
     for handle in ("alice", "nobody"):
         reply = h.request("POST", "/v1/auth/confirm/resend", body={"handle": handle})
         assert reply.status == 202 and reply.body["sent"] is True and reply.body["destination"] is None

@@ -2,7 +2,7 @@
 SDK's retries, a home read leaves out the source it cannot read and says the page is partial;
 anything else answers 503 with Retry-After. Never a 500.
 
-The emulator's partition limits (infra.runtime.moto_patches.set_partition_limits) with a frozen bucket
+The emulator's partition limits (infra.runtime.moto_fixes.partitions.set_partition_limits) with a frozen bucket
 clock: a drained partition stays drained through every retry."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra.runtime import moto_patches
+from infra.runtime.moto_fixes import partitions
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 
@@ -20,11 +20,11 @@ NO_RETRIES = Config(retries={"total_max_attempts": 1})
 def limits(monkeypatch):
     """Partition limits on (50 read units a second a key, generous for one reader's keys) with
     the buckets' clock stopped; off again afterwards."""
-    monkeypatch.setattr(moto_patches, "_partition_clock", lambda: 1_000.0)
-    moto_patches.set_partition_limits(50.0, None)
+    monkeypatch.setattr(partitions, "_partition_clock", lambda: 1_000.0)
+    partitions.set_partition_limits(50.0, None)
     yield
-    moto_patches.set_partition_limits(None, None)
-    moto_patches.reset_partition_usage()
+    partitions.set_partition_limits(None, None)
+    partitions.reset_partition_usage()
 
 
 def drain(table: str, key: dict) -> None:

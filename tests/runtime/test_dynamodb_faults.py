@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra.runtime import dynamodb_faults, moto_patches
+from infra.runtime import dynamodb_faults, moto_fixes
 from tests.support.scratch_tables import scratch_tables
 
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
@@ -16,7 +16,7 @@ ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
 
 @pytest.fixture
 def ddb(aws):
-    moto_patches.apply()
+    moto_fixes.apply()
     client = boto3.client("dynamodb", region_name="us-east-1", config=ONE_ATTEMPT)
     with scratch_tables(client) as make:
         client.create = make

@@ -1,6 +1,6 @@
 """Functions act with their execution role's policies, as deployed: each worker signs with
 credentials the emulator's STS issued for the function's role, and the embedded moto holds
-them to the template's policies (infra.runtime.moto_patches). A call the template does not allow fails
+them to the template's policies (infra.runtime.moto_fixes.iam). A call the template does not allow fails
 locally with AccessDenied, as it would on AWS, instead of passing because the emulator trusts
 everyone.
 

@@ -1,4 +1,4 @@
-"""infra.runtime.moto_patches' partition limits (`_hot_partitions_throttled`) on moto's in-process mock
+"""infra.runtime.moto_fixes' partition limits (partitions.py, fix `dynamodb.hot_partitions_throttled`) on moto's in-process mock
 and behind ThreadedMotoServer, through boto3.
 
 DynamoDB serves at most 3,000 read and 1,000 write units a second from one partition of a
@@ -7,7 +7,7 @@ every call is metered per partition key value, in ConsumedCapacity's units, and 
 per partition refuses what would need an empty one, as DynamoDB answers it. Off, nothing is
 metered or refused.
 
-The buckets read `moto_patches._partition_clock`: most tests freeze it (a `Clock` they move by
+The buckets read `partitions._partition_clock`: most tests freeze it (a `Clock` they move by
 hand), so nothing sleeps and nothing refills behind their back. Clients that must see the
 throttling make one attempt only (retries={"total_max_attempts": 1}: botocore's legacy
 "max_attempts" counts retries, so max_attempts=1 would still retry once); one test lets a
@@ -26,7 +26,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra.runtime import moto_patches
+from infra.runtime import moto_fixes
+from infra.runtime.moto_fixes import capacity as capacity_fix
+from infra.runtime.moto_fixes import partitions
 from tests.support.scratch_tables import scratch_tables
 
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
@@ -50,7 +52,7 @@ class Clock:
 def ddb(aws):
     """A one-attempt client, with create(...) for a (pk: S) table, optionally with a KEYS_ONLY
     global index ByG on g (S); tables are deleted afterwards."""
-    moto_patches.apply()
+    moto_fixes.apply()
     client = boto3.client("dynamodb", region_name="us-east-1", config=ONE_ATTEMPT)
     by_g = [{"IndexName": "ByG", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
              "Projection": {"ProjectionType": "KEYS_ONLY"}}]
@@ -64,12 +66,12 @@ def ddb(aws):
 def limits(ddb, monkeypatch):
     """Given a frozen bucket clock and no usage; afterwards, the limits off and no usage."""
     clock = Clock()
-    monkeypatch.setattr(moto_patches, "_partition_clock", clock)
-    moto_patches.set_partition_limits(None, None)
-    moto_patches.reset_partition_usage()
+    monkeypatch.setattr(partitions, "_partition_clock", clock)
+    partitions.set_partition_limits(None, None)
+    partitions.reset_partition_usage()
     yield clock
-    moto_patches.set_partition_limits(None, None)
-    moto_patches.reset_partition_usage()
+    partitions.set_partition_limits(None, None)
+    partitions.reset_partition_usage()
 
 
 def key(pk: str) -> dict:
@@ -78,7 +80,7 @@ def key(pk: str) -> dict:
 
 def usage() -> dict[tuple[str | None, str], dict]:
     """(index, key) -> the usage row (tables are unique per test)."""
-    return {(row["index"], row["key"]): row for row in moto_patches.partition_usage()}
+    return {(row["index"], row["key"]): row for row in partitions.partition_usage()}
 
 
 def gets(client, table: str, pk: str, times: int) -> tuple[int, int]:
@@ -102,7 +104,7 @@ def test_given_limits_off_when_a_burst_of_get_items_hits_one_key_then_all_succee
     answered, throttled = gets(ddb, table, "hot", 300)
     # Then every one is answered, and nothing was recorded
     assert (answered, throttled) == (300, 0)
-    assert moto_patches.partition_usage() == []
+    assert partitions.partition_usage() == []
 
 
 def test_given_limits_off_then_the_billing_meters_nothing_and_bills_only_what_is_asked(ddb, limits, monkeypatch):
@@ -110,18 +112,18 @@ def test_given_limits_off_then_the_billing_meters_nothing_and_bills_only_what_is
     ddb.put_item(TableName=table, Item=key("k"))
     bills: list = []
 
-    class Recording(moto_patches._Bill):
+    class Recording(capacity_fix._Bill):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             bills.append(self)
 
-    monkeypatch.setattr(moto_patches, "_Bill", Recording)
+    monkeypatch.setattr(capacity_fix, "_Bill", Recording)
     ddb.get_item(TableName=table, Key=key("k"))
     ddb.get_item(TableName=table, Key=key("k"), ReturnConsumedCapacity="TOTAL")
     # Then only the call that asked was billed, without a meter
     assert len(bills) == 1 and bills[0].partitions is None
     # When the limits are on: every call is billed for the meter, asked or not
-    moto_patches.set_partition_limits(1000, 1000)
+    partitions.set_partition_limits(1000, 1000)
     answer = ddb.get_item(TableName=table, Key=key("k"))
     assert "ConsumedCapacity" not in answer
     assert len(bills) == 2 and list(bills[1].partitions.values()) == [0.5]
@@ -134,7 +136,7 @@ def test_given_10_read_units_a_second_when_a_burst_hits_one_key_then_one_second_
     table = ddb.create()
     for pk in ("hot", "cold"):
         ddb.put_item(TableName=table, Item={**key(pk), "v": {"S": "x"}})  # small: 0.5 units an eventual read
-    moto_patches.set_partition_limits(10, None)
+    partitions.set_partition_limits(10, None)
     # When 30 GetItems hit "hot" within the same instant
     answered, throttled = gets(ddb, table, "hot", 30)
     # Then one second of the limit is served (20 x 0.5 units) and the rest throttled, as DynamoDB answers
@@ -143,7 +145,7 @@ def test_given_10_read_units_a_second_when_a_burst_hits_one_key_then_one_second_
         ddb.get_item(TableName=table, Key=key("hot"))
     error = caught.value.response
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert error["Error"]["Message"] == moto_patches.THROTTLED_MESSAGE
+    assert error["Error"]["Message"] == partitions.THROTTLED_MESSAGE
     # ... while another key of the same table is served in full
     assert gets(ddb, table, "cold", 20) == (20, 0)
     rows = usage()
@@ -155,7 +157,7 @@ def test_given_10_read_units_a_second_when_a_burst_hits_one_key_then_one_second_
 def test_given_an_empty_bucket_when_time_passes_then_it_refills_at_the_limit_up_to_one_second_of_it(ddb, limits):
     table = ddb.create()
     ddb.put_item(TableName=table, Item=key("hot"))
-    moto_patches.set_partition_limits(10, None)
+    partitions.set_partition_limits(10, None)
     assert gets(ddb, table, "hot", 21) == (20, 1)
     # When 50 ms pass: 0.5 units come back, enough for one read
     limits.advance(0.05)
@@ -168,7 +170,7 @@ def test_given_an_empty_bucket_when_time_passes_then_it_refills_at_the_limit_up_
 def test_given_a_large_read_then_the_bucket_goes_below_zero_and_takes_longer_to_refill(ddb, limits):
     table = ddb.create()
     ddb.put_item(TableName=table, Item={**key("big"), "body": {"S": "z" * (60 * 1024 - 10)}})  # 60 KB
-    moto_patches.set_partition_limits(10, None)
+    partitions.set_partition_limits(10, None)
     # A strongly consistent read of 60 KB: 15 units from a bucket of 10, performed, debited after
     got = ddb.get_item(TableName=table, Key=key("big"), ConsistentRead=True, ReturnConsumedCapacity="TOTAL")
     assert got["ConsumedCapacity"]["CapacityUnits"] == 15.0
@@ -183,7 +185,7 @@ def test_given_a_global_index_when_queried_then_its_own_partition_is_metered_and
     table = ddb.create(with_index=True)
     for i in range(5):  # five items in five table partitions, one index partition "hot"
         ddb.put_item(TableName=table, Item={**key(f"p{i}"), "g": {"S": "hot"}})
-    moto_patches.set_partition_limits(2, None)
+    partitions.set_partition_limits(2, None)
 
     def query_index() -> dict:
         return ddb.query(TableName=table, IndexName="ByG", KeyConditionExpression="g = :g",
@@ -207,7 +209,7 @@ def test_given_a_global_index_when_queried_then_its_own_partition_is_metered_and
 def test_given_a_query_on_the_table_then_its_key_is_metered_and_throttled(ddb, limits):
     table = ddb.create()
     ddb.put_item(TableName=table, Item={**key("hot"), "body": {"S": "z" * 5000}})  # 5 KB: 1 unit eventual
-    moto_patches.set_partition_limits(2, None)
+    partitions.set_partition_limits(2, None)
 
     def query(**extra) -> dict:
         return ddb.query(TableName=table, KeyConditionExpression="pk = :p",
@@ -224,7 +226,7 @@ def test_given_a_query_on_the_table_then_its_key_is_metered_and_throttled(ddb, l
 
 def test_given_a_key_whose_write_bucket_is_empty_when_put_then_refused_and_the_item_is_unchanged(ddb, limits):
     table = ddb.create()
-    moto_patches.set_partition_limits(None, 2)
+    partitions.set_partition_limits(None, 2)
     ddb.put_item(TableName=table, Item={**key("hot"), "v": {"S": "first"}, "body": {"S": "z" * 1500}})  # 2 units
     # When the same key is written again in the same instant
     with pytest.raises(ddb.exceptions.ProvisionedThroughputExceededException):
@@ -248,7 +250,7 @@ def test_given_a_key_whose_write_bucket_is_empty_when_put_then_refused_and_the_i
 
 def test_given_a_hot_index_partition_then_writes_that_would_put_or_move_an_entry_into_it_are_refused(ddb, limits):
     table = ddb.create(with_index=True)
-    moto_patches.set_partition_limits(None, 2)
+    partitions.set_partition_limits(None, 2)
     for pk in ("a", "b"):  # each: 1 unit in its own table partition, 1 in the index partition "hot"
         ddb.put_item(TableName=table, Item={**key(pk), "g": {"S": "hot"}})
     ddb.put_item(TableName=table, Item={**key("c"), "g": {"S": "cold"}})
@@ -273,7 +275,7 @@ def test_given_a_hot_index_partition_then_writes_that_would_put_or_move_an_entry
 def test_given_a_batch_write_with_a_throttled_key_then_it_comes_back_unprocessed_and_the_others_are_written(
         ddb, limits):
     table, other = ddb.create(), ddb.create("other")
-    moto_patches.set_partition_limits(None, 1)
+    partitions.set_partition_limits(None, 1)
     ddb.put_item(TableName=table, Item={**key("hot"), "v": {"S": "before"}})
     hot_put = {"PutRequest": {"Item": {**key("hot"), "v": {"S": "after"}}}}
     written = ddb.batch_write_item(RequestItems={
@@ -302,7 +304,7 @@ def test_given_a_batch_get_with_a_throttled_key_then_it_comes_back_in_unprocesse
     table = ddb.create()
     for pk in ("hot", "cold1", "cold2"):
         ddb.put_item(TableName=table, Item={**key(pk), "v": {"S": pk}})
-    moto_patches.set_partition_limits(1, None)
+    partitions.set_partition_limits(1, None)
     ddb.get_item(TableName=table, Key=key("hot"), ConsistentRead=True)  # 1 unit: the bucket is empty
     request = {"Keys": [key("hot"), key("cold1"), key("cold2")], "ConsistentRead": True, "ProjectionExpression": "v"}
     got = ddb.batch_get_item(RequestItems={table: request}, ReturnConsumedCapacity="TOTAL")
@@ -316,7 +318,7 @@ def test_given_a_batch_get_with_a_throttled_key_then_it_comes_back_in_unprocesse
 
 def test_given_a_transaction_touching_a_throttled_key_then_it_is_cancelled_whole_with_throttling_error(ddb, limits):
     table = ddb.create()
-    moto_patches.set_partition_limits(1, 2)
+    partitions.set_partition_limits(1, 2)
     ddb.put_item(TableName=table, Item={**key("hot"), "n": {"N": "1"}, "body": {"S": "z" * 1500}})  # 2 units
     with pytest.raises(ddb.exceptions.TransactionCanceledException) as caught:
         ddb.transact_write_items(TransactItems=[
@@ -325,7 +327,7 @@ def test_given_a_transaction_touching_a_throttled_key_then_it_is_cancelled_whole
                         "ExpressionAttributeValues": {":one": {"N": "1"}}}}])
     # Then the reasons say which item was throttled, and nothing was written
     assert caught.value.response["CancellationReasons"] == [
-        {"Code": "None"}, {"Code": "ThrottlingError", "Message": moto_patches.THROTTLED_MESSAGE}]
+        {"Code": "None"}, {"Code": "ThrottlingError", "Message": partitions.THROTTLED_MESSAGE}]
     assert "Item" not in ddb.get_item(TableName=table, Key=key("cold"))
     assert ddb.get_item(TableName=table, Key=key("hot"))["Item"]["n"] == {"N": "1"}
     # ... a ConditionCheck is a write of its item too
@@ -335,7 +337,7 @@ def test_given_a_transaction_touching_a_throttled_key_then_it_is_cancelled_whole
             {"Put": {"TableName": table, "Item": key("cold")}}])
     assert "Item" not in ddb.get_item(TableName=table, Key=key("cold"))
     # ... and TransactGetItems is cancelled the same way once a read bucket is empty
-    moto_patches.set_partition_limits(1, 2)  # every bucket full again
+    partitions.set_partition_limits(1, 2)  # every bucket full again
     ddb.get_item(TableName=table, Key=key("hot"))  # 0.5 of 1
     ddb.get_item(TableName=table, Key=key("hot"))
     with pytest.raises(ddb.exceptions.TransactionCanceledException) as caught:
@@ -348,7 +350,7 @@ def test_given_a_transaction_touching_a_throttled_key_then_it_is_cancelled_whole
 def test_given_a_throttled_transaction_with_a_token_then_it_is_not_remembered_and_a_committed_repeat_still_answers(
         ddb, limits):
     table = ddb.create()
-    moto_patches.set_partition_limits(None, 2)
+    partitions.set_partition_limits(None, 2)
     request = {"ClientRequestToken": "tok-" + uuid.uuid4().hex, "ReturnConsumedCapacity": "TOTAL", "TransactItems": [
         {"Put": {"TableName": table, "Item": {**key("hot"), "v": {"S": "t"}}}}]}  # 2 units (a transaction)
     ddb.put_item(TableName=table, Item=key("hot"))  # 1 of 2
@@ -369,7 +371,7 @@ def test_given_a_throttled_transaction_with_a_token_then_it_is_not_remembered_an
 
 def test_given_a_mix_of_calls_then_the_usage_adds_up_to_the_consumed_capacity_they_report(ddb, limits):
     table = ddb.create(with_index=True)
-    moto_patches.set_dynamodb_partition_limits()  # DynamoDB's own: nothing here comes near them
+    partitions.set_dynamodb_partition_limits()  # DynamoDB's own: nothing here comes near them
     reported: dict[tuple[str | None, str], float] = {}  # (index, "read"/"write") -> units reported
 
     def count(response: dict, kind: str) -> dict:
@@ -404,7 +406,7 @@ def test_given_a_mix_of_calls_then_the_usage_adds_up_to_the_consumed_capacity_th
     reported[(None, "read")] += 0.5  # as it would have reported (a small item, read eventually)
 
     metered: dict[tuple[str | None, str], float] = {}
-    for row in moto_patches.partition_usage():
+    for row in partitions.partition_usage():
         for kind in ("read", "write"):
             if row[f"{kind}_units"]:
                 metered[(row["index"], kind)] = metered.get((row["index"], kind), 0.0) + row[f"{kind}_units"]
@@ -416,7 +418,7 @@ def test_given_a_scan_then_it_is_metered_per_item_partition_and_never_throttled(
     table = ddb.create()
     for pk, size in (("a", 3000), ("b", 1000)):
         ddb.put_item(TableName=table, Item={**key(pk), "body": {"S": "z" * size}})
-    moto_patches.set_partition_limits(0.5, None)
+    partitions.set_partition_limits(0.5, None)
     for _ in range(3):  # three scans of one 4 KB page (0.5 units each, eventual): well above the limit
         page = ddb.scan(TableName=table, ReturnConsumedCapacity="TOTAL")
         assert page["Count"] == 2 and page["ConsumedCapacity"]["CapacityUnits"] == 0.5
@@ -432,14 +434,14 @@ def test_given_a_scan_then_it_is_metered_per_item_partition_and_never_throttled(
 def test_given_a_default_client_when_throttled_then_botocore_retries_and_succeeds_once_the_bucket_refilled(
         ddb, limits, monkeypatch):
     """The real clock: botocore's (legacy) DynamoDB retries back off 50, 100, 200, 400 ms..."""
-    monkeypatch.setattr(moto_patches, "_partition_clock", time.monotonic)
+    monkeypatch.setattr(partitions, "_partition_clock", time.monotonic)
     table = ddb.create()
     ddb.put_item(TableName=table, Item={**key("big"), "body": {"S": "z" * (52 * 1024 - 10)}})  # 13 strong units
     default = boto3.client("dynamodb", region_name="us-east-1")
     attempts: list[str | None] = []
     default.meta.events.register("needs-retry.dynamodb.GetItem", lambda response=None, **_: attempts.append(
         response[1].get("Error", {}).get("Code") if response else None))
-    moto_patches.set_partition_limits(10, None)
+    partitions.set_partition_limits(10, None)
     started = time.monotonic()
     default.get_item(TableName=table, Key=key("big"), ConsistentRead=True)  # 10 - 13: -3, 0.3 s to refill
     got = default.get_item(TableName=table, Key=key("big"), ConsistentRead=True)
@@ -454,7 +456,7 @@ def test_given_a_default_client_when_throttled_then_botocore_retries_and_succeed
 def test_given_threads_hammering_one_key_then_what_is_served_is_metered_exactly_and_the_rest_throttled(ddb, limits):
     table = ddb.create()
     ddb.put_item(TableName=table, Item=key("hot"))
-    moto_patches.set_partition_limits(10, None)
+    partitions.set_partition_limits(10, None)
     clients = [boto3.client("dynamodb", region_name="us-east-1", config=ONE_ATTEMPT) for _ in range(8)]
     results: list[tuple[int, int]] = []
 
@@ -477,9 +479,9 @@ def test_given_threads_hammering_one_key_then_what_is_served_is_metered_exactly_
 def test_given_a_threaded_moto_server_then_throttling_answers_over_http_as_dynamodb_does(monkeypatch):
     from moto.server import ThreadedMotoServer
 
-    moto_patches.apply()
+    moto_fixes.apply()
     clock = Clock()
-    monkeypatch.setattr(moto_patches, "_partition_clock", clock)
+    monkeypatch.setattr(partitions, "_partition_clock", clock)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -490,8 +492,8 @@ def test_given_a_threaded_moto_server_then_throttling_answers_over_http_as_dynam
         client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-        moto_patches.reset_partition_usage()
-        moto_patches.set_partition_limits(1, 1)
+        partitions.reset_partition_usage()
+        partitions.set_partition_limits(1, 1)
         client.put_item(TableName=table, Item={**key("hot"), "v": {"B": b"\x00\xff"}})
         assert gets(client, table, "hot", 3) == (2, 1)
         with pytest.raises(client.exceptions.ProvisionedThroughputExceededException) as caught:
@@ -506,9 +508,9 @@ def test_given_a_threaded_moto_server_then_throttling_answers_over_http_as_dynam
         with pytest.raises(client.exceptions.TransactionCanceledException) as cancelled:
             client.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": key("hot")}}])
         assert cancelled.value.response["CancellationReasons"] == [
-            {"Code": "ThrottlingError", "Message": moto_patches.THROTTLED_MESSAGE}]
+            {"Code": "ThrottlingError", "Message": partitions.THROTTLED_MESSAGE}]
         client.delete_table(TableName=table)
     finally:
-        moto_patches.set_partition_limits(None, None)
-        moto_patches.reset_partition_usage()
+        partitions.set_partition_limits(None, None)
+        partitions.reset_partition_usage()
         server.stop()

@@ -43,16 +43,17 @@ def aws_env():
 def moto_endpoint(aws_env) -> str:
     from moto.server import ThreadedMotoServer
 
-    from infra.runtime import moto_patches
+    from infra.runtime import moto_fixes
+    from infra.runtime.moto_fixes.iam import enforce_iam
 
-    moto_patches.apply()
-    moto_patches.enforce_iam()  # as make run does: functions act with their roles' policies
+    moto_fixes.apply()
+    enforce_iam()  # as make run does: functions act with their roles' policies
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # 0: a free port
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
-    moto_patches.enforce_iam(False)
+    enforce_iam(False)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Throwaway DynamoDB tables for the emulator's own tests (tests/runtime/test_moto_patches.py,
+"""Throwaway DynamoDB tables for the emulator's own tests (tests/runtime/test_moto_fixes.py,
 tests/runtime/test_partition_limits.py): made on demand, deleted afterwards."""
 
 from __future__ import annotations

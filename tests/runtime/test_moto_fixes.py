@@ -1,4 +1,4 @@
-"""infra.runtime.moto_patches on moto's in-process mock, through a boto3 client.
+"""infra.runtime.moto_fixes on moto's in-process mock, through a boto3 client.
 
 Index queries: every answer must be exactly what unpatched moto gives (same items, order,
 LastEvaluatedKey), whatever sequence of writes came before, and must touch only the queried
@@ -26,13 +26,15 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
-from infra.runtime import moto_patches
+from infra.runtime import moto_fixes
+from infra.runtime.moto_fixes import capacity as capacity_fix
+from infra.runtime.moto_fixes import dynamodb, iam
 from tests.support.scratch_tables import scratch_tables
 
 
 @pytest.fixture
 def ddb(aws):
-    moto_patches.apply()
+    moto_fixes.apply()
     client = boto3.client("dynamodb", region_name="us-east-1")
     with scratch_tables(client) as create:
         client.create = create
@@ -409,7 +411,7 @@ def item(pk: str, size: int, **extra) -> dict:
 
 
 def test_item_sizes_follow_the_documented_rules():
-    size = moto_patches._value_size
+    size = capacity_fix._value_size
     assert size({"S": "héllo"}) == 6  # UTF-8 bytes
     assert size({"N": "123"}) == 3  # 3 significant digits: 2 bytes, + 1
     assert size({"N": "1000"}) == size({"N": "0.001"}) == size({"N": "-1"}) == 2  # zeros trimmed
@@ -422,7 +424,7 @@ def test_item_sizes_follow_the_documented_rules():
     assert size({"M": {"ab": {"S": "xyz"}}}) == 3 + (2 + 3 + 1)
     assert size({"L": []}) == size({"M": {}}) == 3
     assert size({"SS": ["a", "bc"]}) == 3
-    assert moto_patches._attributes_size(
+    assert capacity_fix._attributes_size(
         {"pk": DynamoType({"S": "k"}), "n": DynamoType({"N": "42"})}) == (2 + 1) + (1 + 2)
 
 
@@ -523,7 +525,7 @@ def test_query_and_scan_sum_what_they_read_then_round_once(ddb, cap):
     scan = ddb.scan(TableName=qtable, FilterExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "n"}},
                     ReturnConsumedCapacity="INDEXES")
     assert scan["Count"] == 9 and scan["ScannedCount"] == 39
-    small = sum(len("pk") + len("small") + len("sk") + moto_patches._number_size(str(sk)) + len("v") + 3
+    small = sum(len("pk") + len("small") + len("sk") + capacity_fix._number_size(str(sk)) + len("v") + 3
                 for sk in range(30))
     assert scan["ConsumedCapacity"] == {"TableName": qtable, "CapacityUnits": -(-(9 * 1024 + small) // 4096) / 2,
                                         "Table": {"CapacityUnits": -(-(9 * 1024 + small) // 4096) / 2}}
@@ -667,7 +669,7 @@ def twin(ddb, monkeypatch) -> Twin:
 
     monkeypatch.setattr(ResponseSerializer, "serialize", counting)
     patched, generic = DynamoHandler.serialized, BaseResponse.serialized
-    assert getattr(patched, "_local_runtime", False) and patched.__wrapped__ is generic
+    assert "dynamodb.responses_serialized_directly" in patched.__moto_fixes__ and patched.__wrapped__ is generic
     recorder = Twin(ddb)
 
     def serialized(self, action_result):
@@ -910,7 +912,7 @@ def test_given_a_threaded_moto_server_when_binary_items_travel_over_http_then_bo
     from moto.core.serialize import ResponseSerializer
     from moto.server import ThreadedMotoServer
 
-    moto_patches.apply()
+    moto_fixes.apply()
     serialized = []  # operations moto's serializer answered (the server runs in this process)
     serialize = ResponseSerializer.serialize
     monkeypatch.setattr(ResponseSerializer, "serialize",
@@ -968,7 +970,7 @@ def test_given_data_plane_calls_over_http_then_they_skip_flask_and_answer_exactl
     from flask import Flask
     from moto.server import ThreadedMotoServer
 
-    moto_patches.apply()
+    moto_fixes.apply()
     through_flask = []
     flask_call = Flask.__call__
     monkeypatch.setattr(Flask, "__call__", lambda self, *a: through_flask.append(self.service) or flask_call(self, *a))
@@ -1083,7 +1085,7 @@ def test_given_stream_records_of_rich_items_when_polled_then_the_direct_encoding
         monkeypatch.setattr(ResponseSerializer, "serialize",
                             lambda self, result: calls.__setitem__(0, calls[0] + 1) or serialize(self, result))
         patched, generic = DynamoDBStreamsHandler.serialized, BaseResponse.serialized
-        assert getattr(patched, "_local_runtime", False)
+        assert "dynamodb_streams.records_serialized_directly" in patched.__moto_fixes__
 
         def twin(self, action_result):
             before = calls[0]
@@ -1122,7 +1124,7 @@ def test_given_a_transaction_then_each_item_is_checked_under_its_own_action_on_i
     body = {"TransactItems": [{"Put": {"TableName": "Tweets"}}, {"Update": {"TableName": "RateLimits"}},
                               {"ConditionCheck": {"TableName": "Users"}}]}
     # When the checks it needs are listed
-    checks = moto_patches._iam_checks(_Request(body), "dynamodb", "dynamodb:TransactWriteItems", "*")
+    checks = iam._iam_checks(_Request(body), "dynamodb", "dynamodb:TransactWriteItems", "*")
     # Then there is one per item, as DynamoDB authorizes a transaction
     table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
     assert checks == [("dynamodb:PutItem", table + "Tweets"), ("dynamodb:UpdateItem", table + "RateLimits"),
@@ -1131,11 +1133,11 @@ def test_given_a_transaction_then_each_item_is_checked_under_its_own_action_on_i
 
 def test_given_batches_queries_on_indexes_and_multi_deletes_then_every_resource_touched_is_checked():
     table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
-    batch = moto_patches._iam_checks(_Request({"RequestItems": {"A": [], "B": []}}), "dynamodb",
+    batch = iam._iam_checks(_Request({"RequestItems": {"A": [], "B": []}}), "dynamodb",
                                      "dynamodb:BatchWriteItem", "*")
-    query = moto_patches._iam_checks(_Request({"TableName": "Graph", "IndexName": "by_followee"}), "dynamodb",
+    query = iam._iam_checks(_Request({"TableName": "Graph", "IndexName": "by_followee"}), "dynamodb",
                                      "dynamodb:Query", "*")
-    deletes = moto_patches._iam_checks(
+    deletes = iam._iam_checks(
         _Request(b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>originals/1</Key></Object>'
                  b'<Object><Key>variants/1</Key></Object></Delete>'), "s3", "s3:DeleteObject", "arn:aws:s3:::media")
     assert batch == [("dynamodb:BatchWriteItem", table + "A"), ("dynamodb:BatchWriteItem", table + "B")]
@@ -1148,7 +1150,7 @@ def test_given_identity_policies_then_a_deny_wins_wildcards_match_and_unknown_re
     allow_prefix = {"Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "sqs:SendMessage"],
                                    "Resource": "arn:aws:s3:::media/originals/*"}]}
     deny_secret = {"Statement": {"Effect": "Deny", "NotAction": "s3:GetObject*", "Resource": "*"}}
-    allows = moto_patches._iam_allows
+    allows = iam._iam_allows
     assert allows([allow_prefix], "s3:GetObject", "arn:aws:s3:::media/originals/1")
     assert allows([allow_prefix], "S3:getobject", "arn:aws:s3:::media/originals/1")  # actions ignore case
     assert not allows([allow_prefix], "s3:GetObject", "arn:aws:s3:::media/uploads/1")
@@ -1162,7 +1164,7 @@ def test_given_identity_policies_then_a_deny_wins_wildcards_match_and_unknown_re
 def test_given_a_host_seen_before_then_its_backend_is_remembered_rather_than_searched_for_again(monkeypatch):
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    moto_patches.apply()
+    moto_fixes.apply()
     app = DomainDispatcherApplication(create_backend_app)
     # Given moto's search found the backends of two hosts once
     assert app.get_backend_for_host("dynamodb.us-east-1.amazonaws.com") == "dynamodb"
@@ -1176,7 +1178,7 @@ def test_given_a_host_seen_before_then_its_backend_is_remembered_rather_than_sea
 
 
 def test_given_an_action_served_once_then_its_handler_is_found_without_listing_the_class_again(aws, monkeypatch):
-    moto_patches.apply()
+    moto_fixes.apply()
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName=f"names-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])  # SQSResponse seen once
@@ -1330,8 +1332,8 @@ def test_given_a_token_older_than_ten_minutes_then_a_repeat_is_a_new_request(ddb
     table = ddb.create("token")
     request = _tokened_transaction(table, "token-3")
     ddb.transact_write_items(**request)
-    clock = moto_patches._token_clock
-    monkeypatch.setattr(moto_patches, "_token_clock", lambda: clock() + 601)
+    clock = dynamodb._token_clock
+    monkeypatch.setattr(dynamodb, "_token_clock", lambda: clock() + 601)
     # Then it runs again: its put's condition fails now
     with pytest.raises(ddb.exceptions.TransactionCanceledException):
         ddb.transact_write_items(**request)
@@ -1365,7 +1367,7 @@ def test_given_an_answer_lost_in_process_when_botocore_retries_then_the_transact
 def test_given_an_answer_lost_over_http_when_botocore_retries_then_the_transaction_succeeds_once():
     from moto.server import ThreadedMotoServer
 
-    moto_patches.apply()
+    moto_fixes.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -1388,3 +1390,151 @@ def test_given_an_answer_lost_over_http_when_botocore_retries_then_the_transacti
         client.delete_table(TableName=table)
     finally:
         server.stop()
+
+
+# ============================================================ the registry
+
+class _Target:
+    """Something to fix, in place of moto."""
+
+    def greet(self, name: str) -> str:
+        return f"hello {name}"
+
+
+def _registry(*fixes, order=None, version="1.0"):
+    from infra.runtime.moto_fixes.registry import Registry
+
+    return Registry(list(fixes), order or {}, version)
+
+
+_GREET = f"{__name__}._Target.greet"
+
+
+def test_given_every_fix_applied_then_each_is_recorded_once_with_its_kind_and_listed_by_the_module(aws):
+    import subprocess
+    import sys
+
+    moto_fixes.apply()
+    applied = moto_fixes.applied()
+    assert [fix.name for fix in applied] == [fix.name for fix in moto_fixes.FIXES]
+    assert len({fix.name for fix in applied}) == len(applied)
+    assert {fix.kind for fix in applied} <= {"correctness", "speed", "feature"}
+    assert all(fix.reason and "\n" not in fix.reason for fix in applied)
+    listing = subprocess.run([sys.executable, "-m", "infra.runtime.moto_fixes"], capture_output=True, text=True,
+                             check=True).stdout
+    for fix in applied:
+        assert f"{fix.name}  [{fix.kind}]  {fix.issue or 'no moto issue found'}" in listing
+
+
+def test_given_several_fixes_on_one_method_then_it_is_wrapped_once_in_the_stated_order(aws):
+    from moto.dynamodb.responses import DynamoHandler
+
+    moto_fixes.apply()
+    # Table.query: one wrapper, straight over moto's own function
+    assert Table.query.__wrapped__ is inspect.unwrap(Table.query)
+    assert set(Table.query.__moto_fixes__) >= {"dynamodb.consumed_capacity_as_billed",
+                                               "dynamodb.queries_read_one_partition",
+                                               "dynamodb.index_queries_read_one_partition"}
+    # DynamoHandler.transact_write_items: four concerns, one wrapper over moto's (its own decorator kept)
+    wrapper = DynamoHandler.transact_write_items
+    assert not hasattr(wrapper.__wrapped__, "__moto_fixes__")
+    assert set(wrapper.__moto_fixes__) == set(dynamodb.HANDLER_ORDER)
+
+
+def test_given_apply_called_twice_then_the_second_call_changes_nothing(aws):
+    moto_fixes.apply()
+    before = Table.query, Table.all_items, moto_fixes.applied()
+    moto_fixes.apply()
+    assert (Table.query, Table.all_items, moto_fixes.applied()) == before
+
+
+def test_given_a_fix_whose_target_is_missing_then_applying_refuses_it_by_name_and_changes_nothing():
+    from infra.runtime.moto_fixes import Fix, FixError, Patch
+
+    original = _Target.greet
+    good = Fix("test.good", "correctness", "a reason", (Patch(_GREET, wrap=lambda inner, self, n: "fixed"),))
+    gone = Fix("test.gone", "speed", "a reason", (Patch(f"{__name__}._Target.moved_away", wrap=lambda inner: 1),))
+    registry = _registry(good, gone, version="9.9")
+    with pytest.raises(FixError, match=r"test\.gone.*_Target\.moved_away.*missing in moto 9\.9"):
+        registry.apply("9.9")
+    assert _Target.greet is original and registry.applied == []
+    with pytest.raises(FixError, match=r"test\.nomodule.*no_such_module"):
+        _registry(Fix("test.nomodule", "speed", "r", (Patch("no_such_module.thing", value=1),))).apply("1.0")
+
+
+def test_given_a_new_attribute_that_moto_now_has_then_the_fix_is_refused():
+    from infra.runtime.moto_fixes import Fix, FixError, Patch
+
+    registry = _registry(Fix("test.adds", "feature", "r", (Patch(_GREET, value=lambda self: "x", new=True),)))
+    with pytest.raises(FixError, match="already exists"):
+        registry.apply("1.0")
+
+
+def test_given_another_moto_version_then_applying_refuses_it_unless_the_environment_allows_it(monkeypatch):
+    from infra.runtime.moto_fixes import UNTESTED_ENV, Fix, FixError, Patch
+
+    fix = Fix("test.greet", "correctness", "r", (Patch(_GREET, wrap=lambda inner, self, n: inner(self, n) + "!"),))
+    registry = _registry(fix, version="5.2.5")
+    monkeypatch.delenv(UNTESTED_ENV, raising=False)
+    with pytest.raises(FixError, match=r"moto 5\.3\.0 is installed.*tested with moto 5\.2\.5.*TIMELINE_MOTO_UNTESTED"):
+        registry.apply("5.3.0")
+    assert registry.applied == [] and _Target().greet("a") == "hello a"
+    monkeypatch.setenv(UNTESTED_ENV, "5.2.9")  # allows another version, not this one
+    with pytest.raises(FixError):
+        registry.apply("5.3.0")
+    for allowed in ("1", "5.3.0"):
+        monkeypatch.setenv(UNTESTED_ENV, allowed)
+        with pytest.warns(RuntimeWarning, match=r"moto 5\.3\.0 is installed"):
+            registry.apply("5.3.0")
+        try:
+            assert _Target().greet("a") == "hello a!" and registry.applied == [fix]
+        finally:
+            registry.undo()
+    # and the real registry checks the moto installed against 5.2.5
+    monkeypatch.delenv(UNTESTED_ENV)
+    with pytest.raises(FixError, match=r"tested with moto 5\.2\.5"):
+        moto_fixes.REGISTRY.check_version("6.0.0")
+
+
+def test_given_layers_on_one_target_then_they_compose_in_the_stated_order_and_undo_restores_moto():
+    from infra.runtime.moto_fixes import Fix, FixError, Patch
+
+    original = _Target.greet
+    outer = Fix("test.outer", "feature", "r", (Patch(_GREET, wrap=lambda inner, self, n: f"<{inner(self, n)}>"),))
+    inner = Fix("test.inner", "speed", "r", (Patch(_GREET, wrap=lambda inner, self, n: inner(self, n.upper())),))
+    with pytest.raises(FixError, match="its order must name every one"):
+        _registry(outer, inner).apply("1.0")
+    registry = _registry(inner, outer, order={_GREET: ["test.outer", "test.inner"]})
+    registry.apply("1.0")
+    try:
+        assert _Target().greet("a") == "<hello A>"  # declared inner first, composed as the order says
+        assert _Target.greet.__wrapped__ is original and _Target.greet.__moto_fixes__ == ("test.inner", "test.outer")
+        assert [fix.name for fix in registry.applied] == ["test.inner", "test.outer"]
+    finally:
+        registry.undo()
+    assert _Target.greet is original and registry.applied == []
+    registry.apply("1.0", skip=["test.inner"])  # a speed fix can be left out, to measure it
+    try:
+        assert _Target().greet("a") == "<hello a>"
+    finally:
+        registry.undo()
+    with pytest.raises(FixError, match="only speed fixes"):
+        registry.apply("1.0", skip=["test.outer"])
+    with pytest.raises(FixError, match="no fix is named"):
+        registry.apply("1.0", skip=["test.typo"])
+
+
+def test_given_the_fixes_undone_then_moto_is_its_own_and_applying_again_restores_them(aws):
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    moto_fixes.apply()
+    moto_fixes.undo()
+    try:
+        assert not hasattr(Table.query, "__moto_fixes__") and Table.query is inspect.unwrap(Table.query)
+        assert not hasattr(CognitoIdpResponse, "resend_confirmation_code")  # added by a fix, gone again
+        assert "serialized" not in DynamoDBStreamsHandler.__dict__  # inherited again
+        assert moto_fixes.applied() == []
+    finally:
+        moto_fixes.apply()
+    assert "dynamodb.queries_read_one_partition" in Table.query.__moto_fixes__
