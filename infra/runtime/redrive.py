@@ -1,6 +1,6 @@
 """Move messages from a dead-letter queue back to the queue they failed on, after a fix.
 
-    python -m infra redrive [--queue fanout|media|all] [--stack-name NAME] [--local]
+    timeline redrive [--queue fanout|media|all] [--stack-name NAME] [--local]
 
 The queues are found through the stack's outputs (FanoutQueueUrl and FanoutDeadLetterQueueUrl,
 MediaQueueUrl and MediaDeadLetterQueueUrl), so the same command serves a deployed stack (your
@@ -9,7 +9,7 @@ sent to its queue, then deleted from the DLQ: a crash in between leaves a copy i
 the consumers are idempotent, so nothing is lost and nothing is applied twice. On AWS,
 SQS's own StartMessageMoveTask does the same; moto does not implement it, and this works on
 both. The dispatch failure queue holds pointers to stream records, not messages to replay:
-see README.
+see docs/operations.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Domain errors. The API maps each to an HTTP status in one place (functions/api/errors.py).
+"""Domain errors. The API maps each to an HTTP status in one place (functions/api/http_errors.py).
 
 `code` is a stable machine-readable string; `message` is written for a person to act on.
 """

@@ -104,14 +104,17 @@ class Social:
     def _window(self, caller_id: int) -> Window:
         return action_window(caller_id, self._actions_per_minute)
 
-    def _target(self, caller_id: int, handle: str, what: str = "follow or unfollow") -> User:
+    def _target(self, caller_id: int, handle: str, action: str = "follow") -> User:
+        """The account an `action` (follow, block, mute, or their undoing) is aimed at; never
+        the caller (400 `self_<action>`)."""
         target = self._celebrities.get(handle)
         if target is None:
             target = user_by_handle(self._users, handle)
             if target.celebrity:
                 self._celebrities.put(handle, target)
         if target.user_id == caller_id:
-            raise InvalidInput(f"you cannot {what} yourself", code=f"self_{what.split()[0]}")
+            what = {"follow": "follow or unfollow", "block": "block", "mute": "mute"}[action]  # as answered before
+            raise InvalidInput(f"you cannot {what} yourself", code=f"self_{action}")
         return target
 
     def follow(self, caller_id: int, handle: str, reposts: bool = True) -> Relationship:

@@ -6,7 +6,7 @@ finding 8): the pool takes sign-ups from administrators only (AllowAdminCreateUs
 its app client allows no flow but ADMIN_USER_PASSWORD_AUTH and refresh, so nobody signs up or
 guesses passwords at Cognito around the API, with the client id every token names. A login
 is made confirmed, in every stage: the API asks for no email address or phone number, so
-Cognito has nowhere to send a confirmation code (README, "Reliability").
+Cognito has nowhere to send a confirmation code (docs/security.md).
 
 Cognito out of capacity (its account-wide request quotas: TooManyRequestsException,
 LimitExceededException), throttling, a server error or no connection, once botocore's own
