@@ -16,8 +16,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -34,8 +34,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run_benchmark(profile_name: str, out_dir: Path, *, plots: bool = True, keep_runs: dict | None = None) -> dict:
-    from bench import graph as graphs
     from bench import follow_storm, hot_celebrity, hot_keys, model, report, workload
+    from bench import graph as graphs
     from bench.prices import ON_DEMAND_US_EAST_1 as PRICES
     from bench.profiles import PROFILES
     from bench.runner import Bench, Progress

@@ -9,9 +9,10 @@ so `timeline --help` stays instant."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -65,7 +66,7 @@ def soak(
     profile: Annotated[str, typer.Option("--profile", "-p", help="long (make soak, 10 min) or short (~40 s).")]
     = "long",
     seed: Annotated[int, typer.Option(help="Replays a run's choices and fault schedule.")] = 24,
-    duration: Annotated[Optional[float], typer.Option(help="Seconds of load (default: the profile's).")] = None,
+    duration: Annotated[float | None, typer.Option(help="Seconds of load (default: the profile's).")] = None,
     out: Annotated[Path, typer.Option(help="Results folder (soak.json).")] = RESULTS,
 ) -> None:
     """The chaos soak: **what `make soak` does**.
@@ -146,11 +147,11 @@ def capacity_tables(preset: Any, scale: dict, sizes_source: str, *, overridden: 
 
 def capacity(
     preset: Annotated[str, typer.Option(help="Scale preset (bench.model.SCALE_PRESETS).")] = "twitter-2013",
-    users: Annotated[Optional[int], typer.Option(help="Active users (default: the preset's).")] = None,
-    posts_per_s: Annotated[Optional[float], typer.Option(help="Posts per second (default: the preset's).")] = None,
-    reads_per_s: Annotated[Optional[float], typer.Option(
+    users: Annotated[int | None, typer.Option(help="Active users (default: the preset's).")] = None,
+    posts_per_s: Annotated[float | None, typer.Option(help="Posts per second (default: the preset's).")] = None,
+    reads_per_s: Annotated[float | None, typer.Option(
         help="Home-timeline reads per second (default: the preset's).")] = None,
-    results: Annotated[Optional[Path], typer.Option(
+    results: Annotated[Path | None, typer.Option(
         help="A benchmark results JSON (bench/results/latest.json) whose measured item sizes replace the "
              "model's defaults.")] = None,
     plain: Annotated[bool, typer.Option("--plain", help="Plain text, exactly as `python -m bench capacity` prints it.")]

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import requests
 
 from bench import measure
 from bench.hot_celebrity import PARTITION_READ_LIMIT, PARTITION_WRITE_LIMIT, hot_keys, run_alone
 from bench.layer import import_layer
-from infra.runtime import LocalStack
 from bench.seed import sign_in, writer_for
+from infra.runtime import LocalStack
 
 
 @dataclass(frozen=True)

@@ -323,7 +323,7 @@ def _head_follows(src: np.ndarray, dst: np.ndarray, heads: np.ndarray, sizes: np
     n = len(out_degree)
     log_w = np.log(out_degree.astype(float))
     new_src, new_dst = [], []
-    for v, size in zip(heads.tolist(), np.rint(sizes).astype(int).tolist()):
+    for v, size in zip(heads.tolist(), np.rint(sizes).astype(int).tolist(), strict=True):
         keys = log_w + rng.gumbel(size=n)
         keys[v] = -np.inf
         keys[src[dst == v]] = -np.inf  # already following v

@@ -26,17 +26,17 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import boto3
 import requests
 
 from bench import measure
 from bench.layer import import_layer
-from infra.runtime import LocalStack
 from bench.seed import sign_in, writer_for
+from infra.runtime import LocalStack
 
 PARTITION_READ_LIMIT, PARTITION_WRITE_LIMIT = 3000.0, 1000.0
 FIRST_ROUND_ASK = 20 + 5 + 40  # limit + OVERFETCH + DEDUPE_WINDOW (service/reading.py)
@@ -103,8 +103,8 @@ def _seed(stack: LocalStack, readers: int, history: int) -> dict:
     marker, as the build that copied the account leaves them."""
     import_layer()
     from timeline import ids
-    from timeline.settings import Settings
     from timeline.records import Tweet, User
+    from timeline.settings import Settings
     from timeline.store.celebrity_copies import FLOOR, Copy, CopyStore
     from timeline.store.graph import CELEBRITY, FOLLOWER, FOLLOWING
     from timeline.store.tables import (

@@ -23,9 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -909,7 +909,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: i
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     last_numbers = len(header) - (text_columns - 1)
     lines = ["  ".join(str(c).rjust(w) if 0 < i < last_numbers else str(c).ljust(w)
-                       for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+                       for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
              for r in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -13,8 +13,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 
 DPI = 100  # figure sizes below are in inches: 12 in -> 1200 px
 STRATEGY_ORDER = ("push", "pull", "hybrid", "hybrid-rate")
@@ -124,7 +124,7 @@ def plot_delivery_lag_cdf(results: dict):
     panels = [(draw, data, width) for draw, data, width in panels if data]
     fig, axes = plt.subplots(1, len(panels), figsize=(13, 6.5), squeeze=False,
                              gridspec_kw={"width_ratios": [width for _, _, width in panels]})
-    for ax, (draw, data, _) in zip(axes[0], panels):
+    for ax, (draw, data, _) in zip(axes[0], panels, strict=True):
         draw(ax, data)
     fig.suptitle("Delivery lag: from post accepted to visible in a follower's home timeline", fontsize=13)
     return fig
@@ -142,9 +142,9 @@ def plot_read_latency_vs_table_size(results: dict):
              ("table_query_p50_ms", "table query p50", "#D55E00", ":"))
     tops = []
     for key, label, colour, style in lines:
-        points = [(x, r[key]) for x, r in zip(xs, rows) if r.get(key) is not None]
+        points = [(x, r[key]) for x, r in zip(xs, rows, strict=True) if r.get(key) is not None]
         if points:
-            ax.plot(*zip(*points), color=colour, ls=style, lw=2, marker="o", label=label)
+            ax.plot(*zip(*points, strict=True), color=colour, ls=style, lw=2, marker="o", label=label)
             tops.append(max(y for _, y in points))
     _log_scale(ax, "x", xs)
     ax.set_ylim(0, max(tops, default=1) * 1.4 or 1)
@@ -232,7 +232,7 @@ def _stage_bars(ax, stages) -> None:
     for y, total in enumerate(totals):
         ax.text(total, y, f" {total:.0f} ms", va="center", fontsize=9)
     ax.set_yticks(range(len(stages)), [name for name, _ in stages])
-    for tick, (name, _) in zip(ax.get_yticklabels(), stages):
+    for tick, (name, _) in zip(ax.get_yticklabels(), stages, strict=True):
         tick.set_color(_colour(name))
         tick.set_fontweight("bold")
     ax.invert_yaxis()
@@ -255,9 +255,9 @@ def _line_with_points(ax, xs, ys, filled, colour, label, marker="o", ms=8, **lin
     ax.plot(xs, ys, color=colour, label=label, marker=marker, ms=ms, markevery=[], **line)  # marker: legend only
     alpha = line.get("alpha", 1.0)
     for solid in (True, False):
-        chosen = [(x, y) for x, y, f in zip(xs, ys, filled) if f is solid]
+        chosen = [(x, y) for x, y, f in zip(xs, ys, filled, strict=True) if f is solid]
         if chosen:
-            ax.plot(*zip(*chosen), ls="", marker=marker, ms=ms, color=colour, alpha=alpha,
+            ax.plot(*zip(*chosen, strict=True), ls="", marker=marker, ms=ms, color=colour, alpha=alpha,
                     markerfacecolor=colour if solid else "white")
 
 

@@ -8,12 +8,11 @@ import os
 import platform
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import model
-from bench import measure
+from bench import measure, model
 from bench.measure import median, percentile
 from bench.prices import ON_DEMAND_US_EAST_1 as PRICES
 
@@ -247,7 +246,7 @@ def build(profile: Profile, graph: Graph, thresholds: dict[str, int], runs: dict
     ceiling = runs["hybrid"].ceiling or {}
     results = {
         "profile": profile.name,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "emulator": "moto " + _version("moto")},
         "graph": {"preset": profile.preset, "users": graph.n, "follows": graph.edges, "fitted": graphs.fit(graph),
@@ -345,7 +344,7 @@ def table(results: dict) -> str:
         f"{_fmt(results['strategies'][s]['tail']['write_requests'], 0)} / "
         f"{_fmt(results['strategies'][s]['tail']['visible_s'], 2)}" for s in MAIN)))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
              for r in rows]
     lines.insert(1, "-" * len(lines[0]))
     lines += ["", "targets:"]

@@ -26,17 +26,18 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from bench import measure
 from bench.client import Client
-from infra.runtime import LocalStack
 from bench.model import OpCounts
 from bench.profiles import Profile
 from bench.seed import PASSWORD, Seeded, seed_graph, seed_history, sign_in_all
 from bench.workload import OpLog
+from infra.runtime import LocalStack
 
 if TYPE_CHECKING:
     from bench.graph import Graph
@@ -483,7 +484,7 @@ class Bench:
         """Read latency as the tables grow: filler posts (by accounts nobody follows) and filler
         timeline entries (of readers nobody is) are added with the pipeline stopped, so only
         the tables' size changes, then the same reads are timed again."""
-        from bench.seed import add_filler  # noqa: PLC0415 - only this step needs it
+        from bench.seed import add_filler
 
         s.stop_pipeline()
         reader = readers.get(max(readers)) if readers else None

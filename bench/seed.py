@@ -21,11 +21,10 @@ workload acts as (a Cognito sign-up each).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import random
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import boto3
 
@@ -108,14 +107,14 @@ def seed_history(stack: LocalStack, graph: Graph, seeded: Seeded, *, history_per
     author's own entry; the stream fans them out. Returns how many posts."""
     writer = writer_for(stack)
     from timeline import ids
+    from timeline.records import Entry
     from timeline.settings import Settings
     from timeline.store.tables import TimelineEntryModel, TweetModel
-    from timeline.records import Entry
     from timeline.store.timelines import entry
 
     started = time.perf_counter()
     rng = random.Random(seed)
-    total = int(round(history_per_user * graph.n))
+    total = round(history_per_user * graph.n)
     authors = rng.choices(range(graph.n), weights=graph.post_weight, k=total)
     expires_at = int(time.time()) + Settings.from_env(stack.api_env).timeline_ttl_seconds
     posts, own = [], []
@@ -159,9 +158,9 @@ def add_filler(stack: LocalStack, rows: int) -> None:
     never read: rows no benchmark read touches, so only the tables' size changes."""
     import_layer()
     from timeline import ids
+    from timeline.records import Entry
     from timeline.store.batching import BatchWriter
     from timeline.store.tables import TimelineEntryModel, TweetModel
-    from timeline.records import Entry
     from timeline.store.timelines import entry
 
     writer = BatchWriter(boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region))

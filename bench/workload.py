@@ -8,10 +8,9 @@ home timelines until the post shows: the delivery-lag probes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bench.graph import Graph

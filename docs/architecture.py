@@ -31,9 +31,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle  # noqa: E402
-from matplotlib.path import Path as MplPath  # noqa: E402
+import itertools
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.path import Path as MplPath
 
 OUT = Path(__file__).resolve().parent / "architecture.png"
 WIDTH, HEIGHT = 17.0, 10.4  # inches
@@ -249,7 +251,7 @@ def _points(edge: Edge, nodes: dict[str, Node]) -> list[tuple[float, float]]:
 
 
 def _label_position(points: list[tuple[float, float]], edge: Edge) -> tuple[float, float]:
-    segments = list(zip(points, points[1:]))
+    segments = list(itertools.pairwise(points))
     (x0, y0), (x1, y1) = max(segments, key=lambda s: abs(s[1][0] - s[0][0]) + abs(s[1][1] - s[0][1]))
     t = edge.label_at
     return x0 + (x1 - x0) * t + edge.label_dx, y0 + (y1 - y0) * t + edge.label_dy

@@ -22,8 +22,8 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 KILLED = ("ApiFunction", "FanoutDispatchFunction", "FanoutWorkerFunction", "MediaProcessorFunction")
 

@@ -19,8 +19,9 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from bench.soak.client import Answer, SoakClient
 from bench.soak.model import NaiveTimelines, Post

@@ -21,18 +21,27 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from bench.soak.check import check
 from bench.soak.client import Latencies, SoakClient, Unresolved
 from bench.soak.faults import KILLED, Chaos, FaultPlan
 from bench.soak.load import POSTING, WEIGHTS, Load, Readers, paces
 from bench.soak.plot import over_time, plot
-from infra.runtime import (REDRIVE_QUEUES, DeliveryFaults, Emulator, LocalStack, injected_dynamodb_faults,
-                           redrive_dead_letters, set_dynamodb_faults, use_fake_credentials)
+from infra.runtime import (
+    REDRIVE_QUEUES,
+    DeliveryFaults,
+    Emulator,
+    LocalStack,
+    injected_dynamodb_faults,
+    redrive_dead_letters,
+    set_dynamodb_faults,
+    use_fake_credentials,
+)
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 QUEUE_VISIBILITY_S = 10  # the template's 180 s would make each killed batch wait three minutes

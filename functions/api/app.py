@@ -9,17 +9,17 @@ from __future__ import annotations
 import functools
 import json
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.shared.json_encoder import Encoder
-
 import http_errors
 import openapi_doc
 import routes_auth
 import routes_media
 import routes_tweets
 import routes_users
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.shared.json_encoder import Encoder
+
 from timeline.observability import logger, metrics
 from timeline.settings import get_settings
 

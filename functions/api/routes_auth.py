@@ -10,7 +10,6 @@ import re
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-
 from schemas import (
     PASSWORD_POLICY_PATTERN,
     ConfirmRequest,
@@ -23,10 +22,11 @@ from schemas import (
     TokenResponse,
     UserView,
 )
-from timeline.errors import Unprocessable
-from timeline.records import Tokens
 from views import user_view
 from wiring import caller_id, services
+
+from timeline.errors import Unprocessable
+from timeline.records import Tokens
 
 router = APIGatewayHttpRouter()
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-
 from schemas import ID_PATTERN, MEDIA_TYPES, ErrorResponse, MediaUploadRequest, MediaView, UploadView
-from timeline.errors import UnsupportedMediaType
 from views import media_view, upload_view
 from wiring import caller_id, services
+
+from timeline.errors import UnsupportedMediaType
 
 router = APIGatewayHttpRouter()
 

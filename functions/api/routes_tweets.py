@@ -8,11 +8,11 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-
-from schemas import ID_PATTERN, Cursor, Limit, ErrorResponse, HomeTimelinePage, PostRequest, TweetView
-from timeline.observability import metrics
+from schemas import ID_PATTERN, Cursor, ErrorResponse, HomeTimelinePage, Limit, PostRequest, TweetView
 from views import item_view, tweet_view
 from wiring import caller, caller_id, services
+
+from timeline.observability import metrics
 
 router = APIGatewayHttpRouter()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import text_patterns
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import (
     AfterValidator,
@@ -18,7 +19,6 @@ from pydantic import (
     field_validator,
 )
 
-import text_patterns
 from timeline.cursors import MAX_CURSOR_LENGTH
 from timeline.images import ALLOWED_TYPES
 from timeline.text import MAX_DISPLAY_NAME_CODE_POINTS, MAX_POST_CODE_POINTS, check_display_name, check_post_text

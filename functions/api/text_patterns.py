@@ -43,7 +43,7 @@ def _matching(pattern: regex.Pattern) -> set[int]:
 
 def _not_matching(pattern: regex.Pattern) -> set[int]:
     edges = [0, *(edge for span in _spans(pattern) for edge in span), 0x110000]
-    return {cp for start, end in zip(edges[::2], edges[1::2]) for cp in range(start, end)}
+    return {cp for start, end in zip(edges[::2], edges[1::2], strict=True) for cp in range(start, end)}
 
 
 def _runs(code_points: Iterable[int]) -> Runs:

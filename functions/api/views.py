@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from schemas import (
     AttachmentView,
@@ -15,13 +15,14 @@ from schemas import (
     UploadView,
     UserView,
 )
+from wiring import services
+
 from timeline.records import Media, Tweet, User
 from timeline.service.media import Image, Upload, Urls
-from wiring import services
 
 
 def iso(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
 
 

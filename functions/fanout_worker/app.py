@@ -29,8 +29,21 @@ from timeline.record_batches import ConcurrentRecords
 from timeline.service import messages
 from timeline.service.container import build_services
 from timeline.service.messages import (
-    Add, AttachMedia, CelebrityCopies, CelebrityPage, Copy, DeleteMedia, DropReposts, FanoutMessage, Rebuild, Remove,
-    Sever, SyncFollow, Trim, Uncopy)
+    Add,
+    AttachMedia,
+    CelebrityCopies,
+    CelebrityPage,
+    Copy,
+    DeleteMedia,
+    DropReposts,
+    FanoutMessage,
+    Rebuild,
+    Remove,
+    Sever,
+    SyncFollow,
+    Trim,
+    Uncopy,
+)
 from timeline.service.timeline_sync import UNREAD
 from timeline.settings import get_settings
 

@@ -16,9 +16,9 @@ Each command's module keeps its heavy imports inside the command, so `--help` is
 
 from __future__ import annotations
 
-import typer
-
 import importlib
+
+import typer
 
 from infra.console import doctor, invoke, logs, metrics, stack
 

@@ -116,9 +116,9 @@ def _refers_to(value: Any, param: str, conditions: dict[str, Any], seen: frozens
         for key in ("Fn::If", "Condition"):
             cond = value.get(key)
             name = cond[0] if key == "Fn::If" and isinstance(cond, list) and cond else cond
-            if isinstance(name, str) and name in conditions and name not in seen:
-                if _refers_to(conditions[name], param, conditions, seen | {name}):
-                    return True
+            if (isinstance(name, str) and name in conditions and name not in seen
+                    and _refers_to(conditions[name], param, conditions, seen | {name})):
+                return True
         return any(_refers_to(v, param, conditions, seen) for v in value.values())
     if isinstance(value, list):
         return any(_refers_to(v, param, conditions, seen) for v in value)

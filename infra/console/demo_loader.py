@@ -62,10 +62,11 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from infra.console import seed as demo
 
@@ -215,7 +216,7 @@ class DemoLoader:
         followers = Counter(b for _, b in plan.follows)
         following = Counter(a for a, _ in plan.follows)
         profiles, claims = [], []
-        for i, (user, user_id) in enumerate(zip(plan.users, user_ids)):
+        for i, (user, user_id) in enumerate(zip(plan.users, user_ids, strict=True)):
             profiles.append(t.UserModel(
                 t.UserModel.key(user_id), user_id=user_id, handle=user.handle, display_name=user.display_name,
                 created_at=now, followers_count=followers[i], following_count=following[i], celebrity=False,

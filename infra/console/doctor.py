@@ -10,9 +10,10 @@ import sys
 import tomllib
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -184,7 +185,7 @@ def check_emulator_port(port: int, endpoint_url: str | None, stack_name: str) ->
     name = f"port {port} (AWS emulator)"
     if endpoint_url:
         checks = [Check(name, OK, f"not needed: AWS_ENDPOINT_URL={endpoint_url} (timeline up embeds no moto)")]
-        return checks + [check_emulator(endpoint_url, stack_name, required=True)]
+        return [*checks, check_emulator(endpoint_url, stack_name, required=True)]
     if port_free(port):
         return [Check(name, OK, "free"), Check("emulator", OK, "not running; `timeline up` starts one")]
     url = f"http://127.0.0.1:{port}"
@@ -265,7 +266,7 @@ def doctor(
     port: Annotated[int, typer.Option(help="The HTTP API port `timeline up` will use.")] = API_PORT,
     emulator_port: Annotated[int, typer.Option(help="The emulator port `timeline up` will use.")] = EMULATOR_PORT,
     stack_name: Annotated[str, typer.Option(help="The local stack's name.")] = STACK_NAME,
-    endpoint_url: Annotated[Optional[str], typer.Option(
+    endpoint_url: Annotated[str | None, typer.Option(
         envvar="AWS_ENDPOINT_URL", help="An external emulator `timeline up` would use (AWS_ENDPOINT_URL).")]
     = None,
 ) -> None:

@@ -13,7 +13,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -82,12 +82,12 @@ def read_event(source: str | None) -> dict:
 def invoke(
     function: Annotated[str, typer.Argument(
         help="Logical id (ApiFunction) or short name (api, fanout-worker, fanout_dispatch, media-processor).")],
-    event: Annotated[Optional[str], typer.Option(
+    event: Annotated[str | None, typer.Option(
         "--event", "-e", help="Event JSON file, '-' for stdin (default: {}). Samples: events/.")] = None,
-    endpoint_url: Annotated[Optional[str], typer.Option(
+    endpoint_url: Annotated[str | None, typer.Option(
         help="The stack's emulator (default: AWS_ENDPOINT_URL, else http://127.0.0.1:4566).")] = None,
     stack_name: Annotated[str, typer.Option(help="The stack's name on the emulator.")] = STACK_NAME,
-    env: Annotated[Optional[list[str]], typer.Option(
+    env: Annotated[list[str] | None, typer.Option(
         "--env", metavar="Name=Value", help="Override a variable of the function's environment, repeatable.")]
     = None,
     logs: Annotated[bool, typer.Option("--logs/--no-logs", help="Print the function's output (stderr).")] = True,
@@ -106,9 +106,9 @@ def invoke(
         timeline invoke FanoutDispatchFunction -e events/fanout_dispatch_insert.json
         timeline invoke fanout-worker -e events/fanout_worker.json --no-logs | jq .
     """
-    from infra.runtime import template as tpl
     from infra.console.logs import format_line
     from infra.console.progress import stderr_console
+    from infra.runtime import template as tpl
     from infra.runtime.emulator import use_fake_credentials
     from infra.runtime.functions import FunctionError, Invocation, LocalFunctions
 

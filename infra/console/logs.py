@@ -12,15 +12,15 @@ import json
 import os
 import re
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated
 
 import typer
 from rich.text import Text
 
 from infra.console.defaults import LOG_DIR
-
 
 # powertools' standard keys: shown in their own places or not at all.
 _STANDARD = {"level", "location", "message", "timestamp", "service", "cold_start", "function_name",
@@ -33,7 +33,7 @@ _TIME = re.compile(r"(\d{2}:\d{2}:\d{2})(?:[,.](\d{1,6}))?")
 def _clock(timestamp: object) -> str:
     """HH:MM:SS.mmm of powertools' "2026-11-27 05:46:01,123+0000" or of epoch milliseconds."""
     if isinstance(timestamp, (int, float)):
-        moment = datetime.fromtimestamp(timestamp / 1000, tz=timezone.utc)
+        moment = datetime.fromtimestamp(timestamp / 1000, tz=UTC)
         return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
     match = _TIME.search(str(timestamp or ""))
     if not match:
@@ -147,7 +147,7 @@ def logs(
     function: Annotated[str, typer.Argument(
         help="Logical id (ApiFunction) or short name (api, fanout-worker, fanout_dispatch, media-processor).")],
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines, like tail -f.")] = False,
-    lines: Annotated[Optional[int], typer.Option("--lines", "-n", help="Only the last N lines (default: all).")]
+    lines: Annotated[int | None, typer.Option("--lines", "-n", help="Only the last N lines (default: all).")]
     = None,
     raw: Annotated[bool, typer.Option("--raw", help="The lines as written, JSON and all.")] = False,
     log_dir: Annotated[Path, typer.Option(help="Where `timeline up` writes the logs (its --log-dir).")] = LOG_DIR,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Mapping, Optional
+from typing import Annotated, Any
 
 import typer
 
 from infra.console.common import endpoint, region
 from infra.console.defaults import LOG_DIR, STACK_NAME
-
 
 # ------------------------------------------------------------------------------ the boundary
 
@@ -27,8 +27,8 @@ def find_queues(endpoint_url: str, stack_name: str) -> dict[str, str] | None:
     import boto3
     from botocore.config import Config
 
-    from infra.runtime.emulator import use_fake_credentials
     from infra.console.live_metrics import stack_dead_letter_queues
+    from infra.runtime.emulator import use_fake_credentials
 
     use_fake_credentials(region())
     config = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1})
@@ -39,7 +39,7 @@ def find_queues(endpoint_url: str, stack_name: str) -> dict[str, str] | None:
 
     try:
         return stack_dead_letter_queues(Quick(), stack_name, endpoint_url)
-    except Exception:  # noqa: BLE001 - no emulator there, or no such stack: the logs still count
+    except Exception:
         return None
 
 
@@ -109,7 +109,7 @@ def metrics(
     = False,
     interval: Annotated[float, typer.Option(min=0.5, help="Seconds between refreshes with --watch.")] = 5.0,
     log_dir: Annotated[Path, typer.Option(help="Where `timeline up` writes the function logs.")] = LOG_DIR,
-    endpoint_url: Annotated[Optional[str], typer.Option(
+    endpoint_url: Annotated[str | None, typer.Option(
         help="The stack's emulator, for its dead-letter queues (default: AWS_ENDPOINT_URL, else "
              "http://127.0.0.1:4566).")] = None,
     stack_name: Annotated[str, typer.Option(help="The stack whose dead-letter queues are counted.")] = STACK_NAME,

@@ -19,9 +19,10 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import requests
 
@@ -219,7 +220,7 @@ class ApiClient:
             else:
                 if resp.status_code in ok:
                     return resp
-                if resp.status_code < 500 and resp.status_code != 429 or attempt == self.retries:
+                if (resp.status_code < 500 and resp.status_code != 429) or attempt == self.retries:
                     raise SeedError(f"{method} {path} -> {resp.status_code} {resp.text[:300]}")
             time.sleep(0.2 * 2 ** attempt)
         raise AssertionError("unreachable")

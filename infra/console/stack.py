@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from enum import Enum
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -25,7 +26,7 @@ def up(
     port: Annotated[int, typer.Option(help="HTTP API port (0: any free port).")] = defaults.API_PORT,
     emulator_port: Annotated[int, typer.Option(
         help="Embedded moto port (0: any free port; ignored with AWS_ENDPOINT_URL).")] = defaults.EMULATOR_PORT,
-    param: Annotated[Optional[list[str]], typer.Option(
+    param: Annotated[list[str] | None, typer.Option(
         metavar="Name=Value", callback=_params,
         help="Template parameter override, repeatable (e.g. CelebrityThreshold=3).")] = None,
     stack_name: Annotated[str, typer.Option(help="CloudFormation stack name on the emulator.")] = defaults.STACK_NAME,
@@ -43,11 +44,11 @@ def up(
     metrics: Annotated[bool, typer.Option(
         "--metrics/--no-metrics",
         help="A live metrics line (posts/s, fan-out lag, DLQ depth) from the function logs.")] = True,
-    persist: Annotated[Optional[Path], typer.Option(
+    persist: Annotated[Path | None, typer.Option(
         metavar="DIR",
         help="Keep the emulator's state in DIR: saved on a clean stop (Ctrl-C), loaded on the next start, "
              "which then skips deploying and seeding (a changed template.yaml is refused).")] = None,
-    ready_file: Annotated[Optional[Path], typer.Option(
+    ready_file: Annotated[Path | None, typer.Option(
         metavar="PATH",
         help="Write the API URL and the emulator's endpoint to PATH (JSON) once the stack serves; removed "
              "when it stops. Scripts and tests wait for it instead of reading the log.")] = None,
@@ -134,7 +135,7 @@ def seed(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed builds the same demo.")] = defaults.DEMO_SEED,
     demo_users: Annotated[int, typer.Option(help="Demo accounts.")] = defaults.DEMO_USERS,
     demo_posts: Annotated[int, typer.Option(help="Demo posts.")] = defaults.DEMO_POSTS,
-    endpoint_url: Annotated[Optional[str], typer.Option(
+    endpoint_url: Annotated[str | None, typer.Option(
         help="The stack's emulator (default: AWS_ENDPOINT_URL, else http://127.0.0.1:4566): its "
              "CelebrityThreshold and post rate limit, and its queues to wait for.")] = None,
     stack_name: Annotated[str, typer.Option(help="The stack's name on the emulator.")] = defaults.STACK_NAME,
@@ -232,7 +233,7 @@ def seed(
 
 # ------------------------------------------------------------------------------ redrive
 
-class Queue(str, Enum):
+class Queue(StrEnum):
     fanout = "fanout"
     media = "media"
     all = "all"
@@ -245,7 +246,7 @@ def redrive(
         "--local",
         help="The local stack's emulator (http://127.0.0.1:4566, fake credentials) instead of "
              "AWS_ENDPOINT_URL or your AWS account.")] = False,
-    max: Annotated[Optional[int], typer.Option(help="Move at most this many messages per queue.")] = None,
+    max: Annotated[int | None, typer.Option(help="Move at most this many messages per queue.")] = None,
 ) -> None:
     """Move dead-lettered messages back to the queue they failed on, after a fix.
 

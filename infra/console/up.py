@@ -24,10 +24,11 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
-from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 from infra.console import seed as demo
 from infra.console.defaults import API_PORT, DEMO_POSTS, DEMO_SEED, DEMO_USERS, LOG_DIR, STACK_NAME
@@ -344,7 +345,7 @@ class _DemoLoad:
 
     @classmethod
     def start(cls, args: UpOptions, stack: Any, emulator: Emulator, threshold: int,
-              persistence: Any) -> "_DemoLoad":
+              persistence: Any) -> _DemoLoad:
         from infra.console.demo_loader import DemoLoader
 
         plan = demo.plan(args.demo_users, args.demo_posts, threshold=threshold, seed=args.seed)

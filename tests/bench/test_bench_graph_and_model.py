@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_given_another_seed_when_generated_then_the_graph_differs(kwak):
 def test_given_a_graph_then_edges_are_sorted_without_self_or_duplicate_follows_and_counts_match(kwak):
     for u, followees in enumerate(kwak.following):
         assert u not in followees
-        assert all(a < b for a, b in zip(followees, followees[1:]))  # sorted, so no duplicates
+        assert all(a < b for a, b in pairwise(followees))  # sorted, so no duplicates
     counts = np.bincount(np.concatenate([np.asarray(f) for f in kwak.following]), minlength=kwak.n)
     assert kwak.followers_count == counts.tolist()
     assert kwak.edges == sum(kwak.followers_count)

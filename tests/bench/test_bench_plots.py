@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from bench.plots import plot_all  # noqa: E402
+from bench.plots import plot_all
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALL_FILES = ["read_latency_vs_celebrities.png", "write_units_vs_followers.png", "delivery_lag_cdf.png",

@@ -7,7 +7,6 @@ the twitter-2013 preset (150M users, 300K home reads/s, the largest account at 3
 from __future__ import annotations
 
 import math
-
 from dataclasses import replace
 
 import pytest

@@ -9,11 +9,11 @@ twice), the same soak catches it.
 
 from __future__ import annotations
 
-import pytest
-
 import dataclasses
 import json
 import shutil
+
+import pytest
 
 from infra.runtime import template as tpl
 

@@ -8,6 +8,7 @@ import json
 import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 import requests
@@ -51,9 +52,9 @@ def test_given_the_budget_spent_then_the_writer_makes_no_more_posts_and_counts_t
 
 
 class _Counting(BaseHTTPRequestHandler):
-    posts: list[str] = []
+    posts: ClassVar[list[str]] = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self.posts.append(self.headers["Idempotency-Key"])
         body = b'{"id": "1"}'
         self.send_response(201)

@@ -16,8 +16,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -51,7 +52,7 @@ class LocalStack:
         for line in self.proc.stdout:  # type: ignore[union-attr]
             self.lines.append(line.rstrip("\n"))
 
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> "LocalStack":
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> LocalStack:
         """Until the stack writes its ready file (or exits, or the time is up: a failure)."""
         deadline = time.monotonic() + timeout
         while not self.ready_file.exists() and self.proc.poll() is None and time.monotonic() < deadline:

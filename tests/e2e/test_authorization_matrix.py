@@ -17,8 +17,9 @@ import base64
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 import jwt
@@ -548,7 +549,7 @@ def test_given_a_distinctive_password_when_signing_up_in_and_refreshing_then_no_
     needles = {"the password": CANARY.lower()}
     for n, token in enumerate(tokens):
         needles[f"token {n}"] = token
-        for part, segment in zip(("payload", "signature"), token.split(".")[1:]):
+        for part, segment in zip(("payload", "signature"), token.split(".")[1:], strict=True):
             needles[f"token {n}'s {part}"] = segment
     leaks = [(name, what) for name, text in logs.items() for what, needle in needles.items()
              if needle in (text.lower() if what == "the password" else text)]

@@ -8,6 +8,7 @@ request runs on its own thread; each test checks the end state, never an interle
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -35,10 +36,8 @@ def run_all(jobs: list) -> list[Any]:
     start = threading.Barrier(min(THREADS, len(jobs)))
 
     def run(job):
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             start.wait(timeout=10)
-        except threading.BrokenBarrierError:
-            pass
         return job(session())
 
     with ThreadPoolExecutor(THREADS) as pool:

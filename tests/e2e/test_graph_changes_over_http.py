@@ -27,7 +27,7 @@ def test_follow_backfills_unfollow_cleans_up_and_refollow_brings_the_posts_back(
     eventually(lambda: api.timeline_ids(reader_token) == [kept])
     # When the reader follows the author: their earlier posts arrive, in order, once
     api.follow(reader_token, author)
-    expected = [kept] + list(reversed(posts))  # newest first: "kept" came last
+    expected = [kept, *reversed(posts)]  # newest first: "kept" came last
     eventually(lambda: api.timeline_ids(reader_token) == expected)
     # When the reader unfollows: the author's posts go, the other account's stay
     api.unfollow(reader_token, author)
@@ -61,5 +61,5 @@ def test_a_demoted_celebrity_stays_in_every_follower_timeline_without_duplicates
     fanned = api.post(star_token, "fanned out again")
     # Then the remaining fans see every post once, the leaver none
     for _, token in fans[1:]:
-        eventually(lambda token=token: api.timeline_ids(token) == [fanned] + list(reversed(merged)))
+        eventually(lambda token=token: api.timeline_ids(token) == [fanned, *list(reversed(merged))])
     eventually(lambda: api.timeline_ids(fans[0][1]) == [])

@@ -22,8 +22,8 @@ import itertools
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -80,7 +80,7 @@ def send_raw(url: str, data: bytes, timeout: float = 30.0) -> Answer:
         while length < 0 or len(body) < length:
             try:
                 chunk = sock.recv(65536)
-            except (ConnectionResetError, socket.timeout):
+            except (TimeoutError, ConnectionResetError):
                 break
             if not chunk:
                 break

@@ -188,7 +188,7 @@ def test_given_a_png_and_a_jpeg_uploaded_when_posted_together_then_followers_see
     assert [m["media_id"] for m in attached] == [png_id, jpeg_id]
     expected = [(png_data, "image/png", (640, 480), (640, 480)),  # small enough: never upscaled
                 (jpeg_data, "image/jpeg", (1600, 1200), (680, 510))]  # fitted into 680x680
-    for m, (data, content_type, size, preview_size) in zip(attached, expected):
+    for m, (data, content_type, size, preview_size) in zip(attached, expected, strict=True):
         original, preview = m["original"], m["preview"]
         assert (original["content_type"], original["width"], original["height"]) == (content_type, *size)
         assert (preview["content_type"], preview["width"], preview["height"]) == ("image/webp", *preview_size)

@@ -64,7 +64,7 @@ def test_given_only_blank_characters_then_is_blank(h, text):
     assert is_blank(text)
 
 
-@pytest.mark.parametrize("text", NOT_BLANK + [pytest.param("a", id="a")])
+@pytest.mark.parametrize("text", [*NOT_BLANK, pytest.param("a", id="a")])
 def test_given_something_a_reader_sees_then_not_blank(h, text):
     from timeline.text import is_blank
     assert not is_blank(text)

@@ -6,7 +6,6 @@ every reader of the account would otherwise share."""
 from __future__ import annotations
 
 import collections
-
 import sys
 
 import boto3
@@ -16,7 +15,7 @@ from tests.support.harness import LAYER
 
 if str(LAYER) not in sys.path:
     sys.path.insert(0, str(LAYER))
-from timeline.store.celebrity_copies import FLOOR, shard_of  # noqa: E402
+from timeline.store.celebrity_copies import FLOOR, shard_of
 
 SHARDS = 4
 

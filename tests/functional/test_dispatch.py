@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 import sys
+import threading
 
 import boto3
 import pytest
@@ -167,7 +167,7 @@ def sends_of(h, monkeypatch, fail_call: int | None = None) -> list[list[dict]]:
 def test_given_a_batch_of_posts_then_their_messages_go_ten_to_a_request_across_records(h, monkeypatch):
     authors = [h.sign_up(f"author{n}") for n in range(3)]
     fans = [h.sign_up(f"fan{n}") for n in range(3)]
-    for author, fan in zip(authors, fans):
+    for author, fan in zip(authors, fans, strict=True):
         h.follow(fan, f"author{authors.index(author)}")
     h.drain()
     calls = sends_of(h, monkeypatch)
@@ -219,7 +219,7 @@ def test_given_a_record_with_several_messages_in_a_failed_request_then_it_is_rep
     from timeline.store.fanout_queue import FanoutQueue, Outgoing
 
     class RefusingSqs:  # every entry refused as the sender's fault: no retry helps
-        def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 - boto3's names
+        def send_message_batch(self, QueueUrl, Entries):
             return {"Failed": [{"Id": e["Id"], "SenderFault": True, "Code": "InvalidMessageContents"}
                                for e in Entries]}
 

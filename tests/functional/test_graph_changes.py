@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from itertools import pairwise
 
 import boto3
 import pytest
@@ -65,11 +66,11 @@ def test_given_bob_has_posts_when_alice_follows_then_his_newest_quarter_of_timel
     h.follow(alice, "bob")
     h.drain()
     # Then his newest 10 are in her timeline, merged by time with her own, once each
-    assert h.home_ids(alice) == [mine] + list(reversed(posts[-10:]))
+    assert h.home_ids(alice) == [mine, *list(reversed(posts[-10:]))]
     # And a redelivered backfill changes nothing
     h.follow(alice, "bob")
     h.drain()
-    assert sorted(h.entries(alice)) == sorted([mine] + posts[-10:])
+    assert sorted(h.entries(alice)) == sorted([mine, *posts[-10:]])
 
 
 @pytest.mark.stack(TimelineMax="10")
@@ -88,7 +89,7 @@ def test_given_a_full_timeline_when_following_then_only_posts_newer_than_its_old
     # Then only the newer one comes in (the old ones would be trimmed at once), and the cap holds
     entries = h.entries(alice)
     assert new_bob in entries and not set(old_bob) & set(entries)
-    assert h.home_ids(alice) == [new_bob] + list(reversed(carols[1:]))
+    assert h.home_ids(alice) == [new_bob, *list(reversed(carols[1:]))]
 
 
 @pytest.mark.stack(CelebrityThreshold="2")
@@ -125,8 +126,8 @@ def test_given_alice_follows_bob_carol_and_a_celebrity_when_she_unfollows_them_t
     h.unfollow(alice, "star")
     h.drain()
     # Then their posts are gone from her home and his entries from her table; the rest stay
-    assert h.home_ids(alice) == [mine] + list(reversed(carols))
-    assert sorted(h.entries(alice)) == sorted(carols + [mine])
+    assert h.home_ids(alice) == [mine, *list(reversed(carols))]
+    assert sorted(h.entries(alice)) == sorted([*carols, mine])
 
 
 # ---------------------------------------------------------------------- order does not matter
@@ -241,8 +242,8 @@ def test_given_a_demotion_spanning_several_pages_then_every_follower_keeps_every
     h.drain()
     for fan in fans[:3]:
         assert edges(h, fan, "home#celebrity#") == []
-        assert h.home_ids(fan) == [fanned] + list(reversed(merged))
-        assert sorted(h.entries(fan)) == sorted(merged + [fanned])
+        assert h.home_ids(fan) == [fanned, *list(reversed(merged))]
+        assert sorted(h.entries(fan)) == sorted([*merged, fanned])
     for fan in fans[3:]:
         assert h.home_ids(fan) == []
 
@@ -387,8 +388,8 @@ def test_given_more_entries_than_timeline_max_before_a_trim_then_reads_return_at
     h.drain()
     # Given 14 entries stored (written without the trim, as between two amortized trims)
     expires = 2**31
-    from timeline.store.batching import BatchWriter
     from timeline.records import Entry
+    from timeline.store.batching import BatchWriter
     from timeline.store.timelines import TimelineStore
     TimelineStore(BatchWriter(boto3.client("dynamodb"))).add_posts(alice, [Entry(int(p), bob, bob, int(p)) for p in posts], expires)
     assert len(h.entries(alice)) == 14
@@ -434,7 +435,7 @@ def test_given_a_reader_away_for_longer_than_inactive_days_then_no_fan_out_and_a
     h.drain()
     again = h.home(alice, limit=20).body
     assert again["partial"] is False
-    assert [i["id"] for i in again["items"]] == [star_post] + list(reversed(while_away)) + [before]
+    assert [i["id"] for i in again["items"]] == [star_post, *list(reversed(while_away)), before]
     # And she is active again: the next post fans out to her
     after = h.post(bob, "after the return")
     h.drain()
@@ -467,7 +468,7 @@ def test_given_daily_reads_then_last_seen_is_written_once_a_day_and_edges_restam
         seen.append(first_read)
         h.drain()
         stamps.append(edge_stamp())
-    assert all(later - earlier >= 86_400_000 for earlier, later in zip(seen, seen[1:]))
+    assert all(later - earlier >= 86_400_000 for earlier, later in pairwise(seen))
     assert len(set(stamps)) == 2  # the follow's stamp, then one restamp after a quarter of 30 days
     # And a month of daily reads never makes her inactive
     for _day in range(30):

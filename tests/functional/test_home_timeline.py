@@ -201,6 +201,6 @@ def test_when_reading_home_then_the_reader_graph_edges_and_the_timeline_page_are
     reader = h.services.reader
     for store, name in ((reader._graph, "home_edges"), (reader._timelines, "page")):
         original = getattr(store, name)
-        monkeypatch.setattr(store, name, lambda *a, _original=original, **k: together.wait() and False or _original(*a, **k))
+        monkeypatch.setattr(store, name, lambda *a, _original=original, **k: (together.wait() and False) or _original(*a, **k))
     assert h.home(alice).status == 200
     assert not together.broken

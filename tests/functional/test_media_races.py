@@ -194,5 +194,5 @@ def test_the_claim_outlives_the_processors_timeout_and_expires_before_the_queue_
     sam = tpl.load_sam()
     timeout = tpl.functions(sam)["MediaProcessorFunction"].timeout
     visibility = int(sam["Resources"]["MediaQueue"]["Properties"]["VisibilityTimeout"])
-    assert media_service.PROCESSOR_TIMEOUT_SECONDS == timeout
+    assert timeout == media_service.PROCESSOR_TIMEOUT_SECONDS
     assert timeout < media_service.CLAIM_SECONDS <= visibility - timeout

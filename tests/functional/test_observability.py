@@ -212,7 +212,7 @@ def test_given_a_batch_of_fan_out_then_the_worker_counts_entries_and_one_lag_per
 @pytest.mark.stack(InactiveDays="30", CelebrityThreshold="2")
 def test_given_home_reads_then_celebrity_merges_per_read_and_partial_reads_are_counted(h, capsys):
     from timeline import clock
-    alice, bob, star, fan = (h.sign_up(n) for n in ("alice", "bob", "star", "fan"))
+    alice, bob, _star, fan = (h.sign_up(n) for n in ("alice", "bob", "star", "fan"))
     h.follow(alice, "bob")
     h.follow(alice, "star")
     h.follow(fan, "star")  # star is a celebrity now: merged at read
@@ -243,7 +243,7 @@ def test_the_dashboard_shows_only_custom_metrics_the_code_emits(h, capsys):
     h.home(bob)
     names = set(emitted(capsys.readouterr().out))
     assert dashboard_metrics(dashboard_body()).get("Timeline", set()) == CUSTOM_METRICS
-    assert CUSTOM_METRICS <= names
+    assert names >= CUSTOM_METRICS
 
 
 # ---------------------------------------------------------------------- template

@@ -178,7 +178,7 @@ def test_given_a_worker_batch_with_one_bad_message_then_only_it_is_reported_and_
     base = sample_event("fanout_worker.json")["Records"][0]
     good = [{"op": "add", "tweet_id": str(post), "author_id": str(bob), "via_id": str(bob),
              "owners": [str(alice), str(carl)], "planned_at": int(time.time() * 1000)} for post in posts]
-    bodies = good[:1] + [{"op": "add", "tweet_id": "oops", "author_id": str(bob), "owners": []}] + good[1:]
+    bodies = [*good[:1], {"op": "add", "tweet_id": "oops", "author_id": str(bob), "owners": []}, *good[1:]]
     records = []
     for n, body in enumerate(bodies):
         record = copy.deepcopy(base)

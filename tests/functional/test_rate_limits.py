@@ -6,6 +6,7 @@ tests/functional/test_cognito_admin_only.py."""
 from __future__ import annotations
 
 import pytest
+
 from tests.support.harness import to_next_window
 
 PASSWORD = "correct-horse-battery-9"

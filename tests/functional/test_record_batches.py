@@ -21,7 +21,7 @@ def layer(h):
     Metrics read their namespace from it once, at import)."""
 
 
-def ConcurrentRecords(*args, **kwargs):  # noqa: N802 - the class, imported once the layer is
+def ConcurrentRecords(*args, **kwargs):
     from timeline.record_batches import ConcurrentRecords as cls
     return cls(*args, **kwargs)
 

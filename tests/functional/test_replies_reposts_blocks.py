@@ -405,7 +405,7 @@ def test_given_the_original_n_entries_below_a_repost_then_it_is_shown_again_only
     h.drain()
     expected = [(f, None) for f in reversed(fillers)] + [(original, None)]
     if shown_again:
-        expected = [(original, "reposter")] + expected
+        expected = [(original, "reposter"), *expected]
     assert h.home_items(reader) == expected
     assert h.home_items(reader, limit=7) == expected  # the window reaches across pages
 

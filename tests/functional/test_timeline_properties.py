@@ -36,8 +36,16 @@ import sys
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from bench.soak.model import NaiveTimelines, Post
 
@@ -266,8 +274,7 @@ class TimelineMachine(RuleBasedStateMachine):
         reposts its post). Refused when the post's author blocks the reposter."""
         if self.reposts and (what == "again" or not self.with_room()):
             (user, original), _ = data.draw(st.sampled_from(sorted(self.reposts.items())))
-            target = data.draw(st.sampled_from([original] + sorted(
-                r for (_, p), r in self.reposts.items() if p == original)))
+            target = data.draw(st.sampled_from([original, *sorted(r for (_, p), r in self.reposts.items() if p == original)]))
         else:
             user = data.draw(st.sampled_from(self.with_room()))
             replies = [t for t in self.targets() if self.posts[self.original_of(t)].answers is not None]

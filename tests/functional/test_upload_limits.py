@@ -16,6 +16,7 @@ import io
 import boto3
 import pytest
 from PIL import Image
+
 from tests.support.harness import to_next_window
 
 PNG_SIZE = 100

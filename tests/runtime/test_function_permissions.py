@@ -228,7 +228,7 @@ def _run_probes(stack, endpoint, fixture_spec, function: str, calls: list[tuple[
     with LocalFunctions.start(stack, endpoint_url=endpoint, concurrency=1,
                               specs={function: fixture_spec("aws_calls", function, timeout=60)}) as fn:
         results = fn.invoke(function, {"calls": [_probe(action, resource) for action, resource in calls]})
-    return [(action, resource, r["error"], r["message"]) for (action, resource), r in zip(calls, results)]
+    return [(action, resource, r["error"], r["message"]) for (action, resource), r in zip(calls, results, strict=True)]
 
 
 def _denied(error: str | None) -> bool:

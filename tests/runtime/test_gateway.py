@@ -21,8 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.runtime import template as tpl
 from infra.runtime.emulator import Emulator, use_fake_credentials
-from infra.runtime.gateway import (ApiConfig, Gateway, HttpRequest, JwksCache, JwtAuthorizer, RouteTable,
-                           build_event, translate_response)
+from infra.runtime.gateway import (
+    ApiConfig,
+    Gateway,
+    HttpRequest,
+    JwksCache,
+    JwtAuthorizer,
+    RouteTable,
+    build_event,
+    translate_response,
+)
 
 ECHO = Path(__file__).resolve().parents[1] / "fixtures" / "echo" / "app.py"
 PASSWORD = "Correct-horse-1!"

@@ -47,7 +47,7 @@ class Depths:
     def __init__(self, **depths: int):
         self.depths = depths
 
-    def get_queue_attributes(self, QueueUrl, AttributeNames):  # noqa: N803 - boto3's names
+    def get_queue_attributes(self, QueueUrl, AttributeNames):
         return {"Attributes": {"ApproximateNumberOfMessages": str(self.depths[QueueUrl])}}
 
 

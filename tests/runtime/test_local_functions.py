@@ -56,7 +56,7 @@ def test_given_two_functions_with_the_same_variable_then_each_sees_its_own_and_n
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_PROFILE", "prod-admin")
     env = {fn: {**vars_, "COLOR": color} for (fn, vars_), color in
-           zip(deployed_stack.function_env.items(), ["red", "blue", "amber"])}
+           zip(deployed_stack.function_env.items(), ["red", "blue", "amber"], strict=False)}
     stack = dataclasses.replace(deployed_stack, function_env=env)
     specs = {fn: fixture_spec("echo", fn) for fn in env}
 
@@ -207,10 +207,10 @@ def test_given_a_function_importing_a_dev_only_package_then_it_fails_as_it_would
         deployed_stack, moto_endpoint, fixture_spec):
     # Given a handler importing requests, which the dev virtualenv has and no layer does
     specs = {"ApiFunction": fixture_spec("devonly", "ApiFunction")}
-    with LocalFunctions.start(deployed_stack, endpoint_url=moto_endpoint, concurrency=1, specs=specs) as functions:
-        # When it is invoked
-        with pytest.raises(FunctionError) as caught:
-            functions.invoke("ApiFunction", {})
+    # When it is invoked
+    with (LocalFunctions.start(deployed_stack, endpoint_url=moto_endpoint, concurrency=1, specs=specs) as functions,
+          pytest.raises(FunctionError) as caught):
+        functions.invoke("ApiFunction", {})
     # Then the init phase fails the way Lambda reports it
     assert caught.value.error_type == "Runtime.ImportModuleError"
     assert "Unable to import module 'app': No module named 'requests'" in caught.value.error_message

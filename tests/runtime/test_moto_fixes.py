@@ -366,7 +366,7 @@ def test_index_partitions_stay_exact_under_concurrent_writers(ddb):
                     b.update_item(table, {"pk": pk}, "SET g = :g", {}, {":g": {"N": str(rng.randrange(5))}})
                 else:
                     b.delete_item(table, {"pk": pk})
-        except BaseException as exc:  # noqa: B036 - reported by the test below
+        except BaseException as exc:
             errors.append(exc)
 
     def reader() -> None:
@@ -374,7 +374,7 @@ def test_index_partitions_stay_exact_under_concurrent_writers(ddb):
             while not stop.wait(0.002):
                 ddb.query(TableName=table, IndexName="ByG", KeyConditionExpression="g = :g",
                           ExpressionAttributeValues={":g": {"N": "1"}})
-        except BaseException as exc:  # noqa: B036
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(s,)) for s in range(4)]
@@ -499,7 +499,7 @@ def test_gsi_writes_add_index_units_per_changed_entry(ddb, cap):
 
 
 def test_query_and_scan_sum_what_they_read_then_round_once(ddb, cap):
-    table, qtable = cap
+    _table, qtable = cap
     for sk in range(30):  # 30 small items: well under 4 KB together
         ddb.put_item(TableName=qtable, Item={"pk": {"S": "small"}, "sk": {"N": str(sk)}, "v": {"S": "abc"}})
     for sk in range(1, 10):  # nine items of exactly 1 KB (sk: one digit, 2 bytes + "sk")

@@ -10,9 +10,9 @@ are the chaos soak's (tests/bench/test_soak.py, bench/soak)."""
 
 from __future__ import annotations
 
-import pytest
-
 import uuid
+
+import pytest
 
 from infra.runtime import template as tpl
 from infra.runtime.deployer import deploy

@@ -14,16 +14,17 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from bench import commands as bench_cmd
-from infra.console import up as cli
 from infra.console import doctor
 from infra.console import logs as logs_cmd
 from infra.console import stack as stack_cmd
+from infra.console import up as cli
 from infra.console.app import app
 from infra.console.common import resolve_function
 from infra.runtime.reloader import Reloader, built_layer_sources, code_folders
@@ -245,7 +246,7 @@ def test_given_a_port_held_by_another_program_then_doctor_names_it_and_exits_1(m
 
 def test_given_a_port_held_by_a_running_local_stack_then_doctor_says_so_and_does_not_block():
     class Health(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             body = b'{"status": "ok"}' if self.path == "/v1/health" else b"{}"
             self.send_response(200 if self.path == "/v1/health" else 404)
             self.send_header("content-type", "application/json")
@@ -344,7 +345,7 @@ def test_given_seed_phases_then_the_progress_bar_tracks_each_and_the_wait_report
     from rich.console import Console
 
     from infra.console.progress import SeedProgressBar
-    with SeedProgressBar(Console(file=open("/dev/null", "w"))) as bar:  # noqa: SIM115
+    with SeedProgressBar(Console(file=open("/dev/null", "w"))) as bar:
         started = time.monotonic()
         bar.update("sign-up", 3, 10, started)
         bar.update("sign-up", 10, 10, started, force=True)
@@ -381,7 +382,8 @@ def test_given_the_template_then_each_code_folder_maps_to_the_functions_that_imp
 
 
 class RecordingFunctions:
-    function_ids = ["ApiFunction", "FanoutDispatchFunction", "FanoutWorkerFunction", "MediaProcessorFunction"]
+    function_ids: ClassVar[list[str]] = ["ApiFunction", "FanoutDispatchFunction", "FanoutWorkerFunction",
+                                         "MediaProcessorFunction"]
 
     def __init__(self):
         self.reloaded: list[list[str]] = []
@@ -420,7 +422,7 @@ def test_given_a_watched_folder_when_a_file_is_saved_then_the_watcher_reloads_it
     sam = {"Resources": {"FnFunction": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "fn"}}}}
 
     class One(RecordingFunctions):
-        function_ids = ["FnFunction"]
+        function_ids: ClassVar[list[str]] = ["FnFunction"]
 
     functions = One()
     reloader = Reloader.for_template(sam, functions, root=tmp_path).start()
@@ -460,7 +462,7 @@ class StubQueues:
     def sqs_client(self, endpoint_url):
         return self
 
-    def get_queue_attributes(self, QueueUrl, AttributeNames):  # noqa: N803 - boto3's names
+    def get_queue_attributes(self, QueueUrl, AttributeNames):
         self.asked += 1
         return {"Attributes": {"ApproximateNumberOfMessages": str(self.depths[QueueUrl.rsplit("/", 1)[1]])}}
 

@@ -4,11 +4,11 @@ nothing of our own is mocked. Subclasses decide, per call, what to answer (None:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class _HttpResponse:
-    headers: dict = {}
+    headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, status: int):
         self.status_code = status

@@ -81,7 +81,7 @@ class Harness:
     """One per deployed stack. Several can exist (one per parameter set); `activate()`
     points the process-wide state (env, settings, pynamodb table names) at this one."""
 
-    _active: "Harness | None" = None
+    _active: Harness | None = None
 
     def __init__(self, stack: Stack):
         self.stack = stack
@@ -142,16 +142,18 @@ class Harness:
 
     def _set_env(self) -> None:
         os.environ.update(self.stack.function_env["ApiFunction"])
-        from timeline.settings import get_settings
         import wiring
+
+        from timeline.settings import get_settings
         get_settings.cache_clear()
         wiring.services.cache_clear()
 
-    def activate(self) -> "Harness":
+    def activate(self) -> Harness:
         if Harness._active is not self:
             self._set_env()
-            from timeline.store import tables
             import wiring
+
+            from timeline.store import tables
             tables.bind(self.settings, "us-east-1")
             self.services = wiring.services()
             Harness._active = self

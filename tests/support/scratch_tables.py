@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 
 @contextmanager
@@ -33,7 +33,5 @@ def scratch_tables(client) -> Iterator[Callable[..., str]]:
         yield create
     finally:
         for name in created:
-            try:
+            with suppress(client.exceptions.ResourceNotFoundException):
                 client.delete_table(TableName=name)
-            except client.exceptions.ResourceNotFoundException:
-                pass

@@ -3,8 +3,9 @@ would be if someone edited it (a setting added, a permission removed)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 

@@ -11,11 +11,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layers" / "timeline" / "python"))
 
-from timeline import ids  # noqa: E402
-from timeline.cursors import CursorCodec  # noqa: E402
-from timeline.errors import InvalidInput  # noqa: E402
-from timeline.store.batching import BatchWriter, UnprocessedItemsError  # noqa: E402
-from timeline.text import check_post_text, count_characters  # noqa: E402
+from timeline import ids
+from timeline.cursors import CursorCodec
+from timeline.errors import InvalidInput
+from timeline.store.batching import BatchWriter, UnprocessedItemsError
+from timeline.text import check_post_text, count_characters
 
 
 # ------------------------------------------------------------------ ids
@@ -139,7 +139,7 @@ class SlowDynamoDB:
         self.lock, self.in_flight, self.peak, self.batches = threading.Lock(), 0, 0, []
 
     def batch_write_item(self, RequestItems):
-        (table, requests), = RequestItems.items()
+        (_table, requests), = RequestItems.items()
         with self.lock:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)

@@ -16,14 +16,15 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageCms, ImageFile
 from PIL.PngImagePlugin import PngInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layers" / "timeline" / "python"))
 
-from timeline import images  # noqa: E402
-from timeline.images import ALLOWED_TYPES, MAX_FRAMES, PREVIEW_EDGE, PREVIEW_TYPE, Checked, Rejected  # noqa: E402
+from timeline import images
+from timeline.images import ALLOWED_TYPES, MAX_FRAMES, PREVIEW_EDGE, PREVIEW_TYPE, Checked, Rejected
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 24_000_000

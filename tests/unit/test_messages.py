@@ -16,8 +16,8 @@ from tests.support.harness import LAYER
 if str(LAYER) not in sys.path:
     sys.path.insert(0, str(LAYER))
 
-from timeline.records import Entry  # noqa: E402
-from timeline.service import messages  # noqa: E402
+from timeline.records import Entry
+from timeline.service import messages
 
 POST, AUTHOR, REPOSTER, FAN, OTHER = 7_300_000_000_000_000_001, 101, 202, 303, 404
 

@@ -13,10 +13,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layers" / "timeline" / "python"))
 
-from timeline.errors import Forbidden  # noqa: E402
-from timeline.records import Entry, Tweet, User  # noqa: E402
-from timeline.service.visibility import Surface, Visibility  # noqa: E402
-from timeline.store.graph import Restrictions  # noqa: E402
+from timeline.errors import Forbidden
+from timeline.records import Entry, Tweet, User
+from timeline.service.visibility import Surface, Visibility
+from timeline.store.graph import Restrictions
 
 READER, OTHER, FRIEND = 1, 2, 3
 RELATIONS = ("none", "blocks", "blocked_by", "mutes", "self")
