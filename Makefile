@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: run test unit lint scan bench soak clean venv browser
+.PHONY: run test unit lint typecheck scan bench soak clean venv browser
 
 venv: $(STAMP)
 
@@ -45,10 +45,17 @@ lint: $(STAMP)
 	@$(BIN)/ruff check --quiet infra functions layers tests bench
 	@echo "==> lint-imports (the house rules: pyproject.toml [tool.importlinter])"
 	@PYTHONPATH=layers/timeline/python $(BIN)/lint-imports --no-cache --no-logo
+	@echo "==> mypy --strict layers/timeline/python/timeline"
+	@$(BIN)/mypy
 	@echo "==> cfn-lint template.yaml"
 	@$(BIN)/cfn-lint template.yaml
 	@echo "==> sam validate --lint"
 	@SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --template-file template.yaml --region $(AWS_REGION)
+
+# mypy --strict over the domain layer (layers/timeline/python/timeline): [tool.mypy] in pyproject.toml.
+typecheck: $(STAMP)
+	@echo "==> mypy (strict) layers/timeline/python/timeline"
+	@$(BIN)/mypy
 
 $(CHECKOV_STAMP):
 	@test -n "$(PYTHON)" || { echo "need python3.11 (or python3 >= 3.11) on PATH"; exit 1; }

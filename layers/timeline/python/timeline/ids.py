@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
 EPOCH_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 GENERATOR_BITS = 10
@@ -20,7 +21,7 @@ MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 
 
 class IdGenerator:
-    def __init__(self, generator_id: int | None = None, clock=time.time):
+    def __init__(self, generator_id: int | None = None, clock: Callable[[], float] = time.time):
         self.generator_id = secrets.randbelow(1 << GENERATOR_BITS) if generator_id is None else generator_id
         self._clock = clock
         self._lock = threading.Lock()

@@ -209,7 +209,7 @@ def _opened(data: bytes) -> Iterator[ImageFile.ImageFile]:
 
 
 def _check_format(img: ImageFile.ImageFile, declared_type: str, expected: str) -> None:
-    found = _FORMAT_FAMILY.get(img.format, img.format)
+    found = _FORMAT_FAMILY.get(img.format, img.format) if img.format is not None else None
     if found != expected:
         raise Rejected("type_mismatch", f"declared {declared_type} but the bytes are a {found} image")
 
@@ -247,7 +247,9 @@ def _frame_carries_metadata(img: ImageFile.ImageFile) -> bool:
     if any(key in img.info for key in _METADATA_KEYS) or _exif(img):
         return True
     if img.format in ("JPEG", "MPO"):  # IPTC, a second image, vendor data: anything but decoding
-        return not all(_is_decoding_segment(marker, payload) for marker, payload in img.applist)
+        # Pillow declares applist on JpegImageFile only; a JPEG or MPO frame is one.
+        segments = img.applist  # type: ignore[attr-defined]
+        return not all(_is_decoding_segment(marker, payload) for marker, payload in segments)
     return False
 
 
@@ -307,6 +309,8 @@ def _png_end(data: bytes) -> int | None:
     if not data.startswith(_PNG_SIGNATURE):
         return None
     pos = len(_PNG_SIGNATURE)
+    length: int
+    kind: bytes
     while True:
         length, kind = struct.unpack_from(">I4s", data, pos)
         if kind not in _PNG_CHUNKS or length > _PNG_CHUNK_LIMITS.get(kind, length):
@@ -357,6 +361,7 @@ def _webp_end(data: bytes) -> int | None:
     animation and its colour profile."""
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         return None
+    size: int
     (size,) = struct.unpack_from("<I", data, 4)
     end = 8 + size
     if end > len(data) or not _webp_chunks_kept(data, 12, end, _WEBP_CHUNKS):
@@ -390,7 +395,8 @@ def _exif(img: Image.Image) -> Image.Exif:
 
 
 def _orientation(img: Image.Image) -> int:
-    return _exif(img).get(ExifTags.Base.Orientation, 1)
+    orientation: int = _exif(img).get(ExifTags.Base.Orientation, 1)
+    return orientation
 
 
 def _displayed_size(img: Image.Image, orientation: int) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 
 class EarlierRecordFailed(Exception):
@@ -44,10 +45,11 @@ class ConcurrentRecords:
         """The records' pool: idle once `process` returns, free for the batch's last requests."""
         return self._pool
 
-    def process(self, event: dict, context: Any, record_handler: Callable[[Any], Any]) -> dict:
+    def process(self, event: dict[str, Any], context: Any,
+                record_handler: Callable[[Any], Any]) -> PartialItemFailureResponse:
         """Run `record_handler` (synchronous) on every record; returns the partial batch
         response ({"batchItemFailures": [...]}), as process_partial_response does."""
-        last_of: dict[Hashable, asyncio.Future] = {}  # key -> whether its latest record succeeded
+        last_of: dict[Hashable, asyncio.Future[bool]] = {}  # key -> whether its latest record succeeded
 
         async def handle(record: Any) -> Any:
             loop = asyncio.get_running_loop()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple, SupportsInt
+
+IdLike = str | SupportsInt  # an id as a model attribute, a stored number or a decimal string holds it
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,12 @@ class Attachment:
     ready_at: int  # epoch ms the preview was written (it expires with the variants)
 
     @classmethod
-    def of(cls, value: Attachment | dict) -> Attachment:
+    def of(cls, value: Attachment | dict[str, Any]) -> Attachment:
         """From itself or from its dict form (an idempotency record stores the post as a dict)."""
-        return value if isinstance(value, Attachment) else cls(**{k: (v if k == "content_type" else int(v))
-                                                                    for k, v in value.items()})
+        if isinstance(value, Attachment):
+            return value
+        fields: dict[str, Any] = {k: (v if k == "content_type" else int(v)) for k, v in value.items()}
+        return cls(**fields)
 
 
 PENDING, READY, REJECTED = "pending", "ready", "rejected"
@@ -71,6 +75,10 @@ class Media:
     correlation_id: str | None = field(default=None, compare=False, repr=False)
 
     def attachment(self) -> Attachment:
+        """As a post carries it: only a READY media has one (its sizes and ready_at are set)."""
+        if (self.width is None or self.height is None or self.preview_width is None or self.preview_height is None
+                or self.ready_at is None):
+            raise ValueError(f"media {self.media_id} is {self.status}: it has no attachment")
         return Attachment(self.media_id, self.content_type, self.width, self.height, self.preview_width,
                           self.preview_height, self.ready_at)
 
@@ -120,19 +128,23 @@ class Entry(NamedTuple):
         return self.original_id != self.tweet_id
 
     @classmethod
-    def of_row(cls, tweet_id, author_id, *, repost_of_id=None, repost_of_author_id=None,
-               reply_to_id=None, reply_to_author_id=None) -> Entry:
+    def of_row(cls, tweet_id: IdLike, author_id: IdLike, *, repost_of_id: IdLike | None = None,
+               repost_of_author_id: IdLike | None = None, reply_to_id: IdLike | None = None,
+               reply_to_author_id: IdLike | None = None) -> Entry:
         """The entry a TweetsTable row makes (a post by its author, or a repost by the
         reposter), from the row or from its ByAuthor index item."""
         tweet_id, author_id = int(tweet_id), int(author_id)
         if repost_of_id is not None:
+            if repost_of_author_id is None:
+                raise TypeError("a repost's row names the author of the post it shows")
             return cls(tweet_id, int(repost_of_author_id), author_id, int(repost_of_id))
         return cls(tweet_id, author_id, author_id, tweet_id, optional_int(reply_to_id),
                    optional_int(reply_to_author_id))
 
     @classmethod
-    def stored(cls, tweet_id, author_id, via_id=None, original_id=None, reply_to_id=None,
-               reply_to_author_id=None) -> Entry:
+    def stored(cls, tweet_id: IdLike, author_id: IdLike, via_id: IdLike | None = None,
+               original_id: IdLike | None = None, reply_to_id: IdLike | None = None,
+               reply_to_author_id: IdLike | None = None) -> Entry:
         """An entry as a timeline item or a queue message holds it (numbers or decimal strings);
         one written before reposts has no via or original: its author, and itself."""
         tweet_id, author_id = int(tweet_id), int(author_id)
@@ -140,7 +152,7 @@ class Entry(NamedTuple):
                    optional_int(reply_to_id), optional_int(reply_to_author_id))
 
 
-def optional_int(value) -> int | None:
+def optional_int(value: IdLike | None) -> int | None:
     return int(value) if value is not None else None
 
 

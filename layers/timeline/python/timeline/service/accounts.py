@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from timeline import clock, ids
 from timeline.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from timeline.records import Tokens, User
+from timeline.settings import Settings
 from timeline.store.identity import (
     MATCH,
     MISMATCH,
@@ -52,7 +53,7 @@ class AuthLimits:
     sign_ups_per_address_per_hour: int = 20  # (SignUpsPerAddressPerHour)
 
     @classmethod
-    def from_settings(cls, settings) -> AuthLimits:
+    def from_settings(cls, settings: Settings) -> AuthLimits:
         return cls(settings.sign_in_rate_limit_per_minute, settings.sign_in_attempts_per_address_per_minute,
                    settings.sign_ups_per_address_per_hour)
 

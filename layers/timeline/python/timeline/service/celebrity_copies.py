@@ -53,11 +53,11 @@ class CelebrityCopies:
         """The copies of these rows, by author: the post, a repost's original, their authors.
         A repost whose original is gone is left out (its own delete is on its way)."""
         rows = list(rows)
-        originals = self._tweets.get_many({t.repost_of_id for t in rows if t.is_repost})
+        originals = self._tweets.get_many({t.repost_of_id for t in rows if t.repost_of_id is not None})
         people = self._users.get_many({t.author_id for t in rows} | {o.author_id for o in originals.values()})
         out: dict[int, list[Copy]] = defaultdict(list)
         for t in rows:
-            original = originals.get(t.repost_of_id) if t.is_repost else None
+            original = originals.get(t.repost_of_id) if t.repost_of_id is not None else None
             names = [t.author_id] + ([original.author_id] if original else [])
             if (t.is_repost and original is None) or any(n not in people for n in names):
                 continue

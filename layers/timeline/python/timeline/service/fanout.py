@@ -11,7 +11,7 @@ of the two runs second sees the other.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from timeline import clock
@@ -52,7 +52,7 @@ class FanoutPlanner:
         self._activity = ActivityRules(settings)
         self._trim = TrimPolicy(settings)
 
-    def _follower_chunks(self, author_id: int, *, active_only: bool, repost: bool = False):
+    def _follower_chunks(self, author_id: int, *, active_only: bool, repost: bool = False) -> Iterator[list[int]]:
         """Pages of followers, one message each; inactive readers dropped from the page
         already read (they get a rebuild when they return), and for a repost the readers
         who follow the reposter without its reposts."""
@@ -76,8 +76,9 @@ class FanoutPlanner:
         if tweet.fanout:
             return True, False
         author = self._users.get_consistent(tweet.author_id)
-        merged = author is not None and author.celebrity
-        return not merged, merged and author.copied and bool(self._settings.celebrity_copy_shards)
+        if author is None or not author.celebrity:
+            return True, False
+        return False, author.copied and bool(self._settings.celebrity_copy_shards)
 
     def _may_have_copies(self, tweet: Tweet) -> bool:
         """Copies exist only of a copied account's posts (its build copies those it made
@@ -91,7 +92,7 @@ class FanoutPlanner:
         """Queue the active follower chunks of a new post, or for a celebrity's post its copy
         into the account's shards (merged at read); returns how many messages were sent. The
         author's own entry was written with the post."""
-        batch = []
+        batch: list[messages.FanoutMessage] = []
         fans_out, copied = self._fans_out(tweet)
         if fans_out:
             planned_at, entry = clock.now_ms(), tweet.as_entry()
@@ -110,7 +111,7 @@ class FanoutPlanner:
         """Queue removal from the author's timeline and every follower's, active or not (an
         inactive reader may still hold entries from before). Reads already hide a deleted
         post (hydration finds nothing); this reclaims the entries."""
-        batch = [messages.Remove(tweet_id=tweet.tweet_id, owners=[tweet.author_id])]
+        batch: list[messages.FanoutMessage] = [messages.Remove(tweet_id=tweet.tweet_id, owners=[tweet.author_id])]
         batch += [messages.Remove(tweet_id=tweet.tweet_id, owners=owners)
                   for owners in self._follower_chunks(tweet.author_id, active_only=False)]
         if not tweet.is_repost:  # its reposts go too, each through its own REMOVE record

@@ -51,7 +51,7 @@ class ChangePlanner:
             # per cool-down. Held back, the demotion happens at a later follower change.
             self._users.demote(new.user_id, settings.demote_below, now,
                                promoted_before=now - settings.demotion_cooldown_minutes * 60_000)
-        batch = []
+        batch: list[messages.FanoutMessage] = []
         if old is not None and new.celebrity_epoch != old.celebrity_epoch:
             batch.append(messages.CelebrityPage(account=new.user_id, epoch=new.celebrity_epoch, after=None))
             if not new.celebrity:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -109,7 +110,7 @@ class Posting:
         metrics.add_metric(name="PostsCreated", unit=MetricUnit.Count, value=1)
         return tweet
 
-    def _mint(self, make, key: KeyClaim | None = None) -> Tweet:
+    def _mint(self, make: Callable[[int], Tweet], key: KeyClaim | None = None) -> Tweet:
         for _ in range(3):  # a fresh id if two id generators collided
             tweet = make(ids.new_id())
             window = Window.now("post", str(tweet.author_id), self._posts_per_minute)
@@ -156,7 +157,7 @@ class Posting:
         """Undo the caller's repost of a post (idempotent): True if there was one. An undo
         counts against the caller's action window (a repost counts as a post)."""
         original = self._tweets.get(tweet_id)
-        if original is not None and original.is_repost:
+        if original is not None and original.repost_of_id is not None:  # a repost: undo the caller's of its post
             tweet_id = original.repost_of_id
         with counted_action(self._actions_per_minute):
             removed = self._tweets.delete_repost(
@@ -173,7 +174,7 @@ class Posting:
 
     def _shown(self, tweet: Tweet) -> Tweet:
         """The post a row shows: itself, or for a repost the post it shares (404 if gone)."""
-        return self.get(tweet.repost_of_id) if tweet.is_repost else tweet
+        return self.get(tweet.repost_of_id) if tweet.repost_of_id is not None else tweet
 
     def view(self, caller_id: int, tweet_id: int) -> tuple[Tweet, Tweet | None]:
         """A post as a reader sees it: (the post shown, the repost that shares it or None);
@@ -188,7 +189,7 @@ class Posting:
         tweet = self.get(tweet_id)
         if tweet.author_id != caller_id:
             raise Forbidden("only the author can delete a post", code="not_author")
-        if tweet.is_repost:
+        if tweet.repost_of_id is not None:  # a repost
             self._tweets.delete_repost(caller_id, tweet.repost_of_id)
             return
         try:

@@ -4,6 +4,7 @@ merged with the latest posts of each followed celebrity)."""
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -42,6 +43,9 @@ DEDUPE_WINDOW = 40
 PARENT_SETTLE_MS = 60 * 60 * 1000
 
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="timeline-read")
+
+# A newest-first stream of entries: (below this id or None for the newest, how many) -> entries.
+Source = Callable[[int | None, int], list[Entry]]
 
 
 @dataclass(frozen=True)
@@ -89,11 +93,12 @@ class _HomeRules:
         """A followee's reply whose parent may still be on its way to the reader's timeline
         (a recent post of an account the reader follows without merging it, fanned out by
         messages the queue keeps in no order)."""
-        return (self._others_reply(e) and e.reply_to_author_id not in (self.user_id, *self.celebrities)
+        return (self._others_reply(e) and e.reply_to_id is not None
+                and e.reply_to_author_id not in (self.user_id, *self.celebrities)
                 and now_ms - ids.timestamp_ms(e.reply_to_id) < PARENT_SETTLE_MS)
 
 
-def _started(fetch, before: int | None, want: int):
+def _started(fetch: Source, before: int | None, want: int) -> Source:
     """`fetch` as a source whose first call, (before, want), is already running in the pool.
 
     `_paginate`'s first round asks every source for exactly (before, want), so that call is
@@ -113,7 +118,7 @@ class _CappedTimeline:
     (trimming is amortized, so the table may briefly hold a few more). `taken` counts the
     entries earlier pages consumed; the cursor carries it forward."""
 
-    def __init__(self, fetch, cap: int, taken: int):
+    def __init__(self, fetch: Source, cap: int, taken: int):
         self._fetch, self._cap, self._taken = fetch, cap, taken
         self._seen: set[int] = set()
 
@@ -229,7 +234,7 @@ class Reader:
             logger.warning("could not record a home read", extra={"reader": reader.user_id}, exc_info=True)
 
     # -------------------------------------------------------------- shared machinery
-    def _posts_of(self, author_id: int, reposts: bool = True):
+    def _posts_of(self, author_id: int, reposts: bool = True) -> Source:
         """A source of the account's entries, newest first, from the ByAuthor index (without
         its reposts when the reader follows it without them)."""
         def fetch(before_id: int | None, want: int) -> list[Entry]:
@@ -238,7 +243,7 @@ class Reader:
             return got if reposts else _Filtered(got, [e for e in got if not e.is_repost])
         return fetch
 
-    def _copies_of(self, author_id: int, reader_id: int, reposts: bool = True):
+    def _copies_of(self, author_id: int, reader_id: int, reposts: bool = True) -> Source:
         """A celebrity's entries, newest first, from the shard of its copies the reader's id
         picks, with the posts and authors they show (nothing more to read for them); below the
         shard's oldest copy (a deep page, or a shard still being built) from the ByAuthor
@@ -254,8 +259,8 @@ class Reader:
             return _Filtered(got, got if reposts else [e for e in got if not e.is_repost], page.tweets, page.users)
         return fetch
 
-    def _paginate(self, sources, before: int | None, limit: int, *, visibility: Visibility, surface: Surface,
-                  home: _HomeRules | None = None) -> _Merged:
+    def _paginate(self, sources: list[Source], before: int | None, limit: int, *, visibility: Visibility,
+                  surface: Surface, home: _HomeRules | None = None) -> _Merged:
         """Merge newest-first entry streams into one page of live posts.
 
         Each round needs `want` entries (plus, for a home timeline, the dedupe window) below
@@ -291,7 +296,7 @@ class Reader:
             if not last:
                 budget -= len(short)
                 list(_pool.map(lambda b, p=position, w=ask: b.fill(p, w), short))
-            lows = [b.low for b in buffers if not b.done]
+            lows = [b.low for b in buffers if not b.done and b.low is not None]  # each was read: its low is set
             floor = max(lows) if lows else None
             merged = heapq.merge(*(b.below(position) for b in buffers), key=lambda e: -e.tweet_id)
             complete: list[Entry] = []
@@ -343,20 +348,25 @@ class Reader:
         if not candidates:
             return {}
         now = clock.now_ms()
-        strangers = {e.reply_to_author_id for e in candidates if home and home.answers_a_stranger(e)}
+        # (a reply names whom it answers: reply_to_author_id is set wherever reply_to_id is)
+        strangers = {e.reply_to_author_id for e in candidates
+                     if home and home.answers_a_stranger(e) and e.reply_to_author_id is not None}
         in_stream = {e.tweet_id for e in complete}
         waits = [e for e in candidates
                  if home and e.reply_to_id not in in_stream and home.may_wait_for_parent(e, now)]
-        waiting, waiting_entries = {e.reply_to_id for e in waits}, {e.tweet_id for e in waits}
+        waiting = {e.reply_to_id for e in waits if e.reply_to_id is not None}  # each one's is (may_wait_for_parent)
+        waiting_entries = {e.tweet_id for e in waits}
         wanted_posts = ({e.tweet_id for e in candidates} | {e.original_id for e in candidates} | waiting) - known.tweets.keys()
         tweets_future = _pool.submit(self._tweets.get_many, wanted_posts)
         # Whom the reader follows, and since when: the reply rule, and whether a parent's fan-out
         # included the reader at all (a follow made after the post brought only what its
         # backfill brought).
-        lookups = strangers | {e.reply_to_author_id for e in waits}
-        follows_future = _pool.submit(self._graph.followed_since, home.user_id, lookups) if lookups else None
+        lookups = strangers | {e.reply_to_author_id for e in waits if e.reply_to_author_id is not None}
+        # Only a home read has strangers or replies waiting.
+        follows_future = (_pool.submit(self._graph.followed_since, home.user_id, lookups)
+                          if lookups and home is not None else None)
         arrived_future = (_pool.submit(self._timelines.present, [(home.user_id, p) for p in waiting])
-                          if waiting else None)
+                          if waiting and home is not None else None)
         wanted = ({e.author_id for e in candidates} | {e.via_id for e in candidates}) - known.users.keys()
         if home is not None:
             wanted.add(home.user_id)  # always read: its visit is recorded from it
@@ -373,7 +383,7 @@ class Reader:
                 continue  # deleted (or the repost undone) after the entry was written
             if home and home.answers_a_stranger(e) and e.reply_to_author_id not in followed:
                 continue  # a reply to someone the reader does not follow
-            since = followed.get(e.reply_to_author_id)
+            since = followed.get(e.reply_to_author_id) if e.reply_to_author_id is not None else None
             if (e.tweet_id in waiting_entries and e.reply_to_id not in arrived and e.reply_to_id in tweets
                     and since is not None and since < ids.timestamp_ms(e.reply_to_id)):
                 continue  # the post it answers is still on its way to this timeline
@@ -393,7 +403,7 @@ class _Buffer:
     the last one it gave (it is complete down to `low`), and never once it gave fewer than it
     was asked for (`done`)."""
 
-    def __init__(self, fetch):
+    def __init__(self, fetch: Source) -> None:
         self._fetch = fetch
         self.known = _Known({}, {})
         self._entries: list[Entry] = []
@@ -424,7 +434,7 @@ class _Buffer:
         self._entries.extend(got)
 
 
-class _Filtered(list):
+class _Filtered(list[Entry]):
     """A source's entries after a filter, remembering how many the query returned, and the
     posts and authors it brought with them (a celebrity's copies)."""
 
@@ -439,11 +449,11 @@ class _Unavailable(_Filtered):
     """What a degradable source gives when DynamoDB throttled it: nothing, and the page is
     marked partial."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__([], [])
 
 
-def _degradable(fetch):
+def _degradable(fetch: Source) -> Source:
     """A source that may be left out of a page when DynamoDB throttles it (after the SDK's
     retries): a followed celebrity's posts. The reader still gets the rest of the page,
     marked partial, rather than an error (issue 14's overload policy)."""
@@ -477,7 +487,7 @@ def _raw_len(result: list[Entry]) -> int:
     return result.raw_len if isinstance(result, _Filtered) else len(result)
 
 
-def _raw_last(result: list[Entry]) -> int:
+def _raw_last(result: list[Entry]) -> int | None:
     return result.raw_last if isinstance(result, _Filtered) else result[-1].tweet_id
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -73,7 +73,7 @@ RECENT_CELEBRITIES = 1_000
 class _RecentCelebrities:
     """Celebrity profiles by handle (case-folded), for CELEBRITY_TARGET_TTL_S, in this container."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._entries: dict[str, tuple[float, User]] = {}
 
     def get(self, handle: str) -> User | None:
@@ -87,6 +87,10 @@ class _RecentCelebrities:
 
     def drop(self, handle: str) -> None:
         self._entries.pop(handle.casefold(), None)
+
+
+# A page of an account's list: (account, limit, after) -> (user ids, the next page's `after`).
+_Page = Callable[[int, int, str | None], tuple[list[int], str | None]]
 
 
 class Social:
@@ -142,9 +146,10 @@ class Social:
                                 else f"@{handle} blocks you", code="blocked") from None
             except FolloweeChanged:  # promoted or demoted since the profile was read (or cached)
                 self._celebrities.drop(handle)
-                target = self._users.get_consistent(target.user_id)
-                if target is None:
+                fresh = self._users.get_consistent(target.user_id)
+                if fresh is None:
                     raise NotFound(f"no user @{handle}", code="user_not_found") from None
+                target = fresh
         else:
             raise Conflict(f"@{handle} is changing right now; try again", code="followee_changing")
         # The profile as this follow left it, without reading it again.
@@ -197,7 +202,7 @@ class Social:
         return self._page(caller_id, caller_id, "mutes", self._graph.mutes_page, limit, cursor)
 
     # ------------------------------------------------------------------ lists
-    def _page(self, caller_id: int, owner_id: int, kind: str, page, limit: int, cursor: str | None) -> UserPage:
+    def _page(self, caller_id: int, owner_id: int, kind: str, page: _Page, limit: int, cursor: str | None) -> UserPage:
         scope = f"{kind}:{owner_id}"
         after = self._cursors.decode(cursor, reader=caller_id, scope=scope) if cursor else None
         if after is not None and not isinstance(after, str):
@@ -216,6 +221,7 @@ class Social:
         owner = user_by_handle(self._users, handle)
         if owner.user_id != caller_id:
             Visibility.of_reader(self._graph, caller_id).require_account(owner)
+        page: _Page
         if kind == "followers":  # an account that has been a celebrity may have followers in its shards
             page = partial(self._graph.followers_page, sharded=owner.celebrity or owner.celebrity_epoch > 0)
         else:

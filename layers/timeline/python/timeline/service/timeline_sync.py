@@ -17,10 +17,12 @@ the state as it stands, so the last action wins whatever order the queue deliver
 
 from __future__ import annotations
 
+import enum
 import heapq
 import itertools
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
+from typing import Final
 
 from timeline import clock
 from timeline.records import Entry
@@ -43,7 +45,11 @@ MAX_REDO = 4  # a relationship flapping faster than this is redone by its own la
 BACKFILL_PAGES = 4  # ByAuthor pages read for an account's posts without its reposts: TimelineMax entries
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sync")
-UNREAD = object()  # sync_follow's state, not read yet
+class _Unread(enum.Enum):
+    UNREAD = "unread"
+
+
+UNREAD: Final = _Unread.UNREAD  # sync_follow's state, not read yet
 
 
 class TimelineSync:
@@ -123,7 +129,7 @@ class TimelineSync:
         """The follow state of each (owner, account) pair, for a batch's syncs: one read."""
         return self._graph.follow_states(pairs)
 
-    def sync_follow(self, owner_id: int, account_id: int, state: bool | None | object = UNREAD) -> None:
+    def sync_follow(self, owner_id: int, account_id: int, state: bool | None | _Unread = UNREAD) -> None:
         """`state`: None when not following, else whether the account's reposts show; read
         here unless the caller read it (follow_states) after the message arrived."""
         if state is UNREAD:

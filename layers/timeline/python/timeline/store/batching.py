@@ -17,8 +17,13 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any, cast
 
 from pynamodb.models import Model
+
+if TYPE_CHECKING:  # the stubs are a dev dependency, not deployed
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef, WriteRequestUnionTypeDef
 
 MAX_BATCH = 25
 
@@ -30,7 +35,7 @@ class UnprocessedItemsError(Exception):
 
 
 class BatchWriter:
-    def __init__(self, client, *, max_attempts: int = 8, base_delay: float = 0.05,
+    def __init__(self, client: DynamoDBClient, *, max_attempts: int = 8, base_delay: float = 0.05,
                  max_delay: float = 2.0, sleep: Callable[[float], None] = time.sleep, concurrency: int = 4):
         self._client = client
         self.max_attempts, self.base_delay, self.max_delay = max_attempts, base_delay, max_delay
@@ -38,17 +43,19 @@ class BatchWriter:
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="batch-write") if concurrency > 1 else None
 
     def put(self, model: type[Model], items: Sequence[Model]) -> None:
-        self._write(model.Meta.table_name, [{"PutRequest": {"Item": item.serialize()}} for item in items])
+        self._write(model.Meta.table_name, [_request({"PutRequest": {"Item": item.serialize()}}) for item in items])
 
     def delete(self, model: type[Model], keys: Sequence[Model]) -> None:
         requests = []
-        key_names = [a.attr_name for a in (model._hash_key_attribute(), model._range_key_attribute()) if a]
+        # pynamodb leaves these two untyped
+        key_attributes = (model._hash_key_attribute(), model._range_key_attribute())  # type: ignore[no-untyped-call]
+        key_names = [a.attr_name for a in key_attributes if a]
         for item in keys:
             serialized = item.serialize(null_check=False)
-            requests.append({"DeleteRequest": {"Key": {k: serialized[k] for k in key_names}}})
+            requests.append(_request({"DeleteRequest": {"Key": {k: serialized[k] for k in key_names}}}))
         self._write(model.Meta.table_name, requests)
 
-    def _write(self, table: str, requests: list[dict]) -> None:
+    def _write(self, table: str, requests: list[WriteRequestTypeDef]) -> None:
         # DynamoDB rejects a batch holding the same key twice; callers pass distinct keys.
         batches = [requests[start:start + MAX_BATCH] for start in range(0, len(requests), MAX_BATCH)]
         if self._pool is None or len(batches) == 1:
@@ -62,7 +69,7 @@ class BatchWriter:
         for future in futures:
             future.result()  # the first failure, now that none is still running
 
-    def _write_batch(self, table: str, pending: list[dict]) -> None:
+    def _write_batch(self, table: str, pending: Sequence[WriteRequestUnionTypeDef]) -> None:
         attempt = 0
         while pending:
             response = self._client.batch_write_item(RequestItems={table: pending})
@@ -74,3 +81,9 @@ class BatchWriter:
                 raise UnprocessedItemsError(len(pending))
             ceiling = min(self.max_delay, self.base_delay * (2 ** attempt))
             self._sleep(random.uniform(0, ceiling))  # full jitter
+
+
+def _request(request: dict[str, Any]) -> WriteRequestTypeDef:
+    """A write request around pynamodb's serialized item: DynamoDB's attribute maps, which
+    pynamodb types as plain dicts."""
+    return cast("WriteRequestTypeDef", request)

@@ -15,6 +15,7 @@ import json
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from timeline.records import Attachment, Entry, Tweet, User
 from timeline.store.batching import BatchWriter
@@ -49,8 +50,8 @@ def _key(author_id: int, shard: int) -> str:
 
 
 # Compact JSON: a shard Query reads ~66 copies per home read, so bytes are read units.
-def _tweet_json(t: Tweet) -> dict:
-    out = {"i": t.tweet_id, "a": t.author_id, "c": t.created_at}
+def _tweet_json(t: Tweet) -> dict[str, Any]:
+    out: dict[str, Any] = {"i": t.tweet_id, "a": t.author_id, "c": t.created_at}
     if t.text:
         out["t"] = t.text
     if t.reply_to_id is not None:
@@ -63,7 +64,7 @@ def _tweet_json(t: Tweet) -> dict:
     return out
 
 
-def _tweet_of(d: dict) -> Tweet:
+def _tweet_of(d: dict[str, Any]) -> Tweet:
     return Tweet(tweet_id=int(d["i"]), author_id=int(d["a"]), text=d.get("t", ""), created_at=int(d["c"]),
                  reply_to_id=d.get("r"), reply_to_author_id=d.get("ra"),
                  media=tuple(Attachment(*m) for m in d.get("m", ())), fanout=False,
@@ -110,7 +111,10 @@ class CopyStore:
         authors; one item more is asked for, so a shard that holds fewer than `limit` below
         `before` shows its floor marker if it has one."""
         condition = CelebrityCopyModel.tweet_id < before if before is not None else None
-        entries, tweets, users, floor = [], {}, {}, False
+        entries: list[Entry] = []
+        tweets: dict[int, Tweet] = {}
+        users: dict[int, User] = {}
+        floor = False
         for m in CelebrityCopyModel.query(_key(author_id, shard), condition, scan_index_forward=False,
                                           limit=limit + 1, page_size=limit + 1):
             if int(m.tweet_id) == FLOOR:

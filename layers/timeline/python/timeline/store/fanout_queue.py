@@ -24,9 +24,13 @@ from collections.abc import Hashable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from timeline.observability import CORRELATION_ATTRIBUTE, correlation_id
+
+if TYPE_CHECKING:  # the stubs are a dev dependency, not deployed
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 MAX_BATCH = 10  # SendMessageBatch's limit
 
@@ -50,8 +54,9 @@ class Outgoing:
     correlation_id: str | None
     delay_seconds: int = 0  # hidden from the workers this long after it is sent (SQS: at most 900)
 
-    def entry(self, entry_id: str) -> dict:
-        entry = {"Id": entry_id, "MessageBody": json.dumps(self.body, separators=(",", ":"))}
+    def entry(self, entry_id: str) -> SendMessageBatchRequestEntryTypeDef:
+        entry: SendMessageBatchRequestEntryTypeDef = {
+            "Id": entry_id, "MessageBody": json.dumps(self.body, separators=(",", ":"))}
         if self.delay_seconds:
             entry["DelaySeconds"] = self.delay_seconds
         if self.correlation_id:
@@ -61,7 +66,7 @@ class Outgoing:
 
 
 class FanoutQueue:
-    def __init__(self, client, queue_url: str, *, max_attempts: int = 5):
+    def __init__(self, client: SQSClient, queue_url: str, *, max_attempts: int = 5):
         self._client, self._url, self._max_attempts = client, queue_url, max_attempts
 
     def send(self, messages: Sequence[QueueMessage], *, delay_seconds: int = 0) -> None:

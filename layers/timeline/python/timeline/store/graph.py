@@ -4,10 +4,10 @@ unfollow tombstones."""
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -113,12 +113,12 @@ def _restrictions(edges: Iterable[EdgeModel]) -> Restrictions:
     return Restrictions(frozenset(kinds[BLOCK]), frozenset(kinds[BLOCKED_BY]), frozenset(kinds[MUTE]))
 
 
-def _window_full(window: Window | None, failed: list[bool]) -> bool:
+def _window_full(window: Window | None, failed: list[bool]) -> TypeGuard[Window]:
     """Whether a transaction's rate-limit window (its last item, an update) was full."""
     return window is not None and failed[-1:] == [True]
 
 
-def tally_of(keys: dict, new_image: dict | None, *, created: bool) -> tuple[int, str, int] | None:
+def tally_of(keys: dict[str, Any], new_image: dict[str, Any] | None, *, created: bool) -> tuple[int, str, int] | None:
     """(followee, the name of the partition the record is from, +1 or -1) for the graph-stream
     record of a follower edge or tombstone created without the followee's profile (its
     `tally`), else None: a later change of the same edge (a restamp, a reposts choice) counts
@@ -439,7 +439,7 @@ class GraphStore:
         except DoesNotExist:
             return False
 
-    def _toggle(self, write, window: Window | None) -> bool:
+    def _toggle(self, write: Callable[[Transaction], object], window: Window | None) -> bool:
         """One edge written (or deleted) under its own condition, counted against `window` in the
         same transaction: False if the condition did not hold (nothing changed, nothing
         counted), Limited if the window was full."""
@@ -462,7 +462,7 @@ class GraphStore:
         """The block and its mirror in the blocked account's partition, together. False if it
         already stood. The caller removes the follows both ways (and the block's stream record
         does it again, should the caller fail)."""
-        def write(tx):
+        def write(tx: Transaction) -> None:
             tx.save(EdgeModel(blocker_id, BLOCK + padded(blocked_id), other_id=blocked_id, created_at=now_ms),
                     condition=EdgeModel.edge.does_not_exist())
             tx.save(EdgeModel(blocked_id, BLOCKED_BY + padded(blocker_id), other_id=blocker_id, created_at=now_ms))
@@ -474,7 +474,7 @@ class GraphStore:
         self.unfollow(b, a, now_ms=now_ms)
 
     def unblock(self, blocker_id: int, blocked_id: int, window: Window | None = None) -> bool:
-        def write(tx):
+        def write(tx: Transaction) -> None:
             tx.delete(EdgeModel(blocker_id, BLOCK + padded(blocked_id)), condition=EdgeModel.edge.exists())
             tx.delete(EdgeModel(blocked_id, BLOCKED_BY + padded(blocker_id)))
         return self._toggle(write, window)

@@ -17,11 +17,20 @@ from __future__ import annotations
 
 import functools
 import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import botocore.exceptions
 
 from timeline.errors import Unavailable
 from timeline.records import Tokens
+
+if TYPE_CHECKING:  # the stubs are a dev dependency, not deployed
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_cognito_idp.type_defs import AuthenticationResultTypeTypeDef
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class WeakPassword(Exception):
@@ -51,13 +60,13 @@ OUT_OF_CAPACITY = frozenset({
 RETRY_AFTER_S = (2, 6)  # told to clients, drawn in this range: they do not all come back at once
 
 
-def _unavailable_when_out_of_capacity(method):
+def _unavailable_when_out_of_capacity(method: Callable[_P, _R]) -> Callable[_P, _R]:
     """Cognito out of capacity, failing or out of reach -> Unavailable (503, Retry-After)."""
 
     @functools.wraps(method)
-    def guarded(self, *args, **kwargs):
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
-            return method(self, *args, **kwargs)
+            return method(*args, **kwargs)
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
@@ -76,7 +85,7 @@ def _unavailable() -> Unavailable:
 
 
 class IdentityProvider:
-    def __init__(self, client, user_pool_id: str, client_id: str):
+    def __init__(self, client: CognitoIdentityProviderClient, user_pool_id: str, client_id: str):
         # Every login is made confirmed, in every stage: no stage waits for an emailed code.
         self._idp, self._pool, self._client_id = client, user_pool_id, client_id
 
@@ -126,7 +135,7 @@ class IdentityProvider:
             return UNCONFIRMED
         return MATCH
 
-    def _sign_in(self, username: str, password: str) -> dict:
+    def _sign_in(self, username: str, password: str) -> AuthenticationResultTypeTypeDef:
         """AdminInitiateAuth's AuthenticationResult; a login left half-made by `register` (its
         password still temporary: NEW_PASSWORD_REQUIRED, which Cognito asks only once the
         password is right) is finished first."""
@@ -193,6 +202,6 @@ def _message(exc: Exception) -> str:
     return getattr(exc, "response", {}).get("Error", {}).get("Message") or "password too weak"
 
 
-def _tokens(result: dict, refresh_token: str | None = None) -> Tokens:
+def _tokens(result: AuthenticationResultTypeTypeDef, refresh_token: str | None = None) -> Tokens:
     return Tokens(id_token=result["IdToken"], access_token=result["AccessToken"],
                   expires_in=int(result["ExpiresIn"]), refresh_token=result.get("RefreshToken") or refresh_token)

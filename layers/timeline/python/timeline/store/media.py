@@ -30,17 +30,24 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
+from pynamodb.expressions.update import Action
 
 from timeline.records import PENDING, READY, REJECTED, Media, optional_int
 from timeline.store.rate_limits import Limited, Window
 from timeline.store.tables import MediaModel, cancellation_codes
 from timeline.store.transactions import Transaction
+
+if TYPE_CHECKING:  # the stubs are a dev dependency, not deployed
+    from mypy_boto3_s3 import S3Client
+
+    from timeline.images import Rendition  # only its type: the image code (Pillow) stays out of the API
 
 PROCESSING = "processing"  # stored only: records.Media shows it as PENDING
 UPLOADS = "uploads/"
@@ -105,7 +112,7 @@ def to_media(m: MediaModel) -> Media:
 
 
 class MediaStore:
-    def __init__(self, s3: Any, bucket: str, connection: Connection | None = None):
+    def __init__(self, s3: S3Client, bucket: str, connection: Connection | None = None):
         self._s3, self._bucket, self._connection = s3, bucket, connection
         self._urls: OrderedDict[tuple[str, int], tuple[float, str]] = OrderedDict()
         self._urls_lock = threading.Lock()
@@ -209,20 +216,21 @@ class MediaStore:
                                               MediaModel.message.set(message)])
 
     @staticmethod
-    def _held(claim: str) -> Any:
-        return (MediaModel.status == PROCESSING) & (MediaModel.claimed_by == claim)
+    def _held(claim: str) -> Condition:
+        held: Condition = (MediaModel.status == PROCESSING) & (MediaModel.claimed_by == claim)
+        return held
 
     @staticmethod
-    def _unclaimed() -> list:
+    def _unclaimed() -> list[Action]:
         return [MediaModel.claimed_at.remove(), MediaModel.claimed_by.remove()]
 
-    def _settle(self, media_id: int, claim: str | None, actions: list) -> bool:
+    def _settle(self, media_id: int, claim: str | None, actions: list[Action]) -> bool:
         if claim is None:
             return self._update(media_id, actions, MediaModel.status == PENDING)
         return self._update(media_id, [*actions, *self._unclaimed()], self._held(claim))
 
     @staticmethod
-    def _update(media_id: int, actions: list, condition: Any) -> bool:
+    def _update(media_id: int, actions: list[Action], condition: Condition) -> bool:
         try:
             MediaModel(media_id).update(actions=actions, condition=condition)
             return True
@@ -277,7 +285,7 @@ class MediaStore:
     def delete_upload(self, key: str) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=key)
 
-    def put_checked(self, media_id: int, original: Any, preview: Any) -> None:
+    def put_checked(self, media_id: int, original: Rendition, preview: Rendition) -> None:
         """The checked original (unattached until a post retags it) and its preview."""
         self._s3.put_object(Bucket=self._bucket, Key=original_key(media_id), Body=original.body,
                             ContentType=original.content_type, Tagging=f"{ATTACHED_TAG}=false")

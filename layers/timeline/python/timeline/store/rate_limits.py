@@ -22,6 +22,8 @@ import threading
 from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from timeline import clock
@@ -35,7 +37,7 @@ REMEMBERED_WINDOWS = 10_000  # full windows a container remembers (forgotten all
 class _FullWindows:
     """Window keys known full in this container, until their window ends (epoch seconds)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._until: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -76,8 +78,8 @@ class Window:
         number = now_s // window_s
         return cls(f"{what}#{who}#{number}", limit, window_s - now_s % window_s, (number + 2) * window_s)
 
-    def _update(self) -> tuple[list, object]:
-        actions = [RateLimitModel.hits.add(1), RateLimitModel.expires_at.set(self.expires_at)]
+    def _update(self) -> tuple[list[Action], Condition]:
+        actions: list[Action] = [RateLimitModel.hits.add(1), RateLimitModel.expires_at.set(self.expires_at)]
         return actions, RateLimitModel.hits.does_not_exist() | (RateLimitModel.hits < self.limit)
 
     def hit(self) -> None:
@@ -156,7 +158,8 @@ class Backoff:
         """Seconds the next attempt waits after this many consecutive failures."""
         if failures < cls.FREE_FAILURES:
             return 0
-        return min(cls.BASE_S * 2 ** min(failures - cls.FREE_FAILURES, 30), cls.CAP_S)
+        wait: int = cls.BASE_S * 2 ** min(failures - cls.FREE_FAILURES, 30)
+        return min(wait, cls.CAP_S)
 
     def retry_after(self) -> int:
         """Seconds until the next attempt may be made (0: now)."""

@@ -6,6 +6,8 @@ the models at the tables named in Settings; every function calls it once at cold
 
 from __future__ import annotations
 
+from typing import Any
+
 import botocore.session
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -36,7 +38,7 @@ def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
 class _Base(Model):
     class Meta:
         table_name = "unbound"
-        region = None
+        region: str | None = None
 
 
 class UserModel(_Base):
@@ -64,7 +66,7 @@ class UserModel(_Base):
     # Per graph partition of the account (its own, its shards), the stream's sequence number of
     # the last follow or unfollow counted into followers_count by the stream (UserStore.tally:
     # the storm path of a celebrity's follows).
-    tallied = MapAttribute(null=True)
+    tallied = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]  # pynamodb: untyped __init__
     # Epoch ms of the latest unfollow of this account by anyone, set by the unfollow's own
     # transaction (or, for an account unfollowed as a celebrity, by the stream's tally, within
     # a second or so); 0: none since the profile was made. Absent (no default, on purpose) on a
@@ -98,7 +100,8 @@ class HandleClaimModel(_Base):
 ENTRY_ATTRIBUTES = ["repost_of_id", "repost_of_author_id", "reply_to_id", "reply_to_author_id"]
 
 
-class ByAuthorIndex(GlobalSecondaryIndex):
+# pynamodb leaves Index.__init_subclass__ untyped.
+class ByAuthorIndex(GlobalSecondaryIndex["TweetModel"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "ByAuthor"
         projection = IncludeProjection(ENTRY_ATTRIBUTES)
@@ -107,7 +110,7 @@ class ByAuthorIndex(GlobalSecondaryIndex):
     tweet_id = NumberAttribute(range_key=True)
 
 
-class ByRepostOfIndex(GlobalSecondaryIndex):
+class ByRepostOfIndex(GlobalSecondaryIndex["TweetModel"]):  # type: ignore[no-untyped-call]
     """Sparse: only reposts have repost_of_id. Deleting a post finds its reposts here."""
 
     class Meta:
@@ -118,7 +121,7 @@ class ByRepostOfIndex(GlobalSecondaryIndex):
     tweet_id = NumberAttribute(range_key=True)
 
 
-class AttachmentMap(MapAttribute):
+class AttachmentMap(MapAttribute[str, Any]):
     """records.Attachment, as a post stores it."""
 
     media_id = NumberAttribute()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -40,7 +41,7 @@ def to_tweet(m: TweetModel) -> Tweet:
     return Tweet(
         tweet_id=int(m.tweet_id), author_id=int(m.author_id), text=m.text, created_at=int(m.created_at),
         reply_to_id=optional_int(m.reply_to_id), reply_to_author_id=optional_int(m.reply_to_author_id),
-        media=tuple(Attachment.of(a.as_dict()) for a in (m.media or ())),
+        media=tuple(Attachment.of(a.as_dict()) for a in (m.media or ())),  # type: ignore[no-untyped-call]  # pynamodb
         fanout=bool(m.fanout),
         repost_of_id=optional_int(m.repost_of_id), repost_of_author_id=optional_int(m.repost_of_author_id),
     )
@@ -53,12 +54,12 @@ def index_entry(m: TweetModel) -> Entry:
                         reply_to_author_id=m.reply_to_author_id)
 
 
-def from_image(image: dict) -> Tweet:
+def from_image(image: dict[str, Any]) -> Tweet:
     """A Tweet from a stream record's NewImage/OldImage (DynamoDB JSON), read by the model."""
     return to_tweet(TweetModel.from_raw_data(image))
 
 
-def correlation_of(image: dict) -> str | None:
+def correlation_of(image: dict[str, Any]) -> str | None:
     """The correlation id of the request that wrote a stream record's image, if it kept one."""
     return (image.get("correlation_id") or {}).get("S")
 
@@ -112,7 +113,9 @@ class TweetStore:
         return TweetModel(
             tweet.tweet_id, author_id=tweet.author_id, text=tweet.text, created_at=tweet.created_at,
             reply_to_id=tweet.reply_to_id, reply_to_author_id=tweet.reply_to_author_id,
-            media=[AttachmentMap(**dataclasses.asdict(a)) for a in tweet.media] or None, fanout=tweet.fanout,
+            media=[AttachmentMap(**dataclasses.asdict(a))  # type: ignore[no-untyped-call]  # pynamodb: untyped
+                   for a in tweet.media] or None,
+            fanout=tweet.fanout,
             repost_of_id=tweet.repost_of_id, repost_of_author_id=tweet.repost_of_author_id,
             correlation_id=correlation_id,
         )
@@ -136,7 +139,7 @@ class TweetStore:
             with Transaction(connection=self._connection) as tx:
                 tx.save(self._model(tweet, correlation_id), condition=TweetModel.tweet_id.does_not_exist())
                 tx.save(entry(tweet.author_id, tweet.as_entry(), entry_expires_at))
-                if tweet.is_repost:
+                if tweet.repost_of_id is not None:  # a repost
                     tx.save(EdgeModel(tweet.author_id, REPOST + padded(tweet.repost_of_id),
                                       other_id=tweet.tweet_id, created_at=tweet.created_at),
                             condition=EdgeModel.edge.does_not_exist())
@@ -169,7 +172,8 @@ class TweetStore:
             raise IdTaken(tweet.tweet_id) from exc
         if key is not None and (held := self.key_holder(key.author_id, key.key)) is not None:
             raise KeyUsed(held) from exc
-        if tweet.is_repost and (holder := self.repost_by(tweet.author_id, tweet.repost_of_id)) is not None:
+        holder = self.repost_by(tweet.author_id, tweet.repost_of_id) if tweet.repost_of_id is not None else None
+        if holder is not None:
             raise AlreadyReposted(holder) from exc
         position = 2 + tweet.is_repost + (key is not None)
         for attachment, media_failed in zip(tweet.media, failed[position:position + len(tweet.media)]):
@@ -237,7 +241,8 @@ class TweetStore:
         """Delete reposts (of a deleted post) and their claims; each row's REMOVE record takes
         its entries back."""
         assert self._batch is not None
-        self._batch.delete(EdgeModel, [EdgeModel(r.author_id, REPOST + padded(r.repost_of_id)) for r in reposts])
+        self._batch.delete(EdgeModel, [EdgeModel(r.author_id, REPOST + padded(r.repost_of_id)) for r in reposts
+                                       if r.repost_of_id is not None])  # every one is a repost
         self._batch.delete(TweetModel, [TweetModel(r.tweet_id) for r in reposts])
 
     def get(self, tweet_id: int, *, consistent: bool = False) -> Tweet | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
-from timeline.records import User
+from timeline.records import IdLike, User
 from timeline.store.tables import HandleClaimModel, UserModel, cancellation_codes
 from timeline.store.transactions import Transaction
 
@@ -35,11 +37,11 @@ class Profile(NamedTuple):
     pending_since: int | None
 
 
-def _int_or_none(value) -> int | None:
+def _int_or_none(value: IdLike | None) -> int | None:
     return int(value) if value is not None else None
 
 
-def from_image(image: dict) -> User | None:
+def from_image(image: dict[str, Any]) -> User | None:
     """A User from a users-stream record's image (DynamoDB JSON); None for a handle claim."""
     if not image.get("pk", {}).get("S", "").startswith("USER#"):
         return None
@@ -176,7 +178,7 @@ class UserStore:
         except DoesNotExist:
             return None
 
-    def _update(self, user_id: int, actions: list, condition) -> bool:
+    def _update(self, user_id: int, actions: list[Action], condition: Condition) -> bool:
         """A conditional update; False when the condition did not hold."""
         try:
             UserModel(UserModel.key(user_id)).update(actions=actions, condition=UserModel.pk.exists() & condition)
@@ -253,7 +255,7 @@ class UserStore:
             if not todo:
                 return 0
             counted = [c for cs in todo.values() for c in cs]
-            actions = [UserModel.followers_count.add(sum(c.delta for c in counted))]
+            actions: list[Action] = [UserModel.followers_count.add(sum(c.delta for c in counted))]
             condition = UserModel.tallied.exists()
             for partition, cs in todo.items():
                 mark = UserModel.tallied[partition]
@@ -276,14 +278,15 @@ class UserStore:
                 self._update(user_id, [UserModel.tallied.set(UserModel.tallied | {})], UserModel.pk.exists())
                 marks = {}
             else:
-                marks = {k: int(v) for k, v in profile.tallied.as_dict().items()}
+                tallied = profile.tallied.as_dict()  # type: ignore[no-untyped-call]  # pynamodb: untyped
+                marks = {k: int(v) for k, v in tallied.items()}
         raise RuntimeError(f"the follower tally of {user_id} changed under it {TALLY_ATTEMPTS} times")
 
     def touch(self, user: User, now_ms: int, *, restamp: bool, rebuild: bool) -> bool:
         """Record a home read: `last_seen_at`, and when asked a new activity stamp (the stream
         turns it into restamped follower edges) and a rebuild. Conditional on the record the
         reader read, so concurrent reads write it once."""
-        actions = [UserModel.last_seen_at.set(now_ms)]
+        actions: list[Action] = [UserModel.last_seen_at.set(now_ms)]
         if restamp or rebuild:
             actions.append(UserModel.stamped_at.set(now_ms))
         if rebuild:
