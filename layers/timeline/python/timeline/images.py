@@ -41,9 +41,10 @@ import io
 import re
 import struct
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from PIL import ExifTags, Image, ImageFile, ImageSequence, UnidentifiedImageError
 from PIL.PngImagePlugin import Blend, Disposal
@@ -157,10 +158,8 @@ def check(data: bytes, declared_type: str, *, max_bytes: int, max_pixels: int,
         orientation = _orientation(img)
         size = _displayed_size(img, orientation)
         preview = _preview(img, orientation, preview_edge)
-        if end is None:
-            body = _reencoded(img, orientation, image_format, durations)
-        else:
-            body = data[:end]  # what trails the image is cut off; the image itself is the upload's
+        # what trails the image is cut off; the image itself is the upload's
+        body = _reencoded(img, orientation, image_format, durations) if end is None else data[:end]
         return Checked(Rendition(body, declared_type, *size), preview, rewritten=end != len(data))
 
 

@@ -54,7 +54,7 @@ class Settings(BaseModel):
     upload_form_seconds: int = Field(600, alias="UPLOAD_FORM_SECONDS", ge=60, le=3600)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         return cls.model_validate(dict(os.environ if environ is None else environ))
 
     @property

@@ -10,6 +10,7 @@ the owner, from another address, is never refused for them. Sign-ups count per a
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from timeline import clock, ids
@@ -26,7 +27,6 @@ from timeline.store.identity import (
 )
 from timeline.store.rate_limits import HOUR_S, Backoff, Limited, Window, client_key
 from timeline.store.users import HandleTaken, UserStore
-
 
 # How long a handle claimed by an account without a login stays the claiming sign-up's own:
 # longer than the api function may run (Timeout, 10 s, in template.yaml), so by then that
@@ -152,10 +152,8 @@ class Accounts:
             # Cognito failed or was out of capacity (Unavailable: 503), maybe after making the
             # login: it is taken back if it can be (only this sign-up knows the new id), and
             # the handle is given back, so a retry after Retry-After starts afresh
-            try:
+            with contextlib.suppress(Exception):  # Cognito still failing: the login is left to nobody, unreachable
                 self._identity.remove(username)
-            except Exception:  # Cognito still failing: the login is left to nobody, unreachable
-                pass
             self._users.delete(user)
             raise
         if not self._users.finish_sign_up(user.user_id):

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from timeline import clock
 from timeline.records import Entry, Tweet
 from timeline.service import messages
-from timeline.service.messages import Add
 from timeline.service.activity import ActivityRules
+from timeline.service.messages import Add
 from timeline.settings import Settings
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import TOMBSTONE_TTL_SECONDS, GraphStore
@@ -158,9 +158,9 @@ class FanoutApplier:
         fresh = (TOMBSTONE_TTL_SECONDS - 86_400) * 1000
         by_tombstones = [not a.entry.is_repost and now_ms - a.planned_at < fresh for a in adds]
         tombstones = {via: _pool.submit(self._graph.unfollowed_by, via)
-                      for via in self._unfollowed_since_planned([a for a, recent in zip(adds, by_tombstones) if recent])}
+                      for via in self._unfollowed_since_planned([a for a, recent in zip(adds, by_tombstones, strict=True) if recent])}
         gone: list[set[int]] = []
-        for a, recent in zip(adds, by_tombstones):
+        for a, recent in zip(adds, by_tombstones, strict=True):
             e, owners = a.entry, set(a.owners)
             if e.is_repost:
                 gone.append(owners - self._graph.followers_among(e.via_id, a.owners, reposts=True))
@@ -169,11 +169,11 @@ class FanoutApplier:
             else:  # planned so long ago that its tombstones may have expired: ask the edges
                 gone.append(owners - self._graph.followers_among(e.via_id, a.owners))
         existing = exists.result()
-        taken_back = [(owner, a.entry.tweet_id) for a, lost in zip(adds, gone)
+        taken_back = [(owner, a.entry.tweet_id) for a, lost in zip(adds, gone, strict=True)
                       for owner in (a.owners if a.entry.tweet_id not in existing else sorted(lost))]
         if taken_back:
             self._timelines.remove_entries(taken_back)
-        due = dict.fromkeys(owner for a, lost in zip(adds, gone) if a.entry.tweet_id in existing
+        due = dict.fromkeys(owner for a, lost in zip(adds, gone, strict=True) if a.entry.tweet_id in existing
                             for owner in a.owners if owner not in lost and self.trims.due(owner, a.entry.tweet_id))
         # Independent timelines: trim them side by side rather than one round trip after another.
         list(_pool.map(self.trim, due))

@@ -17,7 +17,6 @@ from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import BLOCK, FOLLOWING, other_of
 from timeline.store.users import Tallied, UserStore
 
-
 # A follow of an account read as a celebrity does not check the flag in its transaction (the
 # storm path, GraphStore.follow): the flag it went by is at most CELEBRITY_TARGET_TTL_S old
 # when the follow starts (service/social.py), and the follow commits or fails within the API's

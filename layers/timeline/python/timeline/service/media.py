@@ -26,7 +26,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable
+from collections.abc import Iterable
 
 from timeline import clock, ids, images
 from timeline.errors import (

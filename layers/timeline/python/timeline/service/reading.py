@@ -317,7 +317,7 @@ class Reader:
             # Older copies of a shown candidate's post within the window, which suppress it if
             # they would show themselves (hydrated with the page, so it costs no round trip).
             copies = {i: _copies(complete, i, window, visibility, surface) for i, s in enumerate(shown) if s}
-            wanted = [e for e, s in zip(candidates, shown) if s] + [c for cs in copies.values() for c in cs]
+            wanted = [e for e, s in zip(candidates, shown, strict=True) if s] + [c for cs in copies.values() for c in cs]
             hydrated = self._hydrate(list({e.tweet_id: e for e in wanted}.values()), complete, profiles,
                                      visibility, surface, home, _Known.of(buffers))
             consumed_all = True

@@ -18,7 +18,6 @@ from timeline.store.graph import Blocked, FolloweeChanged, FollowingLimit, Graph
 from timeline.store.rate_limits import Limited, Window
 from timeline.store.users import UserStore
 
-
 FOLLOW_ATTEMPTS = 3
 
 

@@ -129,7 +129,7 @@ class TimelineSync:
         """The follow state of each (owner, account) pair, for a batch's syncs: one read."""
         return self._graph.follow_states(pairs)
 
-    def sync_follow(self, owner_id: int, account_id: int, state: bool | None | _Unread = UNREAD) -> None:
+    def sync_follow(self, owner_id: int, account_id: int, state: bool | _Unread | None = UNREAD) -> None:
         """`state`: None when not following, else whether the account's reposts show; read
         here unless the caller read it (follow_states) after the message arrived."""
         if state is UNREAD:
@@ -239,7 +239,7 @@ class TimelineSync:
         for reposts in {f.reposts for f in plan.values()}:
             posts_for(reposts)  # read once, before the backfills share them
         written: dict[int, list[int]] = dict(zip(plan, _pool.map(
-            lambda f: self.backfill(f.user_id, posts_for(f.reposts)), plan.values())))
+            lambda f: self.backfill(f.user_id, posts_for(f.reposts)), plan.values()), strict=True))
         self._graph.remove_celebrity_edges(account_id, ids)
         cleaned: set[int] = set()
         for _ in range(MAX_REDO):

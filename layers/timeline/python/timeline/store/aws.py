@@ -20,8 +20,8 @@ from timeline.store.batching import BatchWriter
 from timeline.store.celebrity_copies import CopyStore
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import GraphStore
-from timeline.store.media import MediaStore
 from timeline.store.identity import IdentityProvider
+from timeline.store.media import MediaStore
 from timeline.store.timelines import TimelineStore
 from timeline.store.tweets import TweetStore
 from timeline.store.users import UserStore

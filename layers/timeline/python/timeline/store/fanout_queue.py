@@ -140,7 +140,7 @@ class Outbox:
             else [send(c) for c in chunks]
         failed: dict[Hashable, None] = {}  # a record with several messages is named once
         reasons = []
-        for chunk, error in zip(chunks, errors):
+        for chunk, error in zip(chunks, errors, strict=True):
             if error:
                 reasons.append(error)
                 failed.update(dict.fromkeys(tag for tag, _ in chunk))

@@ -182,8 +182,8 @@ class GraphStore:
     def _follow_once(self, follower_id: int, followee_id: int, *, celebrity: bool, now_ms: int,
                      reposts: bool, window: Window | None, max_following: int | None, copied: bool = False) -> bool:
         """The follow's transaction; False if the edges exist already."""
-        flag = (UserModel.celebrity == True) if celebrity else (  # noqa: E712
-            UserModel.celebrity.does_not_exist() | (UserModel.celebrity == False))  # noqa: E712
+        flag = (UserModel.celebrity == True) if celebrity else (
+            UserModel.celebrity.does_not_exist() | (UserModel.celebrity == False))
         no_reposts = None if reposts else True
         tally = 1 if celebrity else None
         partition = storm_partition(followee_id, follower_id) if celebrity else followee_id
@@ -630,4 +630,4 @@ class GraphStore:
             # In the followee's own partition, or (a celebrity's storm-path follow) in its shard.
             return stamp_at(followee_id) or stamp_at(storm_partition(followee_id, follower_id))
         followees = list(dict.fromkeys(followee_ids))
-        return [f for f, kept in zip(followees, _pool.map(stamp, followees)) if kept]
+        return [f for f, kept in zip(followees, _pool.map(stamp, followees), strict=True) if kept]

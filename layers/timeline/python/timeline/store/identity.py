@@ -15,6 +15,7 @@ retries are spent, is `Unavailable` (503 with Retry-After), never a 500 (finding
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 from collections.abc import Callable
@@ -154,10 +155,8 @@ class IdentityProvider:
 
     @_unavailable_when_out_of_capacity
     def remove(self, username: str) -> None:
-        try:
+        with contextlib.suppress(self._idp.exceptions.UserNotFoundException):
             self._idp.admin_delete_user(UserPoolId=self._pool, Username=username)
-        except self._idp.exceptions.UserNotFoundException:
-            pass
 
     @_unavailable_when_out_of_capacity
     def authenticate(self, username: str, password: str) -> Tokens:

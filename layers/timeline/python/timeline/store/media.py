@@ -30,7 +30,8 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
@@ -148,7 +149,7 @@ class MediaStore:
         expires (TTL) with its newest upload's count: nothing in it counts after that."""
         counted = {str(media_id): {"N": str(pending.counted_until[media_id])} for media_id in keep}
         counted[str(media.media_id)] = {"N": str(counts_until)}
-        unchanged = _VERSION.does_not_exist() if pending.version == 0 else _VERSION == pending.version
+        unchanged = _VERSION.does_not_exist() if pending.version == 0 else _VERSION == pending.version  # noqa: SIM300 (a pynamodb condition: the attribute comes first)
         try:
             with Transaction(connection=MediaModel._get_connection().connection) as tx:
                 tx.save(self._record(media, expires_at), condition=MediaModel.media_id.does_not_exist())

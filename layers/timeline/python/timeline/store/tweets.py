@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
@@ -13,6 +13,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from timeline import clock
 from timeline.records import READY, Attachment, Entry, Tweet, optional_int
 from timeline.store.batching import BatchWriter
+from timeline.store.rate_limits import Limited, Window
 from timeline.store.tables import (
     AttachmentMap,
     EdgeModel,
@@ -22,7 +23,6 @@ from timeline.store.tables import (
     cancellation_codes,
     padded,
 )
-from timeline.store.rate_limits import Limited, Window
 from timeline.store.timelines import entry
 from timeline.store.transactions import Transaction
 
@@ -176,7 +176,7 @@ class TweetStore:
         if holder is not None:
             raise AlreadyReposted(holder) from exc
         position = 2 + tweet.is_repost + (key is not None)
-        for attachment, media_failed in zip(tweet.media, failed[position:position + len(tweet.media)]):
+        for attachment, media_failed in zip(tweet.media, failed[position:position + len(tweet.media)], strict=False):
             if media_failed:
                 raise MediaUnavailable(attachment.media_id) from exc
         if window is not None and failed[-1]:

@@ -205,12 +205,12 @@ class UserStore:
         return self._update(
             user_id, [UserModel.celebrity.set(True), UserModel.celebrity_epoch.add(1),
                       UserModel.celebrity_flipped_at.set(now_ms)],
-            (UserModel.celebrity != True) & (UserModel.followers_count >= threshold))  # noqa: E712
+            (UserModel.celebrity != True) & (UserModel.followers_count >= threshold))
 
     def demote(self, user_id: int, below: int, now_ms: int, promoted_before: int | None = None) -> bool:
         """Clear the celebrity flag if the follower count, as it stands, is below `below` and,
         with `promoted_before`, the account was promoted (flipped) before then."""
-        condition = (UserModel.celebrity == True) & (UserModel.followers_count < below)  # noqa: E712
+        condition = (UserModel.celebrity == True) & (UserModel.followers_count < below)
         if promoted_before is not None:
             condition = condition & (UserModel.celebrity_flipped_at.does_not_exist()
                                      | (UserModel.celebrity_flipped_at < promoted_before))
@@ -223,8 +223,8 @@ class UserStore:
         (its record queues the build of its shards and the walk that marks its followers'
         celebrity edges). True only for the update that marked it."""
         return self._update(user_id, [UserModel.copied.set(True)],
-                            (UserModel.celebrity == True) & (UserModel.followers_count >= threshold)  # noqa: E712
-                            & (UserModel.copied.does_not_exist() | (UserModel.copied == False)))  # noqa: E712
+                            (UserModel.celebrity == True) & (UserModel.followers_count >= threshold)
+                            & (UserModel.copied.does_not_exist() | (UserModel.copied == False)))
 
     def copied_flags(self, user_ids: Iterable[int]) -> dict[int, bool]:
         """Each account's copied mark, read consistently (absent: no such account)."""
