@@ -176,6 +176,7 @@ class TweetStore:
         if holder is not None:
             raise AlreadyReposted(holder) from exc
         position = 2 + tweet.is_repost + (key is not None)
+        # strict=False: the cancellation reasons may stop short of the media (none of those failed then)
         for attachment, media_failed in zip(tweet.media, failed[position:position + len(tweet.media)], strict=False):
             if media_failed:
                 raise MediaUnavailable(attachment.media_id) from exc
