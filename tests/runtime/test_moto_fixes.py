@@ -1061,13 +1061,9 @@ def test_a_deep_queue_delivers_fresh_messages_and_drops_expired_ones_without_wal
     sqs.delete_queue(QueueUrl=url)
 
 
-def test_given_stream_records_of_rich_items_when_polled_then_the_direct_encoding_equals_moto_serializer(
-        ddb, monkeypatch):
-    """GetRecords (every poll of every stream shard) answers the serializer's body, byte for byte."""
-    from moto.core.responses import BaseResponse
-    from moto.core.serialize import ResponseSerializer
-    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
-
+def test_given_stream_records_of_rich_items_when_polled_then_every_image_arrives_whole(ddb):
+    """GetRecords (every poll of every stream shard) answers each record's images whole. Its
+    direct encoding was dropped as a fix (moto_fixes/__init__.py): moto's serializer answers."""
     name = f"streamed-{uuid.uuid4().hex[:8]}"
     ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -1080,21 +1076,6 @@ def test_given_stream_records_of_rich_items_when_polled_then_the_direct_encoding
         ddb.put_item(TableName=name, Item=rich_item("p", 1, kind="changed"))  # MODIFY: both images
         ddb.delete_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"N": "2"}})  # REMOVE
 
-        calls, answers = [0], []
-        serialize = ResponseSerializer.serialize
-        monkeypatch.setattr(ResponseSerializer, "serialize",
-                            lambda self, result: calls.__setitem__(0, calls[0] + 1) or serialize(self, result))
-        patched, generic = DynamoDBStreamsHandler.serialized, BaseResponse.serialized
-        assert "dynamodb_streams.records_serialized_directly" in patched.__moto_fixes__
-
-        def twin(self, action_result):
-            before = calls[0]
-            direct = patched(self, action_result)
-            answers.append((self._get_action(), (direct[0], dict(direct[1]), direct[2]), calls[0] - before,
-                            generic(self, action_result)))
-            return direct
-        monkeypatch.setattr(DynamoDBStreamsHandler, "serialized", twin)
-
         streams = boto3.client("dynamodbstreams", region_name="us-east-1")
         arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
         shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
@@ -1103,9 +1084,7 @@ def test_given_stream_records_of_rich_items_when_polled_then_the_direct_encoding
         records = streams.get_records(ShardIterator=iterator, Limit=100)["Records"]
         assert [r["eventName"] for r in records] == ["INSERT"] * 3 + ["MODIFY", "REMOVE"]
         assert records[3]["dynamodb"]["OldImage"]["b"] == {"B": bytes(range(256))}
-        action, direct, serializer_calls, expected = answers[-1]
-        assert action == "GetRecords" and serializer_calls == 0
-        assert direct[0] == expected[0] and direct[1] == expected[1] and direct[2] == expected[2]
+        assert records[3]["dynamodb"]["NewImage"] == rich_item("p", 1, kind="changed")
     finally:
         ddb.delete_table(TableName=name)
 
@@ -1242,18 +1221,15 @@ def test_given_sends_receives_and_deletes_racing_on_one_queue_then_no_message_is
     sqs.delete_queue(QueueUrl=url)
 
 
-def test_given_a_projected_query_then_the_items_are_not_deep_copied_and_the_stored_ones_stay_as_they_were(
-        ddb, monkeypatch):
-    from moto.dynamodb.models.dynamo_type import Item
-
+def test_given_a_projected_query_then_it_answers_the_projection_and_the_stored_items_stay_as_they_were(ddb):
+    """The fix that skipped moto's deep copy during a projected Query was dropped (the billing
+    layer runs every billed query unprojected, so it never fired for pynamodb's calls; see
+    moto_fixes/__init__.py): what stays is that projections and the stored items are right."""
     table = ddb.create(range_key=("sk", "N"), gsis=[gsi("by_kind", "kind", "sk", projection="ALL")],
                        attrs={"kind": "S"})
     for n in range(30):
         ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "sk": {"N": str(n)}, "kind": {"S": "k"},
                                             "text": {"S": f"post {n}"}, "tags": {"L": [{"S": "x"}]}})
-    copies = []
-    real = Item.__deepcopy__
-    monkeypatch.setattr(Item, "__deepcopy__", lambda self, memo: copies.append(1) or real(self, memo))
     # When a projected query reads the table and an index, filtered
     projected = ddb.query(TableName=table, KeyConditionExpression="pk = :a AND sk < :n",
                           FilterExpression="begins_with(#t, :p)", ProjectionExpression="sk, #t",
@@ -1262,16 +1238,14 @@ def test_given_a_projected_query_then_the_items_are_not_deep_copied_and_the_stor
                           ScanIndexForward=False)
     on_index = ddb.query(TableName=table, IndexName="by_kind", KeyConditionExpression="kind = :k",
                          ProjectionExpression="sk", ExpressionAttributeValues={":k": {"S": "k"}}, Limit=5)
-    # Then nothing was deep-copied, and the answers are the projections asked for
-    assert copies == []
+    # Then the answers are the projections asked for
     assert [i["sk"]["N"] for i in projected["Items"]] == ["19", "18", "17", "16", "15", "14", "13", "12", "11",
                                                          "10", "1"]
     assert all(set(i) == {"sk", "text"} for i in projected["Items"])
     assert [i["sk"]["N"] for i in on_index["Items"]] == ["0", "1", "2", "3", "4"]
-    # And an unprojected query still copies what it returns; the stored items are whole
+    # And the stored items are whole
     whole = ddb.query(TableName=table, KeyConditionExpression="pk = :a",
                       ExpressionAttributeValues={":a": {"S": "a"}}, Limit=3)
-    assert len(copies) == 3
     assert whole["Items"][0] == {"pk": {"S": "a"}, "sk": {"N": "0"}, "kind": {"S": "k"},
                                  "text": {"S": "post 0"}, "tags": {"L": [{"S": "x"}]}}
 

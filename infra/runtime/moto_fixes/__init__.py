@@ -18,6 +18,43 @@ Modules: dynamodb.py (tables, queries, transactions, responses), capacity.py (th
 partitions.py (per-partition limits and their meter), dynamodb_streams.py, sqs.py,
 cognito.py, iam.py, server.py (moto's server and dispatch); items.py and registry.py hold
 what they share.
+
+The speed fixes, measured 2026-12-08 against moto 5.2.5 as installed, on the project's
+machine (2 cores, shared with other sessions: load average 5 to 13 during the runs), each
+left out in turn with TIMELINE_MOTO_SKIP=<name>:
+
+  demo:  .venv/bin/timeline up --port 0 --emulator-port 0 --no-reload --no-metrics
+         --log-dir /tmp/x, stopped with SIGINT after "demo fully readable at N s"
+  bench: .venv/bin/python -m bench run --profile tiny --out /tmp/b --no-plots (wall time)
+
+  with all fixes: demo 50.4 and 59.6 s (median 55.0; two earlier runs under heavier load,
+  95.4 and 92.8 s, are left out); bench 211.1 and 222.7 s (median 216.9)
+
+  fix left out                                  demo s   saves   bench s  saves   verdict
+  dynamodb.queries_read_one_partition            228.0    76%        -      -     kept
+  sqs.receive_cost_independent_of_depth          157.7    65%        -      -     kept
+  dynamodb.responses_serialized_directly          69.6    21%        -      -     kept
+  server.data_plane_requests_past_flask           64.5    15%        -      -     kept
+  dynamodb.index_queries_read_one_partition       61.1    10%        -      -     kept
+  server.requests_routed_by_a_remembered_host     61.1    10%     214.5    -1%   kept
+  server.action_names_remembered_per_class        54.2    -1%     229.7     6%   kept
+  dynamodb_streams.records_serialized_directly    53.8    -2%     210.6    -3%   dropped
+  dynamodb.projected_queries_without_a_deep_copy  54.2    -1%     239.4     9%   dropped
+
+("saves": how much longer the run took without the fix, as a share of that run's time.)
+One run each, on a shared machine: the noise is as large as the threshold. Leaving out the
+projected-query fix, which cannot fire in either run (below), made the bench 9% slower. So
+a fix is kept when either run shows 5% or more, as the rule says, and the small figures are
+no proof of a small saving either way; the fixes' own docstrings give the profiles of the
+emulator they were made from.
+
+Dropped: dynamodb_streams.records_serialized_directly encoded the stream pollers'
+GetRecords directly, as dynamodb.responses_serialized_directly does DynamoDB's answers
+(profiled draining 1,420 follows' stream records in-process, 13 s of 30 s went to moto's
+serializer); neither end-to-end run shows it. dynamodb.projected_queries_without_a_deep_copy skipped moto's deep copy of a
+projected Query's results. pynamodb asks for ReturnConsumedCapacity=TOTAL on every call, so
+the billing layer (capacity.py) runs every such query unprojected and the fix never fired;
+and moto 5.2.5's own Item.__deepcopy__ (getmoto/moto#9670) has made the copy cheap.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ per-partition limits in partitions.py, the stream fixes in dynamodb_streams.py.
 from __future__ import annotations
 
 import base64
-import copy as copy_module
 import functools
 import inspect
 import json
@@ -356,40 +355,6 @@ def _index_partition_query(inner: Any, self: Any, *args: Any, **kwargs: Any) -> 
         _index_hint.hint = None
 
 
-# ------------------------------------------------------------------ a projected query without a deep copy
-_projecting = threading.local()  # .projected: a projected Query is running on this thread
-
-
-class _Copy:
-    """`copy` as moto's table module sees it: deepcopy is the identity during a projected
-    Query on this thread."""
-    copy = staticmethod(copy_module.copy)
-
-    @staticmethod
-    def deepcopy(value: Any, memo: Any = None) -> Any:
-        if getattr(_projecting, "projected", False):
-            return value
-        return copy_module.deepcopy(value, memo)
-
-
-def _projected_query(inner: Any, self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-    """moto's Query deep-copies every item it returns before projecting them, so that what
-    it hands back is not the stored item. A projected query (ProjectionExpression, which
-    pynamodb's attributes_to_get sends, and nearly every read of ours has) builds new items
-    from the copies anyway: the copy is thrown away, and it was about a tenth of the
-    emulator's time while the demo fans out. During a projected Query the copy is skipped;
-    the query reads the stored items (to filter, and to project them into new ones) and
-    changes none."""
-    projection = kwargs.get("projection_expressions", args[5] if len(args) > 5 else None)
-    if not projection:
-        return inner(self, hash_key, *args, **kwargs)
-    _projecting.projected = True
-    try:
-        return inner(self, hash_key, *args, **kwargs)
-    finally:
-        _projecting.projected = False
-
-
 # ------------------------------------------------------------------ responses, serialized directly
 # moto's generic serializer (moto/core/serialize.py) turns a result into the response body
 # by walking the operation's botocore output shape, looking every structure member up
@@ -411,8 +376,7 @@ _SKIP = object()  # "the generic serializer writes nothing here"
 _ATTRIBUTE_VALUE = "AttributeValue"
 _TAG_ORDER = {tag: i for i, tag in enumerate(("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"))}  # shape's
 _DIRECT_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
-                                "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems",
-                                "GetRecords"})  # DynamoDB Streams: every poll of every shard
+                                "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems"})
 
 
 class _NotPlain(Exception):
@@ -609,7 +573,7 @@ def _direct(handler: Any, action_result: Any) -> Any:
     return status, headers, text
 
 
-def serialized_directly(inner: Any, self: Any, action_result: Any) -> Any:
+def _serialized_directly(inner: Any, self: Any, action_result: Any) -> Any:
     """moto 5.2 serializes every response through its generic, botocore-shape-driven
     serializer, which for DynamoDB walks every attribute value of every item and, for each,
     looks up all ten AttributeValue members (S, N, B, SS, NS, BS, M, L, NULL, BOOL) through
@@ -657,23 +621,16 @@ FIXES = [
         patches=(Patch(f"{TABLE}.query", wrap=_index_partition_query),
                  Patch(f"{TABLE}.all_items", wrap=_index_partition_all_items),
                  *(Patch(target, wrap=layer) for target, layer in items.write_layers(_IndexUpkeep).items()))),
-    Fix("dynamodb.projected_queries_without_a_deep_copy", "speed",
-        "moto's Query deep-copies every item it returns, then a projected one builds new items from the copies; "
-        "here the copy is skipped during a projected Query",
-        patches=(Patch(f"{TABLE}.query", wrap=_projected_query),
-                 Patch("moto.dynamodb.models.table.copy", value=_Copy())),
-        issue="getmoto/moto#9670"),
     Fix("dynamodb.responses_serialized_directly", "speed",
         "moto 5.2's generic serializer looks every AttributeValue member up through botocore shapes (~80 lookups "
         "a value); data-plane results, already DynamoDB JSON, are encoded directly, byte for byte the same",
-        patches=(Patch(f"{HANDLER}.serialized", wrap=serialized_directly),)),
+        patches=(Patch(f"{HANDLER}.serialized", wrap=_serialized_directly),)),
 ]
 
 # Table.query and Table.all_items are wrapped by several fixes, DynamoHandler's data-plane calls
 # too: each is wrapped once, its layers in this order, outermost first.
 QUERY_ORDER = [
     "dynamodb.consumed_capacity_as_billed",  # outermost: runs moto's query unfiltered and unprojected, bills it
-    "dynamodb.projected_queries_without_a_deep_copy",
     "dynamodb.index_queries_read_one_partition",  # narrows all_items to an index partition when it can
     "dynamodb.queries_read_one_partition",  # else to the table's partition, or the unsorted items
 ]

@@ -1,11 +1,9 @@
-"""moto's DynamoDB Streams: a disabled event source mapping leaves the shard alone, and the
-pollers' GetRecords is encoded without moto's generic serializer."""
+"""moto's DynamoDB Streams: a disabled event source mapping leaves the shard alone."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from infra.runtime.moto_fixes.dynamodb import serialized_directly
 from infra.runtime.moto_fixes.registry import Fix, Patch
 
 
@@ -31,12 +29,4 @@ FIXES = [
         "moto pushes stream records to event source mappings whatever their Enabled flag, and without Docker "
         "that fails and empties the shard; a disabled mapping now leaves the records for GetRecords",
         patches=(Patch("moto.dynamodb.models.table.StreamShard.add", wrap=_shard_add),)),
-    # The stream pollers read every shard four times a second, up to 100 records a call: the
-    # same walk as DynamoDB's responses, over records whose images are the same AttributeValue
-    # maps. Measured draining 1,420 follows' stream records in-process (moto 5.2): 13 s of 30 s
-    # went to serializing GetRecords.
-    Fix("dynamodb_streams.records_serialized_directly", "speed",
-        "moto's generic serializer walks every AttributeValue of every stream record through botocore shapes; "
-        "GetRecords is encoded directly, as DynamoDB's data plane is (dynamodb.responses_serialized_directly)",
-        patches=(Patch("moto.dynamodbstreams.responses.DynamoDBStreamsHandler.serialized", wrap=serialized_directly),)),
 ]
