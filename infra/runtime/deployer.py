@@ -9,6 +9,7 @@ environment and every event source mapping, all read back from the emulator's ow
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -313,7 +314,7 @@ class _BucketSettings:
     def apply(self, what: str, props: dict[str, Any]) -> None:
         getattr(self, "_" + what)(props)
 
-    def _NotificationConfiguration(self, props: dict[str, Any]) -> None:  # noqa: N802
+    def _NotificationConfiguration(self, props: dict[str, Any]) -> None:
         unsupported = sorted(set(props) - {"QueueConfigurations"})
         if unsupported:
             raise ValueError(f"bucket {self.bucket}: {', '.join(unsupported)} are not supported locally "
@@ -328,7 +329,7 @@ class _BucketSettings:
         self.s3.put_bucket_notification_configuration(
             Bucket=self.bucket, NotificationConfiguration={"QueueConfigurations": queues})
 
-    def _LifecycleConfiguration(self, props: dict[str, Any]) -> None:  # noqa: N802
+    def _LifecycleConfiguration(self, props: dict[str, Any]) -> None:
         rules = []
         for rule in props["Rules"]:
             tags = [{"Key": t["Key"], "Value": t["Value"]} for t in rule.get("TagFilters", [])]
@@ -348,7 +349,7 @@ class _BucketSettings:
             rules.append(out)
         self.s3.put_bucket_lifecycle_configuration(Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})
 
-    def _CorsConfiguration(self, props: dict[str, Any]) -> None:  # noqa: N802
+    def _CorsConfiguration(self, props: dict[str, Any]) -> None:
         rules = []
         for rule in props["CorsRules"]:
             out = {k: rule[k] for k in ("AllowedMethods", "AllowedOrigins", "AllowedHeaders", "ExposedHeaders")
@@ -360,11 +361,11 @@ class _BucketSettings:
             rules.append(out)
         self.s3.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": rules})
 
-    def _PublicAccessBlockConfiguration(self, props: dict[str, Any]) -> None:  # noqa: N802
+    def _PublicAccessBlockConfiguration(self, props: dict[str, Any]) -> None:
         self.s3.put_public_access_block(Bucket=self.bucket, PublicAccessBlockConfiguration={
             k: bool(v) if not isinstance(v, str) else v == "true" for k, v in props.items()})
 
-    def _OwnershipControls(self, props: dict[str, Any]) -> None:  # noqa: N802
+    def _OwnershipControls(self, props: dict[str, Any]) -> None:
         self.s3.put_bucket_ownership_controls(Bucket=self.bucket, OwnershipControls={"Rules": props["Rules"]})
 
 
@@ -407,10 +408,8 @@ def _zip_dir(folder: Path) -> bytes:
 
 
 def upload_artifacts(s3, sam: dict[str, Any]) -> None:
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=tpl.ARTIFACT_BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     for local_dir in sorted(set(tpl.code_locations(sam).values())):
         s3.put_object(Bucket=tpl.ARTIFACT_BUCKET, Key=tpl.artifact_key(local_dir),
                       Body=_zip_dir(tpl.ROOT / local_dir))
@@ -426,7 +425,7 @@ def deploy(stack_name: str = "timeline-local", params: dict[str, str] | None = N
     session = session or boto3.Session(region_name=region)
     sam = tpl.load_sam(template_path)
     params = {**tpl.parameter_defaults(sam), **(params or {})}
-    client = lambda name: session.client(name, endpoint_url=endpoint_url, region_name=region)  # noqa: E731
+    client = lambda name: session.client(name, endpoint_url=endpoint_url, region_name=region)
 
     upload_artifacts(client("s3"), sam)
     adapter = UnhostedResources(session, endpoint_url, stack_name, params, region)

@@ -81,7 +81,7 @@ class Emulator:
 
     @classmethod
     def start(cls, port: int = DEFAULT_PORT, *, endpoint_url: str | None = None,
-              host: str = HOST, patch_moto: bool = True) -> "Emulator":
+              host: str = HOST, patch_moto: bool = True) -> Emulator:
         """Use `endpoint_url` (default: $AWS_ENDPOINT_URL) if given, else start moto on `port`
         (0 picks a free one). `patch_moto=False` leaves moto's classes untouched (for tests
         that share the process with other moto users), IAM unenforced included."""
@@ -117,7 +117,7 @@ class Emulator:
             self._server = None
             log.info("moto server stopped")
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -19,6 +19,7 @@ template translator that the parent side uses.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -30,9 +31,10 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the worker never imports these
     from infra.runtime.deployer import Stack
@@ -175,10 +177,8 @@ class _Worker:
 
     def stop(self, grace: float = 1.0) -> None:
         """Ask politely (EOF on stdin), then kill."""
-        try:
+        with contextlib.suppress(OSError):
             self.process.stdin.close()  # type: ignore[union-attr]
-        except OSError:
-            pass
         try:
             self.process.wait(grace)
         except subprocess.TimeoutExpired:

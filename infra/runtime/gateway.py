@@ -32,7 +32,7 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import jwt
@@ -128,7 +128,7 @@ class ApiConfig:
     throttle: ThrottleConfig | None = None  # per route, from DefaultRouteSettings
 
     @classmethod
-    def from_template(cls, sam: dict[str, Any], stack: Any) -> "ApiConfig":
+    def from_template(cls, sam: dict[str, Any], stack: Any) -> ApiConfig:
         """Read the HttpApi's authorizer and CORS settings from the SAM template and resolve
         their intrinsics (e.g. the issuer's ${UserPool}) against the deployed stack."""
         apis = [r for r in sam["Resources"].values() if r["Type"] == "AWS::Serverless::HttpApi"]
@@ -372,7 +372,7 @@ def build_event(request: HttpRequest, route: Route, path_params: dict[str, str],
         query[name] = f"{query[name]},{value}" if name in query else value
 
     route_key = f"{route.method} {route.path}"
-    when = datetime.fromtimestamp(request.received_at, tz=timezone.utc)
+    when = datetime.fromtimestamp(request.received_at, tz=UTC)
     context: dict[str, Any] = {
         "accountId": account_id,
         "apiId": api_id,
@@ -529,7 +529,7 @@ class Gateway:
 
     @classmethod
     def for_stack(cls, sam: dict[str, Any], stack: Any, invoker: Invoker, *,
-                  endpoint_url: str) -> "Gateway":
+                  endpoint_url: str) -> Gateway:
         config = ApiConfig.from_template(sam, stack)
         authorizer = None
         if config.jwt is not None:
@@ -592,7 +592,7 @@ class Gateway:
         except RequestTooLarge as exc:  # Lambda's payload quota refused the event itself
             log.info("%s %s: %s", request.method, request.raw_path, exc.error_message)
             return gateway_error(413, "Request Entity Too Large")
-        except Exception as exc:  # noqa: BLE001 - any function failure (a result over 6 MB too) is a 500
+        except Exception as exc:
             log.error("%s failed on %s %s: %s: %s", route.function, request.method, request.raw_path,
                       getattr(exc, "error_type", type(exc).__name__),
                       getattr(exc, "error_message", str(exc)))
@@ -624,7 +624,7 @@ class Gateway:
 
     # -------------------------------------------------------------- the HTTP server
 
-    def serve(self, port: int = 3000, host: str = "127.0.0.1") -> "Gateway":
+    def serve(self, port: int = 3000, host: str = "127.0.0.1") -> Gateway:
         gateway = self
 
         class Handler(_RequestHandler):
@@ -748,7 +748,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD" and response.status != 304 and response.body:  # a 304 has no content
             self.wfile.write(response.body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request is written by do_request
 
 

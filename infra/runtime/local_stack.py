@@ -21,10 +21,11 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from infra.runtime import template as tpl
 from infra.runtime.deployer import Stack, deploy

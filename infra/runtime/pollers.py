@@ -32,9 +32,10 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, ClassVar
 
 import boto3
 from botocore.config import Config
@@ -71,7 +72,8 @@ class DeliveryFaults:
         self._rng, self._lock = random.Random(seed), threading.Lock()
         self.injected = {"duplicate_stream_batches": 0, "redelivered_messages": 0}
 
-    _SHARES = {"duplicate_stream_batches": "duplicate_stream_batches", "redelivered_messages": "redeliver_messages"}
+    _SHARES: ClassVar[dict[str, str]] = {"duplicate_stream_batches": "duplicate_stream_batches",
+                                         "redelivered_messages": "redeliver_messages"}
 
     def strikes(self, kind: str) -> bool:
         """Whether this batch (or message) gets the fault `kind`, at its share as set now; counted."""
@@ -663,7 +665,7 @@ class _StreamPoller(_Poller):
 
     def _send_to_on_failure(self, shard: _Shard, batch: list[dict], error: str | None) -> None:
         """Lambda's invocation record for a discarded stream batch: pointers, not data."""
-        iso = lambda ts: dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"  # noqa: E731
+        iso = lambda ts: dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         record = {
             "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": self.function_arn,
                                "condition": "RetryAttemptsExhausted",

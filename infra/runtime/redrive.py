@@ -14,8 +14,8 @@ see docs/operations.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 QUEUES = {"fanout": ("FanoutDeadLetterQueueUrl", "FanoutQueueUrl"),
           "media": ("MediaDeadLetterQueueUrl", "MediaQueueUrl")}
@@ -60,7 +60,7 @@ def redrive(sqs, dead_letter_url: str, queue_url: str, *, limit: int | None = No
 
 def redrive_stack(session, stack_name: str, which: list[str], *, endpoint_url: str | None = None,
                   limit: int | None = None, say: Callable[[str], None] = print) -> list[Moved]:
-    client = lambda name: session.client(name, endpoint_url=endpoint_url)  # noqa: E731
+    client = lambda name: session.client(name, endpoint_url=endpoint_url)
     outputs = stack_outputs(client("cloudformation"), stack_name)
     sqs = client("sqs")
     results = []

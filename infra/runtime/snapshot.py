@@ -51,10 +51,11 @@ function logs in .local/logs/ start empty on every run.
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import copyreg
-import functools
 import datetime as dt
+import functools
 import hashlib
 import importlib
 import io
@@ -253,7 +254,7 @@ def load_state(data: bytes) -> dict[str, int]:
     accounts and regions). Returns how many backends each service got back."""
     from infra.runtime.moto_fixes import cognito
 
-    state = pickle.loads(data)  # noqa: S301 - our own snapshot (see the module docstring)
+    state = pickle.loads(data)
     restored: dict[str, int] = {}
     for (module, attr), accounts in state["backends"].items():
         backend_dict = _backend_dict(module, attr)
@@ -462,7 +463,7 @@ class Persistence:
         meta = {
             "format": FORMAT,
             "moto": _moto_version(),
-            "taken_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "taken_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "template_sha256": template_fingerprint(self.template_path),
             "stack_name": self.stack_name,
             "region": self.region,
@@ -503,8 +504,6 @@ def _write_atomically(path: Path, data: bytes) -> None:
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise

@@ -106,7 +106,7 @@ class StaticSite:
         self.root = Path(root)
         self.media = media  # CSP sources of the media bucket, added to the page's policy
 
-    def with_media_endpoint(self, endpoint_url: str) -> "StaticSite":
+    def with_media_endpoint(self, endpoint_url: str) -> StaticSite:
         """This site, its page allowed to upload to and show images from the media bucket
         behind `endpoint_url` (the local stack's emulator)."""
         return StaticSite(self.root, media_sources(endpoint_url))

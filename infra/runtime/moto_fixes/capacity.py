@@ -199,7 +199,7 @@ class _Bill:
         hash_attr = next(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH") if is_global \
             else table.hash_key_attr
         read: dict[tuple, int] = {}
-        for item, size in zip(read_items, sizes):
+        for item, size in zip(read_items, sizes, strict=True):
             key = items.token(item.attrs.get(hash_attr) or item.attrs.get(table.hash_key_attr))
             read[key] = read.get(key, 0) + size
         total = sum(read.values())

@@ -35,8 +35,12 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
     condition first, write only if all pass, with transactions serialized among themselves.
     """
     from moto.dynamodb.comparisons import get_filter_expression
-    from moto.dynamodb.exceptions import (MultipleTransactionsException, TooManyTransactionsException,
-                                          TransactionCanceledException, TransactWriteSingleOpException)
+    from moto.dynamodb.exceptions import (
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
 
     if len(transact_items) > 100:
         raise TooManyTransactionsException()

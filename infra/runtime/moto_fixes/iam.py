@@ -123,7 +123,7 @@ def _iam_checks(response: Any, service: str, action: str, resource: str) -> list
         # checks the bucket once)
         return [(action, f"{resource}/{key}") for key in _deleted_keys(response.body)] or [(action, resource)]
     if service == "s3" and action == "s3:PutObject" and any(
-            name.lower() == "x-amz-tagging" for name in response.headers.keys()):
+            name.lower() == "x-amz-tagging" for name in response.headers.keys()):  # noqa: SIM118 (werkzeug Headers iterate as pairs)
         # an object written with tags needs the right to tag it too, as S3 checks
         return [(action, resource), ("s3:PutObjectTagging", resource)]
     if service == "sqs":
