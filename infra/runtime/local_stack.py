@@ -91,7 +91,7 @@ class LocalStack:
 
     def __enter__(self) -> LocalStack:
         if self._quiet:  # one line per request and batch would bury the caller's progress
-            logging.getLogger("infra.runtime").setLevel(logging.WARNING)
+            quiet_runtime_logs()
         step = self._step
         try:
             self.stack: Stack = self._deployed or step(
@@ -168,6 +168,14 @@ class LocalStack:
         """Every poller stopped (in-flight batches finish) and started again."""
         self.pollers.close()
         self._start_pollers(self.stack)
+
+
+def quiet_runtime_logs() -> None:
+    """The runtime's loggers at WARNING or above: never louder than the caller already set them
+    (the benchmark and the soak keep `infra` at ERROR)."""
+    runtime = logging.getLogger("infra.runtime")
+    if runtime.getEffectiveLevel() < logging.WARNING:
+        runtime.setLevel(logging.WARNING)
 
 
 def write_ready_file(path: Path, **facts: Any) -> None:

@@ -100,6 +100,7 @@ def local_stack(stack_log_root):
     yield stack
     code = stack.stop()
     assert code == 0, f"SIGTERM should stop the stack cleanly (exit {code}):\n{stack.log()}"
+    assert not stack.ready_file.exists(), "a stopped stack leaves no ready file behind"
 
 
 class Api:
