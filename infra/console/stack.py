@@ -23,8 +23,9 @@ def _params(values: list[str] | None) -> list[str]:
 
 def up(
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Seed the demo data once the stack is up.")] = True,
-    port: Annotated[int, typer.Option(help="HTTP API port (0: any free port).")] = defaults.API_PORT,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="HTTP API port (0: any free port).")] = defaults.API_PORT,
     emulator_port: Annotated[int, typer.Option(
+        min=0, max=65535,
         help="Embedded moto port (0: any free port; ignored with AWS_ENDPOINT_URL).")] = defaults.EMULATOR_PORT,
     param: Annotated[list[str] | None, typer.Option(
         metavar="Name=Value", callback=_params,
@@ -54,6 +55,11 @@ def up(
              "when it stops. Scripts and tests wait for it instead of reading the log.")] = None,
 ) -> None:
     """Start the local stack in the foreground: **what `make run` does**.
+
+    Exits 2 at once, before starting anything, when the command line cannot work (a port in
+    use, says by whom; an unknown --param; a --log-dir or --ready-file that cannot be written),
+    with one line saying why and what to do. Ctrl-C (SIGINT) or SIGTERM stops it; a clean stop
+    exits 0.
 
     Embedded AWS emulator (moto) on :4566, template.yaml deployed to it, a worker per function,
     the event-source pollers, the HTTP API on :3000, then demo data. Prints the API URL, a demo
