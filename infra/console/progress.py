@@ -121,8 +121,8 @@ class DemoProgress:
             self._stop.wait(self.poll)
 
     def _run_bar(self) -> None:
-        progress = Progress(SpinnerColumn(), TextColumn("demo: {task.description}"), BarColumn(),
-                            MofNCompleteColumn(), TextColumn("records through the pipeline"), TimeElapsedColumn(),
+        progress = Progress(SpinnerColumn(), TextColumn("demo: {task.description}"), BarColumn(bar_width=20),
+                            MofNCompleteColumn(), TextColumn("records"), TimeElapsedColumn(),
                             console=self._console or stderr_console(), transient=True)
         task = progress.add_task("starting", total=None)
         with progress:

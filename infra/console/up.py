@@ -82,11 +82,22 @@ def _own(record: logging.LogRecord) -> bool:
     return any(record.name == name or record.name.startswith(name + ".") for name in OWN_LOGGERS)
 
 
+class _CurrentStderr:
+    """sys.stderr as it is when a line is written: while the demo's progress bar runs on a
+    terminal, rich has swapped in a proxy that prints each line above the bar."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def setup_logging(verbose: bool, log_dir: Path | None = None) -> Path | None:
     """The stack's lines on stderr. Unless `verbose`, only the project's own (OWN_LOGGERS): what
     the libraries log (moto, pynamodb's settings, werkzeug, botocore) goes to `log_dir`/libraries.txt,
     whose path is returned (None: nowhere, when there is no `log_dir`)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(_Formatter("%(asctime)s.%(msecs)03d %(short)-9s %(message)s", "%H:%M:%S"))
     handlers: list[logging.Handler] = [handler]
     library_log = None
