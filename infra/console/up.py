@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import shlex
 import signal
 import sys
@@ -172,6 +173,9 @@ def preflight(args: UpOptions) -> None:
     """What the command line asks of this machine, checked before anything starts: the ports
     are free, the log folder and the ready file can be written. Raises CommandLineError (one
     line, exit 2)."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", args.stack_name):
+        raise CommandLineError(f"--stack-name {args.stack_name!r}: a CloudFormation stack name is a letter, then "
+                               "letters, digits and hyphens (128 at most)")
     embedded = not os.environ.get("AWS_ENDPOINT_URL")
     if embedded and args.port and args.port == args.emulator_port:
         raise CommandLineError(f"--port and --emulator-port are both {args.port}: give them different ports")
@@ -186,6 +190,8 @@ def preflight(args: UpOptions) -> None:
         _check_writable(Path(args.log_dir or LOG_DIR).expanduser(), "--log-dir", folder=True)
     if args.ready_file is not None:
         _check_writable(Path(args.ready_file), "--ready-file", folder=False)
+    if args.persist is not None:
+        _check_writable(Path(args.persist).expanduser(), "--persist", folder=True)
 
 
 # ------------------------------------------------------------------ the run command

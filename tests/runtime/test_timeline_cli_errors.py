@@ -179,3 +179,42 @@ def test_given_the_gateway_port_taken_after_the_check_when_up_then_one_line_and_
     monkeypatch.setattr(cli.log, "error", lambda fmt, *args: logged.append(fmt % args))
     code = cli.run(cli.UpOptions(port=0, emulator_port=0, log_dir=tmp_path, demo=False))
     assert code == 2 and logged == ["port 3999 (HTTP API) is already in use"]
+
+
+def test_given_a_stack_name_cloudformation_refuses_when_up_then_one_line_before_anything_starts(
+        nothing_starts, tmp_path):
+    one_line_error(timeline("up", "--port", "0", "--emulator-port", "0", "--log-dir", str(tmp_path),
+                            "--stack-name", "my_stack!"), "--stack-name 'my_stack!'", "letters, digits and hyphens")
+    assert nothing_starts == []
+
+
+def test_given_a_persist_folder_that_cannot_be_made_when_up_then_one_line_before_anything_starts(
+        nothing_starts, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    one_line_error(timeline("up", "--port", "0", "--emulator-port", "0", "--log-dir", str(tmp_path / "logs"),
+                            "--persist", str(a_file / "state")), "--persist", "cannot be written")
+    assert nothing_starts == []
+
+
+def test_given_a_demo_too_small_to_plan_when_up_or_seed_then_one_line_names_the_minimum(nothing_starts):
+    one_line_error(timeline("up", "--demo-users", "0"), "--demo-users", "5")
+    one_line_error(timeline("seed", "--demo-users", "2"), "--demo-users", "5")
+
+
+def test_given_no_emulator_when_redrive_local_then_one_line_says_to_start_the_stack(monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    def refused(*args, **kwargs):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:4566/")
+
+    monkeypatch.setattr(cli, "redrive", refused)
+    one_line_error(timeline("redrive", "--local"), "cannot read stack 'timeline-local'", "`timeline up` first")
+
+
+def test_given_no_stack_at_the_api_when_seed_then_one_line_says_how_to_start_one_and_exits_1():
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    one_line_error(timeline("seed", "--api", f"http://127.0.0.1:{port}"), "no local stack at", "timeline up --no-demo",
+                   code=1)
