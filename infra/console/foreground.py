@@ -45,8 +45,8 @@ def run(command: Sequence[str]) -> int:
     if tty is None:
         os.execvp(command[0], list(command))  # nothing to hand over: be the command
     assert tty is not None
-    signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # taking the terminal back from the background
     child = subprocess.Popen(list(command), process_group=0)
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # handing the terminal over, and back, from the background
     ours = os.getpgrp()
     with contextlib.suppress(OSError):  # the child may already have ended
         os.tcsetpgrp(tty, child.pid)
