@@ -94,7 +94,8 @@ def test_given_a_port_held_by_another_process_when_timeline_up_runs_then_it_exit
     assert "Traceback" not in output and "Errno 98" not in output, output
     assert len(lines) == 1, output
     assert f"port {port} (HTTP API) is already in use" in lines[0]
-    assert f"pid {os.getpid()} (" in lines[0]  # who holds it, from /proc, as `timeline doctor` finds it
+    if Path("/proc/net/tcp").exists():  # who holds it, from /proc, as `timeline doctor` finds it
+        assert f"pid {os.getpid()} (" in lines[0]
     assert "`timeline up --port " in lines[0] and "stop the other stack" in lines[0]
 
 
