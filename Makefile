@@ -26,8 +26,10 @@ $(STAMP): pyproject.toml layers/deps/requirements.txt
 	@$(BIN)/python -m infra.runtime.layers
 	@touch $(STAMP)
 
+# Ctrl-C stops the stack cleanly and `make run` exits 0: infra/console/foreground.py gives the
+# stack the terminal, so the Ctrl-C is the stack's alone (make would otherwise die of it: 130).
 run: $(STAMP)
-	$(BIN)/timeline up $(ARGS)
+	$(BIN)/python -m infra.console.foreground $(BIN)/timeline up $(ARGS)
 
 # Push, pull and hybrid fan-out side by side on the local stack: bench/results/ (JSON, PNG plots).
 bench: $(STAMP)

@@ -17,13 +17,43 @@ Each command's module keeps its heavy imports inside the command, so `--help` is
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
 
 import typer
+from typer._click.exceptions import ClickException  # typer's own click (typer >= 0.24 vendors it)
+from typer.core import TyperGroup
+from typer.exceptions import Abort
 
 from infra.console import doctor, invoke, logs, metrics, stack
+from infra.console.common import error_line
+
+
+class _OneLineErrors(TyperGroup):
+    """Every error a user can cause from the command line (a bad option, a missing file, a busy
+    port: click's errors, infra.console.common.CommandLineError among them) is one line on stderr,
+    "timeline invoke: ...", and its exit code (2: the command line), never a box or a traceback."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ClickException as exc:
+            if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+                typer.echo(error_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except Abort:
+            typer.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     name="timeline",
+    cls=_OneLineErrors,
     help="Work on the serverless home-timeline service locally: run the stack (no Docker), load demo "
          "data, invoke a function, read its logs, benchmark, model the bill, check the machine.\n\n"
          "Start with **timeline up** (what `make run` does); **timeline COMMAND --help** "

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import typer
+from typer._click.exceptions import ClickException, UsageError
+from typer._click.globals import get_current_context
 
 from infra.console.defaults import LOCAL_EMULATOR
 
@@ -47,9 +49,9 @@ def resolve_function(name: str, known: Iterable[str], code_dirs: dict[str, str] 
     if len(matches) == 1:
         return matches.pop()
     if matches:
-        raise typer.BadParameter(f"{name!r} could be {', '.join(sorted(matches))}")
+        raise typer.BadParameter(f"{name!r} could be {', '.join(sorted(matches))}", param_hint="FUNCTION")
     listed = ", ".join(f"{lid} ({short(lid)})" for lid in known)
-    raise typer.BadParameter(f"no function {name!r}; there are {listed or 'none'}")
+    raise typer.BadParameter(f"no function {name!r}; there are {listed or 'none'}", param_hint="FUNCTION")
 
 
 def template_functions() -> dict[str, str]:
@@ -59,8 +61,36 @@ def template_functions() -> dict[str, str]:
     return {lid: os.path.relpath(spec.code_dir, tpl.ROOT) for lid, spec in tpl.functions(tpl.load_sam()).items()}
 
 
-def parse_assignment(text: str) -> tuple[str, str]:
+def parse_assignment(text: str, option: str | None = None) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise typer.BadParameter(f"expected Name=Value, got {text!r}")
+        raise typer.BadParameter(f"expected Name=Value, got {text!r}", param_hint=option)
     return name.strip(), value.strip()
+
+
+class CommandLineError(ClickException):
+    """Something the command line asked for that cannot be done (a busy port, a missing event
+    file, an unknown parameter): `timeline` prints it as one line and exits 2, before anything
+    starts. (infra.console.app's group prints every click error that way.)"""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.ctx = get_current_context(silent=True)  # the command it was raised in, for its name
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: its lines joined, runs of blanks made one."""
+    return " ".join(text.split())
+
+
+def error_line(exc: ClickException) -> str:
+    """The one line `timeline` prints for a click error: "timeline invoke: <message>", and for a
+    usage error (a bad option or argument), where to read more."""
+    ctx = getattr(exc, "ctx", None) or get_current_context(silent=True)
+    where = ctx.command_path if ctx is not None else "timeline"
+    line = f"{where}: {one_line(exc.format_message())}"
+    if isinstance(exc, UsageError) and not isinstance(exc, CommandLineError):
+        line += f" (`{where} --help` tells more)"
+    return line

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.console.common import endpoint, parse_assignment, region, resolve_function, template_functions
+from infra.console.common import (
+    CommandLineError,
+    endpoint,
+    parse_assignment,
+    region,
+    resolve_function,
+    template_functions,
+)
 from infra.console.defaults import STACK_NAME
 
 if TYPE_CHECKING:
@@ -69,7 +76,20 @@ def read_stack(stack_name: str, endpoint_url: str, region_name: str) -> Stack:
 def read_event(source: str | None) -> dict:
     if source is None:
         return {}
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise typer.BadParameter(f"no event file {source} (samples: events/)", param_hint="--event") from None
+    except IsADirectoryError:
+        raise typer.BadParameter(f"{source} is a folder, not an event file (samples: events/)",
+                                 param_hint="--event") from None
+    except PermissionError:
+        raise typer.BadParameter(f"{source} cannot be read (permission denied)", param_hint="--event") from None
+    except UnicodeDecodeError as exc:
+        raise typer.BadParameter(f"{source} is not UTF-8 text: {exc.reason} at byte {exc.start}",
+                                 param_hint="--event") from None
+    except OSError as exc:
+        raise typer.BadParameter(f"{source} cannot be read: {exc.strerror or exc}", param_hint="--event") from None
     try:
         event = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -116,18 +136,16 @@ def invoke(
     code_dirs = template_functions()
     logical_id = resolve_function(function, code_dirs, code_dirs)
     payload = read_event(event)
-    extra_env = dict(parse_assignment(e) for e in env or [])
+    extra_env = dict(parse_assignment(e, "--env") for e in env or [])
     emulator, region_name = endpoint(endpoint_url), region()
     use_fake_credentials(region_name)
     try:
         stack = read_stack(stack_name, emulator, region_name)
     except StackNotFound as exc:
-        err.print(f"[red]{exc}[/red]\nStart the stack with [bold]timeline up[/bold], or pass --stack-name.")
-        raise typer.Exit(2) from None
+        raise CommandLineError(f"{exc}: start the stack with `timeline up`, or pass --stack-name") from None
     except Exception as exc:  # connection refused, timeouts: no emulator there
-        err.print(f"[red]no AWS emulator answering at {emulator}[/red] ({type(exc).__name__}: {exc})\n"
-                  "Start the stack with [bold]timeline up[/bold], or pass --endpoint-url.")
-        raise typer.Exit(2) from None
+        raise CommandLineError(f"no AWS emulator answering at {emulator} ({type(exc).__name__}: {exc}): start the "
+                               "stack with `timeline up`, or pass --endpoint-url") from None
 
     spec = tpl.functions(tpl.load_sam())[logical_id]
     seen: list[Invocation] = []

@@ -23,16 +23,17 @@ def _params(values: list[str] | None) -> list[str]:
 
 def up(
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Seed the demo data once the stack is up.")] = True,
-    port: Annotated[int, typer.Option(help="HTTP API port (0: any free port).")] = defaults.API_PORT,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="HTTP API port (0: any free port).")] = defaults.API_PORT,
     emulator_port: Annotated[int, typer.Option(
+        min=0, max=65535,
         help="Embedded moto port (0: any free port; ignored with AWS_ENDPOINT_URL).")] = defaults.EMULATOR_PORT,
     param: Annotated[list[str] | None, typer.Option(
         metavar="Name=Value", callback=_params,
         help="Template parameter override, repeatable (e.g. CelebrityThreshold=3).")] = None,
     stack_name: Annotated[str, typer.Option(help="CloudFormation stack name on the emulator.")] = defaults.STACK_NAME,
     seed: Annotated[int, typer.Option(help="Random seed of the demo data.")] = defaults.DEMO_SEED,
-    demo_users: Annotated[int, typer.Option(help="Demo accounts.")] = defaults.DEMO_USERS,
-    demo_posts: Annotated[int, typer.Option(help="Demo posts.")] = defaults.DEMO_POSTS,
+    demo_users: Annotated[int, typer.Option(min=5, help="Demo accounts (5 or more).")] = defaults.DEMO_USERS,
+    demo_posts: Annotated[int, typer.Option(min=1, help="Demo posts.")] = defaults.DEMO_POSTS,
     verbose: Annotated[bool, typer.Option(
         "--verbose",
         help="Debug logs, the emulator's included; function output here instead of .local/logs/.")] = False,
@@ -54,6 +55,11 @@ def up(
              "when it stops. Scripts and tests wait for it instead of reading the log.")] = None,
 ) -> None:
     """Start the local stack in the foreground: **what `make run` does**.
+
+    Exits 2 at once, before starting anything, when the command line cannot work (a port in
+    use, says by whom; an unknown --param; a --log-dir or --ready-file that cannot be written),
+    with one line saying why and what to do. Ctrl-C (SIGINT) or SIGTERM stops it; a clean stop
+    exits 0.
 
     Embedded AWS emulator (moto) on :4566, template.yaml deployed to it, a worker per function,
     the event-source pollers, the HTTP API on :3000, then demo data. Prints the API URL, a demo
@@ -133,8 +139,8 @@ def busiest_poster(seed_plan: Any) -> int:
 def seed(
     api: Annotated[str, typer.Option(envvar="TIMELINE_API", help="The running stack's HTTP API.")] = defaults.LOCAL_API,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed builds the same demo.")] = defaults.DEMO_SEED,
-    demo_users: Annotated[int, typer.Option(help="Demo accounts.")] = defaults.DEMO_USERS,
-    demo_posts: Annotated[int, typer.Option(help="Demo posts.")] = defaults.DEMO_POSTS,
+    demo_users: Annotated[int, typer.Option(min=5, help="Demo accounts (5 or more).")] = defaults.DEMO_USERS,
+    demo_posts: Annotated[int, typer.Option(min=1, help="Demo posts.")] = defaults.DEMO_POSTS,
     endpoint_url: Annotated[str | None, typer.Option(
         help="The stack's emulator (default: AWS_ENDPOINT_URL, else http://127.0.0.1:4566): its "
              "CelebrityThreshold and post rate limit, and its queues to wait for.")] = None,
@@ -169,8 +175,8 @@ def seed(
         if health.status_code != 200:
             raise requests.ConnectionError(f"GET /v1/health answered {health.status_code}")
     except requests.RequestException as exc:
-        err.print(f"[red]no local stack at {api}[/red] ({exc}).\nStart one first: "
-                  "[bold]timeline up --no-demo --param PostRateLimitPerMinute=1000[/bold] (or pass --api).")
+        typer.echo(f"timeline seed: no local stack at {api} ({type(exc).__name__}): start one first, "
+                   "`timeline up --no-demo --param PostRateLimitPerMinute=1000`, or pass --api", err=True)
         raise typer.Exit(1) from None
 
     emulator = endpoint(endpoint_url)
@@ -260,6 +266,14 @@ def redrive(
         timeline redrive --local
         timeline redrive --queue media --stack-name timeline-prod --max 100
     """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from infra.console.common import CommandLineError
     from infra.console.up import redrive as run_redrive
 
-    raise typer.Exit(run_redrive(queue.value, stack_name, local=local, limit=max))
+    try:
+        code = run_redrive(queue.value, stack_name, local=local, limit=max)
+    except (BotoCoreError, ClientError) as exc:  # no emulator there, no such stack, no credentials
+        where = "the local stack's emulator (`timeline up` first)" if local else "AWS_ENDPOINT_URL or your AWS account"
+        raise CommandLineError(f"cannot read stack {stack_name!r} from {where}: {exc}") from None
+    raise typer.Exit(code)

@@ -18,8 +18,10 @@ start, which then neither deploys nor seeds.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import shlex
 import signal
 import sys
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.console import seed as demo
+from infra.console.common import CommandLineError
 from infra.console.defaults import API_PORT, DEMO_POSTS, DEMO_SEED, DEMO_USERS, LOG_DIR, STACK_NAME
 from infra.runtime.emulator import DEFAULT_PORT as EMULATOR_PORT
 from infra.runtime.emulator import Emulator, EmulatorError, use_fake_credentials
@@ -71,21 +74,124 @@ class _Formatter(logging.Formatter):
         return super().format(record)
 
 
-def setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+# The project's own loggers: the only ones the terminal shows unless --verbose.
+OWN_LOGGERS = ("infra", "bench")
+LIBRARY_LOG = "libraries.txt"  # under --log-dir; not *.log, which are the functions' (and wiped each run)
+
+
+def _own(record: logging.LogRecord) -> bool:
+    return any(record.name == name or record.name.startswith(name + ".") for name in OWN_LOGGERS)
+
+
+class _CurrentStderr:
+    """sys.stderr as it is when a line is written: while the demo's progress bar runs on a
+    terminal, rich has swapped in a proxy that prints each line above the bar."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def setup_logging(verbose: bool, log_dir: Path | None = None) -> Path | None:
+    """The stack's lines on stderr. Unless `verbose`, only the project's own (OWN_LOGGERS): what
+    the libraries log (moto, pynamodb's settings, werkzeug, botocore) goes to `log_dir`/libraries.txt,
+    whose path is returned (None: nowhere, when there is no `log_dir`)."""
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(_Formatter("%(asctime)s.%(msecs)03d %(short)-9s %(message)s", "%H:%M:%S"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
+    handlers: list[logging.Handler] = [handler]
+    library_log = None
     if not verbose:
-        # The emulator's own access log and boto's chatter drown the stack's lines.
+        handler.addFilter(_own)
+        if log_dir is not None:
+            library_log = log_dir / LIBRARY_LOG
+            to_file = logging.FileHandler(library_log, mode="w", encoding="utf-8", delay=True)
+            to_file.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+            to_file.addFilter(lambda record: not _own(record))
+            handlers.append(to_file)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers, force=True)
+    if not verbose:
+        # The emulator's own access log and boto's chatter: not even in the file.
         for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "moto"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    return library_log
 
 
 def validate_params(sam: dict[str, Any], params: dict[str, str]) -> None:
     unknown = sorted(set(params) - set(sam.get("Parameters", {})))
     if unknown:
         known = ", ".join(sorted(sam.get("Parameters", {})))
-        raise SystemExit(f"unknown template parameter(s) {', '.join(unknown)}; template.yaml has: {known}")
+        raise CommandLineError(f"unknown template parameter(s) {', '.join(unknown)} in --param; "
+                               f"template.yaml has: {known}")
+
+
+# ------------------------------------------------------------------ before anything starts
+
+def _next_free(port: int, tries: int = 50) -> int | None:
+    from infra.console.doctor import port_free
+
+    return next((p for p in range(port + 1, min(port + 1 + tries, 65536)) if port_free(p)), None)
+
+
+def busy_port(port: int, what: str, option: str) -> str | None:
+    """None if `port` is free (or 0: any free one); else the one line saying who holds it, if
+    /proc tells (infra.console.doctor.listener, what `timeline doctor` shows), and the ways out."""
+    from infra.console.doctor import listener, port_free
+
+    if not port or port_free(port):
+        return None
+    who = listener(port)
+    free = _next_free(port)
+    other = f"`timeline up {option} {free}`" if free else f"`timeline up {option} 0` (any free port)"
+    return (f"port {port} ({what}) is already in use" + (f" by {who}" if who else "") +
+            f": start on another port, {other}, or stop the other stack (Ctrl-C where it runs) and try again")
+
+
+def _check_writable(path: Path, option: str, *, folder: bool) -> None:
+    """`path` (a folder to fill, or a file to write) can be written: else CommandLineError."""
+    try:
+        if folder:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".timeline-up-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        else:
+            if path.is_dir():
+                raise CommandLineError(f"{option} {path} is a folder; give a file path")
+            path.parent.mkdir(parents=True, exist_ok=True)  # as write_ready_file does
+            existed = path.exists()
+            with path.open("a", encoding="utf-8"):
+                pass
+            if not existed:
+                path.unlink()
+    except OSError as exc:
+        raise CommandLineError(f"{option} {path} cannot be written: {exc.strerror or exc}") from None
+
+
+def preflight(args: UpOptions) -> None:
+    """What the command line asks of this machine, checked before anything starts: the ports
+    are free, the log folder and the ready file can be written. Raises CommandLineError (one
+    line, exit 2)."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", args.stack_name):
+        raise CommandLineError(f"--stack-name {args.stack_name!r}: a CloudFormation stack name is a letter, then "
+                               "letters, digits and hyphens (128 at most)")
+    embedded = not os.environ.get("AWS_ENDPOINT_URL")
+    if embedded and args.port and args.port == args.emulator_port:
+        raise CommandLineError(f"--port and --emulator-port are both {args.port}: give them different ports")
+    checks = [(args.port, "HTTP API", "--port")]
+    if embedded:
+        checks.append((args.emulator_port, "AWS emulator", "--emulator-port"))
+    for port, what, option in checks:
+        problem = busy_port(port, what, option)
+        if problem:
+            raise CommandLineError(problem)
+    if not args.verbose:
+        _check_writable(Path(args.log_dir or LOG_DIR).expanduser(), "--log-dir", folder=True)
+    if args.ready_file is not None:
+        _check_writable(Path(args.ready_file), "--ready-file", folder=False)
+    if args.persist is not None:
+        _check_writable(Path(args.persist).expanduser(), "--persist", folder=True)
 
 
 # ------------------------------------------------------------------ the run command
@@ -105,11 +211,26 @@ class Steps:
         return result
 
 
+# A second signal within this long of the first is the same request delivered twice, not a
+# second Ctrl-C: `timeout -s INT` signals the process and then its whole process group (so the
+# stack got SIGINT twice, and once idle, after the demo, it handled the first before the second
+# came and died at once by os._exit, never saying "stopped cleanly"); so do wrappers that
+# forward a signal to a group that also got it from the terminal.
+DUPLICATE_SIGNAL_SECONDS = 1.0
+
+
 def _install_signal_handlers() -> None:
     def stop(signum: int, _frame: Any) -> None:
-        # A second signal while shutting down means "now": skip the rest of the cleanup.
-        signal.signal(signal.SIGINT, lambda *_: os._exit(130))
-        signal.signal(signal.SIGTERM, lambda *_: os._exit(143))
+        first = time.monotonic()
+
+        def now(again: int, _frame: Any) -> None:
+            # A second signal while shutting down means "now": skip the rest of the cleanup.
+            if time.monotonic() - first < DUPLICATE_SIGNAL_SECONDS:
+                return  # the first one, delivered twice: the clean stop goes on
+            os._exit(128 + again)
+
+        signal.signal(signal.SIGINT, now)
+        signal.signal(signal.SIGTERM, now)
         raise Stop(signal.Signals(signum).name)
 
     signal.signal(signal.SIGINT, stop)
@@ -119,7 +240,8 @@ def _install_signal_handlers() -> None:
 def run(args: UpOptions) -> int:
     from infra.runtime import template as tpl  # boto3 and the SAM translator: not for --help
 
-    setup_logging(args.verbose)
+    preflight(args)
+    setup_logging(args.verbose, None if args.verbose else Path(args.log_dir or LOG_DIR).expanduser())
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     use_fake_credentials(region)
     sam = tpl.load_sam()
@@ -163,6 +285,12 @@ def run(args: UpOptions) -> int:
         except tpl.UnsupportedSetting as exc:  # the template asks for what cannot run here
             log.error("%s", exc)
             return 1
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            # taken between preflight's check and the bind: the same one line, after the fact
+            log.error("%s", busy_port(args.port, "HTTP API", "--port") or f"a port is already in use ({exc})")
+            return 2
         # Leaving the `with` closes gateway, pollers, functions, emulator, in that order.
     log.info("stopped cleanly")
     return 0
@@ -257,7 +385,9 @@ def _start(args: UpOptions, sam: dict[str, Any], params: dict[str, str], thresho
                 "'demo fully readable at ...s' when every timeline is filled")
     elif restored is not None:
         note = f"Restored  from {persistence.directory}: no deploy, no seeding; saved again on Ctrl-C"
-    print(banner(gateway.url, endpoint, emulator.embedded, startup, report, note=note), flush=True)
+    print(banner(gateway.url, endpoint, emulator.embedded, startup, report, note=note, region=region), flush=True)
+    if loading is not None:  # from the banner to "demo fully readable": what the demo is doing
+        loading.show_progress(lambda line: log.info("%s", line), tty=sys.stderr.isatty())
     if args.ready_file is not None:
         from infra.runtime.local_stack import write_ready_file
 
@@ -337,6 +467,9 @@ class _DemoLoad:
         self.report: Any = None
         self.error: BaseException | None = None
         self.finisher: Any = None
+        self.progress: Any = None
+        self.step = "starting"  # what the background load does now (DemoProgress shows it)
+        self._pollers: Any = None
         self._levels = {name: logging.getLogger(name).level for name in self.QUIET}
         self._thread = threading.Thread(target=self._write, name="demo-accounts", daemon=True)
         self.title = (f"demo data: {len(plan.users)} accounts, {len(plan.follows)} follows "
@@ -388,6 +521,7 @@ class _DemoLoad:
         from infra.console.demo_loader import Finisher
 
         def posts_written(report: Any) -> None:
+            self.step = f"posting {len(self.plan.pictures)} pictures through the API"
             log.info("demo posts written at %.1fs: %d posts, %d replies, %d reposts in %.1fs; celebrities "
                      "(followers >= %d, flagged by the pipeline: %s): %s", time.perf_counter() - started,
                      report.posts, report.replies, report.reposts, report.posts_seconds, self.plan.threshold,
@@ -395,11 +529,13 @@ class _DemoLoad:
                      ", ".join(f"{h} ({n})" for h, n in report.celebrities) or "none")
 
         def pictures_done(count: int) -> None:
+            self.step = f"fanning out {len(self.plan.posts) + len(self.plan.reactions):,} posts, replies and reposts"
             logging.getLogger("infra.runtime.gateway").setLevel(self._levels["infra.runtime.gateway"])
             if self.persistence is not None:
                 self.persistence.hold = None  # every row is written: the state may be saved from now on
 
         def done(finished: Any) -> None:
+            self._close_progress()
             for name, level in self._levels.items():
                 logging.getLogger(name).setLevel(level)
             r = self.report
@@ -423,9 +559,51 @@ class _DemoLoad:
         self.finisher = Finisher(self.loader, self.plan, api_url, wait_idle=pollers.wait_idle,
                                  on_posts=posts_written, on_pictures=pictures_done, on_done=done,
                                  backlog=backlog if self.embedded else None)
+        self._pollers = pollers
+        self.step = f"the pipeline is syncing {len(self.plan.follows):,} follows"
         self.finisher.start()
 
+    def show_progress(self, out: Callable[[str], None], *, tty: bool) -> None:
+        """The background load's progress until the demo is readable (infra.console.progress.DemoProgress),
+        from the banner on: what it does, and the records through the pipeline (embedded emulator)."""
+        from infra.console.progress import DemoProgress
+
+        if self.finisher is None or not self.finisher.is_alive():
+            return
+        # The finisher's own "loading in the background" lines say less than the progress does.
+        logging.getLogger("infra.console.demo_loader").addFilter(_no_background_lines)
+        self.progress = DemoProgress(self._measure(), out, tty=tty, poll=1.0).start()
+
+    def _measure(self) -> Callable[[], tuple[str, int, int]]:
+        if not self.embedded:
+            return lambda: (self.step, 0, 0)
+        from infra.runtime.snapshot import _stream_shards, stream_checkpoints
+
+        def handled() -> dict[str, int]:  # stream ARN -> sequence number handled so far
+            checkpoints = stream_checkpoints(self._pollers)
+            return {arn: checkpoints.get(arn, shard.starting_sequence_number - 1) for arn, _, shard in _stream_shards()}
+
+        def waiting() -> int:
+            from infra.runtime.snapshot import stream_backlog
+
+            return sum(stream_backlog(self._pollers).values()) + (self.loader.stores.fanout_backlog() or 0)
+
+        base = handled()
+
+        def measure() -> tuple[str, int, int]:
+            now = handled()
+            done = sum(max(0, seq - base.get(arn, seq)) for arn, seq in now.items())
+            return self.step, done, done + waiting()
+        return measure
+
+    def _close_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+            self.progress = None
+        logging.getLogger("infra.console.demo_loader").removeFilter(_no_background_lines)
+
     def stop(self) -> None:
+        self._close_progress()
         self.loader.cancelled.set()
         if self.finisher is not None:
             self.finisher.stop()
@@ -434,8 +612,32 @@ class _DemoLoad:
             logging.getLogger(name).setLevel(level)
 
 
+def _no_background_lines(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("demo data loading in the background")
+
+
+def aws_cli(endpoint: str, region: str) -> str:
+    """An AWS CLI command that works as printed on a fresh machine: the project's own `aws`
+    (awscli, a dev dependency, in the virtualenv next to this Python), the emulator's root
+    credentials (infra.runtime.emulator.FAKE_CREDENTIALS: any key works on LocalStack) and the
+    stack's region, so neither ~/.aws nor an installed AWS CLI is needed."""
+    from infra.runtime.emulator import FAKE_CREDENTIALS
+
+    found = Path(sys.executable).parent / "aws"
+    if found.exists():
+        relative = os.path.relpath(found, Path.cwd())
+        program = relative if not relative.startswith("..") else str(found)
+    else:
+        program = "aws"
+    key = FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+    secret = FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    return (f"AWS_ACCESS_KEY_ID={shlex.quote(key)} AWS_SECRET_ACCESS_KEY={shlex.quote(secret)} "
+            f"AWS_DEFAULT_REGION={shlex.quote(region)} {shlex.quote(program)} --endpoint-url {endpoint} "
+            "dynamodb list-tables")
+
+
 def banner(api: str, endpoint: str, embedded: bool, startup: float,
-           report: demo.SeedReport | None, note: str = "") -> str:
+           report: demo.SeedReport | None, note: str = "", region: str = "us-east-1") -> str:
     q = shlex.quote
     token_cmd = (f"TOKEN=$(curl -s -X POST {api}/v1/auth/token -H 'content-type: application/json' "
                  f"-d {q(_json(handle=demo.DEMO_HANDLE if report else 'me', password=demo.DEMO_PASSWORD if report else 'change-me-123'))} "
@@ -446,8 +648,8 @@ def banner(api: str, endpoint: str, embedded: bool, startup: float,
         f"  Web       {api}/  (the web client)",
         f"  API       {api}",
         f"  Docs      {api}/v1/docs",
-        f"  Emulator  {endpoint} ({'embedded moto' if embedded else 'external, from AWS_ENDPOINT_URL'}); "
-        f"e.g. aws --endpoint-url {endpoint} dynamodb list-tables",
+        f"  Emulator  {endpoint} ({'embedded moto' if embedded else 'external, from AWS_ENDPOINT_URL'})",
+        f"  AWS CLI   {aws_cli(endpoint, region)}",
     ]
     if report:
         lines.append(f"  Login     handle {demo.DEMO_HANDLE!r}, password {demo.DEMO_PASSWORD!r} "

@@ -161,6 +161,15 @@ def test_the_stack_logs_to_its_own_folder_and_prints_live_metrics_from_it(local_
                         if " metrics 10s: posts " in line and "DLQ " in line and "DLQ ?" not in line])
 
 
+def test_the_stacks_terminal_shows_its_own_lines_only_no_docker_and_no_traceback(local_stack, api):
+    """Given the session's stack (deployed, serving), Then what it printed has no Docker errors
+    (the emulator never looks for Docker), no library chatter and no traceback (issue 26)."""
+    assert api.request("GET", "/v1/health").status_code == 200
+    printed = "\n".join(local_stack.lines)
+    for unwanted in ("docker", "Docker", "pynamodb", "Traceback", "JSONDecodeError"):
+        assert unwanted not in printed, f"{unwanted!r} in:\n{printed}"
+
+
 # ------------------------------------------------------------------ make run with demo data
 
 def _line(stack: LocalStack, pattern: str, timeout: float = 0.0) -> re.Match:

@@ -16,7 +16,7 @@ states (dynamodb.py says why that order).
 
 Modules: dynamodb.py (tables, queries, transactions, responses), capacity.py (the bill),
 partitions.py (per-partition limits and their meter), dynamodb_streams.py, sqs.py,
-cognito.py, iam.py, server.py (moto's server and dispatch); items.py and registry.py hold
+cognito.py, iam.py, server.py (moto's server and dispatch), awslambda.py (no Docker); items.py and registry.py hold
 what they share.
 
 The speed fixes, measured 2026-12-08 against moto 5.2.5 as installed, on the project's
@@ -61,14 +61,24 @@ from __future__ import annotations
 
 import os
 
-from infra.runtime.moto_fixes import capacity, cognito, dynamodb, dynamodb_streams, iam, partitions, server, sqs
+from infra.runtime.moto_fixes import (
+    awslambda,
+    capacity,
+    cognito,
+    dynamodb,
+    dynamodb_streams,
+    iam,
+    partitions,
+    server,
+    sqs,
+)
 from infra.runtime.moto_fixes.registry import SKIP_ENV, UNTESTED_ENV, Fix, FixError, Patch, Registry
 
 TESTED_MOTO_VERSION = "5.2.5"
 
 FIXES: list[Fix] = [
     *dynamodb.FIXES, *capacity.FIXES, *partitions.FIXES, *dynamodb_streams.FIXES,
-    *sqs.FIXES, *cognito.FIXES, *iam.FIXES, *server.FIXES,
+    *sqs.FIXES, *cognito.FIXES, *iam.FIXES, *server.FIXES, *awslambda.FIXES,
 ]
 ORDER = dynamodb.ORDER
 
