@@ -559,8 +559,8 @@ def viral_post_rows(ctx: Context) -> list[dict]:
                 row(KEY_THREAD, "TweetsTable/ByThread", 0.0, replies * _wu(THREAD_ENTRY_BYTES),
                     f"{head}; every reply's index entry under the post's one partition key")]
     shards = d.engagement_shards
-    # Likes are one conditional put each (the action window is counted apart); a repost's or a
-    # reply's edge rides in its transaction (twice the units).
+    # A like's edge is put by fanout_dispatch from the like's stream record (one unit); a
+    # repost's or a reply's rides in its transaction (twice the units).
     engagement_wcu = (likes * edge_wu + (reposts + replies) * TRANSACTION_FACTOR * edge_wu) / shards
     window = d.stream_window_s
     per_shard = total / shards  # records/s of the post in each engagement partition's stream shard
@@ -572,27 +572,28 @@ def viral_post_rows(ctx: Context) -> list[dict]:
     containers = lambda_fleet(ctx)["api"]
     reads = min(ctx.merges_per_s, containers / d.counts_cache_s) if d.counts_cache_s > 0 else ctx.merges_per_s
     replicas = d.counts_replicas
-    # read consistently with the viewer's state: 1 unit per 4 KB
-    counts_rcu = (containers / CONTAINER_LIFETIME_S if replicas else reads) * math.ceil(size / 4096)
+    # read eventually consistently: 0.5 unit per 4 KB
+    counts_rcu = (containers / CONTAINER_LIFETIME_S if replicas else reads) * _ru(size)
     readers = (f"each of the ~{containers:.0f} api containers reads it once in its life (~{CONTAINER_LIFETIME_S:g} s), "
                f"to learn the post is hot; then one of the R = {replicas} replicas" if replicas else
                f"read by the ~{containers:.0f} api containers once per {d.counts_cache_s:g} s (CountsCacheSeconds)")
-    replica_rows = [row(KEY_REPLICA, "GraphTable", reads / replicas * math.ceil(REPLICA_BYTES / 4096),
+    replica_rows = [row(KEY_REPLICA, "GraphTable", reads / replicas * _ru(REPLICA_BYTES),
                         updates * _wu(REPLICA_BYTES),
                         f"every count of a hot post (from {_hot_engagements():,} engagements) is published to its R = "
                         f"{replicas} replicas ({_n(updates)} writes/s each, the newest version wins); each api "
                         f"container reads its own pick once per {d.counts_cache_s:g} s: {_n(reads)} reads/s over "
-                        f"R, consistently")] if replicas else []
+                        f"R, eventually consistent")] if replicas else []
     return [
         row(KEY_ENGAGEMENT, "GraphTable", 0.0, engagement_wcu,
             f"{head}; each an edge in one of E = {shards} partitions of the post by the actor's hash "
-            f"(store/engagement.py): {_n(total / shards)}/s each, {edge_wu:g} WCU a like, "
+            f"(store/engagement.py): {_n(total / shards)}/s each, {edge_wu:g} WCU a like (put by the stream's "
+            "consumer; the like itself is an edge in the liker's own partition), "
             f"{TRANSACTION_FACTOR * edge_wu:g} a repost's or reply's edge (in its transaction)"),
         row(KEY_COUNTS, "GraphTable", counts_rcu, counts_wcu,
             f"the graph stream counts them: one UpdateItem per batch per post, each engagement partition's "
             f"~{per_shard:.0f} records/s a batch every {1 / polls:.2g} s (BatchSize {d.engagement_batch}, "
             f"window {window:g} s): at most {_n(updates)} updates/s of ~{size:.0f} B ({_wu(size):g} WCU, a mark "
-            f"per partition); {readers} ({math.ceil(size / 4096):g} RCU), not each of the "
+            f"per partition); {readers} ({_ru(size):g} RCU, eventually consistent), not each of the "
             f"{_n(ctx.merges_per_s)} home reads/s that show the post"),
         *replica_rows,
         row(KEY_THREAD, "TweetsTable/ByThread", 0.0, replies / d.thread_shards * _wu(THREAD_ENTRY_BYTES),
@@ -773,10 +774,10 @@ def read_parts(ctx: Context, design: Design | None = None) -> dict[str, float]:
     weights = model._read_weights(pop)
     weights = weights / weights.sum()
     return {
-        # the reader's home edges; and per post shown, its like edge, repost claim and counts item
-        # (one consistent BatchGetItem, 1 unit a key, copied or not: store/engagement.py page_state)
-        "r_GraphTable": _expect(model._consistent_read_units(c * s.edge)
-                                + model.ENGAGEMENT_KEYS_PER_POST * state.hydrated, weights),
+        # the reader's home edges; its likes and reposts of the page (two Queries) and the counts
+        # item of each post shown, copied or not (store/engagement.py page_state)
+        "r_GraphTable": _expect(model._consistent_read_units(c * s.edge) + model.VIEWER_QUERIES
+                                + model.COUNTS_READ_UNITS * state.hydrated, weights),
         "r_TimelinesTable": _ru(r.queried * entry),
         "r_TweetsTable/ByAuthor": _expect((c - saved * c_copied) * _ru(r.queried * s.by_author_entry), weights),
         "r_TweetsTable": _expect((fetched - saved * merged_copied) * _ru(s.post), weights),

@@ -11,7 +11,8 @@
   (UserStore.tally: exactly once, however often a record comes); an account whose count did
   not take reports its first such record failed, to be retried from there. Likes, reposts and
   replies (their engagement edges, store/engagement.py) are counted into their post's counts
-  the same way: one update per post per batch, exactly once.
+  the same way: one update per post per batch, exactly once; a like edge made or taken back
+  puts or deletes its engagement edge first.
 
 Each record is handled on its own, so one bad record is reported in batchItemFailures and
 retried (the event source bisects and, after the template's MaximumRetryAttempts, sends it
@@ -39,7 +40,7 @@ from timeline.record_batches import ConcurrentRecords
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 from timeline.store import tweets, users
-from timeline.store.engagement import Counted, counted_of
+from timeline.store.engagement import Counted, counted_of, like_of
 from timeline.store.graph import tally_of
 from timeline.store.users import Tallied
 
@@ -76,6 +77,10 @@ def _user_record(raw: dict) -> int:
 
 
 def _graph_record(record: DynamoDBRecord, raw: dict) -> int:
+    liked = like_of(raw["Keys"], record.raw_event.get("eventName", ""))
+    if liked is not None:  # a like made or taken back: its engagement edge follows (to be counted)
+        services.engagement.mirror_like(*liked)
+        return 0
     return services.changes.edge_changed(int(raw["Keys"]["user_id"]["N"]), raw["Keys"]["edge"]["S"],
                                          created=record.event_name == DynamoDBRecordEventName.INSERT)
 

@@ -59,8 +59,9 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
         ("dynamodb:Query", BY_THREAD): "TweetStore.replies_after (a post's replies)",
         ("dynamodb:GetItem", GRAPH): "GraphStore.blocked_by; TweetStore.repost_by",
         ("dynamodb:BatchGetItem", GRAPH): "GraphStore.followed_since (the home read's reply rule), relations; "
-                                          "EngagementStore.page_state (counts, the viewer's likes and reposts)",
-        ("dynamodb:Query", GRAPH): "GraphStore._query_page, home_edges, blocks_around",
+                                          "EngagementStore.counts_of, viewer_state (posts past its ranges)",
+        ("dynamodb:Query", GRAPH): "GraphStore._query_page, home_edges, blocks_around; "
+                                   "EngagementStore.viewer_state",
         ("dynamodb:PutItem", GRAPH): "GraphStore.follow, unfollow (tombstone), block, mute; TweetStore.put_new "
                                      "(repost claim, engagement edge); EngagementStore.like",
         ("dynamodb:UpdateItem", GRAPH): "GraphStore.set_reposts",
@@ -102,8 +103,9 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
         ("dynamodb:UpdateItem", USERS): "UserStore.promote, demote, tally (a celebrity's follows, counted)",
         ("dynamodb:Query", GRAPH): "GraphStore.followers_with_activity (follower chunks)",
         ("dynamodb:GetItem", GRAPH): "EngagementStore.count (the counts item's marks)",
-        ("dynamodb:PutItem", GRAPH): "EngagementStore.count (a post's first counts)",
-        ("dynamodb:UpdateItem", GRAPH): "EngagementStore.count",
+        ("dynamodb:PutItem", GRAPH): "EngagementStore.count (a post's first counts), mirror_like",
+        ("dynamodb:UpdateItem", GRAPH): "EngagementStore.count, _publish (replicas)",
+        ("dynamodb:DeleteItem", GRAPH): "EngagementStore.mirror_like (a like taken back)",
         ("sqs:SendMessage", "FanoutQueue"): "FanoutQueue._send_batch (SendMessageBatch)",
     },
     "FanoutWorkerFunction": {

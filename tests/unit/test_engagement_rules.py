@@ -8,16 +8,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layers" / "timeline" / "python"))
 
+from timeline import ids
 from timeline.records import Counts, ViewerState
 from timeline.service.engagement import CountsCache, shown
 from timeline.store.engagement import (
     ENGAGEMENT_SHARDS,
+    LIKE,
     LIKED_BY,
+    RANGE_GAP_MS,
     REPLIED_BY,
     REPOSTED_BY,
     counted_of,
     counts_partition,
     engagement_partition,
+    id_ranges,
+    like_of,
     replica_partition,
 )
 from timeline.store.graph import FOLLOWER_SHARDS, SHARD_STRIDE, account_of, storm_partition
@@ -89,3 +94,31 @@ def test_given_hot_posts_remembered_then_their_replicas_are_known_until_forgotte
 def test_given_the_readers_own_like_and_repost_not_counted_yet_then_the_counts_show_them():
     assert shown(Counts(), ViewerState(reposted=True, liked=True)).counts == Counts(reposts=1, likes=1)
     assert shown(Counts(likes=7), ViewerState(liked=True)).counts == Counts(likes=7)
+
+
+def test_given_like_edges_in_the_likers_partition_then_their_records_say_who_liked_what():
+    assert like_of(keys(42, LIKE + padded(POST)), "INSERT") == (42, POST, True)
+    assert like_of(keys(42, LIKE + padded(POST)), "REMOVE") == (42, POST, False)
+    assert like_of(keys(42, LIKE + padded(POST)), "MODIFY") is None
+    assert like_of(keys(42, "following#" + padded(7)), "INSERT") is None
+    assert like_of(keys(engagement_partition(POST, 42), LIKED_BY + padded(42)), "INSERT") is None
+
+
+def post_at(ms: int) -> int:
+    """A post id minted `ms` after the id epoch (generator 0, sequence 0)."""
+    return ms << (ids.GENERATOR_BITS + ids.SEQUENCE_BITS)
+
+
+def test_given_a_page_of_posts_close_in_time_then_one_range_covers_them():
+    page = [post_at(1_000_000 + n * 60_000) for n in range(20)]
+    assert id_ranges(page) == ([(min(page), max(page))], [])
+
+
+def test_given_reposts_of_old_posts_then_each_run_gets_its_range_and_past_the_most_they_go_by_key():
+    recent = [post_at(10**11 + n) for n in range(10)]
+    old = [post_at(10**11 - k * 10 * RANGE_GAP_MS) for k in range(1, 6)]  # five lone old posts
+    ranges, rest = id_ranges(recent + old, most=4)
+    assert ranges[0] == (min(recent), max(recent))
+    assert len(ranges) == 4 and len(rest) == 2
+    covered = {p for p in recent + old if any(lo <= p <= hi for lo, hi in ranges)}
+    assert covered | set(rest) == set(recent + old)

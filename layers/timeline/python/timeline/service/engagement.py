@@ -140,6 +140,10 @@ class Engagement:
     def of_post(self, viewer_id: int, post_id: int) -> Shown:
         return self.of_posts(viewer_id, [post_id])[post_id]
 
+    def mirror_like(self, liker_id: int, post_id: int, made: bool) -> None:
+        """A like made or taken back, as its stream record says: its engagement edge follows."""
+        self._store.mirror_like(liker_id, post_id, made, clock.now_ms())
+
     def count(self, post_id: int, changes: Sequence[Counted]) -> int:
         """Count a stream batch's engagement changes of one post (exactly once each)."""
         return self._store.count(post_id, changes)

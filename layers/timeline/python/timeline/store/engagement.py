@@ -1,11 +1,16 @@
 """Likes, and every post's counts of replies, reposts and likes (GraphTable).
 
-A viral post is liked by 50,000 accounts a second at its peak: no one item can take that
-(1,000 write units a second per partition), so nothing a like does touches a key of the post
-alone. Each engagement is an edge in one of ENGAGEMENT_SHARDS partitions of the post, picked
-by the actor's hash (as a celebrity's follows are, store/graph.py storm_partition):
+A like is an edge in the liker's own partition, `like#<post>` (as a repost's claim is,
+`repost#<post>`): the viewer's likes and reposts of a page's posts are a range of their own
+partition, two small Queries, not a key per post.
 
-    liked_by#<liker>       written by the like itself
+A viral post is liked by 50,000 accounts a second at its peak: no one item can take that
+(1,000 write units a second per partition), so nothing touches a key of the post alone. Each
+engagement is also an edge in one of ENGAGEMENT_SHARDS partitions of the post, picked by the
+actor's hash (as a celebrity's follows are, store/graph.py storm_partition):
+
+    liked_by#<liker>       put (or deleted) by fanout_dispatch from the like edge's stream
+                           record: the like is one write, and the stream retries the rest
     reposted_by#<reposter> written in the repost's transaction (store/tweets.py put_new)
     replied_by#<reply id>  written in the reply's transaction
 
@@ -41,11 +46,18 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from timeline import ids
 from timeline.records import Counts
 from timeline.store.graph import SHARD_STRIDE
 from timeline.store.tables import EdgeModel, padded
 
+LIKE = "like#"  # the liker's edge, in its own partition: like#<post>
 LIKED_BY, REPOSTED_BY, REPLIED_BY = "liked_by#", "reposted_by#", "replied_by#"
+# A page's posts are looked up in the viewer's partition by id range, one range per run of posts
+# no more than this far apart in time (a repost can show a post from long ago): a heavy liker's
+# likes between two distant posts are not read.
+RANGE_GAP_MS = 6 * 3600 * 1000
+MAX_RANGES = 4  # per kind; posts past them are looked up by key
 REPOST = "repost#"  # the reposter's claim of its one repost of a post (store/tweets.py)
 KINDS = {LIKED_BY: "likes", REPOSTED_BY: "reposts", REPLIED_BY: "replies"}
 # 50,000 likes/s over 128 partitions is 390 write units/s on each: under half a partition's
@@ -61,7 +73,8 @@ COUNTS = "counts"
 COUNT_ATTEMPTS = 5
 BATCH_GET_KEYS = 100  # BatchGetItem's limit
 
-_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="engagement")
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="engagement")
+_queries = ThreadPoolExecutor(max_workers=16, thread_name_prefix="engagement-query")  # never waits on _pool
 
 
 def engagement_partition(post_id: int, actor_id: int) -> int:
@@ -89,6 +102,31 @@ class Counted:
     delta: int
     kind: str  # "likes", "reposts" or "replies"
     partition: str  # the name of its mark: the engagement shard's number
+
+
+def like_of(keys: dict[str, Any], event_name: str) -> tuple[int, int, bool] | None:
+    """(liker, post, made) for a graph-stream record of a like edge made (INSERT) or taken
+    back (REMOVE), else None. DynamoDB JSON keys in."""
+    partition, edge = int(keys["user_id"]["N"]), keys["edge"]["S"]
+    if partition < 0 or not edge.startswith(LIKE) or event_name not in ("INSERT", "REMOVE"):
+        return None
+    return partition, int(edge[len(LIKE):]), event_name == "INSERT"
+
+
+def id_ranges(post_ids: Sequence[int], gap_ms: int = RANGE_GAP_MS,
+              most: int = MAX_RANGES) -> tuple[list[tuple[int, int]], list[int]]:
+    """The posts as (lowest, highest) id ranges, a new range wherever two neighbours are more
+    than `gap_ms` apart in time, at most `most` of them (the largest), and the ids left over."""
+    ordered = sorted(set(post_ids))
+    runs: list[list[int]] = []
+    for p in ordered:
+        if runs and ids.timestamp_ms(p) - ids.timestamp_ms(runs[-1][-1]) <= gap_ms:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    runs.sort(key=len, reverse=True)
+    kept, rest = runs[:most], runs[most:]
+    return [(r[0], r[-1]) for r in kept], sorted(p for r in rest for p in r)
 
 
 def counted_of(keys: dict[str, Any], event_name: str) -> tuple[int, str, str, int] | None:
@@ -130,10 +168,9 @@ class EngagementStore:
     # ------------------------------------------------------------------ likes
     def like(self, liker_id: int, post_id: int, now_ms: int) -> bool:
         """The liker's like of a post: False if it already stood (nothing written)."""
-        edge = engagement_edge(LIKED_BY, post_id, liker_id)
-        edge.other_id, edge.created_at = post_id, now_ms
         try:
-            edge.save(condition=EdgeModel.edge.does_not_exist())
+            EdgeModel(liker_id, LIKE + padded(post_id), other_id=post_id, created_at=now_ms).save(
+                condition=EdgeModel.edge.does_not_exist())
             return True
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
@@ -143,53 +180,88 @@ class EngagementStore:
     def unlike(self, liker_id: int, post_id: int) -> bool:
         """Take the like back: False if there was none."""
         try:
-            engagement_edge(LIKED_BY, post_id, liker_id).delete(condition=EdgeModel.edge.exists())
+            EdgeModel(liker_id, LIKE + padded(post_id)).delete(condition=EdgeModel.edge.exists())
             return True
         except DeleteError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return False
             raise
 
+    def mirror_like(self, liker_id: int, post_id: int, made: bool, now_ms: int) -> None:
+        """The like's engagement edge, in a partition of the post, as the like edge's stream
+        record says (idempotent: the stream may deliver it again)."""
+        edge = engagement_edge(LIKED_BY, post_id, liker_id)
+        if made:
+            edge.other_id, edge.created_at = post_id, now_ms
+            edge.save()
+        else:
+            edge.delete()
+
     # ------------------------------------------------------------------ what a page shows
-    def page_state(self, viewer_id: int, post_ids: Iterable[int], *, counts_of: Iterable[int],
-                   replica_of: Mapping[int, int] | None = None) -> PageState:
-        """The viewer's like and repost of each post, and the counts of `counts_of` (from the
-        replica `replica_of` names, for a post known hot), in one BatchGetItem per hundred keys
-        (run in parallel: one round trip), read consistently: the viewer's own like or repost
-        shows at once."""
+    def viewer_state(self, viewer_id: int, post_ids: Iterable[int]) -> tuple[frozenset[int], frozenset[int]]:
+        """(liked, reposted): which of these posts the viewer likes and has reposted, read
+        consistently (their own action shows at once) from their own partition: per kind, one
+        Query per run of posts close in time (id_ranges), in parallel; posts left past
+        MAX_RANGES runs by key."""
+        posts = list(dict.fromkeys(post_ids))
+        if not posts:
+            return frozenset(), frozenset()
+        ranges, rest = id_ranges(posts)
+
+        def query(prefix: str, lo: int, hi: int) -> set[int]:
+            return {int(e.edge[len(prefix):]) for e in EdgeModel.query(
+                viewer_id, EdgeModel.edge.between(prefix + padded(lo), prefix + padded(hi)),
+                consistent_read=True, attributes_to_get=["edge"])}
+
+        def keyed(prefix: str) -> set[int]:
+            if not rest:
+                return set()
+            return {int(e.edge[len(prefix):]) for e in EdgeModel.batch_get(
+                [(viewer_id, prefix + padded(p)) for p in rest], consistent_read=True, attributes_to_get=["edge"])}
+
+        calls = [(prefix, lo, hi) for prefix in (LIKE, REPOST) for lo, hi in ranges]
+        found = list(_queries.map(lambda c: (c[0], query(*c)), calls))
+        wanted = set(posts)
+        liked = {p for prefix, got in found if prefix == LIKE for p in got} | keyed(LIKE)
+        reposted = {p for prefix, got in found if prefix == REPOST for p in got} | keyed(REPOST)
+        return frozenset(liked & wanted), frozenset(reposted & wanted)
+
+    def counts_of(self, post_ids: Iterable[int], replica_of: Mapping[int, int] | None = None
+                  ) -> tuple[dict[int, Counts], dict[int, int]]:
+        """The posts' counts (from the replica `replica_of` names, for a post known hot), and
+        how many replicas each hot post's counts item named: one eventually consistent
+        BatchGetItem per hundred posts (counts lag anyway), in parallel. A post with no counts
+        item has none yet; one asked from a replica not written yet is left out."""
         posts = list(dict.fromkeys(post_ids))
         replica_of = replica_of or {}
-        keys: list[tuple[int, str]] = []
-        for p in posts:
-            keys.append((engagement_partition(p, viewer_id), LIKED_BY + padded(viewer_id)))
-            keys.append((viewer_id, REPOST + padded(p)))
-        counted = list(dict.fromkeys(counts_of))
-        keys += [(replica_partition(p, replica_of[p]) if p in replica_of else counts_partition(p), COUNTS)
-                 for p in counted]
-        if not keys:
-            return PageState({}, frozenset(), frozenset(), {})
+        if not posts:
+            return {}, {}
+        keys = [(replica_partition(p, replica_of[p]) if p in replica_of else counts_partition(p), COUNTS)
+                for p in posts]
         chunks = [keys[i:i + BATCH_GET_KEYS] for i in range(0, len(keys), BATCH_GET_KEYS)]
 
         def read(chunk: list[tuple[int, str]]) -> list[EdgeModel]:
-            return list(EdgeModel.batch_get(chunk, consistent_read=True, attributes_to_get=[
-                "user_id", "edge", "other_id", "replies", "reposts", "likes", "replicas"]))
-        found = [e for got in (_pool.map(read, chunks) if len(chunks) > 1 else [read(chunks[0])]) for e in got]
+            return list(EdgeModel.batch_get(chunk, attributes_to_get=[
+                "other_id", "replies", "reposts", "likes", "replicas"]))
         counts: dict[int, Counts] = {}
         replicas: dict[int, int] = {}
-        liked, reposted = set(), set()
-        for e in found:
-            if e.edge == COUNTS:
+        for got in (_queries.map(read, chunks) if len(chunks) > 1 else [read(chunks[0])]):
+            for e in got:
                 post = int(e.other_id)
                 counts[post] = _counts(e)
                 if e.replicas:
                     replicas[post] = int(e.replicas)
-            elif e.edge.startswith(LIKED_BY):
-                liked.add(int(e.other_id))
-            elif e.edge.startswith(REPOST):
-                reposted.add(int(e.edge[len(REPOST):]))
-        # A post with no counts item has none yet; one asked from a replica not written yet is unknown.
-        known = {p: counts.get(p, Counts()) for p in counted if p in counts or p not in replica_of}
-        return PageState(known, frozenset(liked), frozenset(reposted), replicas)
+        return {p: counts.get(p, Counts()) for p in posts if p in counts or p not in replica_of}, replicas
+
+    def page_state(self, viewer_id: int, post_ids: Iterable[int], *, counts_of: Iterable[int],
+                   replica_of: Mapping[int, int] | None = None) -> PageState:
+        """The viewer's likes and reposts of the posts (viewer_state) and the counts of
+        `counts_of` (counts_of), side by side: one round trip."""
+        posts, counted = list(post_ids), list(counts_of)
+        state = _pool.submit(self.viewer_state, viewer_id, posts)
+        counts, replicas = self.counts_of(counted, replica_of)
+        liked, reposted = state.result()
+        return PageState(counts, liked, reposted, replicas)
 
     # ------------------------------------------------------------------ counting
     def count(self, post_id: int, changes: Sequence[Counted]) -> int:
