@@ -392,6 +392,21 @@ def test_given_the_sample_worker_event_when_invoked_then_it_records_no_absurd_la
     warned = [line for line in logs() if line["message"].startswith("post written outside the lag horizon")]
     assert [(line["level"], line["tweet_id"]) for line in warned] == [("WARNING", "913472704300351488")]
     assert warned[0]["age_ms"] > 24 * 3600 * 1000
+    # And the sample's lines carry the correlation id its message attribute holds, as a real one would
+    applied = [line for line in logs() if line["message"] == "fan-out message applied"]
+    assert {line.get("correlation_id") for line in [*warned, *applied]} == {"Z8nZJhj20T85yxY="}
+
+
+def test_given_the_sample_dispatch_insert_when_invoked_then_its_post_dispatched_line_carries_the_rows_request_id(
+        h, logs):
+    from tests.functional.test_dispatch import stream_record
+    from tests.support.harness import LambdaContext, sample_event
+    bob = h.sign_up("bob")
+    record = stream_record(h, "fanout_dispatch_insert.json", 7101, bob, "1")
+    request_id = sample_event("fanout_dispatch_insert.json")["Records"][0]["dynamodb"]["NewImage"]["correlation_id"]["S"]
+    assert h.dispatch.handler({"Records": [record]}, LambdaContext("fanout_dispatch")) == {"batchItemFailures": []}
+    dispatched = [line for line in logs() if line["message"] == "post dispatched"]
+    assert [(line["tweet_id"], line.get("correlation_id")) for line in dispatched] == [("7101", request_id)]
 
 
 def test_given_an_add_two_days_after_its_post_then_it_is_no_lag_sample_but_a_fresh_one_is(h, capsys, logs):
