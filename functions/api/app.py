@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.shared.json_encoder import Encoder
 
-from timeline.observability import logger, metrics
+from timeline.observability import log_metrics, logger
 from timeline.settings import get_settings
 
 # The largest body we accept is a post of 2,240 astral code points, each escaped as a JSON
@@ -75,11 +75,18 @@ def health() -> dict:
     return {"status": "ok"}
 
 
+def _log_request(event: dict, response: dict) -> None:
+    """One line per request (an access log), with the request's id as its correlation id: the
+    id the client got in its `apigw-requestid` header, and that the fan-out's lines carry."""
+    http = (event.get("requestContext") or {}).get("http") or {}
+    method, path, status = http.get("method", "?"), str(event.get("rawPath", "?"))[:200], response.get("statusCode")
+    logger.info(f"{method} {path} {status}", extra={"status": status})
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
+@log_metrics
 def handler(event, context):
     # Checked before routing: powertools validates (and would parse form bodies) first.
-    refused = http_errors.refuse_body(event, MAX_BODY_BYTES)
-    if refused:
-        return refused
-    return app.resolve(event, context)
+    response = http_errors.refuse_body(event, MAX_BODY_BYTES) or app.resolve(event, context)
+    _log_request(event, response)
+    return response

@@ -22,7 +22,10 @@ queue are sent together once all are handled, ten to a request (FanoutQueue.outb
 record whose messages did not all go is reported failed like any other.
 
 A new post's record carries the correlation id of the request that made it: the record's
-log lines, and every message it queues, carry it too (timeline.observability).
+log lines (one `post dispatched` line per post, at INFO), and every message it queues, carry
+it too (timeline.observability). Per batch: FanoutMessagesQueued, and PostsDispatched (the
+new posts and reposts the tweets stream brought, however they were written: the API's, and
+the local demo's, which are written as rows).
 """
 
 import json
@@ -35,7 +38,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from timeline.observability import correlate, correlated, logger, metrics
+from timeline.observability import correlate, correlated, log_metrics, logger, metrics
 from timeline.record_batches import ConcurrentRecords
 from timeline.service.container import build_services
 from timeline.settings import get_settings
@@ -63,7 +66,7 @@ def _tweet_record(record: DynamoDBRecord, raw: dict) -> int:
         correlate(tweets.correlation_of(raw["NewImage"]))
         tweet = tweets.from_image(raw["NewImage"])
         sent = services.planner.posted(tweet)
-        logger.debug("post dispatched", extra={"tweet_id": str(tweet.tweet_id), "messages": sent})
+        logger.info("post dispatched", extra={"tweet_id": str(tweet.tweet_id), "messages": sent})
         return sent
     if record.event_name == DynamoDBRecordEventName.REMOVE:
         return services.planner.deleted(tweets.from_image(raw["OldImage"]))
@@ -153,14 +156,16 @@ def _count_engagements(by_post: dict[int, list[Counted]]) -> list[str]:
 
 
 class _Queued:
-    """Messages queued by the batch's records, for one FanoutMessagesQueued value per batch."""
+    """Messages queued by the batch's records, and the new posts among them, for one
+    FanoutMessagesQueued and one PostsDispatched value per batch."""
 
     def __init__(self) -> None:
-        self.count, self._lock = 0, threading.Lock()
+        self.count, self.posts, self._lock = 0, 0, threading.Lock()
 
-    def add(self, n: int) -> None:
+    def add(self, n: int, *, post: bool = False) -> None:
         with self._lock:
             self.count += n
+            self.posts += int(post)
 
 
 def record_handler(record: DynamoDBRecord, outbox, queued: _Queued) -> None:
@@ -172,11 +177,12 @@ def record_handler(record: DynamoDBRecord, outbox, queued: _Queued) -> None:
             logger.exception("stream record failed", extra={"event_id": record.event_id})
             raise
     outbox.add(record.dynamodb.sequence_number, kept)
-    queued.add(len(kept))
+    queued.add(len(kept), post=_source_table(record) == settings.tweets_table
+               and record.event_name == DynamoDBRecordEventName.INSERT)
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 def handler(event, context):
     outbox, queued = services.queue.outbox(records.executor), _Queued()
     response = records.process(event, context, lambda record: record_handler(record, outbox, queued))
@@ -193,4 +199,6 @@ def handler(event, context):
         response["batchItemFailures"] += [{"itemIdentifier": s} for s in unsent if s not in reported]
     if queued.count:
         metrics.add_metric(name="FanoutMessagesQueued", unit=MetricUnit.Count, value=queued.count)
+    if queued.posts:
+        metrics.add_metric(name="PostsDispatched", unit=MetricUnit.Count, value=queued.posts)
     return response

@@ -10,9 +10,14 @@ queue keeps no order, and every message is safe to apply in any order: timeline.
 messages are reported in batchItemFailures and come back after the queue's visibility
 timeout; after maxReceiveCount they move to the dead-letter queue.
 
-Each message's work logs with the correlation id it carries (the request that caused it).
-Per batch: TimelineEntriesWritten (entries its `add` messages wrote) and FanoutLag (for
-each post, epoch ms from its creation, which its id holds, to its entries written).
+Each message's work logs with the correlation id it carries (the request that caused it),
+and each message applied logs one `fan-out message applied` line (at INFO) with its kind and
+post. Per batch: TimelineEntriesWritten (entries its `add` messages wrote) and FanoutLag (for
+each post, ms from its creation, which its id holds, to its entries written). A post created
+more than LAG_HORIZON_MS before its entries are written, or in the future, is no sample of
+the pipeline's lag: the tweets stream keeps a record a day, so a live post's fan-out starts
+within a day or never; such an `add` came back from a dead-letter queue or is a replayed
+sample event (events/fanout_worker.json). It is logged (a warning, with its age) instead.
 """
 
 import threading
@@ -24,7 +29,7 @@ from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from timeline import clock, ids
-from timeline.observability import CORRELATION_ATTRIBUTE, correlated, logger, metrics
+from timeline.observability import CORRELATION_ATTRIBUTE, correlated, log_metrics, logger, metrics
 from timeline.record_batches import ConcurrentRecords
 from timeline.service import messages
 from timeline.service.container import build_services
@@ -50,6 +55,9 @@ from timeline.settings import get_settings
 services = build_services(get_settings())
 records = ConcurrentRecords(EventType.SQS, workers=10)  # a batch is at most 10 messages
 
+LAG_HORIZON_MS = 24 * 3600 * 1000  # a day: the tweets stream's retention
+CLOCK_SKEW_MS = 60_000  # a post "from the future" by less than this is the hosts' clocks: lag 0
+
 
 @dataclass
 class BatchTally:
@@ -60,16 +68,21 @@ class BatchTally:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def added(self, tweet_id: int, owners: int, now_ms: int) -> None:
+        lag = now_ms - ids.timestamp_ms(tweet_id)
         with self._lock:
             self.entries += owners
-            self.lag_ms[tweet_id] = max(self.lag_ms.get(tweet_id, 0), now_ms - ids.timestamp_ms(tweet_id))
+            if -CLOCK_SKEW_MS <= lag <= LAG_HORIZON_MS:
+                self.lag_ms[tweet_id] = max(self.lag_ms.get(tweet_id, 0), lag, 0)
+                return
+        logger.warning("post written outside the lag horizon: not a FanoutLag sample (a redriven or sample "
+                       "message?)", extra={"tweet_id": str(tweet_id), "age_ms": lag})
 
     def emit(self) -> None:
         """Add the batch's metrics (flushed by log_metrics) and start the next batch empty."""
         if self.entries:
             metrics.add_metric(name="TimelineEntriesWritten", unit=MetricUnit.Count, value=self.entries)
         for lag in self.lag_ms.values():  # a batch holds at most ten posts: ten values
-            metrics.add_metric(name="FanoutLag", unit=MetricUnit.Milliseconds, value=max(0, lag))
+            metrics.add_metric(name="FanoutLag", unit=MetricUnit.Milliseconds, value=lag)
         self.entries, self.lag_ms = 0, {}
 
 
@@ -128,7 +141,6 @@ class Batch:
         if self.adds_error is not None:
             raise AddsNotWritten(f"applied with {len(self.adds)} adds, which failed: {self.adds_error!r}")
         tally.added(add.tweet_id, len(add.owners), clock.now_ms())
-        logger.debug("entries written", extra={"tweet_id": str(add.tweet_id), "owners": len(add.owners)})
 
 
 def apply(message: FanoutMessage, batch: Batch | None = None) -> None:
@@ -174,18 +186,32 @@ def _correlation_of(record: SQSRecord) -> str | None:
     return attribute.get("stringValue")
 
 
+def _described(message: FanoutMessage) -> dict[str, object]:
+    """A message's kind, its post (if it names one) and how many timelines it is for."""
+    found: dict[str, object] = {"op": message.op}
+    tweet_id = getattr(message, "tweet_id", None)
+    if tweet_id is not None:
+        found["tweet_id"] = str(tweet_id)
+    owners = getattr(message, "owners", None)
+    if owners is not None:
+        found["owners"] = len(owners)
+    return found
+
+
 def record_handler(record: SQSRecord, batch: Batch) -> None:
     with correlated(_correlation_of(record)):
         try:
-            apply(batch.message(record.message_id), batch)
+            message = batch.message(record.message_id)
+            apply(message, batch)
         except Exception:
             # The batch reports the message for redelivery; this line says why, with its id.
             logger.exception("fan-out message failed", extra={"message_id": record.message_id})
             raise
+        logger.info("fan-out message applied", extra={**_described(message), "message_id": record.message_id})
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 def handler(event, context):
     try:
         batch = Batch(event.get("Records") or [])

@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from timeline.observability import correlated, logger, metrics
+from timeline.observability import correlated, log_metrics, logger, metrics
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 
@@ -46,7 +46,7 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 def handler(event, context):
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                     context=context)

@@ -13,8 +13,12 @@ one line:
 - `LiveMetrics(log_dir, queue_urls, interval=5.0, out=print)`: a daemon thread that prints
   the line when it changes, and at most once a minute while nothing does.
 
-The metrics are the ones timeline/observability.py documents: PostsCreated, TimelineEntriesWritten,
-FanoutLag (ms), CelebrityMerges (one sample per home read), PartialReads, InternalErrors.
+The metrics are the ones timeline/observability.py documents: PostsCreated (the API's posts),
+PostsDispatched (every post and repost the tweets stream brought to fanout_dispatch: the
+API's and the demo's, which the demo loader writes as rows), TimelineEntriesWritten, FanoutLag
+(ms), CelebrityMerges (one sample per home read), PartialReads, InternalErrors. Every metric
+seen in the window is also summarized value by value (`describe`): a list of ten lags is ten
+samples, never their sum.
 DLQ depth is SQS's ApproximateNumberOfMessages of each queue, as CloudWatch's
 ApproximateNumberOfMessagesVisible is on AWS.
 """
@@ -51,6 +55,45 @@ class Sample:
     at: float  # epoch seconds (the EMF document's Timestamp)
     name: str
     values: tuple[float, ...]
+    unit: str = "Count"  # the EMF directive's Unit
+
+
+_UNIT = {"Milliseconds": "ms", "Seconds": "s", "Microseconds": "µs", "Bytes": "bytes", "Kilobytes": "KB",
+         "Megabytes": "MB", "Percent": "%"}
+_COUNTS = {"Count", "None", ""}
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) or abs(value) >= 100 else f"{value:.3g}"
+
+
+def statistics(unit: str, values: list[float]) -> dict[str, Any]:
+    """The figures of one metric's values: n and sum for a count; n, mean, p50, p99 and max for
+    any other unit (a duration's sum means nothing)."""
+    if unit in _COUNTS:
+        return {"unit": unit or "None", "n": len(values), "sum": sum(values)}
+    return {"unit": unit, "n": len(values), "mean": sum(values) / len(values) if values else None,
+            "p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values, default=None)}
+
+
+def describe(name: str, unit: str, values: list[float]) -> str:
+    """One metric's values for people: `PostsCreated=1`, `PostsCreated: n=3 sum=3`,
+    `FanoutLag=241 ms`, `FanoutLag ms: n=10 mean=… p50=… p99=… max=…`."""
+    if len(values) == 1:
+        return f"{name}={_number(values[0])}" + ("" if unit in _COUNTS else f" {_UNIT.get(unit, unit)}")
+    return describe_statistics(name, statistics(unit, values))
+
+
+def describe_statistics(name: str, stats: Mapping[str, Any]) -> str:
+    """`statistics`' figures as `describe` shows several values."""
+    unit = stats.get("unit", "None")
+    if unit in _COUNTS:
+        return f"{name}: n={stats['n']} sum={_number(stats['sum'])}"
+    label = _UNIT.get(unit, unit)
+    if not stats["n"]:
+        return f"{name} {label}: n=0"
+    return (f"{name} {label}: n={stats['n']} mean={_number(stats['mean'])} p50={_number(stats['p50'])} "
+            f"p99={_number(stats['p99'])} max={_number(stats['max'])}")
 
 
 def parse_emf(line: bytes | str) -> list[Sample]:
@@ -77,7 +120,7 @@ def parse_emf(line: bytes | str) -> list[Sample]:
             values = value if isinstance(value, list) else [value]
             numbers = tuple(float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
             if numbers:
-                out.append(Sample(at, name, numbers))
+                out.append(Sample(at, name, numbers, str(metric.get("Unit") or "None")))
     return out
 
 
@@ -216,6 +259,13 @@ class Window:
     def values(self, name: str) -> list[float]:
         return [v for s in self.samples if s.name == name for v in s.values]
 
+    def by_metric(self) -> dict[str, tuple[str, list[float]]]:
+        """Every metric of the window: name -> (unit, values), by name."""
+        found: dict[str, tuple[str, list[float]]] = {}
+        for sample in self.samples:
+            found.setdefault(sample.name, (sample.unit, []))[1].extend(sample.values)
+        return dict(sorted(found.items()))
+
 
 def percentile(values: list[float], p: float) -> float | None:
     """Nearest-rank percentile (the value CloudWatch's pNN approximates)."""
@@ -230,6 +280,7 @@ def summarize(window: Window, now: float, dead_letters: Mapping[str, int | None]
     window.prune(now)
     seconds = window.seconds
     posts = sum(window.values("PostsCreated"))
+    dispatched = sum(window.values("PostsDispatched"))
     entries = sum(window.values("TimelineEntriesWritten"))
     lag = window.values("FanoutLag")
     merges = window.values("CelebrityMerges")  # one sample per home read
@@ -239,6 +290,8 @@ def summarize(window: Window, now: float, dead_letters: Mapping[str, int | None]
         "at": now,
         "posts": int(posts),
         "posts_per_s": posts / seconds,
+        "posts_dispatched": int(dispatched),  # the API's and any written as rows (the demo's)
+        "posts_dispatched_per_s": dispatched / seconds,
         "entries": int(entries),
         "entries_per_s": entries / seconds,
         "lag_ms": {"p50": percentile(lag, 50), "p99": percentile(lag, 99), "max": max(lag, default=None),
@@ -249,6 +302,7 @@ def summarize(window: Window, now: float, dead_letters: Mapping[str, int | None]
         "internal_errors": int(sum(window.values("InternalErrors"))),
         "dlq": dict(dead_letters),  # label -> visible messages (None: could not ask)
         "dlq_total": sum(known) if known else None,
+        "metrics": {name: statistics(unit, values) for name, (unit, values) in window.by_metric().items()},
     }
 
 
@@ -343,8 +397,10 @@ def render(snap: Mapping[str, Any]) -> str:
     lag = snap["lag_ms"]
     lag_text = f"lag p50 {_ms(lag['p50'])} p99 {_ms(lag['p99'])}" if lag["count"] else "lag –"
     merges = snap["merges_per_read"]
-    parts = [
-        f"posts {_rate(snap['posts_per_s'])}/s",
+    parts = [f"posts {_rate(snap['posts_per_s'])}/s"]
+    if snap.get("posts_dispatched"):  # the demo's posts, and reposts, are dispatched but not "created"
+        parts.append(f"dispatched {_rate(snap['posts_dispatched_per_s'])}/s")
+    parts += [
         f"entries {_rate(snap['entries_per_s'])}/s",
         lag_text,
         f"merges/read {merges:.1f}" if merges is not None else "merges/read –",

@@ -46,13 +46,15 @@ def _compact(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _metric(value: object) -> str:
-    """An EMF value: a number, or a list of them (one per data point: shown as their sum)."""
-    if isinstance(value, list) and len(value) > 1 and all(isinstance(v, (int, float)) for v in value):
-        return f"{sum(value):g} ({len(value)} values)"
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    return f"{value:g}" if isinstance(value, (int, float)) else _compact(value)
+def _metric(name: str, unit: str, value: object) -> str:
+    """An EMF value: a number, or a list of them (one per data point), value by value: a count's
+    n and sum, any other unit's n, mean, p50, p99 and max (infra.console.live_metrics.describe)."""
+    from infra.console.live_metrics import describe
+
+    values = value if isinstance(value, list) else [value]
+    if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return describe(name, unit, [float(v) for v in values])
+    return f"{name}={_compact(value)}"
 
 
 def format_line(line: str) -> Text:
@@ -68,8 +70,9 @@ def format_line(line: str) -> Text:
     if not isinstance(record, dict):
         return Text(line, style="dim")
     if "_aws" in record and "message" not in record:  # an Embedded Metric Format record
-        metrics = [m["Name"] for d in record["_aws"].get("CloudWatchMetrics", []) for m in d.get("Metrics", [])]
-        values = " ".join(f"{name}={_metric(record.get(name))}" for name in metrics)
+        metrics = [(m["Name"], m.get("Unit") or "None") for d in record["_aws"].get("CloudWatchMetrics", [])
+                   for m in d.get("Metrics", [])]
+        values = " · ".join(_metric(name, unit, record.get(name)) for name, unit in metrics)
         return Text.assemble((_clock(record["_aws"].get("Timestamp")), "dim"), " ", ("METRIC  ", "cyan"),
                              (values or "(no metrics)", "cyan"))
     level = str(record.get("level", "")).upper()

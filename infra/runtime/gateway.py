@@ -330,6 +330,14 @@ def claims_for_event(claims: dict[str, Any]) -> dict[str, str]:
 
 # ------------------------------------------------------------------ request -> event
 
+REQUEST_ID_HEADER = "apigw-requestid"
+
+
+def new_request_id() -> str:
+    """An id shaped like an HTTP API's ("Z8nZJhj20T85yxY="): 15 URL-safe characters and "="."""
+    return secrets.token_urlsafe(11)[:15] + "="
+
+
 @dataclass
 class HttpRequest:
     method: str
@@ -339,7 +347,7 @@ class HttpRequest:
     body: bytes
     source_ip: str = "127.0.0.1"
     protocol: str = "HTTP/1.1"
-    request_id: str = field(default_factory=lambda: secrets.token_urlsafe(11)[:15] + "=")
+    request_id: str = field(default_factory=new_request_id)
     received_at: float = field(default_factory=time.time)
 
     def header(self, name: str) -> str | None:
@@ -553,7 +561,10 @@ class Gateway:
                 # CORS is the gateway's job: it overrides whatever the function set.
                 response.headers = [(k, v) for k, v in response.headers if not k.startswith("access-control-")]
                 response.headers += self._cors_headers(origin, preflight=False)
-        response.headers.append(("apigw-requestid", request.request_id))
+        # API Gateway names every response's request (its own errors too) by the id the
+        # function's event carried as requestContext.requestId; a function cannot set it.
+        response.headers = [(k, v) for k, v in response.headers if k.lower() != REQUEST_ID_HEADER]
+        response.headers.append((REQUEST_ID_HEADER, request.request_id))
         return response
 
     def _dispatch(self, request: HttpRequest) -> HttpResponse:
@@ -693,6 +704,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     def do_request(self) -> None:
         started = time.perf_counter()
         raw_path, _, raw_query = self.path.partition("?")
+        request_id = new_request_id()
         try:
             self._check_framing()
             body = self._read_body()
@@ -705,11 +717,15 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         else:
             request = HttpRequest(method=self.command, raw_path=raw_path, raw_query=raw_query,
                                   headers=list(self.headers.items()), body=body,
-                                  source_ip=self.client_address[0], protocol=self.request_version)
+                                  source_ip=self.client_address[0], protocol=self.request_version,
+                                  request_id=request_id)
             response = self.gateway.handle(request)
+        if not any(k == REQUEST_ID_HEADER for k, _ in response.headers):  # refused before routing
+            response.headers.append((REQUEST_ID_HEADER, request_id))
         self._write(response)
-        log.info("%s %s %d %.1fms", self.command, raw_path, response.status,
-                 (time.perf_counter() - started) * 1000)
+        # The request's id last: `grep <id>` finds the request here and in `timeline logs`.
+        log.info("%s %s %d %.1fms %s", self.command, raw_path, response.status,
+                 (time.perf_counter() - started) * 1000, request_id)
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("transfer-encoding") or "").lower():

@@ -8,6 +8,7 @@ import base64
 import importlib.util
 import json
 import logging
+import re
 import socket
 import time
 from pathlib import Path
@@ -356,15 +357,22 @@ def test_over_http_with_keep_alive_a_log_line_per_request_and_413_for_big_bodies
         deadline = time.monotonic() + 5
         while not any(line.startswith("POST /v1/auth/signup 201 ") for line in lines()) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert any(line.startswith("GET /v1/health 200 ") and line.endswith("ms") for line in lines())
+        assert any(line.startswith("GET /v1/health 200 ") and line.endswith(f"ms {first.headers['apigw-requestid']}")
+                   for line in lines())
         assert any(line.startswith("POST /v1/auth/signup 201 ") for line in lines())
+        # And each response's apigw-requestid is the requestContext.requestId its function got
+        assert first.headers["apigw-requestid"] == first.json()["event"]["requestContext"]["requestId"]
+        assert first.headers["apigw-requestid"] != second.headers["apigw-requestid"]
 
         # A body over API Gateway's 10 MB limit is refused from its Content-Length alone
         host, port = gateway.url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=5) as sock:
             sock.sendall(b"POST /v1/tweets HTTP/1.1\r\nHost: x\r\nContent-Length: 10485761\r\n\r\n")
-            status_line = sock.recv(1024).split(b"\r\n", 1)[0]
+            head = sock.recv(4096)
+            status_line = head.split(b"\r\n", 1)[0]
+            refused = head.decode("latin-1").lower()
         assert status_line.endswith(b"413 Request Entity Too Large")
+        assert "apigw-requestid: " in refused  # refused before routing: still named
         assert gateway.functions.calls[-1][1]["rawPath"] == "/v1/auth/signup"
     finally:
         gateway.close()
@@ -550,3 +558,33 @@ def test_over_http_a_304_has_no_content_length_nor_body_and_head_gets_the_length
     finally:
         conn.close()
         gateway.close()
+
+
+# ------------------------------------------------------------------ the request id (issue 26)
+
+def test_given_a_request_when_answered_then_its_apigw_requestid_header_is_the_events_request_id(gateway):
+    """As API Gateway HTTP APIs do: the header a client quotes is the id the function logged
+    its work with (requestContext.requestId, the api's correlation id)."""
+    response = gateway.handle(request("GET", "/v1/health"))
+    event = gateway.functions.calls[-1][1]
+    assert [v for k, v in response.headers if k == "apigw-requestid"] == [event["requestContext"]["requestId"]]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{15}=", event["requestContext"]["requestId"])
+
+
+def test_given_a_function_that_sets_apigw_requestid_then_the_gateways_own_id_is_the_only_one(gateway):
+    body = json.dumps({"respond": {"statusCode": 200, "headers": {"Apigw-Requestid": "forged"}, "body": "{}"}})
+    response = gateway.handle(request("POST", "/v1/auth/signup", body=body.encode(),
+                                      headers=[("content-type", "application/json")]))
+    event = gateway.functions.calls[-1][1]
+    assert [(k, v) for k, v in response.headers if k.lower() == "apigw-requestid"] == [
+        ("apigw-requestid", event["requestContext"]["requestId"])]
+
+
+def test_given_requests_the_gateway_answers_itself_then_each_still_has_its_own_request_id(gateway):
+    calls = len(gateway.functions.calls)
+    unauthorized = gateway.handle(request("GET", "/v1/timeline"))
+    missing = gateway.handle(request("GET", "/v1/no-such-route"))
+    assert (unauthorized.status, missing.status) == (401, 404)
+    assert len(gateway.functions.calls) == calls  # no function saw them
+    ids = [dict(r.headers)["apigw-requestid"] for r in (unauthorized, missing)]
+    assert all(ids) and ids[0] != ids[1]

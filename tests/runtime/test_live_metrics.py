@@ -184,3 +184,75 @@ def test_live_metrics_runs_on_a_daemon_thread_until_stopped(tmp_path):
     live.stop()
     assert printed and printed[0].startswith("metrics 10s: posts 0.1/s")
     assert live._thread is None
+
+
+# ------------------------------------------------------------------ value by value (issue 26)
+
+def emf_units(at: float, units: dict[str, str], **metrics: list[float]) -> str:
+    return json.dumps({"_aws": {"Timestamp": int(at * 1000), "CloudWatchMetrics": [{
+        "Namespace": "Timeline", "Dimensions": [["service"]],
+        "Metrics": [{"Name": name, "Unit": units.get(name, "Count")} for name in metrics]}]},
+        "service": "timeline", **metrics}, separators=(",", ":"))
+
+
+def test_given_ten_lags_then_describe_gives_their_statistics_never_their_sum():
+    from infra.console.live_metrics import describe
+    lags = [100.0, 120.0, 150.0, 180.0, 200.0, 250.0, 300.0, 400.0, 900.0, 193_343.0]  # sum 195,943
+    text = describe("FanoutLag", "Milliseconds", lags)
+    assert text == "FanoutLag ms: n=10 mean=19,594 p50=200 p99=193,343 max=193,343"
+    assert "195,943" not in text and "195943" not in text
+    # Counts are a count and a sum; one value is the value, with its unit
+    assert describe("PostsCreated", "Count", [1.0, 1.0, 1.0]) == "PostsCreated: n=3 sum=3"
+    assert describe("PostsCreated", "Count", [1.0]) == "PostsCreated=1"
+    assert describe("FanoutLag", "Milliseconds", [241.0]) == "FanoutLag=241 ms"
+    assert describe("CelebrityMerges", "Count", [0.0, 1.0, 2.0, 0.5]) == "CelebrityMerges: n=4 sum=3.5"
+
+
+def test_given_an_emf_line_of_ten_lags_when_timeline_logs_shows_it_then_it_is_statistics_not_a_sum():
+    """`FanoutLag=195943 (10 values)` read like a 196-second lag (issue 26)."""
+    from infra.console.logs import format_line
+    line = emf_units(NOW, {"FanoutLag": "Milliseconds"}, TimelineEntriesWritten=[40.0],
+                     FanoutLag=[100.0, 120.0, 150.0, 180.0, 200.0, 250.0, 300.0, 400.0, 900.0, 193_343.0])
+    shown = format_line(line).plain
+    assert "METRIC" in shown and "TimelineEntriesWritten=40 · FanoutLag ms: n=10 mean=19,594 p50=200" in shown
+    assert "(10 values)" not in shown and "195943" not in shown
+
+
+def test_given_every_kind_of_metric_when_snapshotted_then_each_has_its_statistics_and_dispatched_posts_count(tmp_path):
+    # Given the api created 2 posts, while dispatch brought 12 (the demo's, written as rows)
+    write(tmp_path / "ApiFunction.log", emf(NOW - 5, PostsCreated=[1.0, 1.0], CelebrityMerges=[0.0, 2.0]))
+    write(tmp_path / "FanoutDispatchFunction.log", emf(NOW - 4, PostsDispatched=[10.0]),
+          emf(NOW - 3, PostsDispatched=[2.0], FanoutMessagesQueued=[5.0]))
+    write(tmp_path / "FanoutWorkerFunction.log",
+          emf_units(NOW - 2, {"FanoutLag": "Milliseconds"}, FanoutLag=[100.0, 300.0, 200.0]))
+    # When the window is read
+    snap = snapshot(tmp_path, {}, window_s=10, now=NOW, sqs=NoQueues())
+    # Then the demo's posts are counted apart from the API's, and every metric is summarized
+    assert (snap["posts"], snap["posts_dispatched"], snap["posts_dispatched_per_s"]) == (2, 12, 1.2)
+    assert snap["metrics"]["FanoutLag"] == {"unit": "Milliseconds", "n": 3, "mean": 200.0, "p50": 200.0,
+                                            "p99": 300.0, "max": 300.0}
+    assert snap["metrics"]["PostsDispatched"] == {"unit": "Count", "n": 2, "sum": 12.0}
+    assert set(snap["metrics"]) == {"PostsCreated", "CelebrityMerges", "PostsDispatched", "FanoutMessagesQueued",
+                                    "FanoutLag"}
+    # And the compact line says both
+    assert render(snap).startswith("metrics 10s: posts 0.2/s · dispatched 1.2/s · entries 0/s")
+
+
+def test_given_logs_when_timeline_metrics_runs_then_it_prints_every_metric_value_by_value(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from infra.console import metrics as metrics_cmd
+    from infra.console.app import app
+    now = time.time()
+    write(tmp_path / "FanoutWorkerFunction.log",
+          emf_units(now - 5, {"FanoutLag": "Milliseconds"}, TimelineEntriesWritten=[40.0],
+                    FanoutLag=[100.0, 120.0, 150.0, 180.0, 200.0, 250.0, 300.0, 400.0, 900.0, 193_343.0]))
+    write(tmp_path / "FanoutDispatchFunction.log", emf(now - 5, PostsDispatched=[12.0]))
+    monkeypatch.setattr(metrics_cmd, "find_queues", lambda *_: None)
+    result = CliRunner().invoke(app, ["metrics", "--log-dir", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines()]
+    assert "FanoutLag ms: n=10 mean=19,594 p50=200 p99=193,343 max=193,343" in lines
+    assert "PostsDispatched: n=1 sum=12" in lines and "TimelineEntriesWritten: n=1 sum=40" in lines
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in lines if line.count("│") == 4}
+    assert rows["posts created"].startswith("0 ") and rows["posts dispatched"].startswith("12 ")

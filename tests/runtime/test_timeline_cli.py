@@ -157,7 +157,7 @@ def test_given_powertools_lines_when_logs_then_each_is_one_compact_line(log_dir)
     assert first.startswith("05:46:01.123 INFO") and "post created" in first
     assert "correlation_id=corr-7" in first and "tweet_id=913472704300351488" in first
     assert "function_request_id" not in first and "location" not in first  # the standard keys stay out
-    assert metric.startswith("05:46:01.123 METRIC") and "PostsCreated=3 (3 values)" in metric
+    assert metric.startswith("05:46:01.123 METRIC") and "PostsCreated: n=3 sum=3" in metric
     assert plain == "Traceback (most recent call last): boom"
     assert last.startswith("05:46:01.123 ERROR") and "correlation_id" not in last
 
