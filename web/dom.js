@@ -60,10 +60,15 @@ export function icon(name, label = null) {
 
 // ---------------------------------------------------------------- toasts
 
+const MAX_TOASTS = 3;
+
 export function toast(message, kind = "info", ms = 4200) {
   const box = document.getElementById("toasts");
   const item = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, message);
   box.append(item);
+  // The newest few only: a stack of old news would cover the page.
+  const live = [...box.children].filter((t) => !t.classList.contains("leaving"));
+  for (const old of live.slice(0, Math.max(0, live.length - MAX_TOASTS))) old.remove();
   setTimeout(() => {
     item.classList.add("leaving");
     setTimeout(() => item.remove(), 300);

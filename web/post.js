@@ -162,7 +162,7 @@ export function postCard(tweet, ctx, onRemoved = null, { focus = false } = {}) {
   repostButton.addEventListener("click", () => toggle(repostButton, "reposted", "reposts",
     (id) => ctx.api.repost(id), (id) => ctx.api.undoRepost(id), (on, answer) => {
       if (on) {
-        toast("Reposted to your followers.", "success");
+        toast(ctx.api.me?.followers_count > 0 ? "Reposted: your followers see it in a moment." : "Reposted.", "success");
         if (answer?.repost) ctx.onReposted?.(answer);
       } else {
         // My repost's own cards go: the post is no longer reposted by me.

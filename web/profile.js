@@ -31,7 +31,6 @@ export function profilePage(handle, tab = "posts") {
     const me = state.api.me;
     const mine = user.id === me.id;
     const rel = relationshipOf(user);
-    const followers = h("strong", {}, user.followers_count.toLocaleString());
 
     const setBusy = (button, busy) => { button.disabled = busy; };
     const moderate = async (button, action, word, done) => {
@@ -88,6 +87,8 @@ export function profilePage(handle, tab = "posts") {
         class: `profile-tab${tab === which ? " is-current" : ""}`, href: which === "posts" ? base : `${base}/${which}`,
         "aria-current": tab === which ? "page" : null,
       }, count, text);
+      const followers = h("strong", {}, user.followers_count.toLocaleString());
+      const followersWord = h("span", {}, user.followers_count === 1 ? " follower" : " followers");
       head.setAttribute("aria-busy", "false");
       head.replaceChildren(
         h("div", { class: "profile-top" }, avatar(user, "lg"),
@@ -96,10 +97,14 @@ export function profilePage(handle, tab = "posts") {
             h("p", { class: "muted" }, `@${user.handle}`,
               rel.followed_by ? h("span", { class: "badge badge-follows-you" }, "Follows you") : null)),
           mine || rel.blocking ? null
-            : followButton(user, (u) => { followers.textContent = u.followers_count.toLocaleString(); })),
+            : followButton(user, (u) => {
+              user.followers_count = u.followers_count;
+              followers.textContent = u.followers_count.toLocaleString();
+              followersWord.textContent = u.followers_count === 1 ? " follower" : " followers";
+            })),
         h("nav", { class: "profile-counts", "aria-label": "Profile" },
           tabLink("posts", "Posts", null),
-          tabLink("followers", " followers", followers),
+          tabLink("followers", followersWord, followers),
           tabLink("following", " following", h("strong", {}, user.following_count.toLocaleString())),
           h("span", { class: "muted" }, `joined ${new Date(user.created_at).toLocaleDateString()}`)),
         mine ? null : h("div", { class: "profile-actions" }, muteButton(), blockButton()));
