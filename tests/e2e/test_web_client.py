@@ -345,8 +345,8 @@ def test_two_people_follow_post_a_picture_read_it_and_the_token_is_refreshed(loc
             wait_for(a, "the repost after the reload", pressed(each, ".act-repost", True))
 
     read_a_thread(a, url, author, tweet_id, text, with_api)
-    block_and_unblock(a, author, text)
-    post_delete_and_be_refused(a, url, key, suffix)
+    block_and_unblock(a, reader, author, text)
+    post_delete_and_be_refused(a, url, key, suffix, with_api)
     assert not awaiting, f"steps awaiting the issue 26 API (not yet served by this stack): {awaiting}"
 
 
@@ -414,7 +414,7 @@ def read_a_thread(a: WebDriver, url: str, author: str, tweet_id: str, text: str,
     shot(a, "home_after_reload", doc="web-timeline.png")
 
 
-def block_and_unblock(a: WebDriver, author: str, text: str) -> None:
+def block_and_unblock(a: WebDriver, reader: str, author: str, text: str) -> None:
     """On B's profile A blocks B (asked first): the posts are hidden and A no longer follows
     B; then unblocks, and mutes and unmutes."""
     a.find_element(By.CSS_SELECTOR, f'article.post[data-author="{author}"] .post-name').click()
@@ -423,6 +423,14 @@ def block_and_unblock(a: WebDriver, author: str, text: str) -> None:
     profile = a.find_element(By.CSS_SELECTOR, ".profile-card")
     assert profile.find_element(By.CSS_SELECTOR, ".follow-button").get_attribute("aria-pressed") == "true"
     shot(a, "profile")
+
+    # Its lists: B's followers (A) and whom B follows (nobody, which the page says)
+    a.find_element(By.CSS_SELECTOR, '.profile-tab[href$="/followers"]').click()
+    wait_for(a, "B's followers", shown(f'.people-list .user-row[data-handle="{reader}"]'))
+    a.find_element(By.CSS_SELECTOR, '.profile-tab[href$="/following"]').click()
+    wait_for(a, "whom B follows: nobody", lambda d: "follows nobody yet" in d.find_element(By.CSS_SELECTOR, ".people-card").text)
+    a.find_element(By.CSS_SELECTOR, ".profile-tab:first-child").click()
+    wait_for(a, "B's posts again", post_card(text))
 
     # When A blocks B, confirming in the dialog
     a.find_element(By.CSS_SELECTOR, ".profile-block").click()
@@ -454,9 +462,11 @@ def block_and_unblock(a: WebDriver, author: str, text: str) -> None:
         "aria-pressed") == "false")
 
 
-def post_delete_and_be_refused(a: WebDriver, url: str, key: str, suffix: str) -> None:
+def post_delete_and_be_refused(a: WebDriver, url: str, key: str, suffix: str,
+                               with_api: Callable[[str], bool]) -> None:
     """A (no followers) posts and is told it is posted, not that followers see it; deletes it
-    (asked first), and the API no longer has it; a post the API refuses says the API's reason."""
+    (asked first), and the API no longer has it; a like the API refuses is taken back; a post
+    the API refuses says the API's reason."""
     a.get(url + "/#/")
     note = f"A note to delete, {suffix}"
     a.find_element(By.ID, "compose-text").send_keys(note)
@@ -472,8 +482,25 @@ def post_delete_and_be_refused(a: WebDriver, url: str, key: str, suffix: str) ->
         By.CSS_SELECTOR, f'article.post[data-id="{tweet_id}"]'))
     wait_for(a, "the deletion acknowledged", toast_saying("Post deleted."))
     token = a.execute_script("return JSON.parse(localStorage.getItem(arguments[0])).access", key)
-    gone = requests.get(f"{url}/v1/tweets/{tweet_id}", headers={"authorization": f"Bearer {token}"}, timeout=30)
+    auth = {"authorization": f"Bearer {token}"}
+    gone = requests.get(f"{url}/v1/tweets/{tweet_id}", headers=auth, timeout=30)
     assert gone.status_code == 404, gone.text
+
+    # A like the API refuses (the post was deleted behind the page's back) is taken back, and
+    # the page says why
+    other = f"Another note, {suffix}"
+    a.find_element(By.ID, "compose-text").send_keys(other)
+    a.find_element(By.ID, "compose-submit").click()
+    card = wait_for(a, "A's other post", post_card(other))
+    deleted = requests.delete(f"{url}/v1/tweets/{card.get_attribute('data-id')}", headers=auth, timeout=30)
+    assert deleted.status_code == 204, deleted.text
+    card.find_element(By.CSS_SELECTOR, ".act-like").click()
+    refused = wait_for(a, "the like's refusal", lambda d: next(
+        (t for t in d.find_elements(By.CSS_SELECTOR, ".toast-error") if t.text), False))
+    wait_for(a, "the like taken back", pressed(card, ".act-like", False))
+    if with_api("the refused like's message is the API's (no such post)"):
+        assert "route" not in refused.text, refused.text
+    a.execute_script("document.getElementById('toasts').replaceChildren()")
 
     # A post the API refuses shows the API's reason, not a generic "not valid": one character
     # (as the page counts) of 41 code points, past the API's 32
