@@ -108,7 +108,7 @@ export function postCard(tweet, ctx, onRemoved = null, { focus = false } = {}) {
   const act = (kind, iconName, extra = {}) => h("button", {
     class: `act act-${kind}`, type: "button", ...extra,
   }, icon(iconName), h("span", { class: "act-count", "aria-hidden": "true" }));
-  const replyButton = act("reply", "reply");
+  const replyButton = act("reply", "reply", ctx.onReply ? {} : { "aria-expanded": "false" });
   const repostButton = act("repost", "repost");
   const likeButton = act("like", "heart");
 
