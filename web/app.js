@@ -111,6 +111,8 @@ function homePage() {
     state.feed = new Feed(context({
       // My repost shows at the top of my timeline at once, as the API's answer describes it.
       onReposted: (answer) => state.feed?.add(answer, "start"),
+      // So does my reply (my own posts are in my timeline as they are written).
+      onReplied: (reply) => state.feed?.add(reply, "start"),
     }), (cursor, limit) => state.api.timeline(cursor, limit), {
       home: true,
       empty: "Your timeline is empty. Find someone to follow: their recent posts arrive here within seconds.",
