@@ -54,7 +54,7 @@ from bench.model import (
 )
 from bench.prices import ON_DEMAND_US_EAST_1, Prices
 
-AS_OF = "2026-12-07"
+AS_OF = "2026-12-08"
 
 # DynamoDB's per-partition throughput (tables and GSIs alike): "Burst and adaptive capacity" /
 # "Best practices for designing and using partition keys effectively" in the developer guide.
@@ -108,6 +108,14 @@ class Design:
     # A container reuses a celebrity's profile as a follow target for this many seconds
     # (service/social.py CELEBRITY_TARGET_TTL_S); 0: read on every follow.
     celebrity_target_ttl_s: float = 0.0
+    # A post's likes, reposts and replies (issue 26): 0, each ADDs to one counter on the post (the
+    # naive design); E > 0, each is an edge in one of E partitions of the post, counted into its
+    # counts item by the graph stream, one UpdateItem per batch (store/engagement.py).
+    engagement_shards: int = 0
+    engagement_batch: int = 0  # the graph stream's BatchSize: a batch's records count with one update
+    counts_cache_s: float = 0.0  # template CountsCacheSeconds: a container reuses a post's counts this long
+    counts_replicas: int = 0  # a hot post's counts are also in this many replicas, each container reading one
+    thread_shards: int = 1  # a post's replies over this many ByThread partitions (store/tables.py)
 
     def copied(self, followers) -> np.ndarray:
         """Which of these celebrities (by follower count) get copies."""
@@ -138,6 +146,9 @@ class Scenario:
     route_throttle_per_s: float = 1_000.0  # template HttpApi DefaultRouteSettings ThrottlingRateLimit
     key_retries_per_s: float = 1.0  # a client retrying one Idempotency-Key
     other_requests_per_s: float = 0.0  # API calls besides home reads, posts, sign-ins and refreshes
+    viral_likes_per_s: float = 50_000.0  # likes/s of one viral post at its peak (issue 26)
+    viral_reposts_per_s: float = 2_500.0  # ... its reposts (assumed 1 for every 20 likes)
+    viral_replies_per_s: float = 2_500.0  # ... its replies (assumed 1 for every 20 likes)
     spike_factor: float = 2.0  # a breaking-news spike multiplies every rate by this ...
     spike_ramp_s: float = 10.0  # ... within this many seconds
 
@@ -511,9 +522,87 @@ def uncopied_rows(ctx: Context) -> list[dict]:
                 f"(0.5 RCU each, three keys, the hottest shown)")]
 
 
+# ------------------------------------------------------------------ a viral post (issue 26)
+KEY_ENGAGEMENT = "viral post: one engagement partition"
+KEY_COUNTS = "viral post: counts item"
+KEY_THREAD = "viral post: one ByThread partition"
+KEY_REPLICA = "viral post: one counts replica"
+REPLICA_BYTES = 110  # a replica: keys, three counters, version, other_id, created_at
+CONTAINER_LIFETIME_S = 600.0  # an api container learns a post is hot once (its first read) per lifetime
+COUNTS_BASE_BYTES = 120  # the counts item's keys, three counters, other_id, created_at
+ENGAGEMENT_EDGE_BYTES = 80  # an engagement edge: partition key, "liked_by#<20 digits>", other_id, created_at
+COUNT_MARK_BYTES = 17  # a mark: "127" and a stream sequence number of ~22 digits
+THREAD_ENTRY_BYTES = 60  # a ByThread index entry: thread, tweet_id, author_id, reply_to_id/author_id
+
+
+def _hot_engagements() -> int:
+    from bench.layer import import_layer
+
+    import_layer()
+    from timeline.store.engagement import HOT_ENGAGEMENTS
+
+    return HOT_ENGAGEMENTS
+
+
+def viral_post_rows(ctx: Context) -> list[dict]:
+    """A celebrity's post liked by 50,000 accounts a second (its reposts and replies beside)."""
+    sc, d = ctx.scenario, ctx.design
+    likes, reposts, replies = sc.viral_likes_per_s, sc.viral_reposts_per_s, sc.viral_replies_per_s
+    total = likes + reposts + replies
+    edge_wu = _wu(ENGAGEMENT_EDGE_BYTES)
+    head = f"{_n(likes)} likes/s, {_n(reposts)} reposts/s and {_n(replies)} replies/s of one post"
+    if d.engagement_shards <= 0:
+        return [row(KEY_COUNTS, "TweetsTable", 0.0, likes * _wu(ctx.sizes.post) + (reposts + replies)
+                    * TRANSACTION_FACTOR * _wu(ctx.sizes.post),
+                    f"{head}; each ADDs 1 to a counter on the post's item (a repost or reply in its own "
+                    "transaction), all on one item"),
+                row(KEY_THREAD, "TweetsTable/ByThread", 0.0, replies * _wu(THREAD_ENTRY_BYTES),
+                    f"{head}; every reply's index entry under the post's one partition key")]
+    shards = d.engagement_shards
+    # Likes are one conditional put each (the action window is counted apart); a repost's or a
+    # reply's edge rides in its transaction (twice the units).
+    engagement_wcu = (likes * edge_wu + (reposts + replies) * TRANSACTION_FACTOR * edge_wu) / shards
+    window = d.stream_window_s
+    per_shard = total / shards  # records/s of the post in each engagement partition's stream shard
+    polls = max(1.0 / window if window > 0 else LAMBDA_STREAM_POLLS_PER_S,
+                per_shard / d.engagement_batch if d.engagement_batch else LAMBDA_STREAM_POLLS_PER_S)
+    updates = min(total, shards * polls)
+    size = COUNTS_BASE_BYTES + shards * COUNT_MARK_BYTES
+    counts_wcu = updates * _wu(size)
+    containers = lambda_fleet(ctx)["api"]
+    reads = min(ctx.merges_per_s, containers / d.counts_cache_s) if d.counts_cache_s > 0 else ctx.merges_per_s
+    replicas = d.counts_replicas
+    # read consistently with the viewer's state: 1 unit per 4 KB
+    counts_rcu = (containers / CONTAINER_LIFETIME_S if replicas else reads) * math.ceil(size / 4096)
+    readers = (f"each of the ~{containers:.0f} api containers reads it once in its life (~{CONTAINER_LIFETIME_S:g} s), "
+               f"to learn the post is hot; then one of the R = {replicas} replicas" if replicas else
+               f"read by the ~{containers:.0f} api containers once per {d.counts_cache_s:g} s (CountsCacheSeconds)")
+    replica_rows = [row(KEY_REPLICA, "GraphTable", reads / replicas * math.ceil(REPLICA_BYTES / 4096),
+                        updates * _wu(REPLICA_BYTES),
+                        f"every count of a hot post (from {_hot_engagements():,} engagements) is published to its R = "
+                        f"{replicas} replicas ({_n(updates)} writes/s each, the newest version wins); each api "
+                        f"container reads its own pick once per {d.counts_cache_s:g} s: {_n(reads)} reads/s over "
+                        f"R, consistently")] if replicas else []
+    return [
+        row(KEY_ENGAGEMENT, "GraphTable", 0.0, engagement_wcu,
+            f"{head}; each an edge in one of E = {shards} partitions of the post by the actor's hash "
+            f"(store/engagement.py): {_n(total / shards)}/s each, {edge_wu:g} WCU a like, "
+            f"{TRANSACTION_FACTOR * edge_wu:g} a repost's or reply's edge (in its transaction)"),
+        row(KEY_COUNTS, "GraphTable", counts_rcu, counts_wcu,
+            f"the graph stream counts them: one UpdateItem per batch per post, each engagement partition's "
+            f"~{per_shard:.0f} records/s a batch every {1 / polls:.2g} s (BatchSize {d.engagement_batch}, "
+            f"window {window:g} s): at most {_n(updates)} updates/s of ~{size:.0f} B ({_wu(size):g} WCU, a mark "
+            f"per partition); {readers} ({math.ceil(size / 4096):g} RCU), not each of the "
+            f"{_n(ctx.merges_per_s)} home reads/s that show the post"),
+        *replica_rows,
+        row(KEY_THREAD, "TweetsTable/ByThread", 0.0, replies / d.thread_shards * _wu(THREAD_ENTRY_BYTES),
+            f"{_n(replies)} replies/s over the post's {d.thread_shards} ByThread partitions (by the reply's id)"),
+    ]
+
+
 ROW_FUNCTIONS: list[Callable[[Context], list[dict]]] = [
     by_author_rows, newest_post_rows, profile_rows, copy_shard_rows, uncopied_rows,
-    follow_storm_rows, heavy_follower_rows, limit_rows,
+    follow_storm_rows, heavy_follower_rows, limit_rows, viral_post_rows,
 ]
 
 
@@ -535,9 +624,13 @@ def after_design(preset: ScalePreset, sizes: ItemSizes | None = None, rules: Pro
     counted from the graph stream in batches of its GraphStream BatchSize, and their edges spread
     over store/graph.py's FOLLOWER_SHARDS partitions."""
     batch, window = template_graph_stream_batching()
+    engagement_shards, thread_shards, replicas = layer_engagement_shards()
     return Design(template_copy_shards(), COPY_KEEP, DEEP_READ_SHARE, batch, stream_window_s=window,
                   follower_shards=graph_follower_shards(), copies_min_followers=template_copy_threshold(),
-                  remember_full_windows=True, celebrity_target_ttl_s=social_target_ttl())
+                  remember_full_windows=True, celebrity_target_ttl_s=social_target_ttl(),
+                  engagement_shards=engagement_shards, engagement_batch=batch,
+                  counts_cache_s=_template_default("CountsCacheSeconds"), thread_shards=thread_shards,
+                  counts_replicas=replicas)
 
 
 def _template_default(name: str) -> float:
@@ -564,6 +657,18 @@ def graph_follower_shards() -> int:
     from timeline.store.graph import FOLLOWER_SHARDS
 
     return FOLLOWER_SHARDS
+
+
+def layer_engagement_shards() -> tuple[int, int, int]:
+    """store/engagement.py's ENGAGEMENT_SHARDS and COUNTS_REPLICAS, and store/tables.py's
+    THREAD_SHARDS (as built)."""
+    from bench.layer import import_layer
+
+    import_layer()
+    from timeline.store.engagement import COUNTS_REPLICAS, ENGAGEMENT_SHARDS
+    from timeline.store.tables import THREAD_SHARDS
+
+    return ENGAGEMENT_SHARDS, THREAD_SHARDS, COUNTS_REPLICAS
 
 
 def template_copy_shards() -> int:
@@ -668,7 +773,10 @@ def read_parts(ctx: Context, design: Design | None = None) -> dict[str, float]:
     weights = model._read_weights(pop)
     weights = weights / weights.sum()
     return {
-        "r_GraphTable": _expect(model._consistent_read_units(c * s.edge), weights),
+        # the reader's home edges; and per post shown, its like edge, repost claim and counts item
+        # (one consistent BatchGetItem, 1 unit a key, copied or not: store/engagement.py page_state)
+        "r_GraphTable": _expect(model._consistent_read_units(c * s.edge)
+                                + model.ENGAGEMENT_KEYS_PER_POST * state.hydrated, weights),
         "r_TimelinesTable": _ru(r.queried * entry),
         "r_TweetsTable/ByAuthor": _expect((c - saved * c_copied) * _ru(r.queried * s.by_author_entry), weights),
         "r_TweetsTable": _expect((fetched - saved * merged_copied) * _ru(s.post), weights),

@@ -339,6 +339,7 @@ def post_counts(followers: int, celebrity: bool, rules: ProductRules, sizes: Ite
 
 
 # ------------------------------------------------------------------------------- one home read
+ENGAGEMENT_KEYS_PER_POST = 3  # store/engagement.py page_state: like edge, repost claim, counts item
 def _home_read(celebrities, rules: ProductRules, sizes: ItemSizes, hydrated, authors, merged) -> OpCounts:
     c = np.asarray(celebrities, dtype=float)
     entry_bytes = sizes.timeline_entry + (sizes.post if rules.entries_carry_post else 0)
@@ -346,13 +347,19 @@ def _home_read(celebrities, rules: ProductRules, sizes: ItemSizes, hydrated, aut
     post_gets = np.ceil(fetched / rules.batch_get_max)
     profiles = authors + 1  # the reader's own profile rides along with the authors'
     author_gets = np.ceil(profiles / rules.batch_get_max)
-    hydration_trips = np.maximum(post_gets, author_gets)  # the two BatchGetItems run in parallel
+    # The page's engagement (issue 26): per post shown, the reader's like edge and repost claim
+    # and the post's counts item, one consistent BatchGetItem per hundred keys beside the two
+    # above (items under 4 KB: 1 unit each, found or not).
+    engagement_keys = ENGAGEMENT_KEYS_PER_POST * hydrated
+    engagement_gets = np.ceil(engagement_keys / rules.batch_get_max)
+    hydration_trips = np.maximum(np.maximum(post_gets, author_gets), engagement_gets)  # all in parallel
     trips = 1.0 + np.ceil(c / rules.read_pool_workers) + hydration_trips
     return OpCounts(
-        read_requests=2.0 + c + post_gets + author_gets,
+        read_requests=2.0 + c + post_gets + author_gets + engagement_gets,
         read_units=(_consistent_read_units(c * sizes.edge) + _read_units(rules.queried * entry_bytes)
                     + c * _read_units(rules.queried * sizes.by_author_entry)
-                    + fetched * _read_units(sizes.post) + profiles * _read_units(sizes.profile)),
+                    + fetched * _read_units(sizes.post) + profiles * _read_units(sizes.profile)
+                    + engagement_keys * 1.0),
         invocations=np.ones_like(c),
         sequential_round_trips=trips,
         lambda_busy_calls=trips,
@@ -374,7 +381,10 @@ def home_read_counts(celebrities_followed: int, rules: ProductRules, sizes: Item
     many entries, 16 at a time (the read pool); then the merged candidates are hydrated with two
     BatchGetItems in parallel, the posts (store/tweets.py:TweetStore.get_many) and their distinct
     authors plus the reader's own profile (store/users.py:UserStore.get_many; the profile feeds
-    service/reading.py:Reader._record_visit), at most 100 keys a request.
+    service/reading.py:Reader._record_visit), at most 100 keys a request, and, beside them, one
+    consistent BatchGetItem of the reader's like edge and repost claim and the counts item of
+    each post (store/engagement.py:EngagementStore.page_state; counts a container read in the
+    last CountsCacheSeconds are not asked again, which this does not count).
     Not counted: _record_visit's UpdateItem of the profile (store/users.py:UserStore.touch), at
     most once a day per reader (and its users-stream record, a fanout_dispatch invocation that
     queues nothing), plus, every InactiveDays / 4, a restamp of the reader's follower edges, one

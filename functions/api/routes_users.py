@@ -19,8 +19,10 @@ from schemas import (
     UserPageView,
     UserView,
 )
-from views import item_view, user_view
-from wiring import caller_id, services
+from views import item_view, profile_views, user_view
+from wiring import caller, caller_id, services
+
+from timeline.records import Relation
 
 router = APIGatewayHttpRouter()
 
@@ -29,8 +31,12 @@ HandlePath = Annotated[str, Path(pattern=HANDLE_PATTERN, description="the accoun
 
 @router.get("/v1/users/<handle>", summary="A profile with counts", tags=["users"])
 def get_user(handle: HandlePath) -> UserView:
-    caller_id(router)
-    return user_view(services().accounts.profile(handle))
+    return profile_views(caller_id(router), [services().accounts.profile(handle)])[0]
+
+
+@router.get("/v1/me", summary="Your own profile", tags=["users"])
+def me() -> UserView:
+    return user_view(caller(router), Relation())
 
 
 @router.post("/v1/users/<handle>/follow", summary="Follow (idempotent); optionally without reposts", tags=["users"])
@@ -48,14 +54,16 @@ def unfollow(handle: HandlePath) -> RelationshipView:
 
 @router.get("/v1/users/<handle>/followers", summary="Who follows this account", tags=["users"])
 def followers(handle: HandlePath, limit: Limit = 20, cursor: Cursor = "") -> UserPageView:
-    page = services().social.followers(caller_id(router), handle, limit, cursor or None)
-    return UserPageView(items=[user_view(u) for u in page.users], next_cursor=page.next_cursor)
+    viewer = caller_id(router)
+    page = services().social.followers(viewer, handle, limit, cursor or None)
+    return UserPageView(items=profile_views(viewer, page.users), next_cursor=page.next_cursor)
 
 
 @router.get("/v1/users/<handle>/following", summary="Whom this account follows", tags=["users"])
 def following(handle: HandlePath, limit: Limit = 20, cursor: Cursor = "") -> UserPageView:
-    page = services().social.following(caller_id(router), handle, limit, cursor or None)
-    return UserPageView(items=[user_view(u) for u in page.users], next_cursor=page.next_cursor)
+    viewer = caller_id(router)
+    page = services().social.following(viewer, handle, limit, cursor or None)
+    return UserPageView(items=profile_views(viewer, page.users), next_cursor=page.next_cursor)
 
 
 @router.get("/v1/users/<handle>/tweets", summary="The account's posts, newest first", tags=["timelines"])

@@ -149,6 +149,13 @@ class ResendView(BaseModel):
     destination: str | None = Field(None, description="where the code went, masked (e.g. a***@e***)")
 
 
+class RelationView(BaseModel):
+    following: bool = Field(description="you follow this account")
+    followed_by: bool = Field(description="this account follows you")
+    blocking: bool = Field(description="you block this account")
+    muting: bool = Field(description="you mute this account")
+
+
 class UserView(BaseModel):
     id: str
     handle: str
@@ -157,6 +164,9 @@ class UserView(BaseModel):
     following_count: int
     created_at: str
     celebrity: bool
+    viewer: RelationView | None = Field(None, description=(
+        "how you stand with this account: set by the profile routes (a profile, /v1/me, the followers and "
+        "following lists); all false for yourself"))
 
 
 class AuthorView(BaseModel):
@@ -210,12 +220,33 @@ class UploadView(MediaView):
     max_bytes: int
 
 
+class CountsView(BaseModel):
+    replies: int = Field(0, description="direct replies")
+    reposts: int = 0
+    likes: int = 0
+
+
+class PostViewerView(BaseModel):
+    reposted: bool = Field(False, description="you reposted it")
+    liked: bool = Field(False, description="you like it")
+
+
+class ReplyToView(BaseModel):
+    id: str = Field(description="the post this one answers")
+    author: AuthorView | None = Field(None, description="its author (null if the account is gone)")
+
+
 class TweetView(BaseModel):
     id: str
     text: str
     created_at: str
     author: AuthorView
     reply_to_id: str | None = None
+    reply_to: ReplyToView | None = Field(None, description="the post this one answers, and whom")
+    counts: CountsView = Field(default_factory=CountsView, description=(
+        "counted from the graph stream: they lag likes, reposts and replies by a few seconds (at most about "
+        "5 s), but never show fewer than your own like or repost"))
+    viewer: PostViewerView = Field(default_factory=PostViewerView, description="what you have done to this post")
     media: list[AttachmentView] = Field(default_factory=list)
     repost: RepostView | None = Field(None, description=(
         "set when a followee's repost brought this post: who reposted it, and when"))

@@ -7,8 +7,12 @@ from datetime import UTC, datetime
 from schemas import (
     AttachmentView,
     AuthorView,
+    CountsView,
     ImageView,
     MediaView,
+    PostViewerView,
+    RelationView,
+    ReplyToView,
     RepostView,
     TweetView,
     UploadForm,
@@ -17,7 +21,7 @@ from schemas import (
 )
 from wiring import services
 
-from timeline.records import Media, Tweet, User
+from timeline.records import Counts, Media, Relation, Tweet, User, ViewerState
 from timeline.service.media import Image, Upload, Urls
 
 
@@ -26,30 +30,48 @@ def iso(epoch_ms: int) -> str:
         "+00:00", "Z")
 
 
-def user_view(user: User) -> UserView:
+def user_view(user: User, viewer: Relation | None = None) -> UserView:
+    """A profile; the profile routes say how the caller stands with it (`viewer`)."""
     return UserView(id=str(user.user_id), handle=user.handle, display_name=user.display_name,
                     followers_count=user.followers_count, following_count=user.following_count,
-                    created_at=iso(user.created_at), celebrity=user.celebrity)
+                    created_at=iso(user.created_at), celebrity=user.celebrity,
+                    viewer=RelationView(following=viewer.following, followed_by=viewer.followed_by,
+                                        blocking=viewer.blocking, muting=viewer.muting) if viewer is not None else None)
+
+
+def profile_views(caller_id: int, users: list[User]) -> list[UserView]:
+    """Profiles with the caller's relation to each (one read round trip for the whole list)."""
+    relations = services().social.relations(caller_id, [u.user_id for u in users])
+    return [user_view(u, relations.get(u.user_id, Relation())) for u in users]
 
 
 def author_view(user: User) -> AuthorView:
     return AuthorView(id=str(user.user_id), handle=user.handle, display_name=user.display_name)
 
 
-def tweet_view(tweet: Tweet, author: User, repost: Tweet | None = None, reposter: User | None = None) -> TweetView:
+def tweet_view(tweet: Tweet, author: User, repost: Tweet | None = None, reposter: User | None = None, *,
+               counts: Counts | None = None, viewer: ViewerState | None = None,
+               reply_to_author: User | None = None) -> TweetView:
     """A post as readers see it; brought by a repost, it says who reposted it."""
+    counts, viewer = counts or Counts(), viewer or ViewerState()
     return TweetView(
         id=str(tweet.tweet_id), text=tweet.text, created_at=iso(tweet.created_at), author=author_view(author),
         reply_to_id=str(tweet.reply_to_id) if tweet.reply_to_id is not None else None,
+        reply_to=ReplyToView(id=str(tweet.reply_to_id),
+                             author=author_view(reply_to_author) if reply_to_author is not None else None)
+        if tweet.reply_to_id is not None else None,
         media=[attachment_view(services().media.urls(a)) for a in tweet.media],
         repost=RepostView(id=str(repost.tweet_id), created_at=iso(repost.created_at), by=author_view(reposter))
         if repost is not None and reposter is not None else None,
+        counts=CountsView(replies=counts.replies, reposts=counts.reposts, likes=counts.likes),
+        viewer=PostViewerView(reposted=viewer.reposted, liked=viewer.liked),
     )
 
 
 def item_view(item) -> TweetView:
     """A timeline item (timeline.service.reading.Item)."""
-    return tweet_view(item.tweet, item.author, item.repost, item.reposter)
+    return tweet_view(item.tweet, item.author, item.repost, item.reposter, counts=item.counts, viewer=item.viewer,
+                      reply_to_author=item.reply_to_author)
 
 
 def image_view(image: Image | None) -> ImageView | None:

@@ -9,7 +9,9 @@
   follows and unfollows (their follower edges and tombstones carry `tally`) are counted into
   its follower count here, one update per account per batch, after the records
   (UserStore.tally: exactly once, however often a record comes); an account whose count did
-  not take reports its first such record failed, to be retried from there.
+  not take reports its first such record failed, to be retried from there. Likes, reposts and
+  replies (their engagement edges, store/engagement.py) are counted into their post's counts
+  the same way: one update per post per batch, exactly once.
 
 Each record is handled on its own, so one bad record is reported in batchItemFailures and
 retried (the event source bisects and, after the template's MaximumRetryAttempts, sends it
@@ -37,6 +39,7 @@ from timeline.record_batches import ConcurrentRecords
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 from timeline.store import tweets, users
+from timeline.store.engagement import Counted, counted_of
 from timeline.store.graph import tally_of
 from timeline.store.users import Tallied
 
@@ -116,6 +119,34 @@ def _count(by_account: dict[int, list[Tallied]]) -> list[str]:
     return [seq for seq in records.executor.map(count, by_account.items()) if seq is not None]
 
 
+def _engagements(event: dict) -> dict[int, list[Counted]]:
+    """The batch's likes, reposts and replies made or taken back, by post (stream order kept)."""
+    by_post: dict[int, list[Counted]] = {}
+    for r in event.get("Records", []):
+        raw = r.get("dynamodb", {})
+        if r.get("eventSourceARN", "").split(":table/", 1)[-1].split("/", 1)[0] != settings.graph_table:
+            continue
+        found = counted_of(raw.get("Keys", {}), r.get("eventName", ""))
+        if found is not None:
+            post, kind, partition, delta = found
+            by_post.setdefault(post, []).append(Counted(int(raw["SequenceNumber"]), delta, kind, partition))
+    return by_post
+
+
+def _count_engagements(by_post: dict[int, list[Counted]]) -> list[str]:
+    """Count each post's engagement changes; the first sequence number of each post whose
+    count failed (to report: the batch is retried from the lowest, and counts nothing twice)."""
+    def count(item: tuple[int, list[Counted]]) -> str | None:
+        post, changes = item
+        try:
+            services.engagement.count(post, changes)
+            return None
+        except Exception:
+            logger.exception("engagement count failed", extra={"post": str(post)})
+            return str(min(c.seq for c in changes))
+    return [seq for seq in records.executor.map(count, by_post.items()) if seq is not None]
+
+
 class _Queued:
     """Messages queued by the batch's records, for one FanoutMessagesQueued value per batch."""
 
@@ -146,6 +177,9 @@ def handler(event, context):
     response = records.process(event, context, lambda record: record_handler(record, outbox, queued))
     reported = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     response["batchItemFailures"] += [{"itemIdentifier": s} for s in _count(_tallies(event)) if s not in reported]
+    reported = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    response["batchItemFailures"] += [{"itemIdentifier": s} for s in _count_engagements(_engagements(event))
+                                      if s not in reported]
     unsent, reasons = outbox.flush()
     if unsent:
         logger.error("fan-out messages not sent: their records are retried",

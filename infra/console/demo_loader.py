@@ -293,11 +293,14 @@ class DemoLoader:
         TweetStore.put_new writes them, in bulk."""
         from timeline import clock
         from timeline.store.timelines import entry
-        from timeline.store.tweets import TweetStore
+        from timeline.store.tweets import TweetStore, engagement_of
 
         t = self.stores.tables
         expires_at = clock.now_s() + self.stores.settings.timeline_ttl_seconds
         batch = self.stores.batch
+        # Repost claims, and the engagement edges the graph stream counts replies and reposts by
+        # (put_new writes them in the post's transaction).
+        claims = [*claims, *(e for e in map(engagement_of, tweets) if e is not None)]
         if claims:
             batch.put(t.EdgeModel, claims)
         batch.put(t.TimelineEntryModel, [entry(tw.author_id, tw.as_entry(), expires_at) for tw in tweets])
@@ -351,8 +354,21 @@ class DemoLoader:
                                           created_at=common["created_at"]))
                 reposts += 1
         self._write_rows(rows, claims)
+        self._write_likes(plan, user_ids, posted)
         self._phase("reactions")
         return replies, reposts
+
+    def _write_likes(self, plan: demo.SeedPlan, user_ids: list[int], posted: list[Any]) -> None:
+        """The plan's likes, as EngagementStore.like writes them (the graph stream counts them)."""
+        from timeline.store.engagement import LIKED_BY, engagement_edge
+
+        edges = []
+        for liker, target in plan.likes:
+            edge = engagement_edge(LIKED_BY, posted[target].tweet_id, user_ids[liker])
+            edge.other_id, edge.created_at = posted[target].tweet_id, posted[target].created_at
+            edges.append(edge)
+        if edges:
+            self.stores.batch.put(self.stores.tables.EdgeModel, edges)
 
     # ------------------------------------------------------------------ pictures
     def post_pictures(self, plan: demo.SeedPlan, api_url: str) -> int:

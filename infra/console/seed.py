@@ -64,6 +64,8 @@ class SeedPlan:
     reactions: list[tuple[int, int, str | None]] = field(default_factory=list)
     # (user index, caption, picture seed): posts with an image, after the posts
     pictures: list[tuple[int, str, int]] = field(default_factory=list)
+    # (user index, index into posts): likes, after the posts
+    likes: list[tuple[int, int]] = field(default_factory=list)
 
     def follower_counts(self) -> Counter:
         return Counter(followee for _, followee in self.follows)
@@ -76,7 +78,7 @@ class SeedPlan:
 
 def plan(users: int = 200, posts: int = 1500, *, threshold: int = DEFAULT_THRESHOLD,
          seed: int = 7, zipf_exponent: float = 1.0, mean_following: float = 8.0,
-         reactions: int = 120, pictures: int = 12) -> SeedPlan:
+         reactions: int = 120, pictures: int = 12, likes: int = 600) -> SeedPlan:
     """Who exists, who follows whom, who posts what, and who replies to or reposts what.
     Index 0 is the demo login, which follows the biggest accounts and a handful of others so
     its home timeline shows both the fan-out and the celebrity-merge paths."""
@@ -124,8 +126,12 @@ def plan(users: int = 200, posts: int = 1500, *, threshold: int = DEFAULT_THRESH
     followed = sorted(b for a, b in follows if a == 0)
     painters = [followed[n % len(followed)] if n % 3 and followed else rng.choice(ranked) for n in range(pictures)]
     drawn = [(who, rng.choice(_CAPTIONS), rng.randrange(1 << 30)) for who in painters] if ranked else []
+    # Likes from a generator of their own (the rest of the plan is as it was without them): the
+    # recent posts of popular accounts draw most.
+    liking = random.Random(seed + 1)
+    liked = sorted({(liking.choice(ranked), liking.choice(recent)) for _ in range(likes if recent else 0)})
     return SeedPlan(users=people, follows=ordered, posts=written, threshold=threshold, reactions=reacted,
-                    pictures=drawn)
+                    pictures=drawn, likes=liked)
 
 
 def picture(seed: int, width: int = 960, height: int = 640) -> bytes:
@@ -236,6 +242,9 @@ class ApiClient:
     def follow(self, token: str, handle: str) -> None:
         self.call("POST", f"/v1/users/{handle}/follow", token=token, ok=(200, 201, 204, 409))
 
+    def like(self, token: str, tweet_id: str) -> None:
+        self.call("POST", f"/v1/tweets/{tweet_id}/like", token=token, ok=(200, 201))
+
     def post(self, token: str, text: str, reply_to_id: str | None = None) -> dict[str, Any]:
         body = {"text": text, **({"reply_to_id": reply_to_id} if reply_to_id else {})}
         return self.call("POST", "/v1/tweets", token=token, json=body).json()
@@ -305,13 +314,15 @@ def seed(api_url: str, seed_plan: SeedPlan, *, wait_idle: Callable[[float], bool
             (lambda a=a, p=posted[i]["id"], t=t: client.post(tokens[a], t, reply_to_id=p)) if t is not None
             else (lambda a=a, p=posted[i]["id"]: client.repost(tokens[a], p))
             for a, i, t in seed_plan.reactions], progress)
+        _run_phase(pool, "like", [lambda a=a, p=posted[i]["id"]: client.like(tokens[a], p)
+                                  for a, i in seed_plan.likes], progress)
         _run_phase(pool, "pictures", [lambda a=a, c=c, n=n: client.post_picture(tokens[a], c, picture(n))
                                       for a, c, n in seed_plan.pictures], progress)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     report.users, report.follows, report.posts = len(users), len(seed_plan.follows), len(seed_plan.posts)
     report.requests = (2 * len(users) + len(seed_plan.follows) + len(seed_plan.posts) + len(seed_plan.reactions)
-                       + 4 * len(seed_plan.pictures))  # form, upload, at least one status read, post
+                       + len(seed_plan.likes) + 4 * len(seed_plan.pictures))  # form, upload, at least one status read, post
     report.api_seconds = time.monotonic() - started
     if wait_idle is not None:
         report.settled = wait_idle(settle_timeout)

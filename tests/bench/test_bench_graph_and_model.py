@@ -165,17 +165,18 @@ def test_given_no_celebrities_followed_when_reading_home_then_two_queries_and_tw
     counts = model.home_read_counts(0, RULES, SIZES)
     # Consistent "home#" edges Query (1) || timeline Query of 25 + 40 (the dedupe window) x 91 B
     # (2 units of 4 KB, 1); BatchGetItem of 25 posts and of 25 authors plus the reader's own
-    # profile, each item rounded to 4 KB (0.5 each).
-    assert counts.read_requests == 4
-    assert counts.read_units == 1 + 1 + 12.5 + 13
+    # profile, each item rounded to 4 KB (0.5 each); beside them, one consistent BatchGetItem of
+    # the reader's like edge and repost claim and the counts item of each of the 25 posts (1 each).
+    assert counts.read_requests == 5
+    assert counts.read_units == 1 + 1 + 12.5 + 13 + 75
     assert counts.sequential_round_trips == 2
     assert counts.write_requests == 0 and counts.invocations == 1
 
 
 def test_given_five_celebrities_followed_when_reading_home_then_one_byauthor_query_each():
     counts = model.home_read_counts(5, RULES, SIZES)
-    assert counts.read_requests == 4 + 5
-    assert counts.read_units == 1 + 1 + 5 * 0.5 + 12.5 + 13  # 65 index entries of 39 B: one unit each
+    assert counts.read_requests == 5 + 5
+    assert counts.read_units == 1 + 1 + 5 * 0.5 + 12.5 + 13 + 75  # 65 index entries of 39 B: one unit each
     assert counts.sequential_round_trips == 3  # edges || timeline, then the five in parallel, then hydration
 
 

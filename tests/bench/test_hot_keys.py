@@ -79,7 +79,8 @@ def test_given_a_follow_storm_then_the_counter_item_takes_a_transaction_per_foll
     before, after = before_rows[hk.KEY_COUNTER], after_rows[hk.KEY_COUNTER]
     assert before["peak_wcu_per_s"] == pytest.approx(5_000 * 2)  # 5,000 follows/s, 2 WCU each on the profile
     batch, window = hk.template_graph_stream_batching()
-    assert (batch, window) == (100, 1.0)  # the template's GraphStream BatchSize and batching window
+    # the template's GraphStream BatchSize (1,000 since issue 26: a viral post's likes) and window
+    assert (batch, window) == (1000, 1.0)
     partitions = hk.graph_follower_shards() + 1
     # one UpdateItem per partition (a stream shard each) per window, of a profile with a mark per partition
     size = SIZES.profile + partitions * hk.TALLY_MARK_BYTES
@@ -181,3 +182,25 @@ def test_given_the_cli_then_it_prints_both_tables_and_writes_the_plot(tmp_path, 
     out = capsys.readouterr().out
     assert "K = 128" in out and "before share" in out and "Lambda concurrent executions" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ----------------------------------------------------------------------------- a viral post
+def test_given_a_viral_post_then_one_counter_would_take_every_like_and_the_design_keeps_each_key_within_half(
+        before_rows, after_rows):
+    """Given 50,000 likes/s (and 2,500 reposts and replies/s) of one post, when the counts are
+    one counter on the post, then that item takes them all (60x its partition); as built,
+    the engagement partitions, the counts item, each replica and each thread partition stay
+    within half a partition's limit."""
+    assert before_rows[hk.KEY_COUNTS]["peak_wcu_per_s"] == pytest.approx(50_000 + 2 * 2 * 2_500)
+    assert before_rows[hk.KEY_THREAD]["share_of_limit"] > 1
+    for key in (hk.KEY_ENGAGEMENT, hk.KEY_COUNTS, hk.KEY_REPLICA, hk.KEY_THREAD):
+        assert after_rows[key]["share_of_limit"] <= hk.TARGET_SHARE, after_rows[key]
+
+
+def test_given_no_replicas_then_the_counts_item_would_be_read_past_its_limit(after_rows):
+    """The replicas are what keep the counts item's reads within its partition: without them
+    every api container's read lands on it."""
+    preset = model.SCALE_PRESETS["twitter-2013"]
+    without = hk.hot_key_table(preset, SIZES, None, replace(hk.after_design(preset), counts_replicas=0))
+    counts = next(r for r in without if r["key"] == hk.KEY_COUNTS)
+    assert counts["share_of_limit"] > 1 >= after_rows[hk.KEY_COUNTS]["share_of_limit"]

@@ -37,7 +37,9 @@ def aws():
 UNLIMITED = {"PostRateLimitPerMinute": "1000000", "ActionRateLimitPerMinute": "1000000",
              "DemotionCooldownMinutes": "0",
              # every request of the harness comes from one address (the sample events')
-             "SignInAttemptsPerAddressPerMinute": "1000000", "SignUpsPerAddressPerHour": "1000000"}
+             "SignInAttemptsPerAddressPerMinute": "1000000", "SignUpsPerAddressPerHour": "1000000",
+             # counts read fresh: a test reads what the stream counted, not what a read cached
+             "CountsCacheSeconds": "0"}
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ IDEMPOTENCY, RATE_LIMITS, MEDIA = "IdempotencyTable", "RateLimitsTable", "MediaT
 COPIES = "CelebrityCopiesTable"
 TABLES = (USERS, TWEETS, GRAPH, TIMELINES, IDEMPOTENCY, RATE_LIMITS, MEDIA, COPIES)
 BY_AUTHOR, BY_REPOST_OF = f"{TWEETS}/index/ByAuthor", f"{TWEETS}/index/ByRepostOf"
+BY_THREAD = f"{TWEETS}/index/ByThread"
 UPLOADS, ORIGINALS, VARIANTS = "MediaBucket/uploads/*", "MediaBucket/originals/*", "MediaBucket/variants/*"
 
 # Every DynamoDB action a function could be given on a table; the ones not in a function's list
@@ -55,14 +56,17 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
         ("dynamodb:PutItem", TWEETS): "TweetStore.put_new (the post's transaction)",
         ("dynamodb:DeleteItem", TWEETS): "TweetStore.delete, delete_repost",
         ("dynamodb:Query", BY_AUTHOR): "TweetStore.entries_by_author (user timelines, the celebrity merge)",
+        ("dynamodb:Query", BY_THREAD): "TweetStore.replies_after (a post's replies)",
         ("dynamodb:GetItem", GRAPH): "GraphStore.blocked_by; TweetStore.repost_by",
-        ("dynamodb:BatchGetItem", GRAPH): "GraphStore.followed_since (the home read's reply rule)",
+        ("dynamodb:BatchGetItem", GRAPH): "GraphStore.followed_since (the home read's reply rule), relations; "
+                                          "EngagementStore.page_state (counts, the viewer's likes and reposts)",
         ("dynamodb:Query", GRAPH): "GraphStore._query_page, home_edges, blocks_around",
         ("dynamodb:PutItem", GRAPH): "GraphStore.follow, unfollow (tombstone), block, mute; TweetStore.put_new "
-                                     "(repost claim)",
+                                     "(repost claim, engagement edge); EngagementStore.like",
         ("dynamodb:UpdateItem", GRAPH): "GraphStore.set_reposts",
         ("dynamodb:DeleteItem", GRAPH): "GraphStore.follow (tombstone), unfollow, unblock, unmute; "
-                                        "TweetStore.delete_repost",
+                                        "TweetStore.delete_repost, delete (a reply's engagement edge); "
+                                        "EngagementStore.unlike",
         ("dynamodb:ConditionCheckItem", GRAPH): "GraphStore.follow (no block either way), set_reposts",
         ("dynamodb:Query", TIMELINES): "TimelineStore.page (home reads)",
         ("dynamodb:Query", COPIES): "CopyStore.page (a celebrity's posts, merged or on its user timeline)",
@@ -97,6 +101,9 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
         ("dynamodb:GetItem", USERS): "UserStore.get_consistent (FanoutPlanner._fans_out); tally (its marks)",
         ("dynamodb:UpdateItem", USERS): "UserStore.promote, demote, tally (a celebrity's follows, counted)",
         ("dynamodb:Query", GRAPH): "GraphStore.followers_with_activity (follower chunks)",
+        ("dynamodb:GetItem", GRAPH): "EngagementStore.count (the counts item's marks)",
+        ("dynamodb:PutItem", GRAPH): "EngagementStore.count (a post's first counts)",
+        ("dynamodb:UpdateItem", GRAPH): "EngagementStore.count",
         ("sqs:SendMessage", "FanoutQueue"): "FanoutQueue._send_batch (SendMessageBatch)",
     },
     "FanoutWorkerFunction": {
@@ -115,7 +122,7 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
         ("dynamodb:DeleteItem", GRAPH): "GraphStore.unfollow (a block's sever); move_home (a demotion)",
         ("dynamodb:ConditionCheckItem", GRAPH): "GraphStore.move_home (the follow still stands)",
         ("dynamodb:BatchWriteItem", GRAPH): "GraphStore.add_celebrity_edges, remove_celebrity_edges; "
-                                            "TweetStore.remove_reposts (claims)",
+                                            "TweetStore.remove_reposts (claims, engagement edges)",
         ("dynamodb:Query", TIMELINES): "TimelineStore.newest_ids, ids_via, trim",
         ("dynamodb:BatchWriteItem", TIMELINES): "TimelineStore.add_entries, add_posts, remove_entries, trim",
         ("dynamodb:Query", COPIES): "CopyStore.ids (trims and builds)",

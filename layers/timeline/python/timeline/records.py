@@ -110,6 +110,32 @@ class Tweet:
                             reply_to_author_id=self.reply_to_author_id)
 
 
+@dataclass(frozen=True)
+class Counts:
+    """How many replies, reposts and likes a post has: counted from the graph stream, so they
+    lag the actions by a few seconds (store/engagement.py)."""
+    replies: int = 0
+    reposts: int = 0
+    likes: int = 0
+
+
+@dataclass(frozen=True)
+class ViewerState:
+    """What the reader has done to a post: read with the page, consistently, so the reader's
+    own action shows at once."""
+    reposted: bool = False
+    liked: bool = False
+
+
+@dataclass(frozen=True)
+class Relation:
+    """How the reader stands with an account (a profile's `viewer`)."""
+    following: bool = False
+    followed_by: bool = False
+    blocking: bool = False
+    muting: bool = False
+
+
 class Entry(NamedTuple):
     """One home-timeline entry, as stored (TimelinesTable) or merged (a celebrity's posts).
 

@@ -29,6 +29,7 @@ class Settings(BaseModel):
     sign_ups_per_address_per_hour: int = Field(20, alias="SIGN_UPS_PER_ADDRESS_PER_HOUR", ge=1)
     action_rate_limit_per_minute: int = Field(60, alias="ACTION_RATE_LIMIT_PER_MINUTE", ge=1)
     max_following: int = Field(5000, alias="MAX_FOLLOWING", ge=1)
+    counts_cache_seconds: float = Field(2.0, alias="COUNTS_CACHE_SECONDS", ge=0)
     demotion_cooldown_minutes: int = Field(60, alias="DEMOTION_COOLDOWN_MINUTES", ge=0)
     upload_forms_per_minute: int = Field(10, alias="UPLOAD_FORMS_PER_MINUTE", ge=1)
     max_pending_uploads: int = Field(8, alias="MAX_PENDING_UPLOADS", ge=4)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from timeline.cursors import CursorCodec
 from timeline.service.accounts import Accounts, AuthLimits
 from timeline.service.celebrity_copies import CelebrityCopies
+from timeline.service.engagement import CountsCache, Engagement
 from timeline.service.fanout import FanoutApplier, FanoutPlanner
 from timeline.service.graph_changes import ChangePlanner
 from timeline.service.media import MediaLibrary, MediaProcessor, MediaUpkeep
@@ -28,6 +29,7 @@ class Services:
     social: Social
     posting: Posting
     reader: Reader
+    engagement: Engagement
     planner: FanoutPlanner
     changes: ChangePlanner
     applier: TimelineSync
@@ -45,6 +47,8 @@ def build_services(settings: Settings) -> Services:
     media = MediaLibrary(settings, stores.media)
     fanout = FanoutApplier(settings, stores.timelines, stores.graph, stores.tweets, stores.users)
     copies = CelebrityCopies(stores.users, stores.tweets, stores.copies)
+    engagement = Engagement(stores.tweets, stores.graph, stores.engagement, settings.action_rate_limit_per_minute,
+                            CountsCache(settings.counts_cache_seconds))
     return Services(
         settings=settings,
         accounts=Accounts(stores.users, stores.identity, AuthLimits.from_settings(settings)),
@@ -52,7 +56,9 @@ def build_services(settings: Settings) -> Services:
                       settings.max_following),
         posting=Posting(stores.tweets, stores.graph, media, settings.timeline_ttl_seconds,
                         settings.post_rate_limit_per_minute, settings.action_rate_limit_per_minute),
-        reader=Reader(settings, stores.users, stores.tweets, stores.graph, stores.timelines, cursors, stores.copies),
+        reader=Reader(settings, stores.users, stores.tweets, stores.graph, stores.timelines, cursors, stores.copies,
+                      engagement),
+        engagement=engagement,
         planner=FanoutPlanner(settings, stores.graph, stores.users, stores.queue),
         changes=ChangePlanner(settings, stores.users, stores.queue),
         applier=TimelineSync(settings, stores.users, stores.tweets, stores.graph, stores.timelines, stores.queue,

@@ -193,7 +193,7 @@ class Posting:
             self._tweets.delete_repost(caller_id, tweet.repost_of_id)
             return
         try:
-            if not self._tweets.delete(tweet_id, caller_id):
+            if not self._tweets.delete(tweet):
                 raise NotFound(f"no post {tweet_id}", code="tweet_not_found")
         except NotAuthor:  # pragma: no cover - ids never change author
             raise Forbidden("only the author can delete a post", code="not_author") from None

@@ -6,15 +6,16 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from timeline import clock, ids
 from timeline.cursors import CursorCodec
-from timeline.errors import InvalidInput
+from timeline.errors import InvalidInput, NotFound
 from timeline.observability import logger
-from timeline.records import Entry, Tweet, User
+from timeline.records import Counts, Entry, Tweet, User, ViewerState
 from timeline.service.accounts import user_by_handle
 from timeline.service.activity import ActivityRules
+from timeline.service.engagement import Engagement, Shown
 from timeline.service.visibility import Surface, Visibility
 from timeline.settings import Settings
 from timeline.store.celebrity_copies import CopyStore, shard_of
@@ -54,6 +55,9 @@ class Item:
     author: User
     repost: Tweet | None = None  # the repost that brought it, if any
     reposter: User | None = None
+    counts: Counts = field(default_factory=Counts)
+    viewer: ViewerState = field(default_factory=ViewerState)
+    reply_to_author: User | None = None  # whom the post answers, if it is a reply (and they exist)
 
 
 @dataclass(frozen=True)
@@ -137,10 +141,52 @@ class _CappedTimeline:
 
 class Reader:
     def __init__(self, settings: Settings, users: UserStore, tweets: TweetStore, graph: GraphStore,
-                 timelines: TimelineStore, cursors: CursorCodec, copies: CopyStore):
+                 timelines: TimelineStore, cursors: CursorCodec, copies: CopyStore, engagement: Engagement):
         self._settings, self._users, self._tweets, self._graph = settings, users, tweets, graph
         self._timelines, self._cursors, self._copies = timelines, cursors, copies
+        self._engagement = engagement
         self._activity = ActivityRules(settings)
+
+    # -------------------------------------------------------------- replies
+    def replies(self, caller_id: int, tweet_id: int, limit: int, cursor: str | None) -> Page:
+        """A post's direct replies, oldest first (a repost's id: the replies of the post it
+        shares). 404 for an unknown post, 403 when a block stands between the caller and its
+        author (as reading the post is); replies by or to accounts the caller blocks, is
+        blocked by or mutes are left out (the FEED surface: the service chose them)."""
+        row = self._tweets.get(tweet_id)
+        post = self._tweets.get(row.repost_of_id) if row is not None and row.repost_of_id is not None else row
+        if row is None or post is None:
+            raise NotFound(f"no post {tweet_id}", code="tweet_not_found")
+        # Blocks both ways and mutes: one consistent Query of the caller's own partition.
+        visibility = Visibility(caller_id, self._graph.home_edges(caller_id).restrictions)
+        visibility.require_post(post, row if row.is_repost else None)
+        scope = f"replies:{post.tweet_id}"
+        position = int(self._cursors.decode(cursor, reader=caller_id, scope=scope)) if cursor else None
+        items: list[Item] = []
+        more = False
+        profiles: dict[int, User] = {}
+        for _ in range(MAX_ROUNDS):
+            want = limit - len(items) + OVERFETCH
+            got = self._tweets.replies_after(post.tweet_id, after=position, limit=want)
+            more = len(got) == want
+            shows = [e for e in got if visibility.entry_shows(e, Surface.FEED)]
+            hydrated = self._hydrate(shows, got, profiles, visibility, Surface.FEED, None, _Known({}, {}))
+            for e in got:
+                if len(items) == limit:
+                    more = True
+                    break
+                position = e.tweet_id
+                if e.tweet_id in hydrated:
+                    items.append(hydrated[e.tweet_id])
+            if len(items) == limit or not more:
+                break
+        next_cursor = self._cursors.encode(reader=caller_id, scope=scope,
+                                           position=str(position)) if more and position is not None else None
+        return Page(items=items, next_cursor=next_cursor, partial=more and len(items) < limit)
+
+    def engagement(self, viewer_id: int, post_ids: list[int]) -> dict[int, Shown]:
+        """Counts and the viewer's state of posts shown outside a page (one post, a new post)."""
+        return self._engagement.of_posts(viewer_id, post_ids)
 
     # -------------------------------------------------------------- user timeline
     def user_timeline(self, caller_id: int, handle: str, limit: int, cursor: str | None) -> Page:
@@ -367,12 +413,22 @@ class Reader:
                           if lookups and home is not None else None)
         arrived_future = (_pool.submit(self._timelines.present, [(home.user_id, p) for p in waiting])
                           if waiting and home is not None else None)
-        wanted = ({e.author_id for e in candidates} | {e.via_id for e in candidates}) - known.users.keys()
+        # The viewer's likes and reposts of these posts, and their counts, in the same round trip.
+        engagement_future = _pool.submit(self._engagement.of_posts, visibility.reader_id,
+                                         [e.original_id for e in candidates])
+        wanted = ({e.author_id for e in candidates} | {e.via_id for e in candidates}
+                  | {e.reply_to_author_id for e in candidates if e.reply_to_author_id is not None}) - known.users.keys()
         if home is not None:
             wanted.add(home.user_id)  # always read: its visit is recorded from it
         profiles.update(self._users.get_many(wanted - profiles.keys()))
         people = {**known.users, **profiles}
         tweets = {**known.tweets, **tweets_future.result()}
+        engaged = engagement_future.result()
+        # A repost's entry does not say whom the reply it shares answers: read those few now.
+        answering = {t.reply_to_author_id for t in tweets.values() if t.reply_to_author_id is not None} - people.keys()
+        if answering:
+            profiles.update(self._users.get_many(answering))
+            people.update(profiles)
         followed = follows_future.result() if follows_future else {}
         arrived = {p for _, p in arrived_future.result()} if arrived_future else set()
         out: dict[int, Item] = {}
@@ -389,12 +445,14 @@ class Reader:
                 continue  # the post it answers is still on its way to this timeline
             if not visibility.post_shows(tweet, row if e.is_repost else None, surface):
                 continue  # e.g. a repost of a reply to an account the reader blocks or mutes
+            shown = engaged.get(tweet.tweet_id) or Shown(Counts(), ViewerState())
+            answered = people.get(tweet.reply_to_author_id) if tweet.reply_to_author_id is not None else None
             if e.is_repost:
                 reposter = people.get(row.author_id)
                 if reposter is not None:
-                    out[e.tweet_id] = Item(tweet, author, row, reposter)
+                    out[e.tweet_id] = Item(tweet, author, row, reposter, shown.counts, shown.viewer, answered)
             else:
-                out[e.tweet_id] = Item(tweet, author)
+                out[e.tweet_id] = Item(tweet, author, None, None, shown.counts, shown.viewer, answered)
         return out
 
 

@@ -11,7 +11,7 @@ from functools import partial
 from timeline import clock
 from timeline.cursors import CursorCodec
 from timeline.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
-from timeline.records import User
+from timeline.records import Relation, User
 from timeline.service.accounts import user_by_handle
 from timeline.service.visibility import Visibility
 from timeline.store.graph import Blocked, FolloweeChanged, FollowingLimit, GraphStore, UnknownUser
@@ -33,7 +33,7 @@ def counted_action(per_minute: int) -> Iterator[None]:
     try:
         yield
     except Limited as exc:
-        raise TooManyRequests(f"you can follow, unfollow, block, mute, undo a repost or undo these "
+        raise TooManyRequests(f"you can follow, unfollow, block, mute, like, undo a repost or undo these "
                               f"{per_minute} times a minute; try again in {exc.retry_after} s",
                               code="rate_limited", retry_after=exc.retry_after) from None
 
@@ -226,6 +226,10 @@ class Social:
         else:
             page = self._graph.following_page
         return self._page(caller_id, owner.user_id, kind, page, limit, cursor)
+
+    def relations(self, caller_id: int, user_ids: list[int]) -> dict[int, Relation]:
+        """How the caller stands with each account (a profile's `viewer`): one read round trip."""
+        return self._graph.relations(caller_id, user_ids)
 
     def followers(self, caller_id: int, handle: str, limit: int, cursor: str | None) -> UserPage:
         return self._list(caller_id, handle, "followers", limit, cursor)

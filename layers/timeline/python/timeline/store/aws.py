@@ -18,6 +18,7 @@ from timeline.settings import Settings
 from timeline.store import tables
 from timeline.store.batching import BatchWriter
 from timeline.store.celebrity_copies import CopyStore
+from timeline.store.engagement import EngagementStore
 from timeline.store.fanout_queue import FanoutQueue
 from timeline.store.graph import GraphStore
 from timeline.store.identity import IdentityProvider
@@ -43,6 +44,7 @@ class Stores:
     identity: IdentityProvider
     media: MediaStore
     copies: CopyStore
+    engagement: EngagementStore
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,6 +73,7 @@ def build_stores(settings: Settings) -> Stores:
                                   settings.user_pool_id, settings.user_pool_client_id),
         media=MediaStore(session.client("s3", config=_S3_CONFIG, region_name=region), settings.media_bucket),
         copies=CopyStore(batch, settings.celebrity_copy_shards),
+        engagement=EngagementStore(connection),
     )
 
 

@@ -13,6 +13,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from timeline import clock
+from timeline.records import Relation
 from timeline.store.batching import BatchWriter
 from timeline.store.rate_limits import Limited, Window
 from timeline.store.tables import EdgeModel, UserModel, cancellation_codes, padded
@@ -428,6 +429,30 @@ class GraphStore:
                                      attributes_to_get=["user_id", "other_id", "no_reposts"]):
             states[(int(e.user_id), int(e.other_id))] = not e.no_reposts
         return states
+
+    def relations(self, viewer_id: int, user_ids: Iterable[int]) -> dict[int, Relation]:
+        """How the viewer stands with each account, from the viewer's own partitions only (a
+        celebrity's partition is never read for its profile's viewers): whether the viewer
+        follows, blocks or mutes it, and whether it follows the viewer (its follower edge in
+        the viewer's partition, or the storm shard its hash picks). Read consistently, in one
+        BatchGetItem per hundred keys, run in parallel."""
+        users = list(dict.fromkeys(user_ids))
+        others = [u for u in users if u != viewer_id]
+        keys: list[tuple[int, str]] = []
+        for u in others:
+            keys += [(viewer_id, FOLLOWING + padded(u)), (viewer_id, FOLLOWER + padded(u)),
+                     (storm_partition(viewer_id, u), FOLLOWER + padded(u)), (viewer_id, BLOCK + padded(u)),
+                     (viewer_id, MUTE + padded(u))]
+        chunks = [keys[i:i + 100] for i in range(0, len(keys), 100)]
+
+        def read(chunk: list[tuple[int, str]]) -> list[EdgeModel]:
+            return list(EdgeModel.batch_get(chunk, consistent_read=True, attributes_to_get=["edge"]))
+        found = {e.edge for got in _pool.map(read, chunks) for e in got}
+        out = {u: Relation(following=FOLLOWING + padded(u) in found, followed_by=FOLLOWER + padded(u) in found,
+                           blocking=BLOCK + padded(u) in found, muting=MUTE + padded(u) in found) for u in others}
+        if viewer_id in users:
+            out[viewer_id] = Relation()  # yourself
+        return out
 
     def is_following(self, follower_id: int, followee_id: int) -> bool:
         return self.follow_state(follower_id, followee_id) is not None

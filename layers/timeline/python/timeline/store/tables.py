@@ -121,6 +121,33 @@ class ByRepostOfIndex(GlobalSecondaryIndex["TweetModel"]):  # type: ignore[no-un
     tweet_id = NumberAttribute(range_key=True)
 
 
+# A post's direct replies are spread over THREAD_SHARDS partitions of the ByThread index, by
+# the reply's id: replies to a viral post arrive faster than one partition takes writes
+# (docs/hot-keys.md); a page of replies reads every shard in parallel and merges them.
+THREAD_SHARDS = 8
+
+
+def thread_key(reply_to_id: int, shard: int) -> str:
+    return f"{reply_to_id}#{shard}"
+
+
+def thread_of(reply_to_id: int, reply_id: int) -> str:
+    """The ByThread partition a reply lives in."""
+    return thread_key(reply_to_id, reply_id % THREAD_SHARDS)
+
+
+class ByThreadIndex(GlobalSecondaryIndex["TweetModel"]):  # type: ignore[no-untyped-call]
+    """Sparse (replies only): a post's direct replies, oldest first, over THREAD_SHARDS
+    partitions. It carries what visibility needs before a reply is read."""
+
+    class Meta:
+        index_name = "ByThread"
+        projection = IncludeProjection(["author_id", "reply_to_id", "reply_to_author_id"])
+
+    thread = UnicodeAttribute(hash_key=True)
+    tweet_id = NumberAttribute(range_key=True)
+
+
 class AttachmentMap(MapAttribute[str, Any]):
     """records.Attachment, as a post stores it."""
 
@@ -151,8 +178,10 @@ class TweetModel(_Base):
     # The request that made the row (API Gateway's request id): the stream carries it to the
     # fan-out's log lines. Never projected into an index, never in a response.
     correlation_id = UnicodeAttribute(null=True)
+    thread = UnicodeAttribute(null=True)  # replies: their ByThread partition (thread_of)
     by_author = ByAuthorIndex()
     by_repost_of = ByRepostOfIndex()
+    by_thread = ByThreadIndex()
 
 
 class EdgeModel(_Base):
@@ -166,7 +195,10 @@ class EdgeModel(_Base):
     A "blocked_by" edge mirrors a block in the blocked account's partition, so a follow or a
     user-timeline read checks it in the caller's own partition, and the blocked account's
     home read hides the blocker. A "repost" edge claims the
-    owner's one repost of a post (other_id is the repost's id). A follower edge carries when its follower was last stamped active (`seen_at`), so
+    owner's one repost of a post (other_id is the repost's id). A post's partitions hold its
+    engagement edges ("liked_by#<id>", "reposted_by#<id>", "replied_by#<reply id>", other_id the
+    post or the reply/repost), its "counts" item and, once hot, its counts replicas
+    (store/engagement.py). A follower edge carries when its follower was last stamped active (`seen_at`), so
     fan-out skips inactive readers from the page it reads anyway. An unfollowed edge is a
     tombstone in the followee's partition (expiring): a fan-out message planned before the
     unfollow drops that reader after its write.
@@ -189,6 +221,15 @@ class EdgeModel(_Base):
     # celebrity edges: the celebrity is copied, so its posts are merged from the reader's shard
     # of its copies (store/celebrity_copies.py) rather than from the author index
     copied = BooleanAttribute(null=True)
+    # A post's counts item (store/engagement.py): what the graph stream counted of its
+    # engagement edges, and per engagement partition the sequence number of the last change
+    # counted (each counted exactly once, however often the stream delivers it).
+    replies = NumberAttribute(null=True)
+    reposts = NumberAttribute(null=True)
+    likes = NumberAttribute(null=True)
+    marks = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]  # pynamodb: untyped __init__
+    version = NumberAttribute(null=True)  # counts items: bumped by every count; replicas keep the newest
+    replicas = NumberAttribute(null=True)  # a hot post's counts item: its counts are also in this many replicas
 
 
 class TimelineEntryModel(_Base):

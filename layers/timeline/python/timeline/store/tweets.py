@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +16,10 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from timeline import clock
 from timeline.records import READY, Attachment, Entry, Tweet, optional_int
 from timeline.store.batching import BatchWriter
+from timeline.store.engagement import REPLIED_BY, REPOSTED_BY, engagement_edge
 from timeline.store.rate_limits import Limited, Window
 from timeline.store.tables import (
+    THREAD_SHARDS,
     AttachmentMap,
     EdgeModel,
     MediaModel,
@@ -22,11 +27,28 @@ from timeline.store.tables import (
     TweetModel,
     cancellation_codes,
     padded,
+    thread_key,
+    thread_of,
 )
 from timeline.store.timelines import entry
 from timeline.store.transactions import Transaction
 
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="threads")
+
 REPOST = "repost#"  # GraphTable edge in the reposter's partition: one repost per post and account
+
+
+def engagement_of(tweet: Tweet) -> EdgeModel | None:
+    """The engagement edge a repost or a reply counts by, in a partition of the post it shares
+    or answers (store/engagement.py); None for a plain post."""
+    if tweet.repost_of_id is not None:
+        edge = engagement_edge(REPOSTED_BY, tweet.repost_of_id, tweet.author_id)
+    elif tweet.reply_to_id is not None:
+        edge = engagement_edge(REPLIED_BY, tweet.reply_to_id, tweet.tweet_id)
+    else:
+        return None
+    edge.other_id, edge.created_at = tweet.tweet_id, tweet.created_at
+    return edge
 
 
 class IdTaken(Exception):
@@ -118,6 +140,7 @@ class TweetStore:
             fanout=tweet.fanout,
             repost_of_id=tweet.repost_of_id, repost_of_author_id=tweet.repost_of_author_id,
             correlation_id=correlation_id,
+            thread=thread_of(tweet.reply_to_id, tweet.tweet_id) if tweet.reply_to_id is not None else None,
         )
 
     def put_new(self, tweet: Tweet, *, entry_expires_at: int, window: Window | None = None,
@@ -134,7 +157,10 @@ class TweetStore:
 
         A transaction whose commit went through but whose answer was lost, sent again where
         nothing honours its ClientRequestToken (a crash and a replay, an emulator), fails its
-        own "does not exist" conditions: finding its own row, it is a success."""
+        own "does not exist" conditions: finding its own row, it is a success.
+
+        A repost or a reply also writes its engagement edge (engagement_of), from which the
+        graph stream counts the post's reposts or replies."""
         try:
             with Transaction(connection=self._connection) as tx:
                 tx.save(self._model(tweet, correlation_id), condition=TweetModel.tweet_id.does_not_exist())
@@ -143,6 +169,8 @@ class TweetStore:
                     tx.save(EdgeModel(tweet.author_id, REPOST + padded(tweet.repost_of_id),
                                       other_id=tweet.tweet_id, created_at=tweet.created_at),
                             condition=EdgeModel.edge.does_not_exist())
+                if (engaged := engagement_of(tweet)) is not None:
+                    tx.save(engaged)
                 if key is not None:
                     tx.save(PostKeyModel(PostKeyModel.key(key.author_id, key.key), post_id=tweet.tweet_id,
                                          request_hash=key.request_hash, expiration=key.expires_at),
@@ -162,7 +190,8 @@ class TweetStore:
         """Why put_new's transaction was cancelled, as the exception its caller acts on (or
         nothing: it was this very post, committed before). pynamodb sends puts, then updates:
         post, entry, (repost claim), (key claim), media..., (window). What holds a claim is
-        read, not inferred from which codes DynamoDB chose to report."""
+        read, not inferred from which codes DynamoDB chose to report. (The engagement edge of
+        a repost or a reply follows the repost claim, and has no condition.)"""
         failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
         if not any(failed):
             raise exc
@@ -175,7 +204,7 @@ class TweetStore:
         holder = self.repost_by(tweet.author_id, tweet.repost_of_id) if tweet.repost_of_id is not None else None
         if holder is not None:
             raise AlreadyReposted(holder) from exc
-        position = 2 + tweet.is_repost + (key is not None)
+        position = 2 + tweet.is_repost + (engagement_of(tweet) is not None) + (key is not None)
         # strict=False: the cancellation reasons may stop short of the media (none of those failed then)
         for attachment, media_failed in zip(tweet.media, failed[position:position + len(tweet.media)], strict=False):
             if media_failed:
@@ -216,6 +245,7 @@ class TweetStore:
                     tx.delete(EdgeModel(reposter_id, REPOST + padded(original_id)),
                               condition=EdgeModel.other_id == repost_id)
                     tx.delete(TweetModel(repost_id))
+                    tx.delete(engagement_edge(REPOSTED_BY, original_id, reposter_id))
                     if window is not None:
                         window.hit_within(tx)
                 return repost_id
@@ -245,6 +275,7 @@ class TweetStore:
         self._batch.delete(EdgeModel, [EdgeModel(r.author_id, REPOST + padded(r.repost_of_id)) for r in reposts
                                        if r.repost_of_id is not None])  # every one is a repost
         self._batch.delete(TweetModel, [TweetModel(r.tweet_id) for r in reposts])
+        self._batch.delete(EdgeModel, [e for e in map(engagement_of, reposts) if e is not None])
 
     def get(self, tweet_id: int, *, consistent: bool = False) -> Tweet | None:
         try:
@@ -267,17 +298,29 @@ class TweetStore:
         return {int(m.tweet_id) for m in TweetModel.batch_get(ids, consistent_read=True,
                                                                attributes_to_get=["tweet_id"])}
 
-    def delete(self, tweet_id: int, author_id: int) -> bool:
-        """Delete if it exists and belongs to author_id; False if it was already gone."""
-        try:
-            TweetModel(tweet_id).delete(condition=TweetModel.author_id == author_id)
-            return True
-        except DeleteError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                if self.get(tweet_id) is None:
-                    return False
-                raise NotAuthor(tweet_id) from exc
-            raise
+    def delete(self, tweet: Tweet) -> bool:
+        """Delete a post if it exists and still belongs to its author, with a reply's
+        engagement edge (its parent counts one reply fewer); False if it was already gone."""
+        engaged = engagement_of(tweet)
+        if engaged is None:
+            try:
+                TweetModel(tweet.tweet_id).delete(condition=TweetModel.author_id == tweet.author_id)
+                return True
+            except DeleteError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+        else:
+            try:
+                with Transaction(connection=self._connection) as tx:
+                    tx.delete(TweetModel(tweet.tweet_id), condition=TweetModel.author_id == tweet.author_id)
+                    tx.delete(engaged)
+                return True
+            except TransactWriteError as exc:
+                if cancellation_codes(exc)[:1] != ["ConditionalCheckFailed"]:
+                    raise
+        if self.get(tweet.tweet_id) is None:
+            return False
+        raise NotAuthor(tweet.tweet_id)
 
     def entries_by_author(self, author_id: int, *, before: int | None, limit: int) -> list[Entry]:
         """Newest first: the account's posts and reposts strictly older than `before`, as
@@ -285,3 +328,16 @@ class TweetStore:
         condition = TweetModel.tweet_id < before if before is not None else None
         return [index_entry(m) for m in TweetModel.by_author.query(
             author_id, condition, scan_index_forward=False, limit=limit, page_size=limit)]
+
+    def replies_after(self, post_id: int, *, after: int | None, limit: int) -> list[Entry]:
+        """Oldest first: up to `limit` of the post's direct replies newer than `after`, as
+        entries (from the ByThread index alone), from each of its THREAD_SHARDS partitions in
+        parallel, merged. Fewer than `limit` means there are no more."""
+        def shard(k: int) -> list[Entry]:
+            condition = TweetModel.tweet_id > after if after is not None else None
+            return [Entry.of_row(m.tweet_id, m.author_id, reply_to_id=m.reply_to_id,
+                                 reply_to_author_id=m.reply_to_author_id)
+                    for m in TweetModel.by_thread.query(thread_key(post_id, k), condition, limit=limit,
+                                                         page_size=limit)]
+        merged = heapq.merge(*_pool.map(shard, range(THREAD_SHARDS)), key=lambda e: e.tweet_id)
+        return list(itertools.islice(merged, limit))
