@@ -40,6 +40,12 @@ export function addReplies(id, n, ctx) {
   if (s?.counts) broadcast(id, { ...s, counts: { ...s.counts, replies: s.counts.replies + n } }, ctx);
 }
 
+/** At least `n` replies to post `id` (as many as are shown): counts lag by a few seconds. */
+export function atLeastReplies(id, n, ctx) {
+  const s = current(id);
+  if (s?.counts && s.counts.replies < n) broadcast(id, { ...s, counts: { ...s.counts, replies: n } }, ctx);
+}
+
 function countText(n) {
   return n === null || n === undefined ? "" : n.toLocaleString();
 }

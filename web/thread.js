@@ -4,7 +4,7 @@
 
 import { describe, h, icon, postHref } from "./dom.js";
 import { composer } from "./composer.js";
-import { addReplies, postCard } from "./post.js";
+import { addReplies, atLeastReplies, postCard } from "./post.js";
 import { context, state } from "./state.js";
 
 const REPLIES_PAGE = 20;
@@ -131,6 +131,7 @@ class RepliesList {
     } else if (!this.seen.size) {
       this.status.append(h("p", { class: "feed-empty" }, "No replies yet."));
     }
+    if (this.ctx) atLeastReplies(this.tweet.id, this.seen.size, this.ctx); // the count may lag what is listed
   }
 
   add(reply) {
