@@ -60,10 +60,30 @@ async function errorFrom(resp) {
   }
   const retryAfter = resp.headers.get("retry-after");
   if (body?.error) {
-    return new ApiError(resp.status, body.error.code, body.error.message, body.error.details, retryAfter);
+    return new ApiError(resp.status, body.error.code, messageOf(body.error), body.error.details, retryAfter);
   }
   const message = body?.message ?? `${resp.status} ${resp.statusText || "error"}`;
   return new ApiError(resp.status, `http_${resp.status}`, message, null, retryAfter);
+}
+
+/**
+ * What the API said, in its own words. A body that fails validation is 422 `invalid_body`,
+ * whose message is generic ("the request body is not valid"); the reason is in its details,
+ * one problem per field (e.g. "text is 281 characters; the limit is 280").
+ */
+export function messageOf(error) {
+  const problems = Array.isArray(error.details)
+    ? error.details.map((d) => problemText(d)).filter(Boolean)
+    : [];
+  return problems.length ? problems.join("; ") : error.message;
+}
+
+function problemText(detail) {
+  if (!detail || typeof detail.problem !== "string") return "";
+  const { field, problem } = detail;
+  // "text is 281 characters…" already names its field; "required" or "unknown field" do not.
+  if (!field || field === "body" || problem.toLowerCase().startsWith(String(field).toLowerCase())) return problem;
+  return `${field}: ${problem}`;
 }
 
 /** The `exp` of a JWT in ms, or null when it cannot be read (then only the API can tell). */
@@ -208,8 +228,7 @@ export class Api {
     this.session = null;
     this._adopt(tokens, { handle });
     try {
-      // No /v1/me: the profile under the handle that was typed is the caller's own.
-      this.session.me = await this.profile(handle);
+      this.session.me = await this.whoAmI(handle);
       this.session.handle = this.session.me.handle;
       this._save();
     } catch (err) {
@@ -229,10 +248,53 @@ export class Api {
     this.forget();
   }
 
+  /**
+   * The caller's own profile: GET /v1/me, or (an API without it) the profile under the handle
+   * signed in with, which is the caller's own.
+   */
+  async whoAmI(handle = this.session?.handle) {
+    try {
+      return await this.request("GET", "/v1/me");
+    } catch (err) {
+      if (err.status !== 404 || !handle) throw err;
+      return this.profile(handle);
+    }
+  }
+
+  /** Read the caller's profile again (counts change) and keep it with the session. */
+  async refreshMe() {
+    const me = await this.whoAmI();
+    if (this.session && this.session.me?.id === me.id) {
+      this.session.me = me;
+      this._save();
+    }
+    return me;
+  }
+
   // ---------------------------------------------------------------- users
 
   profile(handle) {
     return this.request("GET", `/v1/users/${encodeURIComponent(handle)}`);
+  }
+
+  followers(handle, cursor = null, limit = 50) {
+    return this.request("GET", `/v1/users/${encodeURIComponent(handle)}/followers?${page(limit, cursor)}`);
+  }
+
+  block(handle) {
+    return this.request("POST", `/v1/users/${encodeURIComponent(handle)}/block`);
+  }
+
+  unblock(handle) {
+    return this.request("DELETE", `/v1/users/${encodeURIComponent(handle)}/block`);
+  }
+
+  mute(handle) {
+    return this.request("POST", `/v1/users/${encodeURIComponent(handle)}/mute`);
+  }
+
+  unmute(handle) {
+    return this.request("DELETE", `/v1/users/${encodeURIComponent(handle)}/mute`);
   }
 
   follow(handle) {
@@ -257,11 +319,28 @@ export class Api {
     return this.request("GET", `/v1/users/${encodeURIComponent(handle)}/tweets?${page(limit, cursor)}`);
   }
 
-  post(text, mediaIds, idempotencyKey) {
+  post(text, mediaIds, idempotencyKey, replyToId = null) {
     return this.request("POST", "/v1/tweets", {
-      body: { text, ...(mediaIds.length ? { media_ids: mediaIds } : {}) },
+      body: { text, ...(mediaIds.length ? { media_ids: mediaIds } : {}), ...(replyToId ? { reply_to_id: replyToId } : {}) },
       headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : {},
     });
+  }
+
+  tweet(id) {
+    return this.request("GET", `/v1/tweets/${encodeURIComponent(id)}`);
+  }
+
+  /** A post's direct replies, oldest first. */
+  replies(id, cursor = null, limit = 20) {
+    return this.request("GET", `/v1/tweets/${encodeURIComponent(id)}/replies?${page(limit, cursor)}`);
+  }
+
+  like(id) {
+    return this.request("POST", `/v1/tweets/${id}/like`);
+  }
+
+  unlike(id) {
+    return this.request("DELETE", `/v1/tweets/${id}/like`);
   }
 
   repost(id) {

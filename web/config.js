@@ -11,3 +11,10 @@
 // here; any other value is ignored, so a link cannot send what is typed into this page (a
 // password) to a server it names. Sessions are kept per API URL.
 export const API_BASE = "";
+
+// The local stack's demo login (infra/console/seed.py: DEMO_HANDLE, DEMO_PASSWORD; `make run`
+// seeds it). The sign-in page mentions it only when the page is served from this machine
+// (a loopback address), or when the server says so itself with
+// <meta name="timeline-demo-login" content="handle password"> in the page. Set it to null to
+// never mention it.
+export const LOCAL_DEMO_LOGIN = { handle: "demo", password: "demo-password-1" };

@@ -34,6 +34,10 @@ const ICONS = {
   star: '<path d="M12 2l3.1 6.3 6.9 1-5 4.9 1.2 6.8L12 17.8 5.8 21l1.2-6.8-5-4.9 6.9-1z"/>',
   close: '<path d="M18 6L6 18M6 6l12 12"/>',
   search: '<circle cx="11" cy="11" r="7"/><path d="M21 21l-4.3-4.3"/>',
+  heart: '<path d="M20.8 4.6a5.5 5.5 0 0 0-7.8 0L12 5.7l-1-1.1a5.5 5.5 0 0 0-7.8 7.8l1 1.1L12 21l7.8-7.5 1-1.1a5.5 5.5 0 0 0 0-7.8z"/>',
+  block: '<circle cx="12" cy="12" r="9"/><path d="M5.6 5.6l12.8 12.8"/>',
+  mute: '<path d="M11 5L6 9H2v6h4l5 4z"/><path d="M23 9l-6 6M17 9l6 6"/>',
+  up: '<path d="M12 19V5M5 12l7-7 7 7"/>',
   reply: '<path d="M9 14l-5-5 5-5"/><path d="M20 20v-7a4 4 0 0 0-4-4H4"/>',
   back: '<path d="M19 12H5M12 19l-7-7 7-7"/>',
   logout: '<path d="M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4"/><path d="M16 17l5-5-5-5"/><path d="M21 12H9"/>',
@@ -56,14 +60,48 @@ export function icon(name, label = null) {
 
 // ---------------------------------------------------------------- toasts
 
+const MAX_TOASTS = 3;
+
 export function toast(message, kind = "info", ms = 4200) {
   const box = document.getElementById("toasts");
   const item = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, message);
   box.append(item);
+  // The newest few only: a stack of old news would cover the page.
+  const live = [...box.children].filter((t) => !t.classList.contains("leaving"));
+  for (const old of live.slice(0, Math.max(0, live.length - MAX_TOASTS))) old.remove();
   setTimeout(() => {
     item.classList.add("leaving");
     setTimeout(() => item.remove(), 300);
   }, ms);
+}
+
+/**
+ * Ask before something that cannot be taken back: a modal <dialog> with the question, what
+ * follows, and two buttons. Resolves true when the person confirms, false otherwise (Cancel,
+ * Escape, a click outside).
+ */
+export function confirmDialog({ title, body = "", confirm = "Confirm", danger = true }) {
+  return new Promise((resolve) => {
+    const yes = h("button", { class: `btn ${danger ? "btn-danger" : "btn-primary"}`, type: "submit", value: "yes",
+      id: "confirm-yes" }, confirm);
+    const no = h("button", { class: "btn", type: "submit", value: "no", id: "confirm-no" }, "Cancel");
+    const titleId = `dialog-title-${Math.random().toString(36).slice(2, 8)}`;
+    const dialog = h("dialog", { class: "dialog card", "aria-labelledby": titleId },
+      h("form", { method: "dialog" },
+        h("h2", { id: titleId }, title),
+        body ? h("p", { class: "muted" }, body) : null,
+        h("div", { class: "dialog-buttons" }, no, yes)));
+    dialog.addEventListener("click", (event) => {
+      if (event.target === dialog) dialog.close("no"); // the backdrop
+    });
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(dialog.returnValue === "yes");
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus(); // the safe choice has the focus
+  });
 }
 
 /** An error as a sentence for a person. */
@@ -93,6 +131,10 @@ export function avatar(user, size = "md") {
 
 export function profileHref(handle) {
   return `#/u/${encodeURIComponent(handle)}`;
+}
+
+export function postHref(id) {
+  return `#/post/${encodeURIComponent(id)}`;
 }
 
 const dateShort = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });

@@ -1,14 +1,14 @@
-// A list of posts with infinite scroll (the home timeline, or one account's posts), and the
-// post card: who reposted it, the author (a star for a celebrity whose posts are merged in at
-// read time), the text, up to four images, and repost / delete.
+// A list of posts with infinite scroll (the home timeline, or one account's posts); each post is
+// a card (post.js).
 
-import { describe, h, icon, profileHref, timeEl, toast, avatar } from "./dom.js";
+import { describe, h, icon } from "./dom.js";
+import { postCard } from "./post.js";
 
 const PAGE = 20;
 
 export class Feed {
   /**
-   * @param ctx      {api, me, isCelebrity(handle), reposted: Set}
+   * @param ctx      what a post card needs (state.js context())
    * @param load     (cursor, limit) => Promise<{items, next_cursor, partial?}>
    * @param options  {empty: text when there is nothing at all, home: whether `partial` is explained}
    */
@@ -96,7 +96,11 @@ export class Feed {
     this.count++;
     const card = postCard(tweet, this.ctx, () => {
       card.remove();
+      this.seen.delete(key);
       this.count--;
+      if (!this.count && this.done) {
+        this.status.replaceChildren(h("p", { class: "feed-empty" }, this.options.empty));
+      }
     });
     if (where === "start") {
       this.list.prepend(card);
@@ -105,98 +109,4 @@ export class Feed {
       this.list.append(card);
     }
   }
-}
-
-function mediaGrid(media) {
-  const grid = h("div", { class: `media-grid media-${media.length}` });
-  for (const item of media) {
-    const shown = item.preview || item.original;
-    grid.append(h("a", {
-      class: "media-item", href: item.original.url, target: "_blank", rel: "noopener noreferrer",
-      title: `Open the original (${item.original.width}×${item.original.height})`,
-    }, h("img", {
-      src: shown.url, width: shown.width, height: shown.height, loading: "lazy", decoding: "async",
-      alt: "Image attached to the post", referrerpolicy: "no-referrer",
-    })));
-  }
-  return grid;
-}
-
-export function postCard(tweet, ctx, onRemoved) {
-  const me = ctx.me;
-  const author = tweet.author;
-  const mine = author.id === me.id;
-  const repostedByMe = tweet.repost?.by.id === me.id || ctx.reposted.has(tweet.id);
-  const celebrity = ctx.isCelebrity(author.handle);
-
-  const header = h("header", { class: "post-head" },
-    h("a", { class: "post-name", href: profileHref(author.handle) }, author.display_name),
-    celebrity ? h("span", {
-      class: "badge badge-celebrity",
-      title: "Celebrity: their posts are merged into your timeline when you read it, not fanned out",
-    }, icon("star"), "celebrity") : null,
-    h("a", { class: "post-handle", href: profileHref(author.handle) }, `@${author.handle}`),
-    h("span", { class: "dot", "aria-hidden": "true" }, "·"),
-    timeEl(tweet.created_at));
-
-  const repostButton = h("button", {
-    class: `act act-repost${repostedByMe ? " is-on" : ""}`, type: "button",
-    "aria-pressed": String(repostedByMe), title: repostedByMe ? "Undo repost" : "Repost to your followers",
-  }, icon("repost"), h("span", {}, repostedByMe ? "Reposted" : "Repost"));
-  repostButton.addEventListener("click", async () => {
-    const on = repostButton.getAttribute("aria-pressed") === "true";
-    repostButton.disabled = true;
-    try {
-      if (on) {
-        await ctx.api.undoRepost(tweet.id);
-        ctx.reposted.delete(tweet.id);
-        if (tweet.repost?.by.id === me.id) return onRemoved(); // the card was my repost
-      } else {
-        await ctx.api.repost(tweet.id);
-        ctx.reposted.add(tweet.id);
-        toast("Reposted to your followers.", "success");
-      }
-      repostButton.classList.toggle("is-on", !on);
-      repostButton.setAttribute("aria-pressed", String(!on));
-      repostButton.title = on ? "Repost to your followers" : "Undo repost";
-      repostButton.querySelector("span").textContent = on ? "Repost" : "Reposted";
-    } catch (err) {
-      toast(describe(err), "error");
-    } finally {
-      repostButton.disabled = false;
-    }
-  });
-
-  const actions = h("footer", { class: "post-actions" }, repostButton);
-  if (mine && !tweet.repost) {
-    actions.append(h("button", {
-      class: "act act-delete", type: "button", title: "Delete this post",
-      onclick: async (event) => {
-        if (!window.confirm("Delete this post? Your followers stop seeing it too.")) return;
-        event.currentTarget.disabled = true;
-        try {
-          await ctx.api.deletePost(tweet.id);
-          toast("Post deleted.", "success");
-          onRemoved();
-        } catch (err) {
-          event.currentTarget.disabled = false;
-          toast(describe(err), "error");
-        }
-      },
-    }, icon("trash"), h("span", {}, "Delete")));
-  }
-
-  return h("article", { class: "post", dataset: { id: tweet.id, author: author.handle } },
-    tweet.repost ? h("div", { class: "post-repost-line" }, icon("repost"),
-      h("a", { href: profileHref(tweet.repost.by.handle) },
-        tweet.repost.by.id === me.id ? "You" : tweet.repost.by.display_name),
-      " reposted ", h("span", { class: "muted" }, "· ", timeEl(tweet.repost.created_at))) : null,
-    h("div", { class: "post-row" },
-      h("a", { class: "post-avatar", href: profileHref(author.handle), tabindex: "-1" }, avatar(author)),
-      h("div", { class: "post-main" },
-        header,
-        tweet.reply_to_id ? h("div", { class: "post-reply-note" }, icon("reply"), "Replying to a post") : null,
-        tweet.text ? h("p", { class: "post-text" }, tweet.text) : null,
-        tweet.media?.length ? mediaGrid(tweet.media) : null,
-        actions)));
 }

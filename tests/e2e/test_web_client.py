@@ -6,6 +6,15 @@ processor's verdict); A's home timeline shows B's post with the picture, once fa
 carried it (bounded wait, no fixed sleeps); A reposts it. Then A's access token goes bad and the
 page refreshes it on the API's 401 and retries, without signing A out.
 
+Then, as a person uses it (issue 26): A replies to B's post from the timeline ("Replying to
+@B"), opens its page (#/post/<id>: the post, its replies oldest first) and the reply's page
+(the post it answers above it, linked, to climb back up); likes it, and after a reload the
+like and the repost are still shown, and A's own repost is in A's timeline. On B's profile A
+blocks B (asked first), sees the posts hidden and the sidebar updated, and unblocks; mutes and
+unmutes. A posts and deletes a post (asked first; the API no longer has it), and a post the API
+refuses says the API's own reason. Each page is shot; with DOC_SCREENSHOTS=1 the timeline and a
+thread are also written, small, to docs/images/ for the README.
+
 A link to the real page naming another server as its API (`?api=`, issue 22) gets nothing
 from the person who signs in there: the page keeps to its own API, and its policy lets no
 request or image reach the other server (a local one here, which records what it gets).
@@ -51,6 +60,8 @@ CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--window-size=1280,1000")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+DOC_WIDTH = 960  # the README's copies: scaled to this width, 256 colours
 UI_WAIT = 15.0  # one step of the page (a request or two, an upload and its check)
 PASSWORD = "web-client-pass-1"
 
@@ -120,15 +131,58 @@ def shown(css: str) -> Callable[[WebDriver], WebElement | bool]:
     return check
 
 
-def shot(driver: WebDriver, name: str) -> None:
+def shot(driver: WebDriver, name: str, doc: str | None = None) -> None:
+    """A screenshot to the artifacts; with DOC_SCREENSHOTS=1, a small copy as docs/images/<doc>."""
     ARTIFACTS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"web_client_{name}.png"))
+    path = ARTIFACTS / f"web_client_{name}.png"
+    driver.save_screenshot(str(path))
+    if doc and os.environ.get("DOC_SCREENSHOTS") == "1":
+        driver.execute_script("document.getElementById('toasts').replaceChildren()")  # the page, not the news
+        driver.save_screenshot(str(path))
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        image = Image.open(path).convert("RGB")
+        small = image.resize((DOC_WIDTH, round(image.height * DOC_WIDTH / image.width)), Image.Resampling.LANCZOS)
+        small.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(DOC_IMAGES / doc, optimize=True)
+
+
+def toast_saying(text: str) -> Callable[[WebDriver], WebElement | bool]:
+    def check(driver: WebDriver):
+        found = [t for t in driver.find_elements(By.CSS_SELECTOR, ".toast") if text in t.text]
+        return found[0] if found else False
+    return check
+
+
+def pressed(element: WebElement, css: str, value: bool) -> Callable[[WebDriver], bool]:
+    """The toggle `css` inside `element` says aria-pressed=value."""
+    return lambda d: element.find_element(By.CSS_SELECTOR, css).get_attribute("aria-pressed") == str(value).lower()
+
+
+def count_of(element: WebElement, kind: str) -> str:
+    return element.find_element(By.CSS_SELECTOR, f".act-{kind} .act-count").get_attribute("textContent")
+
+
+def confirm(driver: WebDriver, button_text: str) -> None:
+    """Answer the page's confirmation dialog with its confirming button."""
+    dialog = wait_for(driver, "the confirmation dialog", shown("dialog[open]"))
+    yes = dialog.find_element(By.ID, "confirm-yes")
+    assert yes.text == button_text, yes.text
+    yes.click()
+    wait_for(driver, "the dialog closed", lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+
+
+def focus_post(driver: WebDriver, tweet_id: str) -> WebElement:
+    return wait_for(driver, f"the page of post {tweet_id}",
+                    shown(f'.page-thread .thread-focus article.post[data-id="{tweet_id}"]'))
 
 
 # ---------------------------------------------------------------- what a person does
 def sign_up(driver: WebDriver, url: str, handle: str, name: str) -> None:
     driver.get(url + "/")
-    wait_for(driver, "the sign-in form", shown("#tab-signup")).click()
+    wait_for(driver, "the sign-in form", shown("#tab-signup"))
+    # served from this machine: the sign-in card names the demo login (infra/console/seed.py)
+    note = driver.find_element(By.ID, "demo-login").text
+    assert "demo" in note and "demo-password-1" in note, note
+    driver.find_element(By.ID, "tab-signup").click()
     driver.find_element(By.ID, "signup-name").send_keys(name)
     driver.find_element(By.ID, "signup-handle").send_keys(handle)
     driver.find_element(By.ID, "signup-password").send_keys(PASSWORD)
@@ -165,6 +219,16 @@ def post_with_picture(driver: WebDriver, text: str, picture: Path) -> WebElement
                       lambda d: (b := d.find_element(By.ID, "compose-submit")).is_enabled() and b)
     submit.click()
     return wait_for(driver, "the new post on top of the author's timeline", post_card(text))
+
+
+def image_fits(driver: WebDriver, card: WebElement) -> None:
+    """The card's one image keeps its aspect ratio and is not drawn larger than it is."""
+    natural_w, natural_h, shown_w, shown_h = driver.execute_script(
+        "const i = arguments[0].querySelector('.media-grid img');"
+        "return [i.naturalWidth, i.naturalHeight, i.getBoundingClientRect().width, i.getBoundingClientRect().height]",
+        card)
+    assert shown_w <= natural_w + 0.5 and shown_h <= natural_h + 0.5, (natural_w, natural_h, shown_w, shown_h)
+    assert abs(shown_w / shown_h - natural_w / natural_h) < 0.02, (natural_w, natural_h, shown_w, shown_h)
 
 
 def post_card(text: str) -> Callable[[WebDriver], WebElement | bool]:
@@ -218,19 +282,27 @@ def test_two_people_follow_post_a_picture_read_it_and_the_token_is_refreshed(loc
     # And B posts a picture (upload form, S3, the processor's verdict, then the post)
     own = post_with_picture(b, text, picture_file(tmp_path))
     wait_for(b, "the picture in the author's own post", lambda d: images_loaded(d, own) == 1)
+    image_fits(b, own)
+    # B has a follower, so the toast may say they see it
+    wait_for(b, "the toast saying B's followers see it", toast_saying("Your followers see it in a moment"))
     shot(b, "author")
 
     # Then A's home timeline shows B's post with its picture, once fan-out has carried it
     card = wait_for(a, "B's post in A's home timeline", in_home_timeline(text), timeout=WAIT)
     assert card.get_attribute("data-author") == author
+    tweet_id = card.get_attribute("data-id")
     wait_for(a, "the picture loaded from the timeline's URL", lambda d: images_loaded(d, card) == 1)
     src = card.find_element(By.CSS_SELECTOR, ".media-grid img").get_attribute("src")
     assert "X-Amz-Signature=" in src, src  # a presigned URL from the timeline, not the local file
+    image_fits(a, card)
 
-    # And A can repost it
+    # And A can repost it: the button says so, and A's repost is on top of A's timeline at once
     card.find_element(By.CSS_SELECTOR, ".act-repost").click()
-    wait_for(a, "the repost acknowledged",
-             lambda d: card.find_element(By.CSS_SELECTOR, ".act-repost").get_attribute("aria-pressed") == "true")
+    wait_for(a, "the repost acknowledged", pressed(card, ".act-repost", True))
+    mine = wait_for(a, "A's own repost on top of A's timeline", shown(f'article.post[data-id="{tweet_id}"][data-reposted-by-me]'))
+    said = " ".join(mine.find_element(By.CSS_SELECTOR, ".post-repost-line").text.split())
+    assert said.startswith("You reposted"), said
+    wait_for(a, "the repost counted", lambda d: count_of(card, "repost") == "1")
     shot(a, "home")
 
     # When A's access token stops being valid (tampered signature) and the page is opened again
@@ -249,6 +321,176 @@ def test_two_people_follow_post_a_picture_read_it_and_the_token_is_refreshed(loc
     assert not a.find_elements(By.ID, "signin-form")
     log = "\n".join(local_stack.lines[log_mark:])
     assert "signature does not verify" in log and "POST /v1/auth/refresh 200" in log, log
+
+    # And after that reload the page still says A reposted it (the timeline shows a post once:
+    # the post itself, or A's repost of it when the post is older than the read's window)
+    for each in a.find_elements(By.CSS_SELECTOR, f'article.post[data-id="{tweet_id}"]'):
+        wait_for(a, "the repost after the reload", pressed(each, ".act-repost", True))
+
+    read_a_thread(a, url, author, tweet_id, text)
+    block_and_unblock(a, reader, author, text)
+    post_delete_and_be_refused(a, url, key, suffix)
+
+
+def read_a_thread(a: WebDriver, url: str, author: str, tweet_id: str, text: str) -> None:
+    """A replies from the timeline, reads the post's page and the reply's, climbs back, likes
+    the post, and after a reload the like and the repost are still shown."""
+    card = wait_for(a, "B's post in A's timeline", shown(f'article.post[data-id="{tweet_id}"]:not([data-reposted-by-me])'))
+    reply_text = f"What a light! ({author}, where is that?)"
+
+    # When A replies to it from the timeline: the composer says whom the reply answers
+    card.find_element(By.CSS_SELECTOR, ".act-reply").click()
+    box = wait_for(a, "the reply composer under the post", lambda d: card.find_element(By.CSS_SELECTOR, ".reply-composer"))
+    whom = box.find_element(By.CSS_SELECTOR, ".composer-replying a")
+    assert whom.text == f"@{author}" and whom.get_attribute("href").endswith(f"#/u/{author}")
+    box.find_element(By.CSS_SELECTOR, "textarea").send_keys(reply_text)
+    box.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(a, "the reply acknowledged", toast_saying("Reply posted."))
+    # And the reply is on top of A's timeline, saying whom it answers, linked to the post
+    mine = wait_for(a, "A's reply on top of A's timeline", post_card(reply_text))
+    note = mine.find_element(By.CSS_SELECTOR, ".post-reply-note")
+    assert note.find_element(By.CSS_SELECTOR, ".reply-to-handle").text == f"@{author}"
+    assert note.find_element(By.CSS_SELECTOR, ".reply-to-post").get_attribute("href").endswith(f"#/post/{tweet_id}")
+    wait_for(a, "the reply counted", lambda d: count_of(card, "reply") == "1")
+
+    # Then the post's page shows the post and, below it, the reply (replies oldest first)
+    card.find_element(By.CSS_SELECTOR, ".post-time").click()
+    focus = focus_post(a, tweet_id)
+    assert text in focus.text
+    assert a.find_element(By.CSS_SELECTOR, ".thread-reply .composer-replying a").text == f"@{author}"
+    # the sidebar's list of whom A follows is drawn on this view too, not left spinning
+    wait_for(a, "the following list on the post's page", shown(f'#following-list .user-row[data-handle="{author}"]'))
+    assert not a.find_elements(By.CSS_SELECTOR, "#following-list .spinner")
+    reply = wait_for(a, "the reply on the post's page", lambda d: next(
+        (r for r in d.find_elements(By.CSS_SELECTOR, ".replies-list article.post") if reply_text in r.text), False))
+    reply_id = reply.get_attribute("data-id")
+    note = reply.find_element(By.CSS_SELECTOR, ".post-reply-note")
+    assert note.find_element(By.CSS_SELECTOR, ".reply-to-handle").text == f"@{author}"
+    shot(a, "thread", doc="web-thread.png")
+
+    # When A opens the reply's own page: the post it answers is above it, linked
+    reply.find_element(By.CSS_SELECTOR, ".post-time").click()
+    focus_post(a, reply_id)
+    parent = wait_for(a, "the post the reply answers", shown(f'.thread-parent article.post[data-id="{tweet_id}"]'))
+    assert text in parent.text
+    shot(a, "thread_reply")
+
+    # And climbs back up to it
+    a.find_element(By.CSS_SELECTOR, ".thread-up").click()
+    focus = focus_post(a, tweet_id)
+
+    # When A likes the post: at once, then as the API answers
+    focus.find_element(By.CSS_SELECTOR, ".act-like").click()
+    wait_for(a, "the like shown", pressed(focus, ".act-like", True))
+    wait_for(a, "the like counted", lambda d: count_of(focus, "like") == "1")
+    assert not a.find_elements(By.CSS_SELECTOR, ".toast-error"), [t.text for t in a.find_elements(By.CSS_SELECTOR, ".toast")]
+
+    # Then after a reload the post's page still says A liked and reposted it
+    a.refresh()
+    focus = focus_post(a, tweet_id)
+    wait_for(a, "the like after a reload", pressed(focus, ".act-like", True))
+    assert focus.find_element(By.CSS_SELECTOR, ".act-repost").get_attribute("aria-pressed") == "true"
+    assert count_of(focus, "like") == "1"
+    a.get(url + "/#/")
+    wait_for(a, "the home timeline", post_card(text))
+    shot(a, "home_after_reload", doc="web-timeline.png")
+
+
+def block_and_unblock(a: WebDriver, reader: str, author: str, text: str) -> None:
+    """On B's profile A blocks B (asked first): the posts are hidden and A no longer follows
+    B; then unblocks, and mutes and unmutes."""
+    a.find_element(By.CSS_SELECTOR, f'article.post[data-author="{author}"] .post-name').click()
+    wait_for(a, "B's profile", lambda d: f"@{author}" in d.find_element(By.CSS_SELECTOR, ".profile-card").text)
+    wait_for(a, "B's posts on the profile", post_card(text))
+    profile = a.find_element(By.CSS_SELECTOR, ".profile-card")
+    assert profile.find_element(By.CSS_SELECTOR, ".follow-button").get_attribute("aria-pressed") == "true"
+    shot(a, "profile")
+
+    # Its lists: B's followers (A) and whom B follows (nobody, which the page says)
+    a.find_element(By.CSS_SELECTOR, '.profile-tab[href$="/followers"]').click()
+    wait_for(a, "B's followers", shown(f'.people-list .user-row[data-handle="{reader}"]'))
+    a.find_element(By.CSS_SELECTOR, '.profile-tab[href$="/following"]').click()
+    wait_for(a, "whom B follows: nobody", lambda d: "follows nobody yet" in d.find_element(By.CSS_SELECTOR, ".people-card").text)
+    a.find_element(By.CSS_SELECTOR, ".profile-tab:first-child").click()
+    wait_for(a, "B's posts again", post_card(text))
+
+    # When A blocks B, confirming in the dialog
+    a.find_element(By.CSS_SELECTOR, ".profile-block").click()
+    confirm(a, "Block")
+    wait_for(a, "the block shown", lambda d: d.find_element(By.CSS_SELECTOR, ".profile-block").get_attribute(
+        "aria-pressed") == "true")
+    # Then B's posts are hidden, the follow is gone, and the sidebar says A follows nobody
+    wait_for(a, "the blocked notice", shown(".profile-blocked"))
+    assert not a.find_elements(By.CSS_SELECTOR, "article.post")
+    assert not a.find_elements(By.CSS_SELECTOR, ".profile-card .follow-button")
+    wait_for(a, "the sidebar without B", lambda d: "follow nobody" in d.find_element(By.ID, "following-list").text)
+    shot(a, "profile_blocked")
+
+    # When A unblocks B (one click): the posts are back, and A may follow B again
+    a.find_element(By.CSS_SELECTOR, ".profile-block").click()
+    wait_for(a, "the unblock shown", lambda d: d.find_element(By.CSS_SELECTOR, ".profile-block").get_attribute(
+        "aria-pressed") == "false")
+    wait_for(a, "B's posts again", post_card(text))
+    button = wait_for(a, "the follow button again", shown(".profile-card .follow-button"))
+    assert button.get_attribute("aria-pressed") == "false"
+
+    # And muting asks first; unmuting does not
+    a.find_element(By.CSS_SELECTOR, ".profile-mute").click()
+    confirm(a, "Mute")
+    wait_for(a, "the mute shown", lambda d: d.find_element(By.CSS_SELECTOR, ".profile-mute").get_attribute(
+        "aria-pressed") == "true")
+    a.find_element(By.CSS_SELECTOR, ".profile-mute").click()
+    wait_for(a, "the unmute shown", lambda d: d.find_element(By.CSS_SELECTOR, ".profile-mute").get_attribute(
+        "aria-pressed") == "false")
+
+
+def post_delete_and_be_refused(a: WebDriver, url: str, key: str, suffix: str) -> None:
+    """A (no followers) posts and is told it is posted, not that followers see it; deletes it
+    (asked first), and the API no longer has it; a like the API refuses is taken back; a post
+    the API refuses says the API's reason."""
+    a.get(url + "/#/")
+    note = f"A note to delete, {suffix}"
+    a.find_element(By.ID, "compose-text").send_keys(note)
+    a.find_element(By.ID, "compose-submit").click()
+    card = wait_for(a, "A's new post", post_card(note))
+    told = wait_for(a, "the posted toast", toast_saying("Posted."))
+    assert "followers" not in told.text, told.text  # A has none: nobody else sees it in a moment
+    tweet_id = card.get_attribute("data-id")
+
+    card.find_element(By.CSS_SELECTOR, ".act-delete").click()
+    confirm(a, "Delete")
+    wait_for(a, "the post gone from the page", lambda d: not d.find_elements(
+        By.CSS_SELECTOR, f'article.post[data-id="{tweet_id}"]'))
+    wait_for(a, "the deletion acknowledged", toast_saying("Post deleted."))
+    token = a.execute_script("return JSON.parse(localStorage.getItem(arguments[0])).access", key)
+    auth = {"authorization": f"Bearer {token}"}
+    gone = requests.get(f"{url}/v1/tweets/{tweet_id}", headers=auth, timeout=30)
+    assert gone.status_code == 404, gone.text
+
+    # A like the API refuses (the post was deleted behind the page's back) is taken back, and
+    # the page says why
+    other = f"Another note, {suffix}"
+    a.find_element(By.ID, "compose-text").send_keys(other)
+    a.find_element(By.ID, "compose-submit").click()
+    card = wait_for(a, "A's other post", post_card(other))
+    deleted = requests.delete(f"{url}/v1/tweets/{card.get_attribute('data-id')}", headers=auth, timeout=30)
+    assert deleted.status_code == 204, deleted.text
+    card.find_element(By.CSS_SELECTOR, ".act-like").click()
+    refused = wait_for(a, "the like's refusal", lambda d: next(
+        (t for t in d.find_elements(By.CSS_SELECTOR, ".toast-error") if t.text), False))
+    wait_for(a, "the like taken back", pressed(card, ".act-like", False))
+    assert "route" not in refused.text and "not valid" not in refused.text, refused.text
+    a.execute_script("document.getElementById('toasts').replaceChildren()")
+
+    # A post the API refuses shows the API's reason, not a generic "not valid": one character
+    # (as the page counts) of 41 code points, past the API's 32
+    box = a.find_element(By.ID, "compose-text")
+    box.send_keys("e" + "\u0301" * 40)
+    a.find_element(By.ID, "compose-submit").click()
+    refused = wait_for(a, "the API's reason", lambda d: next(
+        (t for t in d.find_elements(By.CSS_SELECTOR, ".toast-error") if t.text), False))
+    assert "code points; the limit is 32" in refused.text and "not valid" not in refused.text, refused.text
+    shot(a, "refused")
 
 
 # ---------------------------------------------------------------- a link naming another API (issue 22)

@@ -182,6 +182,27 @@ def test_the_real_web_client_is_in_the_repository():
         assert site.respond("GET", path).status == 200, path
 
 
+def test_every_module_the_web_client_imports_is_served_as_a_script():
+    # the client is ES modules without a build step: each import names a file the site serves
+    site = StaticSite(static_site.WEB_ROOT)
+    imported = {name for script in static_site.WEB_ROOT.glob("*.js")
+                for name in re.findall(r'^import [^;]*? from "\./([\w.-]+\.js)";$', script.read_text(), flags=re.M)}
+    assert {"post.js", "thread.js", "profile.js", "composer.js"} <= imported, imported
+    for name in imported:
+        response = site.respond("GET", f"/{name}")
+        assert response.status == 200, name
+        assert dict(response.headers)["content-type"] == "text/javascript; charset=utf-8", name
+
+
+def test_the_demo_login_the_sign_in_page_names_is_the_one_the_demo_data_has():
+    from infra.console import seed
+
+    config = (static_site.WEB_ROOT / "config.js").read_text()
+    named = re.findall(r'^export const LOCAL_DEMO_LOGIN = \{ handle: "([^"]*)", password: "([^"]*)" \};$',
+                       config, flags=re.MULTILINE)
+    assert named == [(seed.DEMO_HANDLE, seed.DEMO_PASSWORD)]
+
+
 # ---------------------------------------------------------------- the page's Content-Security-Policy
 # Issue 22, finding 1: a link naming another server as the API (?api=) got the password typed
 # into the real page, and the page's policy let requests and images go to any http(s) origin.
