@@ -350,3 +350,15 @@ def test_given_publishing_fails_after_the_count_when_the_batch_is_retried_then_t
     assert not h.run_dispatch(batch).get("batchItemFailures")
     assert {r["likes"]["N"] for r in replica_items(h, post)} == {"2"}
     assert get_tweet(h, author, post)["counts"]["likes"] == 2
+
+
+def test_given_a_reposted_reply_in_the_home_timeline_then_it_names_whom_the_reply_answers(h):
+    author, replier, reposter, reader = (h.sign_up(n) for n in ("author", "replier", "reposter", "reader"))
+    h.follow(reader, "reposter")
+    post = h.post(author, "root")
+    answer = h.post(replier, "an answer", reply_to_id=post)
+    h.repost(reposter, answer)
+    h.drain()
+    item = next(i for i in h.home(reader).body["items"] if i["id"] == answer)
+    assert item["repost"]["by"]["handle"] == "reposter"
+    assert item["reply_to"] == {"id": post, "author": {"id": str(author), "handle": "author", "display_name": "author"}}

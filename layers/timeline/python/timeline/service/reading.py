@@ -424,8 +424,10 @@ class Reader:
         people = {**known.users, **profiles}
         tweets = {**known.tweets, **tweets_future.result()}
         engaged = engagement_future.result()
-        # A repost's entry does not say whom the reply it shares answers: read those few now.
-        answering = {t.reply_to_author_id for t in tweets.values() if t.reply_to_author_id is not None} - people.keys()
+        # A repost's entry does not say whom the reply it shares answers: read those few now
+        # (only then: every other entry named its post's in the batch above).
+        shared = [tweets[e.original_id] for e in candidates if e.is_repost and e.original_id in tweets]
+        answering = {t.reply_to_author_id for t in shared if t.reply_to_author_id is not None} - people.keys()
         if answering:
             profiles.update(self._users.get_many(answering))
             people.update(profiles)
