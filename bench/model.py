@@ -339,7 +339,7 @@ def post_counts(followers: int, celebrity: bool, rules: ProductRules, sizes: Ite
 
 
 # ------------------------------------------------------------------------------- one home read
-VIEWER_QUERIES = 2  # store/engagement.py viewer_state: the reader's likes, its reposts (one range each)
+VIEWER_QUERIES = 2  # store/engagement.py start_page_state: the reader's likes, its reposts (one range each)
 COUNTS_READ_UNITS = 0.5  # store/engagement.py counts_of: a post's counts item, eventually consistent
 def _home_read(celebrities, rules: ProductRules, sizes: ItemSizes, hydrated, authors, merged) -> OpCounts:
     c = np.asarray(celebrities, dtype=float)

@@ -108,13 +108,19 @@ def test_then_a_post_costs_its_own_writes_plus_one_batch_write_per_25_timeline_e
 
 def test_then_a_home_read_costs_two_lookups_one_query_per_celebrity_and_the_hydration(tiny):
     """The celebrity edges and the timeline page; the reader's profile rides along with the
-    authors' BatchGetItem. No write (the profile records a visit at most once a day, and the
-    run's users were seeded as seen now)."""
+    authors' BatchGetItem; beside the hydration, the page's engagement: the reader's likes and
+    reposts (two range Queries) and the posts' counts (one BatchGetItem), none when the page is
+    empty. No write (the profile records a visit at most once a day, and the run's users were
+    seeded as seen now)."""
     _, runs, _ = tiny
     for run in runs.values():
         for r in run.read_probes:
             assert r.counts.write_requests == 0
-            assert r.counts.read_requests == 2 + r.celebrities + r.hydration_batches, (run.name, r)
+            assert r.counts.read_requests == 2 + r.celebrities + r.hydration_batches + r.engagement_reads, (run.name, r)
+            # per hydration round: the two Queries (the page's posts within hours of each other: one
+            # range) and the counts' BatchGetItem (the bench reads counts uncached)
+            assert (r.engagement_reads == 0 if not r.hydration_batches
+                    else 3 <= r.engagement_reads <= 3 * r.hydration_batches), (run.name, r)
             assert r.posts_hydrated <= 25  # a page of 20 and its overfetch, however many sources
 
 

@@ -59,9 +59,9 @@ CALLS: dict[str, dict[tuple[str, str], str]] = {
         ("dynamodb:Query", BY_THREAD): "TweetStore.replies_after (a post's replies)",
         ("dynamodb:GetItem", GRAPH): "GraphStore.blocked_by; TweetStore.repost_by",
         ("dynamodb:BatchGetItem", GRAPH): "GraphStore.followed_since (the home read's reply rule), relations; "
-                                          "EngagementStore.counts_of, viewer_state (posts past its ranges)",
+                                          "EngagementStore.start_page_state (counts; liked or reposted posts past its ranges)",
         ("dynamodb:Query", GRAPH): "GraphStore._query_page, home_edges, blocks_around; "
-                                   "EngagementStore.viewer_state",
+                                   "EngagementStore.start_page_state (the viewer's likes and reposts)",
         ("dynamodb:PutItem", GRAPH): "GraphStore.follow, unfollow (tombstone), block, mute; TweetStore.put_new "
                                      "(repost claim, engagement edge); EngagementStore.like",
         ("dynamodb:UpdateItem", GRAPH): "GraphStore.set_reposts",

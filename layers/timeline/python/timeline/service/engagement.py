@@ -117,25 +117,35 @@ class Engagement:
         self._actions_per_minute = actions_per_minute
         self._cache = cache or CountsCache()
 
-    def of_posts(self, viewer_id: int, post_ids: Iterable[int]) -> dict[int, Shown]:
-        """Counts and the viewer's state for each post: one BatchGetItem (per hundred keys),
-        of the viewer's likes and reposts and of the counts not cached."""
+    def start(self, viewer_id: int, post_ids: Iterable[int]) -> Callable[[], dict[int, Shown]]:
+        """Send the reads of the posts' counts and the viewer's state now (counts cached in the
+        last CountsCacheSeconds are not asked again; a post known hot is asked from this
+        container's replica), and return what waits for them: counts and the viewer's state
+        for each post. Started beside a page's hydration, they add no round trip."""
         posts = list(dict.fromkeys(post_ids))
         if not posts:
-            return {}
+            return dict
         cached = self._cache.get_many(posts)
         missing = [p for p in posts if p not in cached]
         replica_of = {p: CONTAINER_REPLICA % n for p, n in self._cache.replicas(missing).items()}
-        state = self._store.page_state(viewer_id, posts, counts_of=missing, replica_of=replica_of)
-        self._cache.put_many(state.counts)
-        self._cache.remember_hot(state.replicas)
-        # A replica not written yet (it is, before its counts item sends anyone to it) or gone:
-        # the counts last read, and the counts item next time.
-        unknown = [p for p in missing if p not in state.counts]
-        self._cache.forget_hot(unknown)
-        counts = {**self._cache.stale(unknown), **cached, **state.counts}
-        return {p: shown(counts.get(p, Counts()),
-                         ViewerState(reposted=p in state.reposted, liked=p in state.liked)) for p in posts}
+        pending = self._store.start_page_state(viewer_id, posts, counts_of=missing, replica_of=replica_of)
+
+        def finish() -> dict[int, Shown]:
+            state = pending()
+            self._cache.put_many(state.counts)
+            self._cache.remember_hot(state.replicas)
+            # A replica not written yet (it is, before its counts item sends anyone to it) or
+            # gone: the counts last read, and the counts item next time.
+            unknown = [p for p in missing if p not in state.counts]
+            self._cache.forget_hot(unknown)
+            counts = {**self._cache.stale(unknown), **cached, **state.counts}
+            return {p: shown(counts.get(p, Counts()),
+                             ViewerState(reposted=p in state.reposted, liked=p in state.liked)) for p in posts}
+        return finish
+
+    def of_posts(self, viewer_id: int, post_ids: Iterable[int]) -> dict[int, Shown]:
+        """Counts and the viewer's state for each post (start, then wait)."""
+        return self.start(viewer_id, post_ids)()
 
     def of_post(self, viewer_id: int, post_id: int) -> Shown:
         return self.of_posts(viewer_id, [post_id])[post_id]

@@ -404,6 +404,9 @@ class Reader:
         waiting_entries = {e.tweet_id for e in waits}
         wanted_posts = ({e.tweet_id for e in candidates} | {e.original_id for e in candidates} | waiting) - known.tweets.keys()
         tweets_future = _pool.submit(self._tweets.get_many, wanted_posts)
+        # The viewer's likes and reposts of these posts, and their counts: sent now, beside the
+        # posts' and authors' reads (the same round trip).
+        engagement = self._engagement.start(visibility.reader_id, [e.original_id for e in candidates])
         # Whom the reader follows, and since when: the reply rule, and whether a parent's fan-out
         # included the reader at all (a follow made after the post brought only what its
         # backfill brought).
@@ -413,9 +416,6 @@ class Reader:
                           if lookups and home is not None else None)
         arrived_future = (_pool.submit(self._timelines.present, [(home.user_id, p) for p in waiting])
                           if waiting and home is not None else None)
-        # The viewer's likes and reposts of these posts, and their counts, in the same round trip.
-        engagement_future = _pool.submit(self._engagement.of_posts, visibility.reader_id,
-                                         [e.original_id for e in candidates])
         wanted = ({e.author_id for e in candidates} | {e.via_id for e in candidates}
                   | {e.reply_to_author_id for e in candidates if e.reply_to_author_id is not None}) - known.users.keys()
         if home is not None:
@@ -423,7 +423,7 @@ class Reader:
         profiles.update(self._users.get_many(wanted - profiles.keys()))
         people = {**known.users, **profiles}
         tweets = {**known.tweets, **tweets_future.result()}
-        engaged = engagement_future.result()
+        engaged = engagement()
         # A repost's entry does not say whom the reply it shares answers: read those few now
         # (only then: every other entry named its post's in the batch above).
         shared = [tweets[e.original_id] for e in candidates if e.is_repost and e.original_id in tweets]

@@ -36,8 +36,8 @@ A partition key is a negative number no account or follower shard takes:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,8 +73,7 @@ COUNTS = "counts"
 COUNT_ATTEMPTS = 5
 BATCH_GET_KEYS = 100  # BatchGetItem's limit
 
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="engagement")
-_queries = ThreadPoolExecutor(max_workers=16, thread_name_prefix="engagement-query")  # never waits on _pool
+_queries = ThreadPoolExecutor(max_workers=16, thread_name_prefix="engagement")
 
 
 def engagement_partition(post_id: int, actor_id: int) -> int:
@@ -198,70 +197,64 @@ class EngagementStore:
             edge.delete()
 
     # ------------------------------------------------------------------ what a page shows
-    def viewer_state(self, viewer_id: int, post_ids: Iterable[int]) -> tuple[frozenset[int], frozenset[int]]:
-        """(liked, reposted): which of these posts the viewer likes and has reposted, read
-        consistently (their own action shows at once) from their own partition: per kind, one
-        Query per run of posts close in time (id_ranges), in parallel; posts left past
-        MAX_RANGES runs by key."""
+    def start_page_state(self, viewer_id: int, post_ids: Iterable[int], *, counts_of: Iterable[int],
+                         replica_of: Mapping[int, int] | None = None) -> Callable[[], PageState]:
+        """Send every read of a page's state now, in parallel, and return what waits for them:
+        the viewer's likes and reposts of the posts, read consistently (their own action shows
+        at once) from their own partition, per kind one Query per run of posts close in time
+        (id_ranges), posts past MAX_RANGES runs by key; and the counts of `counts_of` (from
+        the replica `replica_of` names, for a post known hot), one eventually consistent
+        BatchGetItem per hundred (counts lag anyway). Started beside a page's hydration, they
+        add no round trip. A post with no counts item has none yet; one asked from a replica
+        not written yet is left out of the counts."""
         posts = list(dict.fromkeys(post_ids))
-        if not posts:
-            return frozenset(), frozenset()
-        ranges, rest = id_ranges(posts)
-
-        def query(prefix: str, lo: int, hi: int) -> set[int]:
-            return {int(e.edge[len(prefix):]) for e in EdgeModel.query(
-                viewer_id, EdgeModel.edge.between(prefix + padded(lo), prefix + padded(hi)),
-                consistent_read=True, attributes_to_get=["edge"])}
-
-        def keyed(prefix: str) -> set[int]:
-            if not rest:
-                return set()
-            return {int(e.edge[len(prefix):]) for e in EdgeModel.batch_get(
-                [(viewer_id, prefix + padded(p)) for p in rest], consistent_read=True, attributes_to_get=["edge"])}
-
-        calls = [(prefix, lo, hi) for prefix in (LIKE, REPOST) for lo, hi in ranges]
-        found = list(_queries.map(lambda c: (c[0], query(*c)), calls))
-        wanted = set(posts)
-        liked = {p for prefix, got in found if prefix == LIKE for p in got} | keyed(LIKE)
-        reposted = {p for prefix, got in found if prefix == REPOST for p in got} | keyed(REPOST)
-        return frozenset(liked & wanted), frozenset(reposted & wanted)
-
-    def counts_of(self, post_ids: Iterable[int], replica_of: Mapping[int, int] | None = None
-                  ) -> tuple[dict[int, Counts], dict[int, int]]:
-        """The posts' counts (from the replica `replica_of` names, for a post known hot), and
-        how many replicas each hot post's counts item named: one eventually consistent
-        BatchGetItem per hundred posts (counts lag anyway), in parallel. A post with no counts
-        item has none yet; one asked from a replica not written yet is left out."""
-        posts = list(dict.fromkeys(post_ids))
+        counted = list(dict.fromkeys(counts_of))
         replica_of = replica_of or {}
-        if not posts:
-            return {}, {}
-        keys = [(replica_partition(p, replica_of[p]) if p in replica_of else counts_partition(p), COUNTS)
-                for p in posts]
-        chunks = [keys[i:i + BATCH_GET_KEYS] for i in range(0, len(keys), BATCH_GET_KEYS)]
+        ranges, rest = id_ranges(posts) if posts else ([], [])
 
-        def read(chunk: list[tuple[int, str]]) -> list[EdgeModel]:
-            return list(EdgeModel.batch_get(chunk, attributes_to_get=[
+        def query(prefix: str, lo: int, hi: int) -> list[EdgeModel]:
+            return list(EdgeModel.query(viewer_id, EdgeModel.edge.between(prefix + padded(lo), prefix + padded(hi)),
+                                        consistent_read=True, attributes_to_get=["edge"]))
+
+        def keyed(keys: list[tuple[int, str]]) -> list[EdgeModel]:
+            return list(EdgeModel.batch_get(keys, consistent_read=True, attributes_to_get=["edge"]))
+
+        def counts(keys: list[tuple[int, str]]) -> list[EdgeModel]:
+            return list(EdgeModel.batch_get(keys, attributes_to_get=[
                 "other_id", "replies", "reposts", "likes", "replicas"]))
-        counts: dict[int, Counts] = {}
-        replicas: dict[int, int] = {}
-        for got in (_queries.map(read, chunks) if len(chunks) > 1 else [read(chunks[0])]):
-            for e in got:
-                post = int(e.other_id)
-                counts[post] = _counts(e)
-                if e.replicas:
-                    replicas[post] = int(e.replicas)
-        return {p: counts.get(p, Counts()) for p in posts if p in counts or p not in replica_of}, replicas
+
+        futures: list[Future[list[EdgeModel]]] = [
+            _queries.submit(query, prefix, lo, hi) for prefix in (LIKE, REPOST) for lo, hi in ranges]
+        by_key = [(viewer_id, prefix + padded(p)) for prefix in (LIKE, REPOST) for p in rest]
+        futures += [_queries.submit(keyed, by_key[i:i + BATCH_GET_KEYS]) for i in range(0, len(by_key), BATCH_GET_KEYS)]
+        count_keys = [(replica_partition(p, replica_of[p]) if p in replica_of else counts_partition(p), COUNTS)
+                      for p in counted]
+        counting = [_queries.submit(counts, count_keys[i:i + BATCH_GET_KEYS])
+                    for i in range(0, len(count_keys), BATCH_GET_KEYS)]
+
+        def finish() -> PageState:
+            wanted = set(posts)
+            liked: set[int] = set()
+            reposted: set[int] = set()
+            for f in futures:
+                for e in f.result():
+                    for prefix, into in ((LIKE, liked), (REPOST, reposted)):
+                        if e.edge.startswith(prefix):
+                            into.add(int(e.edge[len(prefix):]))
+            found: dict[int, Counts] = {}
+            replicas: dict[int, int] = {}
+            for f in counting:
+                for e in f.result():
+                    found[int(e.other_id)] = _counts(e)
+                    if e.replicas:
+                        replicas[int(e.other_id)] = int(e.replicas)
+            known = {p: found.get(p, Counts()) for p in counted if p in found or p not in replica_of}
+            return PageState(known, frozenset(liked & wanted), frozenset(reposted & wanted), replicas)
+        return finish
 
     def page_state(self, viewer_id: int, post_ids: Iterable[int], *, counts_of: Iterable[int],
                    replica_of: Mapping[int, int] | None = None) -> PageState:
-        """The viewer's likes and reposts of the posts (viewer_state) and the counts of
-        `counts_of` (counts_of), side by side: one round trip."""
-        posts, counted = list(post_ids), list(counts_of)
-        state = _pool.submit(self.viewer_state, viewer_id, posts)
-        counts, replicas = self.counts_of(counted, replica_of)
-        liked, reposted = state.result()
-        return PageState(counts, liked, reposted, replicas)
+        return self.start_page_state(viewer_id, post_ids, counts_of=counts_of, replica_of=replica_of)()
 
     # ------------------------------------------------------------------ counting
     def count(self, post_id: int, changes: Sequence[Counted]) -> int:
@@ -352,7 +345,7 @@ class EngagementStore:
             except UpdateError as exc:
                 if exc.cause_response_code != "ConditionalCheckFailedException":
                     raise  # (a newer version is there already: nothing to do)
-        list(_pool.map(write, range(COUNTS_REPLICAS)))
+        list(_queries.map(write, range(COUNTS_REPLICAS)))
         if not item.replicas:
             EdgeModel(counts_partition(post_id), COUNTS).update(
                 actions=[EdgeModel.replicas.set(COUNTS_REPLICAS)], condition=EdgeModel.edge.exists())
