@@ -579,7 +579,8 @@ def viral_post_rows(ctx: Context) -> list[dict]:
                f"read by the ~{containers:.0f} api containers once per {d.counts_cache_s:g} s (CountsCacheSeconds)")
     replica_rows = [row(KEY_REPLICA, "GraphTable", reads / replicas * _ru(REPLICA_BYTES),
                         updates * _wu(REPLICA_BYTES),
-                        f"every count of a hot post (from {_hot_engagements():,} engagements) is published to its R = "
+                        f"every count of a celebrity's post (from its first like) or of any post past "
+                        f"{_hot_engagements():,} engagements is published to its R = "
                         f"{replicas} replicas ({_n(updates)} writes/s each, the newest version wins); each api "
                         f"container reads its own pick once per {d.counts_cache_s:g} s: {_n(reads)} reads/s over "
                         f"R, eventually consistent")] if replicas else []

@@ -43,7 +43,7 @@ from timeline.record_batches import ConcurrentRecords
 from timeline.service.container import build_services
 from timeline.settings import get_settings
 from timeline.store import tweets, users
-from timeline.store.engagement import Counted, counted_of, like_of
+from timeline.store.engagement import Counted, celebrity_post_of, counted_of, like_of
 from timeline.store.graph import tally_of
 from timeline.store.users import Tallied
 
@@ -80,7 +80,7 @@ def _user_record(raw: dict) -> int:
 
 
 def _graph_record(record: DynamoDBRecord, raw: dict) -> int:
-    liked = like_of(raw["Keys"], record.raw_event.get("eventName", ""))
+    liked = like_of(raw["Keys"], record.raw_event.get("eventName", ""), raw.get("NewImage"))
     if liked is not None:  # a like made or taken back: its engagement edge follows (to be counted)
         services.engagement.mirror_like(*liked)
         return 0
@@ -137,7 +137,8 @@ def _engagements(event: dict) -> dict[int, list[Counted]]:
         found = counted_of(raw.get("Keys", {}), r.get("eventName", ""))
         if found is not None:
             post, kind, partition, delta = found
-            by_post.setdefault(post, []).append(Counted(int(raw["SequenceNumber"]), delta, kind, partition))
+            by_post.setdefault(post, []).append(Counted(int(raw["SequenceNumber"]), delta, kind, partition,
+                                                        celebrity_post_of(raw.get("NewImage"))))
     return by_post
 
 

@@ -282,7 +282,24 @@ def test_given_a_celebritys_post_merged_at_read_when_liked_then_its_counts_and_s
     item = next(i for i in h.home(fans[0]).body["items"] if i["id"] == post)
     assert item["counts"]["likes"] == 2 and item["viewer"]["liked"] is True
     other = next(i for i in h.home(fans[2]).body["items"] if i["id"] == post)
-    assert other["viewer"]["liked"] is False
+    assert other["viewer"]["liked"] is False and other["counts"]["likes"] == 2
+    # Then its counts were published to its replicas from the first like (a celebrity's post is
+    # read by every follower), and that is where the home reads took them from
+    assert {r["likes"]["N"] for r in replica_items(h, post)} == {"2"}
+
+
+@CELEBRITY
+def test_given_a_celebritys_post_nobody_engaged_with_when_read_then_its_counts_are_zero_from_a_missing_replica(h):
+    star = h.sign_up("star")
+    fans = [h.sign_up(f"fan{n}") for n in range(3)]
+    for fan in fans:
+        h.follow(fan, "star")
+    h.drain()
+    post = h.post(star, "quiet")
+    h.drain()
+    item = next(i for i in h.home(fans[0]).body["items"] if i["id"] == post)
+    assert item["counts"] == {"replies": 0, "reposts": 0, "likes": 0}
+    assert replica_items(h, post) == []
 
 
 # ====================================================================== a hot post's replicas

@@ -97,8 +97,9 @@ def test_given_the_readers_own_like_and_repost_not_counted_yet_then_the_counts_s
 
 
 def test_given_like_edges_in_the_likers_partition_then_their_records_say_who_liked_what():
-    assert like_of(keys(42, LIKE + padded(POST)), "INSERT") == (42, POST, True)
-    assert like_of(keys(42, LIKE + padded(POST)), "REMOVE") == (42, POST, False)
+    assert like_of(keys(42, LIKE + padded(POST)), "INSERT") == (42, POST, True, False)
+    assert like_of(keys(42, LIKE + padded(POST)), "INSERT", {"celebrity_post": {"BOOL": True}}) == (42, POST, True, True)
+    assert like_of(keys(42, LIKE + padded(POST)), "REMOVE") == (42, POST, False, False)
     assert like_of(keys(42, LIKE + padded(POST)), "MODIFY") is None
     assert like_of(keys(42, "following#" + padded(7)), "INSERT") is None
     assert like_of(keys(engagement_partition(POST, 42), LIKED_BY + padded(42)), "INSERT") is None

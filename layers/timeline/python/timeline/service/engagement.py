@@ -24,7 +24,7 @@ from timeline.errors import NotFound
 from timeline.records import Counts, Tweet, User, ViewerState
 from timeline.service.social import action_window, counted_action
 from timeline.service.visibility import Visibility
-from timeline.store.engagement import Counted, EngagementStore
+from timeline.store.engagement import COUNTS_REPLICAS, Counted, EngagementStore
 from timeline.store.graph import GraphStore
 from timeline.store.tweets import TweetStore
 
@@ -117,18 +117,22 @@ class Engagement:
         self._actions_per_minute = actions_per_minute
         self._cache = cache or CountsCache()
 
-    def start(self, viewer_id: int, post_ids: Iterable[int]) -> Callable[[], dict[int, Shown]]:
+    def start(self, viewer_id: int, post_ids: Iterable[int],
+              celebrity_posts: Iterable[int] = ()) -> Callable[[], dict[int, Shown]]:
         """Send the reads of the posts' counts and the viewer's state now (counts cached in the
-        last CountsCacheSeconds are not asked again; a post known hot is asked from this
-        container's replica), and return what waits for them: counts and the viewer's state
-        for each post. Started beside a page's hydration, they add no round trip."""
+        last CountsCacheSeconds are not asked again; a post known hot, or a celebrity's, is
+        asked from this container's replica), and return what waits for them: counts and the
+        viewer's state for each post. Started beside a page's hydration, they add no round
+        trip. A celebrity's post whose replica is not there has no counts yet."""
         posts = list(dict.fromkeys(post_ids))
         if not posts:
             return dict
         cached = self._cache.get_many(posts)
         missing = [p for p in posts if p not in cached]
         replica_of = {p: CONTAINER_REPLICA % n for p, n in self._cache.replicas(missing).items()}
+        replica_of.update({p: CONTAINER_REPLICA % COUNTS_REPLICAS for p in celebrity_posts if p in missing})
         pending = self._store.start_page_state(viewer_id, posts, counts_of=missing, replica_of=replica_of)
+        celebrities = set(celebrity_posts)
 
         def finish() -> dict[int, Shown]:
             state = pending()
@@ -136,7 +140,7 @@ class Engagement:
             self._cache.remember_hot(state.replicas)
             # A replica not written yet (it is, before its counts item sends anyone to it) or
             # gone: the counts last read, and the counts item next time.
-            unknown = [p for p in missing if p not in state.counts]
+            unknown = [p for p in missing if p not in state.counts and p not in celebrities]
             self._cache.forget_hot(unknown)
             counts = {**self._cache.stale(unknown), **cached, **state.counts}
             return {p: shown(counts.get(p, Counts()),
@@ -150,9 +154,9 @@ class Engagement:
     def of_post(self, viewer_id: int, post_id: int) -> Shown:
         return self.of_posts(viewer_id, [post_id])[post_id]
 
-    def mirror_like(self, liker_id: int, post_id: int, made: bool) -> None:
+    def mirror_like(self, liker_id: int, post_id: int, made: bool, celebrity_post: bool) -> None:
         """A like made or taken back, as its stream record says: its engagement edge follows."""
-        self._store.mirror_like(liker_id, post_id, made, clock.now_ms())
+        self._store.mirror_like(liker_id, post_id, made, celebrity_post, clock.now_ms())
 
     def count(self, post_id: int, changes: Sequence[Counted]) -> int:
         """Count a stream batch's engagement changes of one post (exactly once each)."""
@@ -179,7 +183,9 @@ class Engagement:
         post = self._likeable(user.user_id, tweet_id)
         with counted_action(self._actions_per_minute):
             action_window(user.user_id, self._actions_per_minute).hit()
-        return post, self._store.like(user.user_id, post.tweet_id, clock.now_ms())
+        # A celebrity's post (merged at read: not fanned out) is read by many: its counts get
+        # replicas from its first like.
+        return post, self._store.like(user.user_id, post.tweet_id, clock.now_ms(), celebrity_post=not post.fanout)
 
     def unlike(self, user_id: int, tweet_id: int) -> bool:
         """Take a like back (idempotent): True if there was one. An unknown post is a 404; a

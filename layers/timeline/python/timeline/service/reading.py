@@ -406,7 +406,13 @@ class Reader:
         tweets_future = _pool.submit(self._tweets.get_many, wanted_posts)
         # The viewer's likes and reposts of these posts, and their counts: sent now, beside the
         # posts' and authors' reads (the same round trip).
-        engagement = self._engagement.start(visibility.reader_id, [e.original_id for e in candidates])
+        # A celebrity's posts (merged at read, or from its copies) have their counts read from
+        # this container's replica: every reader of the celebrity wants them.
+        celebrity_posts = {e.original_id for e in candidates
+                           if (e.original_id in known.tweets and e.author_id == e.via_id)
+                           or (home is not None and e.author_id in home.celebrities)}
+        engagement = self._engagement.start(visibility.reader_id, [e.original_id for e in candidates],
+                                            celebrity_posts)
         # Whom the reader follows, and since when: the reply rule, and whether a parent's fan-out
         # included the reader at all (a follow made after the post brought only what its
         # backfill brought).

@@ -101,15 +101,18 @@ class Counted:
     delta: int
     kind: str  # "likes", "reposts" or "replies"
     partition: str  # the name of its mark: the engagement shard's number
+    celebrity_post: bool = False  # the like of a celebrity's post: its counts get replicas at once
 
 
-def like_of(keys: dict[str, Any], event_name: str) -> tuple[int, int, bool] | None:
-    """(liker, post, made) for a graph-stream record of a like edge made (INSERT) or taken
-    back (REMOVE), else None. DynamoDB JSON keys in."""
+def like_of(keys: dict[str, Any], event_name: str,
+            new_image: dict[str, Any] | None = None) -> tuple[int, int, bool, bool] | None:
+    """(liker, post, made, a celebrity's post) for a graph-stream record of a like edge made
+    (INSERT) or taken back (REMOVE), else None. DynamoDB JSON in."""
     partition, edge = int(keys["user_id"]["N"]), keys["edge"]["S"]
     if partition < 0 or not edge.startswith(LIKE) or event_name not in ("INSERT", "REMOVE"):
         return None
-    return partition, int(edge[len(LIKE):]), event_name == "INSERT"
+    celebrity = bool((new_image or {}).get("celebrity_post", {}).get("BOOL", False))
+    return partition, int(edge[len(LIKE):]), event_name == "INSERT", celebrity
 
 
 def id_ranges(post_ids: Sequence[int], gap_ms: int = RANGE_GAP_MS,
@@ -126,6 +129,11 @@ def id_ranges(post_ids: Sequence[int], gap_ms: int = RANGE_GAP_MS,
     runs.sort(key=len, reverse=True)
     kept, rest = runs[:most], runs[most:]
     return [(r[0], r[-1]) for r in kept], sorted(p for r in rest for p in r)
+
+
+def celebrity_post_of(new_image: dict[str, Any] | None) -> bool:
+    """Whether an engagement edge's new image says its post is a celebrity's."""
+    return bool((new_image or {}).get("celebrity_post", {}).get("BOOL", False))
 
 
 def counted_of(keys: dict[str, Any], event_name: str) -> tuple[int, str, str, int] | None:
@@ -165,11 +173,12 @@ class EngagementStore:
         self._connection = connection
 
     # ------------------------------------------------------------------ likes
-    def like(self, liker_id: int, post_id: int, now_ms: int) -> bool:
-        """The liker's like of a post: False if it already stood (nothing written)."""
+    def like(self, liker_id: int, post_id: int, now_ms: int, *, celebrity_post: bool = False) -> bool:
+        """The liker's like of a post: False if it already stood (nothing written). A like of
+        a celebrity's post says so: its counts are read by many, so they get replicas at once."""
         try:
-            EdgeModel(liker_id, LIKE + padded(post_id), other_id=post_id, created_at=now_ms).save(
-                condition=EdgeModel.edge.does_not_exist())
+            EdgeModel(liker_id, LIKE + padded(post_id), other_id=post_id, created_at=now_ms,
+                      celebrity_post=celebrity_post or None).save(condition=EdgeModel.edge.does_not_exist())
             return True
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
@@ -186,12 +195,12 @@ class EngagementStore:
                 return False
             raise
 
-    def mirror_like(self, liker_id: int, post_id: int, made: bool, now_ms: int) -> None:
+    def mirror_like(self, liker_id: int, post_id: int, made: bool, celebrity_post: bool, now_ms: int) -> None:
         """The like's engagement edge, in a partition of the post, as the like edge's stream
         record says (idempotent: the stream may deliver it again)."""
         edge = engagement_edge(LIKED_BY, post_id, liker_id)
         if made:
-            edge.other_id, edge.created_at = post_id, now_ms
+            edge.other_id, edge.created_at, edge.celebrity_post = post_id, now_ms, celebrity_post or None
             edge.save()
         else:
             edge.delete()
@@ -278,8 +287,9 @@ class EngagementStore:
                 return 0
             counted = [c for cs in todo.values() for c in cs]
             deltas = {kind: sum(c.delta for c in counted if c.kind == kind) for kind in KINDS.values()}
-            written = (self._add(post_id, deltas, todo, marks) if marks is None or item is not None
-                       else self._create(post_id, deltas, {p: cs[-1].seq for p, cs in todo.items()}))
+            celebrity = any(c.celebrity_post for c in counted)
+            written = (self._add(post_id, deltas, todo, marks, celebrity) if marks is None or item is not None
+                       else self._create(post_id, deltas, {p: cs[-1].seq for p, cs in todo.items()}, celebrity))
             if written is not None:
                 self._publish(written)
                 return len(counted)
@@ -292,10 +302,12 @@ class EngagementStore:
         raise RuntimeError(f"the counts of post {post_id} changed under them {COUNT_ATTEMPTS} times")
 
     def _add(self, post_id: int, deltas: dict[str, int], todo: dict[str, list[Counted]],
-             marks: dict[str, int] | None) -> EdgeModel | None:
+             marks: dict[str, int] | None, celebrity: bool = False) -> EdgeModel | None:
         """The counts item after the update (DynamoDB's ALL_NEW), or None if its marks moved."""
         actions: list[Action] = [getattr(EdgeModel, kind).add(d) for kind, d in deltas.items() if d]
         actions.append(EdgeModel.version.add(1))
+        if celebrity:
+            actions.append(EdgeModel.replicas.set(COUNTS_REPLICAS))
         condition: Condition = EdgeModel.marks.exists()
         for partition, cs in todo.items():
             mark = EdgeModel.marks[partition]
@@ -315,10 +327,12 @@ class EngagementStore:
                 return None
             raise
 
-    def _create(self, post_id: int, deltas: dict[str, int], marks: dict[str, int]) -> EdgeModel | None:
+    def _create(self, post_id: int, deltas: dict[str, int], marks: dict[str, int],
+                celebrity: bool = False) -> EdgeModel | None:
         item = EdgeModel(counts_partition(post_id), COUNTS, other_id=post_id, created_at=0, marks=marks,
                          replies=max(0, deltas["replies"]), reposts=max(0, deltas["reposts"]),
-                         likes=max(0, deltas["likes"]), version=1)
+                         likes=max(0, deltas["likes"]), version=1,
+                         replicas=COUNTS_REPLICAS if celebrity else None)
         try:
             item.save(condition=EdgeModel.edge.does_not_exist())
             return item

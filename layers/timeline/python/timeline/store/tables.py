@@ -230,6 +230,9 @@ class EdgeModel(_Base):
     marks = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]  # pynamodb: untyped __init__
     version = NumberAttribute(null=True)  # counts items: bumped by every count; replicas keep the newest
     replicas = NumberAttribute(null=True)  # a hot post's counts item: its counts are also in this many replicas
+    # A like's edges: the post is a celebrity's (merged at read, read by many): its counts have
+    # replicas from the first count.
+    celebrity_post = BooleanAttribute(null=True)
 
 
 class TimelineEntryModel(_Base):
