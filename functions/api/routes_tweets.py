@@ -107,14 +107,17 @@ def like(tweet_id: TweetIdPath) -> Response[TweetView]:
 
 @router.delete("/v1/tweets/<tweet_id>/like", summary="Take your like back (idempotent)", tags=["tweets"],
                responses={204: {"description": "not liked (any more)"},
-                          404: {"description": "no such post", "content": {"application/json": {"model": ErrorResponse}}}})
+                          404: {"description": "no such post", "content": {"application/json": {"model": ErrorResponse}}},
+                          429: {"description": "too many changes this minute",
+                                "content": {"application/json": {"model": ErrorResponse}}}})
 def unlike(tweet_id: TweetIdPath):
     services().engagement.unlike(caller_id(router), int(tweet_id))
     return Response(status_code=204)
 
 
 @router.get("/v1/tweets/<tweet_id>/replies", summary="A post's direct replies, oldest first", tags=["tweets"],
-            responses={404: {"description": "no such post", "content": {"application/json": {"model": ErrorResponse}}},
+            responses={200: {"description": "a page of replies", "content": {"application/json": {"model": TweetPage}}},
+                       404: {"description": "no such post", "content": {"application/json": {"model": ErrorResponse}}},
                        403: {"description": "a block stands between you and the post's author",
                              "content": {"application/json": {"model": ErrorResponse}}}})
 def replies(tweet_id: TweetIdPath, limit: Limit = 20, cursor: Cursor = "") -> TweetPage:

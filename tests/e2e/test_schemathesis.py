@@ -101,7 +101,8 @@ CHECK_NAMES = (
 )
 
 PAGED = frozenset({"GET /v1/timeline", "GET /v1/users/{handle}/followers", "GET /v1/users/{handle}/following",
-                   "GET /v1/users/{handle}/tweets", "GET /v1/me/blocks", "GET /v1/me/mutes"})
+                   "GET /v1/users/{handle}/tweets", "GET /v1/me/blocks", "GET /v1/me/mutes",
+                   "GET /v1/tweets/{tweet_id}/replies"})
 SELF_REFUSED = {  # operation -> the error code it answers when the handle is the caller's own
     f"{method} /v1/users/{{handle}}/{what}": f"self_{what}"
     for method in ("POST", "DELETE") for what in ("follow", "block", "mute")}

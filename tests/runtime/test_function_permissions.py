@@ -128,7 +128,8 @@ KEYS = {USERS: {"pk": {"S": "probe#iam"}}, TWEETS: {"tweet_id": {"N": "1"}},
 TABLE_ENV = {USERS: "$USERS_TABLE", TWEETS: "$TWEETS_TABLE", GRAPH: "$GRAPH_TABLE", TIMELINES: "$TIMELINES_TABLE",
              IDEMPOTENCY: "$IDEMPOTENCY_TABLE", RATE_LIMITS: "$RATE_LIMITS_TABLE", MEDIA: "$MEDIA_TABLE",
              COPIES: "$CELEBRITY_COPIES_TABLE"}
-INDEX_HASH = {"ByAuthor": "author_id", "ByRepostOf": "repost_of_id"}
+INDEX_HASH = {"ByAuthor": "author_id", "ByRepostOf": "repost_of_id", "ByThread": "thread"}
+INDEX_HASH_VALUE = {"ByThread": {"S": "1#0"}}  # the others are numbers
 S3_ACTIONS = ("GetObject", "PutObject", "DeleteObject", "PutObjectTagging")
 COGNITO_ADMIN = ("AdminConfirmSignUp", "AdminGetUser", "AdminDeleteUser", "AdminUserGlobalSignOut",
                  "AdminCreateUser", "AdminSetUserPassword", "AdminInitiateAuth", "ListUsers")
@@ -148,7 +149,8 @@ def _dynamodb(action: str, resource: str) -> dict:
         "Query": lambda: ("query", {**base, **({"IndexName": index} if index else {}),
                                     "KeyConditionExpression": "#h = :h",
                                     "ExpressionAttributeNames": {"#h": INDEX_HASH[index] if index else hash_key},
-                                    "ExpressionAttributeValues": {":h": {"N": "1"} if index else key[hash_key]}}),
+                                    "ExpressionAttributeValues": {":h": INDEX_HASH_VALUE.get(index, {"N": "1"})
+                                                                  if index else key[hash_key]}}),
         "Scan": lambda: ("scan", {**base, "Limit": 1}),
         "PutItem": lambda: ("put_item", {**base, "Item": key, **absent}),
         "UpdateItem": lambda: ("update_item", {**base, "Key": key, "UpdateExpression": "SET probe = :p",
