@@ -123,3 +123,30 @@ def test_given_reposts_of_old_posts_then_each_run_gets_its_range_and_past_the_mo
     assert len(ranges) == 4 and len(rest) == 2
     covered = {p for p in recent + old if any(lo <= p <= hi for lo, hi in ranges)}
     assert covered | set(rest) == set(recent + old)
+
+
+class _CountingStore:
+    """EngagementStore's page-state reads, recorded: which counts each read asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[list[int], dict[int, int]]] = []
+
+    def start_page_state(self, viewer_id, post_ids, *, counts_of, replica_of=None):
+        from timeline.store.engagement import PageState
+
+        self.asked.append((list(counts_of), dict(replica_of or {})))
+        return lambda: PageState({}, frozenset(), frozenset(), {})  # no counts anywhere yet
+
+
+def test_given_a_celebritys_post_with_no_counts_yet_when_read_twice_then_its_replica_is_asked_once():
+    """Every reader of a celebrity reads its fresh post: a replica not written yet (no likes)
+    is zero counts, cached like any counts, not a key asked by every read."""
+    from timeline.service.engagement import Engagement
+
+    store = _CountingStore()
+    engagement = Engagement(None, None, store, 60, CountsCache(ttl_s=60.0, now=lambda: 0.0))  # type: ignore[arg-type]
+    first = engagement.start(1, [POST], celebrity_posts=[POST])()
+    second = engagement.start(2, [POST], celebrity_posts=[POST])()
+    assert first[POST].counts == second[POST].counts == Counts()
+    assert [asked for asked, _ in store.asked] == [[POST], []]
+    assert set(store.asked[0][1]) == {POST}  # asked from a replica, not the counts item

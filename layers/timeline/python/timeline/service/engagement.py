@@ -136,13 +136,16 @@ class Engagement:
 
         def finish() -> dict[int, Shown]:
             state = pending()
-            self._cache.put_many(state.counts)
+            # A celebrity's post whose replica is not there has no counts yet: zero, kept as any
+            # counts are (not asked again by every read of every reader of the celebrity).
+            none_yet = {p: Counts() for p in missing if p in celebrities and p not in state.counts}
+            self._cache.put_many({**state.counts, **none_yet})
             self._cache.remember_hot(state.replicas)
             # A replica not written yet (it is, before its counts item sends anyone to it) or
             # gone: the counts last read, and the counts item next time.
             unknown = [p for p in missing if p not in state.counts and p not in celebrities]
             self._cache.forget_hot(unknown)
-            counts = {**self._cache.stale(unknown), **cached, **state.counts}
+            counts = {**self._cache.stale(unknown), **cached, **none_yet, **state.counts}
             return {p: shown(counts.get(p, Counts()),
                              ViewerState(reposted=p in state.reposted, liked=p in state.liked)) for p in posts}
         return finish
