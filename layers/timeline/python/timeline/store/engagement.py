@@ -154,7 +154,8 @@ def counted_of(keys: dict[str, Any], event_name: str) -> tuple[int, str, str, in
 
 @dataclass(frozen=True)
 class PageState:
-    """What one BatchGetItem read for a page: counts of the posts asked for (those asked from a
+    """What a page's engagement reads found (start_page_state: two range Queries of the viewer's
+    partition, and a BatchGetItem of counts): counts of the posts asked for (those asked from a
     replica that has none yet are missing), which of the page's posts the viewer likes and has
     reposted, and how many replicas each hot post's counts item named."""
     counts: dict[int, Counts]
